@@ -1,0 +1,155 @@
+//! PostgreSQL access: the connection pool and the per-service migration runner.
+//!
+//! Each service owns one PostgreSQL schema; its migrations are the SQL files under `schema/<service>/`, embedded
+//! at build time and applied in order, recorded in `<schema>.schema_migrations` with a checksum so an edited,
+//! already-applied migration is refused instead of silently diverging.
+
+use anyhow::{bail, Context};
+use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
+use sqlx::{ConnectOptions, PgPool};
+use std::str::FromStr;
+use std::time::Duration;
+
+/// One migration step: a version name (`0001_init`) and its SQL.
+pub type Step = (&'static str, &'static str);
+
+/// The migrations of one schema.
+#[derive(Debug, Clone, Copy)]
+pub struct Migrations {
+    pub schema: &'static str,
+    pub steps: &'static [Step],
+}
+
+/// The clock's migrations (owned by the core crate, used by every process).
+pub const CLOCK: Migrations = Migrations {
+    schema: "clock",
+    steps: &[(
+        "0001_clock",
+        include_str!("../../schema/clock/0001_clock.sql"),
+    )],
+};
+
+fn checksum(sql: &str) -> String {
+    let d = ring::digest::digest(&ring::digest::SHA256, sql.as_bytes());
+    d.as_ref().iter().map(|b| format!("{b:02x}")).collect()
+}
+
+impl Migrations {
+    /// Applies the missing steps in one transaction, serialised across processes by an advisory lock.
+    pub async fn apply(&self, pool: &PgPool) -> anyhow::Result<usize> {
+        let mut tx = pool.begin().await?;
+        sqlx::query("SELECT pg_advisory_xact_lock(hashtext('onshi_migrate'))")
+            .execute(&mut *tx)
+            .await?;
+        sqlx::raw_sql(&format!(
+            "CREATE SCHEMA IF NOT EXISTS {s}; \
+             CREATE TABLE IF NOT EXISTS {s}.schema_migrations ( \
+               version text PRIMARY KEY, checksum text NOT NULL, applied_at timestamptz NOT NULL DEFAULT now())",
+            s = self.schema
+        ))
+        .execute(&mut *tx)
+        .await?;
+        let applied: Vec<(String, String)> = sqlx::query_as(&format!(
+            "SELECT version, checksum FROM {}.schema_migrations",
+            self.schema
+        ))
+        .fetch_all(&mut *tx)
+        .await?;
+        let mut count = 0;
+        for (version, sql) in self.steps {
+            let sum = checksum(sql);
+            match applied.iter().find(|(v, _)| v == version) {
+                Some((_, s)) if *s == sum => continue,
+                Some(_) => bail!(
+                    "migration {}/{version} was changed after it was applied; add a new migration instead",
+                    self.schema
+                ),
+                None => {}
+            }
+            sqlx::raw_sql(sql)
+                .execute(&mut *tx)
+                .await
+                .with_context(|| format!("applying migration {}/{version}", self.schema))?;
+            sqlx::query(&format!(
+                "INSERT INTO {}.schema_migrations (version, checksum) VALUES ($1, $2)",
+                self.schema
+            ))
+            .bind(version)
+            .bind(&sum)
+            .execute(&mut *tx)
+            .await?;
+            count += 1;
+        }
+        tx.commit().await?;
+        if count > 0 {
+            tracing::info!(schema = self.schema, applied = count, "migrations applied");
+        }
+        Ok(count)
+    }
+}
+
+/// Opens a pool on `url` (statement logging off; it would log personal data).
+pub async fn connect(url: &str, max_connections: u32) -> anyhow::Result<PgPool> {
+    let opts = PgConnectOptions::from_str(url)
+        .with_context(|| "invalid database URL")?
+        .disable_statement_logging();
+    PgPoolOptions::new()
+        .max_connections(max_connections)
+        .acquire_timeout(Duration::from_secs(30))
+        .connect_with(opts)
+        .await
+        .context("connecting to PostgreSQL")
+}
+
+/// Creates database `name` on the server of `admin_url` unless it exists.
+pub async fn create_database(admin_url: &str, name: &str) -> anyhow::Result<()> {
+    if !name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_') {
+        bail!("database name {name:?} must be [A-Za-z0-9_]");
+    }
+    let pool = connect(admin_url, 1).await?;
+    let exists: Option<(i32,)> = sqlx::query_as("SELECT 1 FROM pg_database WHERE datname = $1")
+        .bind(name)
+        .fetch_optional(&pool)
+        .await?;
+    if exists.is_none() {
+        sqlx::raw_sql(&format!("CREATE DATABASE {name}"))
+            .execute(&pool)
+            .await
+            .with_context(|| format!("creating database {name}"))?;
+    }
+    pool.close().await;
+    Ok(())
+}
+
+/// Replaces the database name of a `postgres://…/db?params` URL.
+pub fn with_database(url: &str, db: &str) -> String {
+    let (base, query) = match url.split_once('?') {
+        Some((b, q)) => (b, Some(q)),
+        None => (url, None),
+    };
+    let scheme_end = base.find("://").map(|i| i + 3).unwrap_or(0);
+    let path_start = base[scheme_end..]
+        .find('/')
+        .map(|i| i + scheme_end)
+        .unwrap_or(base.len());
+    let mut out = format!("{}/{}", &base[..path_start], db);
+    if let Some(q) = query {
+        out.push('?');
+        out.push_str(q);
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn database_name_is_replaced() {
+        assert_eq!(
+            with_database("postgres://u@h:5/a?x=1", "b"),
+            "postgres://u@h:5/b?x=1"
+        );
+        assert_eq!(with_database("postgres://u@h:5", "b"), "postgres://u@h:5/b");
+    }
+}

@@ -1,0 +1,27 @@
+//! # onshi-core — the shared domain of the onshi simulator
+//!
+//! Map of the crate:
+//!
+//! | module | what it holds |
+//! |---|---|
+//! | [`ids`] | validated identifiers: 保険者番号, 医療機関コード, 記号・番号・枝番, dates (check digits, spec formats) |
+//! | [`codes`] | the OQSCD001–044 code tables as typed enums with wire code and Japanese label |
+//! | [`clock`] | the simulated clock, the only source of "now" in service code, shared through PostgreSQL |
+//! | [`xml`] | hardened request parsing (UTF-8 / Shift_JIS, no DTDs, limits) and the one XML/JSON emitter |
+//! | [`msg`] | one module per message type (`oqs_siquc01`, …) plus shared header/result parts and file names |
+//! | [`record`] | the qualification and facility records that registries publish on their change feeds |
+//! | [`result_codes`] | the data table of result codes and messages (別紙6-1 is not public) |
+//! | [`db`] | connection pool and the per-service migration runner |
+//! | [`pg`] | the embedded PostgreSQL cluster (the default when `DATABASE_URL` is unset) |
+//! | [`feed`] | the change-feed protocol between services (publisher lock, consumer batches, NOTIFY) |
+//! | [`http`] | shared HTTP pieces: error shape, health, metrics, clock admin endpoints |
+//! | [`folder`] | the folder interface of the 資格確認端末 (`req/` → `res/`, write-then-rename) |
+//! | `testkit` | (feature `testkit`) a fresh database per test on a shared embedded cluster |
+
+pub mod clock;
+pub mod codes;
+pub mod db;
+pub mod ids;
+pub mod pg;
+pub mod result_codes;
+pub mod xml;
