@@ -475,6 +475,35 @@ pub fn is_halfwidth_kana(s: &str) -> bool {
     !s.is_empty() && s.chars().all(|c| ('\u{FF61}'..='\u{FF9F}').contains(&c) || c == ' ')
 }
 
+/// Identifiers travel as their canonical text in JSON (registration files, change feeds) and are parsed back
+/// through the same constructor.
+macro_rules! serde_as_text {
+    ($($t:ty => $text:expr),+ $(,)?) => {$(
+        impl Serialize for $t {
+            fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+                let f: fn(&$t) -> String = $text;
+                s.serialize_str(&f(self))
+            }
+        }
+        impl<'de> Deserialize<'de> for $t {
+            fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+                let s = String::deserialize(d)?;
+                <$t>::parse(&s).map_err(serde::de::Error::custom)
+            }
+        }
+    )+};
+}
+
+serde_as_text! {
+    InsurerNumber => |v| v.as_str().to_string(),
+    InstitutionCode => |v| v.as_str().to_string(),
+    CardSymbol => |v| v.as_str().to_string(),
+    CardNumber => |v| v.as_str().to_string(),
+    BranchNumber => |v| v.as_string(),
+    PostalCode => |v| v.as_str().to_string(),
+    DateTime => |v| v.compact(),
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

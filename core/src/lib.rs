@@ -21,7 +21,10 @@
 pub mod clock;
 pub mod codes;
 pub mod db;
+pub mod feed;
 pub mod ids;
+pub mod msg;
 pub mod pg;
+pub mod record;
 pub mod result_codes;
 pub mod xml;

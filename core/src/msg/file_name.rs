@@ -1,0 +1,174 @@
+//! File names of the folder interface (reference §1.3): `<SYS><si|mu><func><01|02><req|res>_<suffix>.<ext>`;
+//! the response has the request's name with `req` replaced by `res`.
+
+/// Every message kind the interface names. Which ones a process answers is decided by its router.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum MessageKind {
+    /// 資格確認 (single, by insurance-card data).
+    OqsSiquc01,
+    /// 資格確認一括照会 upload / result download.
+    OqsMuquc01,
+    OqsMuquc02,
+    /// 照会番号登録 (single / bulk).
+    OqsSiimm01,
+    OqsMuimm01,
+    OqsMuimm02,
+    /// 医療扶助 / 訪問診療 / オンライン診療 bulk.
+    OqsMutic01,
+    OqsMutic02,
+    OqsMuhvq01,
+    OqsMuhvq02,
+    OqsMuonq01,
+    OqsMuonq02,
+    /// 薬剤情報 / 特定健診情報 retrieval.
+    YzkSiquc01,
+    TkkSiquc01,
+}
+
+impl MessageKind {
+    pub const ALL: &'static [MessageKind] = &[
+        Self::OqsSiquc01,
+        Self::OqsMuquc01,
+        Self::OqsMuquc02,
+        Self::OqsSiimm01,
+        Self::OqsMuimm01,
+        Self::OqsMuimm02,
+        Self::OqsMutic01,
+        Self::OqsMutic02,
+        Self::OqsMuhvq01,
+        Self::OqsMuhvq02,
+        Self::OqsMuonq01,
+        Self::OqsMuonq02,
+        Self::YzkSiquc01,
+        Self::TkkSiquc01,
+    ];
+
+    /// The 10-character stem, e.g. `OQSsiquc01`.
+    pub fn stem(self) -> &'static str {
+        match self {
+            Self::OqsSiquc01 => "OQSsiquc01",
+            Self::OqsMuquc01 => "OQSmuquc01",
+            Self::OqsMuquc02 => "OQSmuquc02",
+            Self::OqsSiimm01 => "OQSsiimm01",
+            Self::OqsMuimm01 => "OQSmuimm01",
+            Self::OqsMuimm02 => "OQSmuimm02",
+            Self::OqsMutic01 => "OQSmutic01",
+            Self::OqsMutic02 => "OQSmutic02",
+            Self::OqsMuhvq01 => "OQSmuhvq01",
+            Self::OqsMuhvq02 => "OQSmuhvq02",
+            Self::OqsMuonq01 => "OQSmuonq01",
+            Self::OqsMuonq02 => "OQSmuonq02",
+            Self::YzkSiquc01 => "YZKsiquc01",
+            Self::TkkSiquc01 => "TKKsiquc01",
+        }
+    }
+}
+
+/// A recognised request file name.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RequestName {
+    pub kind: MessageKind,
+    pub suffix: String,
+}
+
+/// Longest accepted suffix (the real rule is unknown, clients use 12–13 characters; kept generous).
+pub const MAX_SUFFIX: usize = 64;
+
+/// Why a name in `req/` is not a request this simulator recognises.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum NameError {
+    #[error("unknown file-name prefix (expected e.g. OQSsiquc01req_<suffix>.xml)")]
+    UnknownPrefix,
+    #[error("the suffix must be 1-{MAX_SUFFIX} characters of A-Z a-z 0-9 _ -")]
+    BadSuffix,
+    #[error("request files end in .xml")]
+    BadExtension,
+}
+
+impl RequestName {
+    pub fn parse(name: &str) -> Result<Self, NameError> {
+        let kind = MessageKind::ALL
+            .iter()
+            .copied()
+            .find(|k| {
+                name.len() > 14 && name.starts_with(k.stem()) && &name[10..14] == "req_"
+            })
+            .ok_or(NameError::UnknownPrefix)?;
+        let rest = &name[14..];
+        let Some(suffix) = rest
+            .strip_suffix(".xml")
+            .or_else(|| rest.strip_suffix(".XML"))
+        else {
+            return Err(NameError::BadExtension);
+        };
+        if suffix.is_empty()
+            || suffix.len() > MAX_SUFFIX
+            || !suffix
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-')
+        {
+            return Err(NameError::BadSuffix);
+        }
+        Ok(Self {
+            kind,
+            suffix: suffix.to_string(),
+        })
+    }
+
+    /// `OQSsiquc01res_<suffix>.xml`.
+    pub fn response(&self) -> String {
+        format!("{}res_{}.xml", self.kind.stem(), self.suffix)
+    }
+}
+
+/// The name an error answer gets for a file whose name could not be recognised: the first `req` replaced by
+/// `res` when there is one, otherwise `ERROR_<name>.xml`; path separators and odd characters become `_`.
+pub fn error_response_name(name: &str) -> String {
+    let safe: String = name
+        .chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || matches!(c, '_' | '-' | '.') {
+                c
+            } else {
+                '_'
+            }
+        })
+        .collect();
+    let stem = safe.strip_suffix(".xml").unwrap_or(&safe);
+    match stem.find("req") {
+        Some(i) => format!("{}res{}.xml", &stem[..i], &stem[i + 3..]),
+        None => format!("ERROR_{stem}.xml"),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn pairs_request_and_response_names() {
+        let n = RequestName::parse("OQSsiquc01req_202611210001.xml").unwrap();
+        assert_eq!(n.kind, MessageKind::OqsSiquc01);
+        assert_eq!(n.response(), "OQSsiquc01res_202611210001.xml");
+        let n = RequestName::parse("OQSmuquc02req_x.xml").unwrap();
+        assert_eq!(n.response(), "OQSmuquc02res_x.xml");
+    }
+
+    #[test]
+    fn refuses_unknown_names() {
+        assert_eq!(
+            RequestName::parse("ABCsiquc01req_1.xml"),
+            Err(NameError::UnknownPrefix)
+        );
+        assert_eq!(
+            RequestName::parse("OQSsiquc01req_1.txt"),
+            Err(NameError::BadExtension)
+        );
+        assert_eq!(
+            RequestName::parse("OQSsiquc01req_a b.xml"),
+            Err(NameError::BadSuffix)
+        );
+        assert_eq!(error_response_name("ABCsiquc01req_1.xml"), "ABCsiquc01res_1.xml");
+        assert_eq!(error_response_name("hello.xml"), "ERROR_hello.xml");
+    }
+}

@@ -1,0 +1,134 @@
+//! XML message types, one module per message (reference `oqs-interface.md` §2), plus the parts several messages
+//! share: the response header ([`ResponseHeader`]), the qualification result ([`qualification`]) and file names.
+//!
+//! Every element name the simulator produces is written in exactly one function here.
+
+pub mod file_name;
+pub mod oqs_siquc01;
+pub mod qualification;
+
+use crate::codes::{CodeTable, ReferenceClassification, SegmentOfResult};
+use crate::ids::{Date, DateTime, InstitutionCode};
+use crate::result_codes::{outcome, Outcome, ResultKey};
+use crate::xml::{Element, Emitter, Encoding};
+
+/// Header values of a request echoed back as received, also when the request could not be read further.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct HeaderEcho {
+    pub confirmation_date: Option<String>,
+    pub institution: Option<String>,
+    pub arbitrary_file_identifier: Option<String>,
+}
+
+/// A request that cannot be processed as a whole: answered with `SegmentOfResult` 9.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FileError {
+    pub echo: HeaderEcho,
+    pub outcome: Outcome,
+}
+
+impl FileError {
+    pub fn new(key: ResultKey, detail: &str) -> Self {
+        Self {
+            echo: HeaderEcho::default(),
+            outcome: outcome(key, detail),
+        }
+    }
+    pub fn with_echo(mut self, echo: &HeaderEcho) -> Self {
+        self.echo = echo.clone();
+        self
+    }
+}
+
+/// Longest accepted `ArbitraryFileIdentifier` (its real limit is unknown; longer values are refused, not cut).
+pub const MAX_ARBITRARY_ID: usize = 256;
+
+/// The common request header: `QualificationConfirmationDate`, `MedicalInstitutionCode`, `ArbitraryFileIdentifier`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RequestHeader {
+    pub confirmation_date: Date,
+    pub institution: InstitutionCode,
+    pub arbitrary_file_identifier: Option<String>,
+    pub echo: HeaderEcho,
+}
+
+/// Checks the root and reads the common header of a qualification request.
+pub fn parse_request_header(root: &Element) -> Result<(RequestHeader, &Element), FileError> {
+    if root.name != "XmlMsg" {
+        return Err(FileError::new(ResultKey::WrongRoot, &root.name));
+    }
+    let header = root
+        .child("MessageHeader")
+        .ok_or_else(|| FileError::new(ResultKey::HeaderMissing, "MessageHeader"))?;
+    let echo = HeaderEcho {
+        confirmation_date: header.value("QualificationConfirmationDate").map(str::to_string),
+        institution: header.value("MedicalInstitutionCode").map(str::to_string),
+        arbitrary_file_identifier: header.value("ArbitraryFileIdentifier").map(str::to_string),
+    };
+    let fail = |key, detail: &str| FileError::new(key, detail).with_echo(&echo);
+    let date = echo
+        .confirmation_date
+        .as_deref()
+        .ok_or_else(|| fail(ResultKey::HeaderMissing, "QualificationConfirmationDate"))?;
+    let confirmation_date = Date::parse(date)
+        .map_err(|_| fail(ResultKey::HeaderInvalid, "QualificationConfirmationDate"))?;
+    let code = echo
+        .institution
+        .as_deref()
+        .ok_or_else(|| fail(ResultKey::HeaderMissing, "MedicalInstitutionCode"))?;
+    let institution = InstitutionCode::parse(code)
+        .map_err(|_| fail(ResultKey::HeaderInvalid, "MedicalInstitutionCode"))?;
+    if echo
+        .arbitrary_file_identifier
+        .as_ref()
+        .is_some_and(|a| a.chars().count() > MAX_ARBITRARY_ID)
+    {
+        return Err(fail(ResultKey::HeaderInvalid, "ArbitraryFileIdentifier"));
+    }
+    let body = root
+        .child("MessageBody")
+        .ok_or_else(|| fail(ResultKey::BodyMissing, "MessageBody"))?;
+    Ok((
+        RequestHeader {
+            confirmation_date,
+            institution,
+            arbitrary_file_identifier: echo.arbitrary_file_identifier.clone(),
+            echo,
+        },
+        body,
+    ))
+}
+
+/// The response `MessageHeader` (reference §2.2).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ResponseHeader {
+    pub process_time: DateTime,
+    pub echo: HeaderEcho,
+    pub reference_classification: ReferenceClassification,
+    pub segment: SegmentOfResult,
+    pub error: Option<Outcome>,
+    pub encoding: Encoding,
+}
+
+/// Writes `MessageHeader`.
+pub fn write_header(e: &mut Emitter, h: &ResponseHeader) {
+    e.start("MessageHeader");
+    e.leaf("ProcessExecutionTime", &h.process_time.compact());
+    e.opt(
+        "QualificationConfirmationDate",
+        h.echo.confirmation_date.as_deref(),
+    );
+    e.opt("MedicalInstitutionCode", h.echo.institution.as_deref());
+    e.opt(
+        "ArbitraryFileIdentifier",
+        h.echo.arbitrary_file_identifier.as_deref(),
+    );
+    e.leaf("ReferenceClassification", h.reference_classification.code());
+    e.leaf("SegmentOfResult", h.segment.code());
+    if let Some(err) = &h.error {
+        e.leaf("ErrorCode", &err.code);
+        e.leaf("ErrorMessage", &err.message);
+    }
+    e.leaf("CharacterCodeIdentifier", h.encoding.code().code());
+    e.end();
+}
