@@ -310,7 +310,10 @@ mod tests {
             parse_time("20260401093000").unwrap(),
             parse_time("2026-04-01 09:30").unwrap()
         );
-        assert_eq!(parse_time("20260401").unwrap(), parse_time("2026-04-01").unwrap());
+        assert_eq!(
+            parse_time("20260401").unwrap(),
+            parse_time("2026-04-01").unwrap()
+        );
         assert!(parse_time("yesterday").is_err());
         assert_eq!(parse_delta("2d").unwrap(), TimeDelta::days(2));
         assert_eq!(parse_delta("-90s").unwrap(), TimeDelta::seconds(-90));

@@ -308,8 +308,16 @@ impl TwoFactorMethod {
 }
 
 /// Every table: (id, name, [(code, label)]), for documentation and the `/codes` endpoint.
-pub fn catalogue() -> Vec<(&'static str, &'static str, Vec<(&'static str, &'static str)>)> {
-    fn t<T: CodeTable>() -> (&'static str, &'static str, Vec<(&'static str, &'static str)>) {
+pub fn catalogue() -> Vec<(
+    &'static str,
+    &'static str,
+    Vec<(&'static str, &'static str)>,
+)> {
+    fn t<T: CodeTable>() -> (
+        &'static str,
+        &'static str,
+        Vec<(&'static str, &'static str)>,
+    ) {
         (
             T::TABLE,
             T::NAME,
@@ -379,7 +387,10 @@ mod tests {
         for v in QualificationValidity::ALL {
             assert_eq!(QualificationValidity::from_code(v.code()), Some(*v));
         }
-        assert_eq!(ReasonOfLoss::from_code("03"), Some(ReasonOfLoss::OtherInsurance));
+        assert_eq!(
+            ReasonOfLoss::from_code("03"),
+            Some(ReasonOfLoss::OtherInsurance)
+        );
         assert_eq!(ReasonOfLoss::from_code("3"), None);
         assert_eq!(SegmentOfResult::Abnormal.code(), "9");
         assert_eq!(CharacterCode::ShiftJis.code(), "1");

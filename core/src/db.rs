@@ -29,11 +29,6 @@ pub const CLOCK: Migrations = Migrations {
     )],
 };
 
-fn checksum(sql: &str) -> String {
-    let d = ring::digest::digest(&ring::digest::SHA256, sql.as_bytes());
-    d.as_ref().iter().map(|b| format!("{b:02x}")).collect()
-}
-
 impl Migrations {
     /// Applies the missing steps in one transaction, serialised across processes by an advisory lock.
     pub async fn apply(&self, pool: &PgPool) -> anyhow::Result<usize> {
@@ -57,7 +52,7 @@ impl Migrations {
         .await?;
         let mut count = 0;
         for (version, sql) in self.steps {
-            let sum = checksum(sql);
+            let sum = crate::sha256_hex(sql.as_bytes());
             match applied.iter().find(|(v, _)| v == version) {
                 Some((_, s)) if *s == sum => continue,
                 Some(_) => bail!(

@@ -57,7 +57,9 @@ impl InsurerNumber {
         let (body, check) = b.split_at(b.len() - 1);
         let expected = mod10_w21(body);
         if check[0] - b'0' != expected {
-            return err(format!("insurer number check digit is wrong (expected {expected})"));
+            return err(format!(
+                "insurer number check digit is wrong (expected {expected})"
+            ));
         }
         let mut digits = [b' '; 8];
         digits[..b.len()].copy_from_slice(b);
@@ -173,7 +175,9 @@ impl InstitutionCode {
             return err("medical institution code: prefecture must be 01-47");
         }
         if !matches!(b[2], b'1' | b'3' | b'4') {
-            return err("medical institution code: 点数表番号 must be 1 (医科), 3 (歯科) or 4 (薬局)");
+            return err(
+                "medical institution code: 点数表番号 must be 1 (医科), 3 (歯科) or 4 (薬局)",
+            );
         }
         let check = b[9] - b'0';
         let full = mod10_w21(&b[..9]);
@@ -249,7 +253,10 @@ impl CardSymbol {
     pub fn parse(raw: &str) -> Result<Self, IdError> {
         let s = normalize_printed(raw);
         if s.chars().count() > Self::MAX_CHARS {
-            return err(format!("symbol is longer than {} characters", Self::MAX_CHARS));
+            return err(format!(
+                "symbol is longer than {} characters",
+                Self::MAX_CHARS
+            ));
         }
         if s.chars().any(|c| c.is_control()) {
             return err("symbol contains control characters");
@@ -363,7 +370,12 @@ impl Date {
     }
     /// `YYYYMMDD`.
     pub fn compact(self) -> String {
-        format!("{:04}{:02}{:02}", self.0.year(), self.0.month(), self.0.day())
+        format!(
+            "{:04}{:02}{:02}",
+            self.0.year(),
+            self.0.month(),
+            self.0.day()
+        )
     }
     pub fn add_days(self, days: i64) -> Self {
         Self(self.0 + chrono::Duration::days(days))
@@ -458,7 +470,10 @@ pub struct PostalCode(String);
 
 impl PostalCode {
     pub fn parse(raw: &str) -> Result<Self, IdError> {
-        let digits: String = normalize_printed(raw).chars().filter(|c| *c != '-').collect();
+        let digits: String = normalize_printed(raw)
+            .chars()
+            .filter(|c| *c != '-')
+            .collect();
         if digits.len() != 7 || !all_digits(&digits) {
             return err("postal code must be 7 digits (123-4567)");
         }
@@ -472,7 +487,9 @@ impl PostalCode {
 /// True when every character is half-width katakana (U+FF61–U+FF9F) or a half-width space: the form the
 /// system uses for `NameKana` (e.g. `ｼﾝﾘｮｳ ﾀﾛｳ`).
 pub fn is_halfwidth_kana(s: &str) -> bool {
-    !s.is_empty() && s.chars().all(|c| ('\u{FF61}'..='\u{FF9F}').contains(&c) || c == ' ')
+    !s.is_empty()
+        && s.chars()
+            .all(|c| ('\u{FF61}'..='\u{FF9F}').contains(&c) || c == ' ')
 }
 
 /// Identifiers travel as their canonical text in JSON (registration files, change feeds) and are parsed back
@@ -542,7 +559,10 @@ mod tests {
         assert_eq!(c.kind(), FacilityKind::Medical);
         assert_eq!(c.prefecture(), 34);
         assert!(InstitutionCode::parse("3410712363").is_err());
-        assert!(InstitutionCode::parse("3420712360").is_err(), "点数表 2 refused");
+        assert!(
+            InstitutionCode::parse("3420712360").is_err(),
+            "点数表 2 refused"
+        );
         assert!(InstitutionCode::parse("341071236").is_err());
     }
 

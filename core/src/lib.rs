@@ -14,17 +14,34 @@
 //! | [`db`] | connection pool and the per-service migration runner |
 //! | [`pg`] | the embedded PostgreSQL cluster (the default when `DATABASE_URL` is unset) |
 //! | [`feed`] | the change-feed protocol between services (publisher lock, consumer batches, NOTIFY) |
+//! | [`config`] | runtime settings, including every rule that stands in for an unknown of the real system |
 //! | [`http`] | shared HTTP pieces: error shape, health, metrics, clock admin endpoints |
-//! | [`folder`] | the folder interface of the 資格確認端末 (`req/` → `res/`, write-then-rename) |
+//! | [`transport`] | request files in, response files out: the folder interface (`req/` → `res/`) and HTTP POST |
+//! | [`versioned`] | the append-only versioned registry (every change a new version) used by insurer and portal |
 //! | `testkit` | (feature `testkit`) a fresh database per test on a shared embedded cluster |
 
 pub mod clock;
 pub mod codes;
+pub mod config;
 pub mod db;
 pub mod feed;
+pub mod http;
 pub mod ids;
 pub mod msg;
 pub mod pg;
 pub mod record;
 pub mod result_codes;
+#[cfg(feature = "testkit")]
+pub mod testkit;
+pub mod transport;
+pub mod versioned;
 pub mod xml;
+
+/// SHA-256 of `bytes` as lowercase hex (file digests, secret digests, migration checksums).
+pub fn sha256_hex(bytes: &[u8]) -> String {
+    ring::digest::digest(&ring::digest::SHA256, bytes)
+        .as_ref()
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
+}

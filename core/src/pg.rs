@@ -26,11 +26,18 @@ pub struct EmbeddedCluster {
     port: u16,
     watchdog: Option<Child>,
     stopped: bool,
+    /// Throwaway clusters delete their data directory once stopped.
+    remove_dir: bool,
 }
 
 impl std::fmt::Debug for EmbeddedCluster {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "EmbeddedCluster({}, port {})", self.data_dir.display(), self.port)
+        write!(
+            f,
+            "EmbeddedCluster({}, port {})",
+            self.data_dir.display(),
+            self.port
+        )
     }
 }
 
@@ -96,6 +103,7 @@ impl EmbeddedCluster {
             port: free_port()?,
             watchdog: None,
             stopped: false,
+            remove_dir: durability == Durability::Throwaway,
         };
         if cluster.is_running() {
             bail!(
@@ -142,9 +150,15 @@ impl EmbeddedCluster {
     fn initdb(&self) -> anyhow::Result<()> {
         tracing::info!(dir = %self.data_dir.display(), "initdb: creating the embedded PostgreSQL cluster");
         let mut c = self.command("initdb");
-        c.arg("-D")
-            .arg(&self.data_dir)
-            .args(["-U", "postgres", "--auth=trust", "-E", "UTF8", "--locale=C", "--no-sync"]);
+        c.arg("-D").arg(&self.data_dir).args([
+            "-U",
+            "postgres",
+            "--auth=trust",
+            "-E",
+            "UTF8",
+            "--locale=C",
+            "--no-sync",
+        ]);
         self.run(c, "initdb").with_context(|| {
             format!(
                 "the data directory {} must be writable by the {} user (every parent directory must be \
@@ -206,6 +220,12 @@ impl EmbeddedCluster {
             line.push(' ');
             line.push_str(&shell_quote(a.to_string_lossy().as_ref()));
         }
+        if self.remove_dir {
+            line.push_str(&format!(
+                "; rm -rf {}",
+                shell_quote(&self.data_dir.to_string_lossy())
+            ));
+        }
         let script = format!(
             "while kill -0 {pid} 2>/dev/null; do sleep 1; done; {line} >/dev/null 2>&1",
             pid = std::process::id()
@@ -246,7 +266,11 @@ impl EmbeddedCluster {
             let _ = w.kill();
             let _ = w.wait();
         }
-        self.run(self.stop_command(), "pg_ctl stop")
+        self.run(self.stop_command(), "pg_ctl stop")?;
+        if self.remove_dir {
+            std::fs::remove_dir_all(&self.data_dir)?;
+        }
+        Ok(())
     }
 }
 

@@ -126,13 +126,7 @@ pub struct QualificationRecord {
     pub specific_diseases: Vec<SpecificDisease>,
 }
 
-fn text_ok(
-    errors: &mut Vec<String>,
-    field: &str,
-    value: Option<&str>,
-    max: usize,
-    required: bool,
-) {
+fn text_ok(errors: &mut Vec<String>, field: &str, value: Option<&str>, max: usize, required: bool) {
     match value {
         None if required => errors.push(format!("{field}: required")),
         None => {}
@@ -178,7 +172,13 @@ impl QualificationRecord {
         }
         text_ok(&mut e, "insurer_name", Some(&self.insurer_name), 100, true);
         text_ok(&mut e, "name", Some(&self.name), 100, true);
-        text_ok(&mut e, "insured_name", self.insured_name.as_deref(), 100, false);
+        text_ok(
+            &mut e,
+            "insured_name",
+            self.insured_name.as_deref(),
+            100,
+            false,
+        );
         text_ok(&mut e, "name_other", self.name_other.as_deref(), 100, false);
         text_ok(&mut e, "address", self.address.as_deref(), 200, false);
         for (field, kana) in [
@@ -187,7 +187,9 @@ impl QualificationRecord {
         ] {
             if let Some(k) = kana {
                 if !is_halfwidth_kana(k) || k.chars().count() > 100 {
-                    e.push(format!("{field}: must be half-width katakana (e.g. ﾔﾏﾀﾞ ﾀﾛｳ)"));
+                    e.push(format!(
+                        "{field}: must be half-width katakana (e.g. ﾔﾏﾀﾞ ﾀﾛｳ)"
+                    ));
                 }
             }
         }
@@ -217,9 +219,9 @@ impl QualificationRecord {
             _ => {}
         }
         match (late, self.partial_contribution_percent) {
-            (true, None) => {
-                e.push("partial_contribution_percent: required for 後期高齢者 (10, 20 or 30)".into())
-            }
+            (true, None) => e.push(
+                "partial_contribution_percent: required for 後期高齢者 (10, 20 or 30)".into(),
+            ),
             (true, Some(p)) if ![10, 20, 30].contains(&p) => {
                 e.push("partial_contribution_percent: must be 10, 20 or 30".into())
             }
@@ -238,10 +240,20 @@ impl QualificationRecord {
             period_ok(&mut e, "elderly_recipient", er.valid_from, er.valid_to);
         }
         for (i, l) in self.limit_certificates.iter().enumerate() {
-            period_ok(&mut e, &format!("limit_certificates[{i}]"), l.valid_from, l.valid_to);
+            period_ok(
+                &mut e,
+                &format!("limit_certificates[{i}]"),
+                l.valid_from,
+                l.valid_to,
+            );
         }
         for (i, s) in self.specific_diseases.iter().enumerate() {
-            period_ok(&mut e, &format!("specific_diseases[{i}]"), s.valid_from, s.valid_to);
+            period_ok(
+                &mut e,
+                &format!("specific_diseases[{i}]"),
+                s.valid_from,
+                s.valid_to,
+            );
         }
         e
     }
@@ -285,8 +297,7 @@ impl FacilityRecord {
 
     /// May this facility use the online qualification service on `day`?
     pub fn is_operational_on(&self, day: Date) -> bool {
-        self.status == FacilityStatus::Operational
-            && self.operational_on.is_none_or(|d| d <= day)
+        self.status == FacilityStatus::Operational && self.operational_on.is_none_or(|d| d <= day)
     }
 
     pub fn check(&self) -> Vec<String> {

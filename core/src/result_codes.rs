@@ -132,12 +132,10 @@ impl ResultCodes {
     pub fn global() -> &'static ResultCodes {
         static TABLE: OnceLock<ResultCodes> = OnceLock::new();
         TABLE.get_or_init(|| {
-            let extra = std::env::var("ONSHI_RESULT_CODES")
-                .ok()
-                .map(|path| {
-                    std::fs::read_to_string(&path)
-                        .unwrap_or_else(|e| panic!("cannot read ONSHI_RESULT_CODES={path}: {e}"))
-                });
+            let extra = std::env::var("ONSHI_RESULT_CODES").ok().map(|path| {
+                std::fs::read_to_string(&path)
+                    .unwrap_or_else(|e| panic!("cannot read ONSHI_RESULT_CODES={path}: {e}"))
+            });
             ResultCodes::load(extra.as_deref())
                 .unwrap_or_else(|e| panic!("invalid result code table: {e}"))
         })

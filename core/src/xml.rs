@@ -161,9 +161,9 @@ pub fn decode(bytes: &[u8]) -> Result<(Cow<'_, str>, Encoding), XmlError> {
         Some(name) => Encoding::parse(&name).ok_or(XmlError::UnsupportedEncoding(name))?,
     };
     let text = match encoding {
-        Encoding::Utf8 => Cow::Borrowed(
-            std::str::from_utf8(bytes).map_err(|_| XmlError::BadEncoding("UTF-8"))?,
-        ),
+        Encoding::Utf8 => {
+            Cow::Borrowed(std::str::from_utf8(bytes).map_err(|_| XmlError::BadEncoding("UTF-8"))?)
+        }
         Encoding::ShiftJis => SHIFT_JIS
             .decode_without_bom_handling_and_without_replacement(bytes)
             .ok_or(XmlError::BadEncoding("Shift_JIS"))?,
@@ -248,14 +248,18 @@ fn parse_str(text: &str, limits: &Limits) -> Result<Element, XmlError> {
                 match stack.last_mut() {
                     Some(el) => el.text.push_str(&s),
                     None if s.trim().is_empty() => {}
-                    None => return Err(XmlError::Malformed("text outside the root element".into())),
+                    None => {
+                        return Err(XmlError::Malformed("text outside the root element".into()))
+                    }
                 }
             }
             Event::CData(t) => {
                 let s = std::str::from_utf8(&t).map_err(malformed)?.to_string();
                 match stack.last_mut() {
                     Some(el) => el.text.push_str(&s),
-                    None => return Err(XmlError::Malformed("CDATA outside the root element".into())),
+                    None => {
+                        return Err(XmlError::Malformed("CDATA outside the root element".into()))
+                    }
                 }
             }
             Event::Eof => break,
@@ -542,7 +546,10 @@ mod tests {
             p(b"<?xml version=\"1.0\" encoding=\"Shift_JIS\"?><X>\x81</X>").unwrap_err(),
             XmlError::BadEncoding("Shift_JIS")
         );
-        assert_eq!(p(b"<X>\xff</X>").unwrap_err(), XmlError::BadEncoding("UTF-8"));
+        assert_eq!(
+            p(b"<X>\xff</X>").unwrap_err(),
+            XmlError::BadEncoding("UTF-8")
+        );
         assert_eq!(
             p(b"<?xml version=\"1.0\"?><!DOCTYPE X [<!ENTITY a \"aaaa\">]><X>&a;</X>").unwrap_err(),
             XmlError::Doctype

@@ -90,9 +90,7 @@ impl RequestName {
         let kind = MessageKind::ALL
             .iter()
             .copied()
-            .find(|k| {
-                name.len() > 14 && name.starts_with(k.stem()) && &name[10..14] == "req_"
-            })
+            .find(|k| name.len() > 14 && name.starts_with(k.stem()) && &name[10..14] == "req_")
             .ok_or(NameError::UnknownPrefix)?;
         let rest = &name[14..];
         let Some(suffix) = rest
@@ -168,7 +166,10 @@ mod tests {
             RequestName::parse("OQSsiquc01req_a b.xml"),
             Err(NameError::BadSuffix)
         );
-        assert_eq!(error_response_name("ABCsiquc01req_1.xml"), "ABCsiquc01res_1.xml");
+        assert_eq!(
+            error_response_name("ABCsiquc01req_1.xml"),
+            "ABCsiquc01res_1.xml"
+        );
         assert_eq!(error_response_name("hello.xml"), "ERROR_hello.xml");
     }
 }

@@ -61,7 +61,9 @@ pub fn parse_request_header(root: &Element) -> Result<(RequestHeader, &Element),
         .child("MessageHeader")
         .ok_or_else(|| FileError::new(ResultKey::HeaderMissing, "MessageHeader"))?;
     let echo = HeaderEcho {
-        confirmation_date: header.value("QualificationConfirmationDate").map(str::to_string),
+        confirmation_date: header
+            .value("QualificationConfirmationDate")
+            .map(str::to_string),
         institution: header.value("MedicalInstitutionCode").map(str::to_string),
         arbitrary_file_identifier: header.value("ArbitraryFileIdentifier").map(str::to_string),
     };

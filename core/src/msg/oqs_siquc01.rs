@@ -61,13 +61,12 @@ fn keys_of(s: &SearchEcho) -> Result<SearchKeys, Outcome> {
         .map_err(|e| outcome(ResultKey::BranchInvalid, &e.0))?;
     let birthdate = Date::parse(&need(&s.birthdate, "Birthdate")?)
         .map_err(|e| outcome(ResultKey::BirthdateInvalid, &e.0))?;
-    let flag = need(&s.limit_consent, "LimitApplicationCertificateRelatedConsFlg")?;
-    let limit_consent = LimitConsent::from_code(&flag).ok_or_else(|| {
-        outcome(
-            ResultKey::ConsentFlagInvalid,
-            "0 (未同意) or 1 (同意)",
-        )
-    })?;
+    let flag = need(
+        &s.limit_consent,
+        "LimitApplicationCertificateRelatedConsFlg",
+    )?;
+    let limit_consent = LimitConsent::from_code(&flag)
+        .ok_or_else(|| outcome(ResultKey::ConsentFlagInvalid, "0 (未同意) or 1 (同意)"))?;
     Ok(SearchKeys {
         insurer,
         symbol,
@@ -81,10 +80,12 @@ fn keys_of(s: &SearchEcho) -> Result<SearchKeys, Outcome> {
 /// Reads a request tree (from XML or the Web API's JSON).
 pub fn parse(root: &Element) -> Result<Request, FileError> {
     let (header, body) = parse_request_header(root)?;
-    let info = body.child("QualificationConfirmSearchInfo").ok_or_else(|| {
-        FileError::new(ResultKey::BodyMissing, "QualificationConfirmSearchInfo")
-            .with_echo(&header.echo)
-    })?;
+    let info = body
+        .child("QualificationConfirmSearchInfo")
+        .ok_or_else(|| {
+            FileError::new(ResultKey::BodyMissing, "QualificationConfirmSearchInfo")
+                .with_echo(&header.echo)
+        })?;
     let get = |n: &str| info.value(n).map(str::to_string);
     let search = SearchEcho {
         insurer_number: get("InsurerNumber"),
@@ -241,7 +242,10 @@ mod tests {
 
     #[test]
     fn file_and_person_errors_are_separated() {
-        let e = req(&REQ.replace("<XmlMsg>", "<Msg>").replace("</XmlMsg>", "</Msg>")).unwrap_err();
+        let e = req(&REQ
+            .replace("<XmlMsg>", "<Msg>")
+            .replace("</XmlMsg>", "</Msg>"))
+        .unwrap_err();
         assert_eq!(e.outcome.key, ResultKey::WrongRoot);
         let e = req(&REQ.replace("20261120", "20261131")).unwrap_err();
         assert_eq!(e.outcome.key, ResultKey::HeaderInvalid);

@@ -201,11 +201,7 @@ fn time_opt(e: &mut Emitter, name: &'static str, t: Option<DateTime>) {
     }
 }
 
-fn consent(
-    e: &mut Emitter,
-    names: [&'static str; 3],
-    c: &Option<Consent>,
-) {
+fn consent(e: &mut Emitter, names: [&'static str; 3], c: &Option<Consent>) {
     if let Some(c) = c {
         e.leaf(names[0], c.flag.code());
         time_opt(e, names[1], c.time);
@@ -221,7 +217,10 @@ pub fn write_result(e: &mut Emitter, r: &QualificationResult) {
     e.opt("InsuredCardSymbol", r.symbol.as_deref());
     e.leaf("InsuredIdentificationNumber", &r.number);
     e.leaf("InsuredBranchNumber", &r.branch);
-    e.opt("PersonalFamilyClassification", r.personal_family.map(|p| p.code()));
+    e.opt(
+        "PersonalFamilyClassification",
+        r.personal_family.map(|p| p.code()),
+    );
     e.opt("InsuredName", r.insured_name.as_deref());
     e.leaf("Name", &r.name);
     e.opt("NameOfOther", r.name_of_other.as_deref());
@@ -246,7 +245,10 @@ pub fn write_result(e: &mut Emitter, r: &QualificationResult) {
     e.leaf("InsurerName", &r.insurer_name);
     if let Some(el) = &r.elderly {
         e.start("ElderlyRecipientCertificateInfo");
-        e.leaf("ElderlyRecipientCertificateDate", &el.certificate_date.compact());
+        e.leaf(
+            "ElderlyRecipientCertificateDate",
+            &el.certificate_date.compact(),
+        );
         e.leaf("ElderlyRecipientValidStartDate", &el.valid_start.compact());
         e.leaf("ElderlyRecipientValidEndDate", &el.valid_end.compact());
         e.leaf(
@@ -261,12 +263,28 @@ pub fn write_result(e: &mut Emitter, r: &QualificationResult) {
     }
     if let Some(l) = &r.limit_info {
         e.start("LimitApplicationCertificateRelatedInfo");
-        e.leaf("LimitApplicationCertificateClassification", l.classification.code());
-        e.leaf("LimitApplicationCertificateClassificationFlag", l.flag.code());
+        e.leaf(
+            "LimitApplicationCertificateClassification",
+            l.classification.code(),
+        );
+        e.leaf(
+            "LimitApplicationCertificateClassificationFlag",
+            l.flag.code(),
+        );
         e.leaf("LimitApplicationCertificateDate", &l.date.compact());
-        e.leaf("LimitApplicationCertificateValidStartDate", &l.valid_start.compact());
-        e.leaf("LimitApplicationCertificateValidEndDate", &l.valid_end.compact());
-        date_opt(e, "LimitApplicationCertificateLongTermDate", l.long_term_date);
+        e.leaf(
+            "LimitApplicationCertificateValidStartDate",
+            &l.valid_start.compact(),
+        );
+        e.leaf(
+            "LimitApplicationCertificateValidEndDate",
+            &l.valid_end.compact(),
+        );
+        date_opt(
+            e,
+            "LimitApplicationCertificateLongTermDate",
+            l.long_term_date,
+        );
         e.end();
     }
     if let Some((flag, time)) = r.specific_consent {

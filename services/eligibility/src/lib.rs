@@ -1,1 +1,289 @@
-//! placeholder
+//! # onshi-eligibility — the eligibility service (資格確認)
+//!
+//! Answers `OQSsiquc01req` with `OQSsiquc01res` over three transports that share one answer path: request files
+//! in a facility's `req/` folder, HTTP POST of the file, and the JSON Web API behind an `idToken` login.
+//!
+//! | module | what |
+//! |---|---|
+//! | [`registry`] | the in-memory read model built from the insurer and portal change feeds |
+//! | [`decide`] | the pure QualificationValidity decision |
+//! | [`answer`] | the pure answer path: request tree → checks → decision → response |
+//! | [`webapi`] | the JSON Web API (login → `idToken`, search) |
+//! | this file | [`Eligibility`]: feed consumption, the answer path, the router for the folder/HTTP transports |
+
+pub mod answer;
+pub mod decide;
+pub mod registry;
+pub mod webapi;
+
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, RwLock, Weak};
+use std::time::{Duration, Instant};
+
+use actix_web::{web, HttpResponse};
+
+use onshi_core::codes::ProcessingResultStatus;
+use onshi_core::db::Migrations;
+use onshi_core::feed::{self, Feed};
+use onshi_core::http::{ApiError, Core};
+use onshi_core::ids::{Date, DateTime};
+use onshi_core::msg::file_name::MessageKind;
+use onshi_core::msg::oqs_siquc01::Response;
+use onshi_core::msg::FileError;
+use onshi_core::record::{FacilityRecord, QualificationRecord};
+use onshi_core::transport::{Incoming, Router};
+use onshi_core::versioned::{read_feed, VersionRow};
+use onshi_core::xml::Element;
+
+use crate::registry::Registry;
+
+pub const MIGRATIONS: Migrations = Migrations {
+    schema: "eligibility",
+    steps: &[(
+        "0001_settings",
+        include_str!("../../../schema/eligibility/0001_settings.sql"),
+    )],
+};
+
+/// Rows read from a feed per batch.
+const FEED_BATCH: i64 = 5_000;
+
+/// The running eligibility service.
+pub struct Eligibility {
+    pub core: Core,
+    registry: RwLock<Registry>,
+    token_key: ring::hmac::Key,
+    ready: AtomicBool,
+}
+
+impl Eligibility {
+    /// Loads the Web API key, catches up with both feeds, and keeps following them in the background.
+    pub async fn start(core: Core) -> anyhow::Result<Arc<Self>> {
+        let token_key = webapi::load_key(&core.pool).await?;
+        let me = Arc::new(Self {
+            core,
+            registry: RwLock::new(Registry::default()),
+            token_key,
+            ready: AtomicBool::new(false),
+        });
+        let started = Instant::now();
+        me.sync().await?;
+        me.ready.store(true, Ordering::SeqCst);
+        let (q, p, f) = me.registry.read().expect("registry").counts();
+        tracing::info!(
+            qualifications = q,
+            persons = p,
+            facilities = f,
+            elapsed_ms = started.elapsed().as_millis() as u64,
+            "eligibility: read model loaded"
+        );
+        for feed in [feed::INSURER, feed::PORTAL] {
+            tokio::spawn(follow(Arc::downgrade(&me), feed));
+        }
+        Ok(me)
+    }
+
+    fn seq(&self, feed: Feed) -> i64 {
+        let r = self.registry.read().expect("registry");
+        if feed.channel == feed::INSURER.channel {
+            r.insurer_seq
+        } else {
+            r.portal_seq
+        }
+    }
+
+    /// Reads one batch of `feed` and applies it; returns rows applied, or `None` when writers were busy.
+    async fn pull(&self, feed: Feed) -> anyhow::Result<Option<usize>> {
+        let after = self.seq(feed);
+        let Some(rows) = read_feed(&self.core.pool, feed, after, FEED_BATCH).await? else {
+            return Ok(None);
+        };
+        let n = rows.len();
+        if n > 0 {
+            self.apply(feed, rows);
+        }
+        Ok(Some(n))
+    }
+
+    fn apply(&self, feed: Feed, rows: Vec<VersionRow>) {
+        let insurer = feed.channel == feed::INSURER.channel;
+        let mut new_facilities = Vec::new();
+        {
+            let mut reg = self.registry.write().expect("registry");
+            for row in rows {
+                let eff = Date::from_naive(row.effective_from);
+                if insurer {
+                    match serde_json::from_value::<QualificationRecord>(row.record) {
+                        Ok(r) => reg.apply_qualification(row.seq, &row.id, eff, r),
+                        Err(e) => {
+                            tracing::error!(seq = row.seq, error = %e, "insurer feed: unreadable record skipped");
+                            reg.insurer_seq = reg.insurer_seq.max(row.seq);
+                        }
+                    }
+                } else {
+                    match serde_json::from_value::<FacilityRecord>(row.record) {
+                        Ok(f) => {
+                            new_facilities.push(f.code.as_str().to_string());
+                            reg.apply_facility(row.seq, f);
+                        }
+                        Err(e) => {
+                            tracing::error!(seq = row.seq, error = %e, "portal feed: unreadable record skipped");
+                            reg.portal_seq = reg.portal_seq.max(row.seq);
+                        }
+                    }
+                }
+            }
+            let seq = if insurer {
+                reg.insurer_seq
+            } else {
+                reg.portal_seq
+            };
+            self.core
+                .metrics
+                .feed_seq
+                .with_label_values(&[if insurer { "insurer" } else { "portal" }])
+                .set(seq);
+        }
+        // The terminal's folders exist for every registered facility.
+        if let Some(root) = &self.core.config.folder_root {
+            for code in new_facilities {
+                if let Err(e) = onshi_core::transport::ensure_facility_dirs(root, &code) {
+                    tracing::warn!(error = %e, "cannot create the facility folders");
+                }
+            }
+        }
+    }
+
+    /// Catches up with both feeds now (waits while writers are busy).
+    pub async fn sync(&self) -> anyhow::Result<()> {
+        for feed in [feed::PORTAL, feed::INSURER] {
+            loop {
+                match self.pull(feed).await? {
+                    None => tokio::time::sleep(Duration::from_millis(10)).await,
+                    Some(n) if (n as i64) < FEED_BATCH => break,
+                    Some(_) => {}
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// Answers one request tree (from XML or the Web API's JSON).
+    pub fn respond(
+        &self,
+        tree: Result<&Element, FileError>,
+        terminal: Option<&str>,
+        now: DateTime,
+    ) -> Response {
+        let reg = self.registry.read().expect("registry");
+        answer::respond(&reg, &self.core.config, tree, terminal, now)
+    }
+
+    /// Answers request file bytes with response file bytes (folder and HTTP transports).
+    pub fn answer_file(&self, bytes: &[u8], terminal: Option<&str>, transport: &str) -> Vec<u8> {
+        let started = Instant::now();
+        let now = self.core.clock.now_dt();
+        let resp = {
+            let reg = self.registry.read().expect("registry");
+            answer::respond_bytes(&reg, &self.core.config, bytes, terminal, now)
+        };
+        let out = resp.to_xml();
+        self.observe(&resp, transport, started);
+        out
+    }
+
+    /// Records metrics for one answer (codes only; never personal data).
+    pub fn observe(&self, resp: &Response, transport: &str, started: Instant) {
+        let outcome = match (&resp.header.error, &resp.body) {
+            (Some(e), _) => {
+                tracing::debug!(code = %e.code, transport, "OQSsiquc01: file error");
+                "file_error".to_string()
+            }
+            (None, Some(b)) if b.status == ProcessingResultStatus::Error => "person_error".into(),
+            (None, Some(b)) => format!(
+                "validity_{}",
+                b.validity
+                    .map(|v| onshi_core::codes::CodeTable::code(v))
+                    .unwrap_or("none")
+            ),
+            (None, None) => "empty".into(),
+        };
+        let m = &self.core.metrics;
+        m.messages
+            .with_label_values(&["OQSsiquc01", transport, &outcome])
+            .inc();
+        m.latency
+            .with_label_values(&["OQSsiquc01", transport])
+            .observe(started.elapsed().as_secs_f64());
+    }
+
+    /// Handlers of the message kinds this service answers (folder and HTTP transports).
+    pub fn router(self: &Arc<Self>) -> Router {
+        let mut router = Router::new();
+        let me = self.clone();
+        router.add(MessageKind::OqsSiquc01, move |i: Incoming| {
+            let me = me.clone();
+            async move { me.answer_file(&i.bytes, i.terminal.as_deref(), i.transport) }
+        });
+        router
+    }
+
+    pub fn is_ready(&self) -> bool {
+        self.ready.load(Ordering::SeqCst)
+    }
+
+    /// Validity of a qualification decision, for tests and tools.
+    pub fn status(&self) -> serde_json::Value {
+        let r = self.registry.read().expect("registry");
+        let (q, p, f) = r.counts();
+        serde_json::json!({
+            "ready": self.is_ready(),
+            "insurer_feed_seq": r.insurer_seq,
+            "portal_feed_seq": r.portal_seq,
+            "qualifications": q,
+            "persons": p,
+            "facilities": f,
+        })
+    }
+}
+
+/// Follows one feed: applies new rows as soon as a NOTIFY arrives (or every second).
+async fn follow(me: Weak<Eligibility>, feed: Feed) {
+    let mut listener = None;
+    loop {
+        let Some(e) = me.upgrade() else { return };
+        let pool = e.core.pool.clone();
+        let more = match e.pull(feed).await {
+            Ok(Some(n)) => n as i64 == FEED_BATCH,
+            Ok(None) => {
+                drop(e);
+                tokio::time::sleep(Duration::from_millis(10)).await;
+                continue;
+            }
+            Err(err) => {
+                tracing::warn!(error = %err, feed = feed.view, "feed read failed; retrying");
+                false
+            }
+        };
+        drop(e);
+        if !more {
+            feed::wait(&pool, &mut listener, feed, Duration::from_secs(1)).await;
+        }
+    }
+}
+
+async fn status(e: web::Data<Arc<Eligibility>>) -> HttpResponse {
+    HttpResponse::Ok().json(e.status())
+}
+
+async fn sync(e: web::Data<Arc<Eligibility>>) -> Result<HttpResponse, ApiError> {
+    e.sync().await?;
+    Ok(HttpResponse::Ok().json(e.status()))
+}
+
+/// The eligibility endpoints: status/sync and the Web API (needs `web::Data<Arc<Eligibility>>`).
+pub fn configure(cfg: &mut web::ServiceConfig) {
+    cfg.route("/eligibility/v1/status", web::get().to(status))
+        .route("/eligibility/v1/sync", web::post().to(sync));
+    webapi::configure(cfg);
+}

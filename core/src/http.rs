@@ -1,0 +1,295 @@
+//! Shared HTTP pieces: the process context every service receives, the JSON error shape of the admin/registry
+//! APIs, health, Prometheus metrics and the clock admin endpoints.
+
+use std::sync::Arc;
+
+use actix_web::http::StatusCode;
+use actix_web::{web, HttpResponse, ResponseError};
+use prometheus::{
+    Encoder, HistogramOpts, HistogramVec, IntCounterVec, IntGaugeVec, Opts, Registry,
+};
+use serde::{Deserialize, Serialize};
+use sqlx::PgPool;
+
+use crate::clock::{parse_delta, parse_time, SimClock};
+use crate::config::Config;
+
+/// Process-wide metrics (exposed at `/metrics`).
+#[derive(Clone)]
+pub struct Metrics {
+    pub registry: Registry,
+    /// Messages answered, by message type, transport and outcome.
+    pub messages: IntCounterVec,
+    /// Time to answer a message, by message type and transport.
+    pub latency: HistogramVec,
+    /// Highest feed sequence applied by a consumer.
+    pub feed_seq: IntGaugeVec,
+}
+
+impl Metrics {
+    pub fn new() -> Self {
+        let registry = Registry::new();
+        let messages = IntCounterVec::new(
+            Opts::new("onshi_messages_total", "Messages answered"),
+            &["message", "transport", "outcome"],
+        )
+        .expect("metric");
+        let latency = HistogramVec::new(
+            HistogramOpts::new("onshi_message_seconds", "Time to answer a message").buckets(vec![
+                0.000_05, 0.000_1, 0.000_25, 0.000_5, 0.001, 0.002_5, 0.005, 0.01, 0.05, 0.25, 1.0,
+            ]),
+            &["message", "transport"],
+        )
+        .expect("metric");
+        let feed_seq = IntGaugeVec::new(
+            Opts::new(
+                "onshi_feed_applied_seq",
+                "Highest change-feed sequence applied",
+            ),
+            &["feed"],
+        )
+        .expect("metric");
+        registry
+            .register(Box::new(messages.clone()))
+            .expect("register");
+        registry
+            .register(Box::new(latency.clone()))
+            .expect("register");
+        registry
+            .register(Box::new(feed_seq.clone()))
+            .expect("register");
+        Self {
+            registry,
+            messages,
+            latency,
+            feed_seq,
+        }
+    }
+}
+
+impl Default for Metrics {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+/// What every service of a process shares.
+#[derive(Clone)]
+pub struct Core {
+    pub pool: PgPool,
+    pub clock: SimClock,
+    pub metrics: Metrics,
+    pub config: Arc<Config>,
+}
+
+/// The error shape of the JSON APIs (registries, admin): `{"error":{"code","message","details"}}`.
+#[derive(Debug, thiserror::Error)]
+pub enum ApiError {
+    #[error("{message}")]
+    BadRequest {
+        message: String,
+        details: Vec<String>,
+    },
+    #[error("{0}")]
+    NotFound(String),
+    #[error("{0}")]
+    Conflict(String),
+    #[error("{0}")]
+    PayloadTooLarge(String),
+    #[error("internal error")]
+    Internal(#[from] anyhow::Error),
+}
+
+impl ApiError {
+    pub fn bad(message: impl Into<String>) -> Self {
+        Self::BadRequest {
+            message: message.into(),
+            details: vec![],
+        }
+    }
+    fn code(&self) -> &'static str {
+        match self {
+            Self::BadRequest { .. } => "bad_request",
+            Self::NotFound(_) => "not_found",
+            Self::Conflict(_) => "conflict",
+            Self::PayloadTooLarge(_) => "payload_too_large",
+            Self::Internal(_) => "internal",
+        }
+    }
+}
+
+impl From<sqlx::Error> for ApiError {
+    fn from(e: sqlx::Error) -> Self {
+        Self::Internal(e.into())
+    }
+}
+
+#[derive(Serialize)]
+struct ErrorBody<'a> {
+    error: ErrorInner<'a>,
+}
+
+#[derive(Serialize)]
+struct ErrorInner<'a> {
+    code: &'a str,
+    message: String,
+    #[serde(skip_serializing_if = "<[String]>::is_empty")]
+    details: &'a [String],
+}
+
+impl ResponseError for ApiError {
+    fn status_code(&self) -> StatusCode {
+        match self {
+            Self::BadRequest { .. } => StatusCode::BAD_REQUEST,
+            Self::NotFound(_) => StatusCode::NOT_FOUND,
+            Self::Conflict(_) => StatusCode::CONFLICT,
+            Self::PayloadTooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
+            Self::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
+        }
+    }
+    fn error_response(&self) -> HttpResponse {
+        if let Self::Internal(e) = self {
+            tracing::error!(error = format!("{e:#}"), "internal error");
+        }
+        let details: &[String] = match self {
+            Self::BadRequest { details, .. } => details,
+            _ => &[],
+        };
+        HttpResponse::build(self.status_code()).json(ErrorBody {
+            error: ErrorInner {
+                code: self.code(),
+                message: self.to_string(),
+                details,
+            },
+        })
+    }
+}
+
+/// Reads a request body up to `limit` bytes (larger bodies get the API error shape with 413).
+pub async fn read_body(mut payload: web::Payload, limit: usize) -> Result<Vec<u8>, ApiError> {
+    use futures_util::StreamExt;
+    let mut body = Vec::new();
+    while let Some(chunk) = payload.next().await {
+        let chunk = chunk.map_err(|e| ApiError::bad(format!("reading the body: {e}")))?;
+        if body.len() + chunk.len() > limit {
+            return Err(ApiError::PayloadTooLarge(format!(
+                "body is larger than the limit of {limit} bytes"
+            )));
+        }
+        body.extend_from_slice(&chunk);
+    }
+    Ok(body)
+}
+
+/// Reads a JSON body with a clear error (actix's default extractor answers in plain text).
+pub fn parse_json<T: serde::de::DeserializeOwned>(body: &[u8]) -> Result<T, ApiError> {
+    serde_json::from_slice(body).map_err(|e| ApiError::bad(format!("invalid JSON body: {e}")))
+}
+
+/// JSON extractor configuration giving the API error shape for bad or oversized bodies.
+pub fn json_config(limit: usize) -> web::JsonConfig {
+    web::JsonConfig::default()
+        .limit(limit)
+        .error_handler(|err, _| {
+            let e = match &err {
+                actix_web::error::JsonPayloadError::OverflowKnownLength { .. }
+                | actix_web::error::JsonPayloadError::Overflow { .. } => {
+                    ApiError::PayloadTooLarge(err.to_string())
+                }
+                _ => ApiError::bad(format!("invalid JSON body: {err}")),
+            };
+            e.into()
+        })
+}
+
+async fn metrics(core: web::Data<Core>) -> HttpResponse {
+    let mut buf = Vec::new();
+    let enc = prometheus::TextEncoder::new();
+    if enc
+        .encode(&core.metrics.registry.gather(), &mut buf)
+        .is_err()
+    {
+        return HttpResponse::InternalServerError().finish();
+    }
+    HttpResponse::Ok().content_type(enc.format_type()).body(buf)
+}
+
+async fn get_clock(core: web::Data<Core>) -> HttpResponse {
+    HttpResponse::Ok().json(core.clock.view())
+}
+
+/// `POST /admin/v1/clock` body: any of `set` (a time), `advance` (a duration like `1d`), `frozen` (bool).
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ClockChange {
+    pub set: Option<String>,
+    pub advance: Option<String>,
+    pub frozen: Option<bool>,
+}
+
+async fn post_clock(core: web::Data<Core>, body: web::Bytes) -> Result<HttpResponse, ApiError> {
+    let change: ClockChange = parse_json(&body)?;
+    let set = change
+        .set
+        .as_deref()
+        .map(parse_time)
+        .transpose()
+        .map_err(ApiError::bad)?;
+    let advance = change
+        .advance
+        .as_deref()
+        .map(parse_delta)
+        .transpose()
+        .map_err(ApiError::bad)?;
+    if set.is_none() && advance.is_none() && change.frozen.is_none() {
+        return Err(ApiError::bad("give set, advance and/or frozen"));
+    }
+    if let Some(f) = change.frozen {
+        core.clock.set_frozen(f).await?;
+    }
+    if let Some(t) = set {
+        core.clock.set(t).await?;
+    }
+    if let Some(d) = advance {
+        core.clock.advance(d).await?;
+    }
+    tracing::info!(now = %core.clock.now(), "clock changed");
+    Ok(HttpResponse::Ok().json(core.clock.view()))
+}
+
+async fn health(core: web::Data<Core>) -> HttpResponse {
+    let db = sqlx::query("SELECT 1").execute(&core.pool).await.is_ok();
+    let body = serde_json::json!({
+        "status": if db { "ok" } else { "degraded" },
+        "database": db,
+        "clock": core.clock.view(),
+    });
+    if db {
+        HttpResponse::Ok().json(body)
+    } else {
+        HttpResponse::ServiceUnavailable().json(body)
+    }
+}
+
+/// `/health`, `/metrics`, `/admin/v1/clock` and `/codes` (the OQSCD tables as JSON).
+pub fn configure_common(cfg: &mut web::ServiceConfig) {
+    cfg.route("/health", web::get().to(health))
+        .route("/metrics", web::get().to(metrics))
+        .route("/admin/v1/clock", web::get().to(get_clock))
+        .route("/admin/v1/clock", web::post().to(post_clock))
+        .route("/codes", web::get().to(codes));
+}
+
+async fn codes() -> HttpResponse {
+    let tables: Vec<_> = crate::codes::catalogue()
+        .into_iter()
+        .map(|(id, name, values)| {
+            serde_json::json!({
+                "table": id,
+                "name": name,
+                "values": values.into_iter().map(|(c, l)| serde_json::json!({"code": c, "label": l})).collect::<Vec<_>>(),
+            })
+        })
+        .collect();
+    HttpResponse::Ok().json(tables)
+}

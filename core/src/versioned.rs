@@ -1,0 +1,385 @@
+//! An append-only, versioned registry table with a change feed, shared by the insurer (qualifications) and the
+//! portal (facilities).
+//!
+//! Every change is a new version row; nothing is updated in place except the head row's pointer to its latest
+//! version (which also serialises concurrent writers of one entity). A version carries `effective_from` (the
+//! date from which it describes reality, used for "as of" queries) and `recorded_at` (simulated time of the
+//! write). Writing a record equal to the latest version changes nothing, so re-submitting a file is a no-op.
+//! A batch is all-or-nothing: one bad write and nothing of the batch is applied.
+
+use std::collections::HashMap;
+
+use chrono::NaiveDateTime;
+use serde::Serialize;
+use serde_json::Value;
+use sqlx::{PgPool, Postgres, Transaction};
+
+use crate::feed::{self, Feed};
+use crate::ids::Date;
+
+/// How a write treats an existing entity.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Mode {
+    /// Must not exist yet.
+    Create,
+    /// Create or change (bulk files).
+    Upsert,
+    /// Must exist; optionally at this latest version (optimistic concurrency for merge patches).
+    Update { expected_version: Option<i32> },
+}
+
+/// One write of a batch.
+#[derive(Debug, Clone)]
+pub struct Write {
+    /// Position in the submission (line number of a bulk file, 1 for single API calls).
+    pub line: usize,
+    pub id: String,
+    /// The complete, validated record as JSON.
+    pub record: Value,
+    /// Explicit effective date; otherwise the store's plan decides.
+    pub effective_date: Option<Date>,
+    pub mode: Mode,
+}
+
+/// What happened to one write.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(tag = "result", rename_all = "snake_case")]
+pub enum Applied {
+    Created { version: i32, seq: i64 },
+    Changed { version: i32, seq: i64 },
+    Unchanged { version: i32 },
+}
+
+/// A refused write, with every reason.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct LineError {
+    pub line: usize,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub id: Option<String>,
+    pub reasons: Vec<String>,
+}
+
+/// Why a batch was not applied.
+#[derive(Debug, thiserror::Error)]
+pub enum ApplyError {
+    #[error("{} record(s) refused; nothing was applied", .0.len())]
+    Refused(Vec<LineError>),
+    #[error(transparent)]
+    Db(#[from] sqlx::Error),
+}
+
+/// The op name and effective date of a new version: `(previous record, new record, simulated today)`.
+pub type Plan = fn(Option<&Value>, &Value, Date) -> (&'static str, Date);
+
+/// A stored version.
+#[derive(Debug, Clone, Serialize, sqlx::FromRow)]
+pub struct VersionRow {
+    pub seq: i64,
+    pub id: String,
+    pub version: i32,
+    pub op: String,
+    #[serde(serialize_with = "ser_date")]
+    pub effective_from: chrono::NaiveDate,
+    #[serde(serialize_with = "ser_time")]
+    pub recorded_at: NaiveDateTime,
+    pub source: String,
+    pub record: Value,
+}
+
+fn ser_date<S: serde::Serializer>(d: &chrono::NaiveDate, s: S) -> Result<S::Ok, S::Error> {
+    s.serialize_str(&Date::from_naive(*d).compact())
+}
+
+fn ser_time<S: serde::Serializer>(t: &NaiveDateTime, s: S) -> Result<S::Ok, S::Error> {
+    s.serialize_str(&t.format("%Y-%m-%dT%H:%M:%S").to_string())
+}
+
+/// A versioned registry: `<heads>(id, latest_version)` and `<versions>(seq, id, version, op, effective_from,
+/// recorded_at, source, record)` in one service's schema, published through `feed`.
+#[derive(Debug, Clone, Copy)]
+pub struct Store {
+    pub heads: &'static str,
+    pub versions: &'static str,
+    pub feed: Feed,
+    /// Record fields that may never change once created (identity).
+    pub immutable: &'static [&'static str],
+    pub plan: Plan,
+    pub what: &'static str,
+}
+
+impl Store {
+    /// Applies a batch in one transaction.
+    pub async fn apply(
+        &self,
+        pool: &PgPool,
+        now: NaiveDateTime,
+        writes: Vec<Write>,
+        source: &str,
+    ) -> Result<Vec<Applied>, ApplyError> {
+        let mut tx = pool.begin().await?;
+        feed::publish_lock(&mut tx, self.feed).await?;
+        let ids: Vec<String> = writes.iter().map(|w| w.id.clone()).collect();
+        let existing = self.lock_latest(&mut tx, &ids).await?;
+        let today = Date::from_naive(now.date());
+
+        let mut errors = Vec::new();
+        let mut applied = Vec::with_capacity(writes.len());
+        let mut new_heads: Vec<String> = Vec::new();
+        let mut rows: Vec<(String, i32, &'static str, chrono::NaiveDate, Value)> = Vec::new();
+        for w in writes {
+            let old = existing.get(&w.id);
+            let refuse = |reason: String| LineError {
+                line: w.line,
+                id: Some(w.id.clone()),
+                reasons: vec![reason],
+            };
+            match (w.mode, old) {
+                (Mode::Create, Some(_)) => {
+                    errors.push(refuse(format!("{} {} already exists", self.what, w.id)));
+                    continue;
+                }
+                (Mode::Update { .. }, None) => {
+                    errors.push(refuse(format!("{} {} does not exist", self.what, w.id)));
+                    continue;
+                }
+                (
+                    Mode::Update {
+                        expected_version: Some(v),
+                    },
+                    Some((latest, _)),
+                ) if *latest != v => {
+                    errors.push(refuse(format!(
+                        "{} {} changed concurrently (now version {latest}); retry",
+                        self.what, w.id
+                    )));
+                    continue;
+                }
+                _ => {}
+            }
+            match old {
+                Some((latest, prev)) if *prev == w.record => {
+                    applied.push(Applied::Unchanged { version: *latest });
+                }
+                Some((latest, prev)) => {
+                    let changed: Vec<&str> = self
+                        .immutable
+                        .iter()
+                        .copied()
+                        .filter(|f| prev.get(f) != w.record.get(f))
+                        .collect();
+                    if !changed.is_empty() {
+                        errors.push(refuse(format!(
+                            "{} cannot change ({}); register a new one instead",
+                            changed.join(", "),
+                            self.what
+                        )));
+                        continue;
+                    }
+                    let (op, eff) = (self.plan)(Some(prev), &w.record, today);
+                    let eff = w.effective_date.unwrap_or(eff);
+                    rows.push((w.id.clone(), latest + 1, op, eff.naive(), w.record));
+                    applied.push(Applied::Changed {
+                        version: latest + 1,
+                        seq: 0,
+                    });
+                }
+                None => {
+                    let (op, eff) = (self.plan)(None, &w.record, today);
+                    let eff = w.effective_date.unwrap_or(eff);
+                    new_heads.push(w.id.clone());
+                    rows.push((w.id.clone(), 1, op, eff.naive(), w.record));
+                    applied.push(Applied::Created { version: 1, seq: 0 });
+                }
+            }
+        }
+        if !errors.is_empty() {
+            tx.rollback().await?;
+            return Err(ApplyError::Refused(errors));
+        }
+        if !rows.is_empty() {
+            sqlx::query(&format!(
+                "INSERT INTO {} (id, latest_version) SELECT * FROM UNNEST($1::text[], $2::int[]) \
+                 ON CONFLICT (id) DO NOTHING",
+                self.heads
+            ))
+            .bind(&new_heads)
+            .bind(vec![1i32; new_heads.len()])
+            .execute(&mut *tx)
+            .await?;
+            let seqs: Vec<(String, i64)> = sqlx::query_as(&format!(
+                "INSERT INTO {} (id, version, op, effective_from, recorded_at, source, record) \
+                 SELECT id, version, op, eff, $5, $6, record \
+                 FROM UNNEST($1::text[], $2::int[], $3::text[], $4::date[], $7::jsonb[]) \
+                   WITH ORDINALITY AS t(id, version, op, eff, record, ord) \
+                 ORDER BY ord RETURNING id, seq",
+                self.versions
+            ))
+            .bind(rows.iter().map(|r| r.0.clone()).collect::<Vec<_>>())
+            .bind(rows.iter().map(|r| r.1).collect::<Vec<_>>())
+            .bind(rows.iter().map(|r| r.2.to_string()).collect::<Vec<_>>())
+            .bind(rows.iter().map(|r| r.3).collect::<Vec<_>>())
+            .bind(now)
+            .bind(source)
+            .bind(rows.iter().map(|r| r.4.clone()).collect::<Vec<_>>())
+            .fetch_all(&mut *tx)
+            .await?;
+            sqlx::query(&format!(
+                "UPDATE {} h SET latest_version = t.version \
+                 FROM UNNEST($1::text[], $2::int[]) AS t(id, version) WHERE h.id = t.id",
+                self.heads
+            ))
+            .bind(rows.iter().map(|r| r.0.clone()).collect::<Vec<_>>())
+            .bind(rows.iter().map(|r| r.1).collect::<Vec<_>>())
+            .execute(&mut *tx)
+            .await?;
+            feed::notify(&mut tx, self.feed).await?;
+            let by_id: HashMap<String, i64> = seqs.into_iter().collect();
+            for (a, id) in applied.iter_mut().zip(&ids) {
+                if let Applied::Created { seq, .. } | Applied::Changed { seq, .. } = a {
+                    *seq = by_id.get(id).copied().unwrap_or_default();
+                }
+            }
+        }
+        tx.commit().await?;
+        Ok(applied)
+    }
+
+    /// Latest version and record of each existing id, locking the head rows.
+    async fn lock_latest(
+        &self,
+        tx: &mut Transaction<'_, Postgres>,
+        ids: &[String],
+    ) -> sqlx::Result<HashMap<String, (i32, Value)>> {
+        let rows: Vec<(String, i32, Value)> = sqlx::query_as(&format!(
+            "SELECT h.id, h.latest_version, v.record FROM {h} h \
+             JOIN {v} v ON v.id = h.id AND v.version = h.latest_version \
+             WHERE h.id = ANY($1) ORDER BY h.id FOR UPDATE OF h",
+            h = self.heads,
+            v = self.versions
+        ))
+        .bind(ids)
+        .fetch_all(&mut **tx)
+        .await?;
+        Ok(rows.into_iter().map(|(id, v, r)| (id, (v, r))).collect())
+    }
+
+    /// Every version of one id, oldest first.
+    pub async fn versions_of(&self, pool: &PgPool, id: &str) -> sqlx::Result<Vec<VersionRow>> {
+        sqlx::query_as(&format!(
+            "SELECT seq, id, version, op, effective_from, recorded_at, source, record FROM {} \
+             WHERE id = $1 ORDER BY version",
+            self.versions
+        ))
+        .bind(id)
+        .fetch_all(pool)
+        .await
+    }
+
+    /// The latest version of every id (paged by id).
+    pub async fn list_latest(
+        &self,
+        pool: &PgPool,
+        after_id: &str,
+        limit: i64,
+    ) -> sqlx::Result<Vec<VersionRow>> {
+        sqlx::query_as(&format!(
+            "SELECT v.seq, v.id, v.version, v.op, v.effective_from, v.recorded_at, v.source, v.record \
+             FROM {h} h JOIN {v} v ON v.id = h.id AND v.version = h.latest_version \
+             WHERE h.id > $1 ORDER BY h.id LIMIT $2",
+            h = self.heads,
+            v = self.versions
+        ))
+        .bind(after_id)
+        .bind(limit)
+        .fetch_all(pool)
+        .await
+    }
+
+    /// Feed rows after `seq` (`None` while writers hold the feed lock; retry shortly).
+    pub async fn feed_after(
+        &self,
+        pool: &PgPool,
+        after: i64,
+        limit: i64,
+    ) -> sqlx::Result<Option<Vec<VersionRow>>> {
+        read_feed(pool, self.feed, after, limit).await
+    }
+}
+
+/// Consumer side of a versioned store's feed: rows of its published view after `seq`, or `None` while writers
+/// hold the feed lock. Consumers use this with the view name only, never the publisher's tables.
+pub async fn read_feed(
+    pool: &PgPool,
+    feed: Feed,
+    after: i64,
+    limit: i64,
+) -> sqlx::Result<Option<Vec<VersionRow>>> {
+    feed::read_batch(
+        pool,
+        feed,
+        &format!(
+            "SELECT seq, id, version, op, effective_from, recorded_at, source, record FROM {} \
+             WHERE seq > $1 ORDER BY seq LIMIT $2",
+            feed.view
+        ),
+        after,
+        limit,
+    )
+    .await
+}
+
+/// Applies a JSON merge patch (RFC 7386): members replace, `null` removes, objects merge recursively.
+pub fn merge_patch(target: &mut Value, patch: &Value) {
+    match (target, patch) {
+        (Value::Object(t), Value::Object(p)) => {
+            for (k, v) in p {
+                if v.is_null() {
+                    t.remove(k);
+                } else {
+                    merge_patch(t.entry(k.clone()).or_insert(Value::Null), v);
+                }
+            }
+        }
+        (t, p) => *t = p.clone(),
+    }
+}
+
+/// The version in force on `on`: the greatest `(effective_from, seq)` not after `on`.
+pub fn in_force<T>(versions: &[T], on: Date, key: impl Fn(&T) -> (Date, i64)) -> Option<&T> {
+    versions
+        .iter()
+        .filter(|v| key(v).0 <= on)
+        .max_by_key(|v| key(v))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn merge_patch_follows_rfc_7386() {
+        let mut t = serde_json::json!({"a": 1, "b": {"c": 2, "d": 3}, "e": [1]});
+        merge_patch(
+            &mut t,
+            &serde_json::json!({"a": null, "b": {"c": 9}, "e": [2], "f": "x"}),
+        );
+        assert_eq!(
+            t,
+            serde_json::json!({"b": {"c": 9, "d": 3}, "e": [2], "f": "x"})
+        );
+    }
+
+    #[test]
+    fn the_latest_effective_version_wins_and_corrections_supersede() {
+        let d = |s| Date::parse(s).unwrap();
+        let v = vec![
+            (d("20200401"), 1i64),
+            (d("20260601"), 2),
+            (d("20200401"), 3), // a correction of the first period, recorded later
+        ];
+        let k = |x: &(Date, i64)| *x;
+        assert_eq!(in_force(&v, d("20200331"), k), None);
+        assert_eq!(in_force(&v, d("20210101"), k).unwrap().1, 3);
+        assert_eq!(in_force(&v, d("20260601"), k).unwrap().1, 2);
+    }
+}

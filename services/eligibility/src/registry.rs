@@ -1,0 +1,129 @@
+//! The eligibility service's read model: every qualification version and facility, in memory, indexed for the
+//! answer path. It is built only from the insurer and portal change feeds (never their tables) and rebuilt from
+//! them at start-up. See `docs/ARCHITECTURE.md` for why answers never wait on SQL.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use onshi_core::ids::{CardNumber, CardSymbol, Date, InsurerNumber};
+use onshi_core::record::{FacilityRecord, QualificationRecord};
+use onshi_core::versioned::in_force;
+
+/// One stored version of a qualification.
+#[derive(Debug, Clone)]
+pub struct QualVersion {
+    pub seq: i64,
+    pub effective_from: Date,
+    pub record: Arc<QualificationRecord>,
+}
+
+/// All versions of one qualification (one individual-unit number), oldest first.
+#[derive(Debug, Clone)]
+pub struct Qual {
+    pub id: String,
+    pub person_id: String,
+    pub versions: Vec<QualVersion>,
+}
+
+impl Qual {
+    /// The version in force on `on`, if the qualification had been registered for that date.
+    pub fn on(&self, on: Date) -> Option<&QualVersion> {
+        in_force(&self.versions, on, |v| (v.effective_from, v.seq))
+    }
+    /// The earliest version (used for a qualification not yet in force on the date asked).
+    pub fn first(&self) -> &QualVersion {
+        &self.versions[0]
+    }
+}
+
+/// The in-memory registry.
+#[derive(Debug, Default)]
+pub struct Registry {
+    quals: HashMap<String, Qual>,
+    /// `保険者番号:記号:番号` → qualification ids (family members share it and differ by 枝番).
+    by_card: HashMap<String, Vec<String>>,
+    by_person: HashMap<String, Vec<String>>,
+    facilities: HashMap<String, FacilityRecord>,
+    /// Highest applied sequence of each feed.
+    pub insurer_seq: i64,
+    pub portal_seq: i64,
+}
+
+/// The card-level lookup key (without 枝番).
+pub fn card_key(insurer: &InsurerNumber, symbol: &CardSymbol, number: &CardNumber) -> String {
+    format!("{}:{}:{}", insurer, symbol.as_str(), number.as_str())
+}
+
+impl Registry {
+    /// Applies one qualification version from the insurer feed.
+    pub fn apply_qualification(
+        &mut self,
+        seq: i64,
+        id: &str,
+        effective_from: Date,
+        record: QualificationRecord,
+    ) {
+        self.insurer_seq = self.insurer_seq.max(seq);
+        let version = QualVersion {
+            seq,
+            effective_from,
+            record: Arc::new(record),
+        };
+        if let Some(q) = self.quals.get_mut(id) {
+            q.versions.push(version);
+            return;
+        }
+        let r = &version.record;
+        let key = card_key(&r.insurer_number, &r.symbol, &r.number);
+        self.by_card.entry(key).or_default().push(id.to_string());
+        self.by_person
+            .entry(r.person_id.clone())
+            .or_default()
+            .push(id.to_string());
+        self.quals.insert(
+            id.to_string(),
+            Qual {
+                id: id.to_string(),
+                person_id: r.person_id.clone(),
+                versions: vec![version],
+            },
+        );
+    }
+
+    /// Applies one facility version from the portal feed.
+    pub fn apply_facility(&mut self, seq: i64, record: FacilityRecord) {
+        self.portal_seq = self.portal_seq.max(seq);
+        self.facilities
+            .insert(record.code.as_str().to_string(), record);
+    }
+
+    pub fn facility(&self, code: &str) -> Option<&FacilityRecord> {
+        self.facilities.get(code)
+    }
+
+    /// Qualifications printed with this insurer, symbol and number.
+    pub fn by_card(&self, key: &str) -> impl Iterator<Item = &Qual> {
+        self.by_card
+            .get(key)
+            .into_iter()
+            .flatten()
+            .filter_map(|id| self.quals.get(id))
+    }
+
+    /// Every qualification of one person.
+    pub fn of_person<'a>(&'a self, person: &str) -> impl Iterator<Item = &'a Qual> + 'a {
+        self.by_person
+            .get(person)
+            .into_iter()
+            .flatten()
+            .filter_map(|id| self.quals.get(id))
+    }
+
+    pub fn counts(&self) -> (usize, usize, usize) {
+        (
+            self.quals.len(),
+            self.by_person.len(),
+            self.facilities.len(),
+        )
+    }
+}

@@ -1,0 +1,185 @@
+//! The JSON Web API (reference §1.7): `POST …/MSA12020/ILI12020SV01/auth` returns an `idToken`;
+//! `POST …/MSA01030/ILI01030SV01/search` with `Authorization: <idToken>` takes the request as JSON mirroring the
+//! XmlMsg tree and answers the same tree as JSON. The answer path is the one of the file transports.
+//!
+//! The real login body is not public ([U]); the simulator's is `{"MedicalInstitutionCode", "ClientSecret"}` with
+//! the secret issued by the portal. Tokens are `<code>.<expiry YYYYMMDDHHmmss>.<HMAC-SHA256>` signed with a key
+//! stored once per database, so every process accepts them; expiry is on the simulated clock.
+
+use std::sync::Arc;
+use std::time::Instant;
+
+use actix_web::http::StatusCode;
+use actix_web::{web, HttpRequest, HttpResponse};
+use ring::hmac;
+use serde::Deserialize;
+use sqlx::PgPool;
+
+use onshi_core::http::{parse_json, read_body, ApiError};
+use onshi_core::ids::{DateTime, InstitutionCode};
+use onshi_core::msg::oqs_siquc01::Response;
+use onshi_core::msg::FileError;
+use onshi_core::result_codes::ResultKey;
+use onshi_core::xml::{self, OutputForm};
+
+use crate::answer::file_error_key;
+use crate::Eligibility;
+
+pub const LOGIN_PATH: &str = "/oqs-api-pro/MSA12020/ILI12020SV01/auth";
+pub const SEARCH_PATH: &str = "/oqs-api-pro/MSA01030/ILI01030SV01/search";
+
+/// Loads (creating on first use) the token signing key of this database.
+pub async fn load_key(pool: &PgPool) -> anyhow::Result<hmac::Key> {
+    use ring::rand::SecureRandom;
+    let mut raw = [0u8; 32];
+    ring::rand::SystemRandom::new()
+        .fill(&mut raw)
+        .map_err(|_| anyhow::anyhow!("no randomness"))?;
+    let fresh: String = raw.iter().map(|b| format!("{b:02x}")).collect();
+    sqlx::query(
+        "INSERT INTO eligibility.settings (name, value) VALUES ('web_api_token_key', $1) ON CONFLICT DO NOTHING",
+    )
+    .bind(&fresh)
+    .execute(pool)
+    .await?;
+    let (value,): (String,) =
+        sqlx::query_as("SELECT value FROM eligibility.settings WHERE name = 'web_api_token_key'")
+            .fetch_one(pool)
+            .await?;
+    Ok(hmac::Key::new(hmac::HMAC_SHA256, value.as_bytes()))
+}
+
+fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+impl Eligibility {
+    fn sign(&self, payload: &str) -> String {
+        hex(hmac::sign(&self.token_key, payload.as_bytes()).as_ref())
+    }
+
+    /// Issues a token for `code` valid until `expiry`.
+    pub fn issue_token(&self, code: &InstitutionCode, expiry: DateTime) -> String {
+        let payload = format!("{}.{}", code, expiry.compact());
+        format!("{payload}.{}", self.sign(&payload))
+    }
+
+    /// The facility of a valid, unexpired token.
+    pub fn verify_token(&self, token: &str, now: DateTime) -> Option<InstitutionCode> {
+        let (payload, sig) = token.trim().rsplit_once('.')?;
+        let raw_sig: Vec<u8> = (0..sig.len())
+            .step_by(2)
+            .map(|i| {
+                sig.get(i..i + 2)
+                    .and_then(|h| u8::from_str_radix(h, 16).ok())
+            })
+            .collect::<Option<_>>()?;
+        hmac::verify(&self.token_key, payload.as_bytes(), &raw_sig).ok()?;
+        let (code, expiry) = payload.split_once('.')?;
+        let expiry = DateTime::parse(expiry).ok()?;
+        (now <= expiry).then_some(())?;
+        InstitutionCode::parse(code).ok()
+    }
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "PascalCase", deny_unknown_fields)]
+struct Login {
+    medical_institution_code: String,
+    client_secret: String,
+}
+
+async fn login(
+    e: web::Data<Arc<Eligibility>>,
+    body: web::Payload,
+) -> Result<HttpResponse, ApiError> {
+    let req: Login = parse_json(&read_body(body, 16 * 1024).await?)?;
+    let unauthorized = || {
+        HttpResponse::Unauthorized().json(serde_json::json!({
+            "error": {"code": "unauthorized", "message": "unknown facility or wrong client secret"}
+        }))
+    };
+    let Ok(code) = InstitutionCode::parse(&req.medical_institution_code) else {
+        return Ok(unauthorized());
+    };
+    let now = e.core.clock.now_dt();
+    let ok = {
+        let reg = e.registry.read().expect("registry");
+        reg.facility(code.as_str()).is_some_and(|f| {
+            f.is_operational_on(now.date())
+                && f.web_api_secret_sha256.as_deref()
+                    == Some(onshi_core::sha256_hex(req.client_secret.as_bytes()).as_str())
+        })
+    };
+    if !ok {
+        tracing::info!("web api: login refused");
+        return Ok(unauthorized());
+    }
+    let minutes = e.core.config.web_api_token_minutes;
+    let expiry = DateTime::from_naive(now.naive() + chrono::TimeDelta::minutes(minutes));
+    Ok(HttpResponse::Ok().json(serde_json::json!({
+        "idToken": e.issue_token(&code, expiry),
+        "expiresIn": minutes * 60,
+        "expiresAt": expiry.compact(),
+    })))
+}
+
+async fn search(
+    e: web::Data<Arc<Eligibility>>,
+    req: HttpRequest,
+    body: web::Payload,
+) -> HttpResponse {
+    let started = Instant::now();
+    let now = e.core.clock.now_dt();
+    let limits = e.core.config.limits;
+    let reply = |status: StatusCode, resp: &Response| {
+        HttpResponse::build(status)
+            .content_type("application/json; charset=UTF-8")
+            .body(resp.write(OutputForm::Json))
+    };
+    let token = req
+        .headers()
+        .get("Authorization")
+        .and_then(|h| h.to_str().ok())
+        .map(|t| t.strip_prefix("Bearer ").unwrap_or(t).to_string());
+    let Some(facility) = token.and_then(|t| e.verify_token(&t, now)) else {
+        let resp = Response::file_error(
+            FileError::new(ResultKey::AuthRequired, "idToken"),
+            now,
+            e.core.config.response_encoding,
+        );
+        e.observe(&resp, "webapi", started);
+        return reply(StatusCode::UNAUTHORIZED, &resp);
+    };
+    let bytes = match read_body(body, limits.max_bytes).await {
+        Ok(b) => b,
+        Err(_) => {
+            let resp = Response::file_error(
+                FileError::new(ResultKey::TooLarge, &limits.max_bytes.to_string()),
+                now,
+                e.core.config.response_encoding,
+            );
+            e.observe(&resp, "webapi", started);
+            return reply(StatusCode::PAYLOAD_TOO_LARGE, &resp);
+        }
+    };
+    let tree = serde_json::from_slice::<serde_json::Value>(&bytes)
+        .map_err(|err| xml::XmlError::Malformed(format!("JSON: {err}")))
+        .and_then(|v| xml::from_json(&v))
+        .map_err(|err| {
+            let (key, detail) = file_error_key(&err);
+            FileError::new(key, &detail)
+        });
+    let resp = e.respond(
+        tree.as_ref().map_err(Clone::clone),
+        Some(facility.as_str()),
+        now,
+    );
+    e.observe(&resp, "webapi", started);
+    reply(StatusCode::OK, &resp)
+}
+
+pub fn configure(cfg: &mut web::ServiceConfig) {
+    cfg.route(LOGIN_PATH, web::post().to(login))
+        .route(SEARCH_PATH, web::post().to(search));
+}
