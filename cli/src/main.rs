@@ -1,1 +1,346 @@
-fn main() {}
+//! The `onshi` command. See `onshi --help` and the README.
+
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use anyhow::{bail, Context};
+use clap::{Parser, Subcommand};
+
+use onshi::database::Database;
+use onshi::host::{self, Host, Service, ALL};
+use onshi_core::clock::{parse_delta, parse_time, SimClock};
+use onshi_core::config::Config;
+use onshi_core::http::{Core, Metrics};
+use onshi_core::xml::Encoding;
+
+#[derive(Parser)]
+#[command(
+    name = "onshi",
+    version,
+    about = "A simulator of Japan's Online Qualification Confirmation System (オンライン資格確認等システム)"
+)]
+struct Cli {
+    /// Working directory of the simulator: the embedded PostgreSQL, the facility folders, run files.
+    #[arg(long, env = "ONSHI_HOME", default_value = ".onshi", global = true)]
+    home: PathBuf,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(clap::Args, Clone)]
+struct ServeArgs {
+    /// Address to listen on.
+    #[arg(long, env = "ONSHI_BIND", default_value = "127.0.0.1:8080")]
+    bind: String,
+    /// Root of the facility folders (<root>/<医療機関コード>/{req,res,face}); default <home>/folders.
+    #[arg(long, env = "ONSHI_FOLDERS")]
+    folders: Option<PathBuf>,
+    /// Encoding of response files for facilities that do not set their own.
+    #[arg(long, env = "ONSHI_RESPONSE_ENCODING", default_value = "utf-8", value_parser = parse_encoding)]
+    response_encoding: Encoding,
+    /// Accept QualificationConfirmationDate after the simulated today.
+    #[arg(long, env = "ONSHI_ALLOW_FUTURE_DATES")]
+    allow_future_dates: bool,
+    /// Answer an expired card (有効終了年月日 passed) as valid while the qualification lasts.
+    #[arg(long, env = "ONSHI_EXPIRED_CARDS_VALID")]
+    expired_cards_valid: bool,
+    /// Days before a card's expiry from which a valid answer carries the expiry notice (0: never).
+    #[arg(long, env = "ONSHI_EXPIRY_WARNING_DAYS", default_value_t = 90)]
+    expiry_warning_days: i64,
+}
+
+fn parse_encoding(s: &str) -> Result<Encoding, String> {
+    Encoding::parse(s).ok_or_else(|| format!("{s:?}: use utf-8 or shift_jis"))
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Run the whole simulator (all services, demo data) on the embedded PostgreSQL unless DATABASE_URL is set.
+    Up {
+        #[command(flatten)]
+        serve: ServeArgs,
+        /// Do not load the demo population.
+        #[arg(long)]
+        no_demo: bool,
+    },
+    /// Run the named services in one process (no demo data).
+    Serve {
+        #[arg(value_enum, required = true)]
+        services: Vec<Service>,
+        #[command(flatten)]
+        serve: ServeArgs,
+    },
+    /// Apply the database migrations of every service.
+    Migrate,
+    /// Load the demo population (idempotent).
+    Demo,
+    /// Read or change the simulated clock shared by every process.
+    Clock {
+        #[command(subcommand)]
+        action: Option<ClockAction>,
+    },
+    /// Insurer registry tools.
+    Insurer {
+        #[command(subcommand)]
+        action: InsurerAction,
+    },
+}
+
+#[derive(Subcommand)]
+enum ClockAction {
+    /// Print the simulated time.
+    Show,
+    /// Set the time (2026-04-01, 2026-04-01T09:00:00, 20260401090000).
+    Set { time: String },
+    /// Move the time by a duration (1d, 3h, -30m).
+    Advance {
+        #[arg(allow_hyphen_values = true)]
+        delta: String,
+    },
+    /// Stop the clock at the current simulated time.
+    Freeze,
+    /// Let the clock run again from the current simulated time.
+    Resume,
+}
+
+#[derive(Subcommand)]
+enum InsurerAction {
+    /// Load a JSON Lines bulk registration file (all-or-nothing; see docs/INSURER.md).
+    Load {
+        file: PathBuf,
+        /// Check every record without applying anything.
+        #[arg(long)]
+        dry_run: bool,
+    },
+}
+
+fn init_logging() {
+    use tracing_subscriber::filter::Targets;
+    use tracing_subscriber::prelude::*;
+    let filter: Targets = std::env::var("ONSHI_LOG")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or_else(|| {
+            Targets::new()
+                .with_default(tracing::Level::INFO)
+                .with_target("sqlx", tracing::Level::WARN)
+                .with_target("actix_server", tracing::Level::WARN)
+        });
+    tracing_subscriber::registry()
+        .with(tracing_subscriber::fmt::layer().with_writer(std::io::stderr))
+        .with(filter)
+        .init();
+}
+
+fn config_of(args: &ServeArgs, home: &std::path::Path) -> Config {
+    let mut c = Config {
+        response_encoding: args.response_encoding,
+        folder_root: Some(args.folders.clone().unwrap_or_else(|| home.join("folders"))),
+        ..Config::default()
+    };
+    c.rules.allow_future_dates = args.allow_future_dates;
+    c.rules.card_expiry_invalidates = !args.expired_cards_valid;
+    c.rules.expiry_warning_days = args.expiry_warning_days;
+    c
+}
+
+async fn core_on(db: &Database, config: Config) -> anyhow::Result<Core> {
+    let pool = db.pool(20).await?;
+    host::migrate(&pool).await?;
+    let clock = SimClock::connect(&pool).await?;
+    Ok(Core {
+        pool,
+        clock,
+        metrics: Metrics::new(),
+        config: Arc::new(config),
+    })
+}
+
+async fn wait_for_shutdown() {
+    use tokio::signal::unix::{signal, SignalKind};
+    let mut term = signal(SignalKind::terminate()).expect("SIGTERM handler");
+    tokio::select! {
+        _ = tokio::signal::ctrl_c() => {}
+        _ = term.recv() => {}
+    }
+}
+
+async fn serve(
+    home: &std::path::Path,
+    args: ServeArgs,
+    services: &[Service],
+    demo: bool,
+) -> anyhow::Result<()> {
+    std::fs::create_dir_all(home).with_context(|| format!("creating {}", home.display()))?;
+    let mut db = Database::resolve(home).await?;
+    db.advertise(home)?;
+    let config = config_of(&args, home);
+    let folders = config.folder_root.clone();
+    let core = core_on(&db, config).await?;
+    if demo {
+        let loaded = onshi_seed::demo::load(&core).await?;
+        tracing::info!(
+            facilities = loaded.facilities,
+            steps_applied = loaded.steps_applied,
+            steps_already_loaded = loaded.steps_skipped,
+            "demo population ready"
+        );
+    }
+    let running = Host::start(core.clone(), services, &args.bind).await?;
+    let url = running.url();
+    let names: Vec<String> = services
+        .iter()
+        .map(|s| format!("{s:?}").to_lowercase())
+        .collect();
+    println!();
+    println!("onshi is running: {}", names.join(", "));
+    println!("  HTTP            {url}");
+    if services.contains(&Service::Eligibility) {
+        println!("  request files   POST {url}/oqs/v1/req/<OQSsiquc01req_….xml>  (body: the file)");
+        println!(
+            "  Web API         POST {url}{}  then  {url}{}",
+            onshi_eligibility::webapi::LOGIN_PATH,
+            onshi_eligibility::webapi::SEARCH_PATH
+        );
+        if let Some(f) = &folders {
+            println!(
+                "  folders         {}/<医療機関コード>/req → res",
+                f.display()
+            );
+        }
+    }
+    if services.contains(&Service::Insurer) {
+        println!("  insurer API     {url}/insurer/v1/qualifications");
+    }
+    if services.contains(&Service::Portal) {
+        println!("  portal API      {url}/portal/v1/facilities");
+    }
+    println!(
+        "  clock           {url}/admin/v1/clock   now {}",
+        core.clock.view().now
+    );
+    println!("  health, metrics {url}/health  {url}/metrics");
+    println!("  database        {}", db.description);
+    if demo {
+        println!();
+        println!("Try:  curl --data-binary @seed/demo/requests/OQSsiquc01req_yamada_taro.xml \\");
+        println!("           {url}/oqs/v1/req/OQSsiquc01req_yamada_taro.xml");
+    }
+    println!(
+        "Ctrl-C stops onshi{}.",
+        if db.cluster.is_some() {
+            " and its PostgreSQL"
+        } else {
+            ""
+        }
+    );
+    wait_for_shutdown().await;
+    tracing::info!("shutting down");
+    running.stop().await;
+    core.pool.close().await;
+    drop(db);
+    Ok(())
+}
+
+async fn one_off<F, Fut>(home: &std::path::Path, f: F) -> anyhow::Result<()>
+where
+    F: FnOnce(Core) -> Fut,
+    Fut: std::future::Future<Output = anyhow::Result<()>>,
+{
+    std::fs::create_dir_all(home).with_context(|| format!("creating {}", home.display()))?;
+    let db = Database::resolve(home).await?;
+    let core = core_on(&db, Config::default()).await?;
+    let pool = core.pool.clone();
+    let result = f(core).await;
+    pool.close().await;
+    drop(db);
+    result
+}
+
+fn print_clock(c: &SimClock) {
+    let v = c.view();
+    println!(
+        "{} ({}){}",
+        v.now,
+        v.compact,
+        if v.frozen { " frozen" } else { " running" }
+    );
+}
+
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
+    init_logging();
+    let cli = Cli::parse();
+    let home = cli.home;
+    match cli.command {
+        Command::Up {
+            serve: args,
+            no_demo,
+        } => serve(&home, args, ALL, !no_demo).await,
+        Command::Serve {
+            services,
+            serve: args,
+        } => serve(&home, args, &services, false).await,
+        Command::Migrate => {
+            one_off(&home, |_| async {
+                println!("migrations applied");
+                Ok(())
+            })
+            .await
+        }
+        Command::Demo => {
+            one_off(&home, |core| async move {
+                let l = onshi_seed::demo::load(&core).await?;
+                println!(
+                    "demo: {} facilities; {} step(s) applied, {} already loaded",
+                    l.facilities, l.steps_applied, l.steps_skipped
+                );
+                Ok(())
+            })
+            .await
+        }
+        Command::Clock { action } => {
+            one_off(&home, |core| async move {
+                let c = &core.clock;
+                match action.unwrap_or(ClockAction::Show) {
+                    ClockAction::Show => {}
+                    ClockAction::Set { time } => {
+                        c.set(parse_time(&time).map_err(anyhow::Error::msg)?)
+                            .await?;
+                    }
+                    ClockAction::Advance { delta } => {
+                        c.advance(parse_delta(&delta).map_err(anyhow::Error::msg)?)
+                            .await?;
+                    }
+                    ClockAction::Freeze => {
+                        c.set_frozen(true).await?;
+                    }
+                    ClockAction::Resume => {
+                        c.set_frozen(false).await?;
+                    }
+                }
+                print_clock(c);
+                Ok(())
+            })
+            .await
+        }
+        Command::Insurer {
+            action: InsurerAction::Load { file, dry_run },
+        } => {
+            let bytes =
+                std::fs::read(&file).with_context(|| format!("reading {}", file.display()))?;
+            one_off(&home, |core| async move {
+                let report = onshi_insurer::load_bulk(&core, &bytes, dry_run, "bulk").await?;
+                println!("{}", serde_json::to_string_pretty(&report)?);
+                if !report.accepted {
+                    bail!(
+                        "{} record(s) refused; nothing was applied",
+                        report.errors.len()
+                    );
+                }
+                Ok(())
+            })
+            .await
+        }
+    }
+}

@@ -1,0 +1,129 @@
+//! Runs a set of services in one process: one actix-web server with each service's routes, the shared admin
+//! endpoints, the folder watcher and the services' background work.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use actix_web::{web, App, HttpServer};
+use tokio::task::JoinHandle;
+
+use onshi_core::db::{Migrations, CLOCK};
+use onshi_core::http::{configure_common, json_config, Core};
+use onshi_core::transport::{configure_http, Router, Watcher};
+use onshi_eligibility::Eligibility;
+
+/// A service this binary can run.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, clap::ValueEnum)]
+pub enum Service {
+    Insurer,
+    Eligibility,
+    Portal,
+}
+
+pub const ALL: &[Service] = &[Service::Insurer, Service::Eligibility, Service::Portal];
+
+/// Every schema's migrations, in dependency order.
+pub const MIGRATIONS: &[Migrations] = &[
+    CLOCK,
+    onshi_insurer::MIGRATIONS,
+    onshi_portal::MIGRATIONS,
+    onshi_eligibility::MIGRATIONS,
+];
+
+pub async fn migrate(pool: &sqlx::PgPool) -> anyhow::Result<()> {
+    for m in MIGRATIONS {
+        m.apply(pool).await?;
+    }
+    Ok(())
+}
+
+/// A running host.
+pub struct Host {
+    pub addr: SocketAddr,
+    pub eligibility: Option<Arc<Eligibility>>,
+    handle: actix_web::dev::ServerHandle,
+    server: JoinHandle<std::io::Result<()>>,
+    background: Vec<JoinHandle<()>>,
+}
+
+impl Host {
+    /// Starts `services` on `bind` (use port 0 for a free port).
+    pub async fn start(core: Core, services: &[Service], bind: &str) -> anyhow::Result<Host> {
+        let eligibility = if services.contains(&Service::Eligibility) {
+            Some(Eligibility::start(core.clone()).await?)
+        } else {
+            None
+        };
+        let mut router = Router::new();
+        if let Some(e) = &eligibility {
+            router.merge(e.router());
+        }
+        let mut background = Vec::new();
+        if let (Some(root), Some(_)) = (&core.config.folder_root, &eligibility) {
+            std::fs::create_dir_all(root)?;
+            let watcher = Watcher {
+                root: root.clone(),
+                poll: core.config.folder_poll,
+                router: router.clone(),
+                clock: core.clock.clone(),
+                encoding: core.config.response_encoding,
+                max_bytes: core.config.limits.max_bytes,
+            };
+            background.push(tokio::spawn(watcher.run()));
+        }
+        let services = services.to_vec();
+        let core_data = web::Data::new(core.clone());
+        let router_data = web::Data::new(router);
+        let elig_data = eligibility.clone().map(web::Data::new);
+        let server = HttpServer::new(move || {
+            let mut app = App::new()
+                .app_data(core_data.clone())
+                .app_data(router_data.clone())
+                .app_data(json_config(64 * 1024))
+                .configure(configure_common)
+                .configure(configure_http);
+            if let Some(e) = &elig_data {
+                app = app
+                    .app_data(e.clone())
+                    .configure(onshi_eligibility::configure);
+            }
+            if services.contains(&Service::Insurer) {
+                app = app.configure(onshi_insurer::configure);
+            }
+            if services.contains(&Service::Portal) {
+                app = app.configure(onshi_portal::configure);
+            }
+            app
+        })
+        .workers(std::thread::available_parallelism().map_or(2, |n| n.get()))
+        .disable_signals()
+        .bind(bind)?;
+        let addr = *server
+            .addrs()
+            .first()
+            .ok_or_else(|| anyhow::anyhow!("bound to no address"))?;
+        let server = server.run();
+        let handle = server.handle();
+        let server = tokio::spawn(server);
+        Ok(Host {
+            addr,
+            eligibility,
+            handle,
+            server,
+            background,
+        })
+    }
+
+    pub fn url(&self) -> String {
+        format!("http://{}", self.addr)
+    }
+
+    /// Stops serving (in-flight requests finish).
+    pub async fn stop(self) {
+        self.handle.stop(true).await;
+        let _ = self.server.await;
+        for b in self.background {
+            b.abort();
+        }
+    }
+}
