@@ -1,1 +1,130 @@
-fn main() {}
+//! parse → answer → serialize of one `OQSsiquc01` message (issue target: under 20 µs), with the registry in
+//! memory as the eligibility service holds it.
+
+use criterion::{black_box, criterion_group, criterion_main, Criterion};
+
+use onshi_core::config::Config;
+use onshi_core::ids::{Date, DateTime};
+use onshi_core::record::{FacilityRecord, QualificationRecord};
+use onshi_eligibility::answer::respond_bytes;
+use onshi_eligibility::registry::Registry;
+
+const REGISTRATIONS: &str = include_str!("../../seed/demo/01-registrations.jsonl");
+const FACILITIES: &str = include_str!("../../seed/demo/facilities.json");
+const REQUEST: &[u8] = include_bytes!("../../seed/demo/requests/OQSsiquc01req_sato_kenichi.xml");
+
+fn records() -> Vec<QualificationRecord> {
+    REGISTRATIONS
+        .lines()
+        .filter(|l| !l.starts_with('#') && !l.trim().is_empty())
+        .map(|l| {
+            let mut v: serde_json::Value = serde_json::from_str(l).unwrap();
+            v.as_object_mut().unwrap().remove("effective_date");
+            serde_json::from_value(v).unwrap()
+        })
+        .collect()
+}
+
+/// The demo registry plus `extra` synthetic qualifications on other card numbers.
+fn registry(extra: u32) -> Registry {
+    let mut reg = Registry::default();
+    let facilities: Vec<FacilityRecord> = serde_json::from_str(FACILITIES).unwrap();
+    for (i, f) in facilities.into_iter().enumerate() {
+        reg.apply_facility(i as i64 + 1, f);
+    }
+    let recs = records();
+    let mut seq = 0;
+    for r in &recs {
+        seq += 1;
+        let id = r.individual_number().key();
+        reg.apply_qualification(seq, &id, r.qualification_date, r.clone());
+    }
+    let template = recs[0].clone();
+    for n in 0..extra {
+        let mut r = template.clone();
+        r.person_id = format!("bench-{n}");
+        r.number = onshi_core::ids::CardNumber::parse(&format!("9{n:08}")).unwrap();
+        seq += 1;
+        let id = r.individual_number().key();
+        reg.apply_qualification(seq, &id, r.qualification_date, r);
+    }
+    reg
+}
+
+fn bench(c: &mut Criterion) {
+    let config = Config::default();
+    let now = DateTime::parse("20261121100000").unwrap();
+    let _ = Date::parse("20261120").unwrap();
+    for (label, extra) in [("demo", 0u32), ("1M", 1_000_000)] {
+        let reg = registry(extra);
+        c.bench_function(&format!("siquc01_parse_answer_serialize/{label}"), |b| {
+            b.iter(|| {
+                let resp = respond_bytes(&reg, &config, black_box(REQUEST), None, now);
+                black_box(resp.to_xml())
+            })
+        });
+    }
+    let reg = registry(0);
+    c.bench_function("siquc01_parse_only", |b| {
+        b.iter(|| black_box(onshi_core::xml::parse(black_box(REQUEST), &config.limits).unwrap()))
+    });
+    let resp = respond_bytes(&reg, &config, REQUEST, None, now);
+    c.bench_function("siquc01_serialize_only", |b| b.iter(|| black_box(resp.to_xml())));
+    sql_baseline(c);
+}
+
+/// The issue's baseline: one SQL round trip per request (a primary-key lookup of the same record as JSONB) on a
+/// real PostgreSQL — the embedded cluster, or `ONSHI_BENCH_DATABASE_URL`.
+fn sql_baseline(c: &mut Criterion) {
+    use onshi_core::pg::{Durability, EmbeddedCluster};
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    let mut cluster = None;
+    let url = match std::env::var("ONSHI_BENCH_DATABASE_URL") {
+        Ok(u) => u,
+        Err(_) => {
+            let dir = std::env::temp_dir().join(format!("onshi-bench-pg-{}", std::process::id()));
+            let cl = EmbeddedCluster::start(&dir, Durability::Throwaway).unwrap();
+            let u = cl.url("postgres");
+            cluster = Some(cl);
+            u
+        }
+    };
+    let pool = rt.block_on(onshi_core::db::connect(&url, 1)).unwrap();
+    let recs = records();
+    rt.block_on(async {
+        sqlx::raw_sql("DROP TABLE IF EXISTS bench_q; CREATE TABLE bench_q (id text PRIMARY KEY, record jsonb NOT NULL)")
+            .execute(&pool)
+            .await
+            .unwrap();
+        for r in &recs {
+            sqlx::query("INSERT INTO bench_q VALUES ($1, $2)")
+                .bind(r.individual_number().key())
+                .bind(serde_json::to_value(r).unwrap())
+                .execute(&pool)
+                .await
+                .unwrap();
+        }
+    });
+    let id = recs[5].individual_number().key();
+    c.bench_function("baseline_one_sql_round_trip", |b| {
+        b.iter(|| {
+            rt.block_on(async {
+                let (v,): (serde_json::Value,) =
+                    sqlx::query_as("SELECT record FROM bench_q WHERE id = $1")
+                        .bind(black_box(&id))
+                        .fetch_one(&pool)
+                        .await
+                        .unwrap();
+                black_box(v)
+            })
+        })
+    });
+    rt.block_on(pool.close());
+    drop(cluster);
+}
+
+criterion_group!(benches, bench);
+criterion_main!(benches);

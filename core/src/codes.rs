@@ -307,17 +307,12 @@ impl TwoFactorMethod {
     }
 }
 
-/// Every table: (id, name, [(code, label)]), for documentation and the `/codes` endpoint.
-pub fn catalogue() -> Vec<(
-    &'static str,
-    &'static str,
-    Vec<(&'static str, &'static str)>,
-)> {
-    fn t<T: CodeTable>() -> (
-        &'static str,
-        &'static str,
-        Vec<(&'static str, &'static str)>,
-    ) {
+/// One table as data: (id, name, [(code, label)]).
+pub type TableData = (&'static str, &'static str, Vec<(&'static str, &'static str)>);
+
+/// Every table, for documentation and the `/codes` endpoint.
+pub fn catalogue() -> Vec<TableData> {
+    fn t<T: CodeTable>() -> TableData {
         (
             T::TABLE,
             T::NAME,

@@ -1,5 +1,5 @@
 //! Runtime configuration. Every setting that stands in for an unknown of the real system (reference markers
-//! [U]/[I]) is here with its default and the reason for it; `docs/CONFIG.md` lists them for users.
+//! [U]/[I]) is here with its default and the reason for it; `docs/WIRE.md` lists them for users.
 
 use std::path::PathBuf;
 use std::time::Duration;

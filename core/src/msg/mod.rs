@@ -23,19 +23,19 @@ pub struct HeaderEcho {
 /// A request that cannot be processed as a whole: answered with `SegmentOfResult` 9.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct FileError {
-    pub echo: HeaderEcho,
+    pub echo: Box<HeaderEcho>,
     pub outcome: Outcome,
 }
 
 impl FileError {
     pub fn new(key: ResultKey, detail: &str) -> Self {
         Self {
-            echo: HeaderEcho::default(),
+            echo: Box::default(),
             outcome: outcome(key, detail),
         }
     }
     pub fn with_echo(mut self, echo: &HeaderEcho) -> Self {
-        self.echo = echo.clone();
+        self.echo = Box::new(echo.clone());
         self
     }
 }

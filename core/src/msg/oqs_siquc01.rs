@@ -127,7 +127,7 @@ impl Response {
         Self {
             header: ResponseHeader {
                 process_time: now,
-                echo: err.echo,
+                echo: *err.echo,
                 reference_classification: ReferenceClassification::InsuranceCard,
                 segment: SegmentOfResult::Abnormal,
                 error: Some(err.outcome),

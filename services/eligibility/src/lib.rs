@@ -203,7 +203,7 @@ impl Eligibility {
             (None, Some(b)) => format!(
                 "validity_{}",
                 b.validity
-                    .map(|v| onshi_core::codes::CodeTable::code(v))
+                    .map(onshi_core::codes::CodeTable::code)
                     .unwrap_or("none")
             ),
             (None, None) => "empty".into(),
