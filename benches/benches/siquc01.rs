@@ -4,7 +4,7 @@
 use criterion::{black_box, criterion_group, criterion_main, Criterion};
 
 use onshi_core::config::Config;
-use onshi_core::ids::{Date, DateTime};
+use onshi_core::ids::DateTime;
 use onshi_core::record::{FacilityRecord, QualificationRecord};
 use onshi_eligibility::answer::respond_bytes;
 use onshi_eligibility::registry::Registry;
@@ -54,7 +54,6 @@ fn registry(extra: u32) -> Registry {
 fn bench(c: &mut Criterion) {
     let config = Config::default();
     let now = DateTime::parse("20261121100000").unwrap();
-    let _ = Date::parse("20261120").unwrap();
     for (label, extra) in [("demo", 0u32), ("1M", 1_000_000)] {
         let reg = registry(extra);
         c.bench_function(&format!("siquc01_parse_answer_serialize/{label}"), |b| {
@@ -69,7 +68,9 @@ fn bench(c: &mut Criterion) {
         b.iter(|| black_box(onshi_core::xml::parse(black_box(REQUEST), &config.limits).unwrap()))
     });
     let resp = respond_bytes(&reg, &config, REQUEST, None, now);
-    c.bench_function("siquc01_serialize_only", |b| b.iter(|| black_box(resp.to_xml())));
+    c.bench_function("siquc01_serialize_only", |b| {
+        b.iter(|| black_box(resp.to_xml()))
+    });
     sql_baseline(c);
 }
 

@@ -308,7 +308,11 @@ impl TwoFactorMethod {
 }
 
 /// One table as data: (id, name, [(code, label)]).
-pub type TableData = (&'static str, &'static str, Vec<(&'static str, &'static str)>);
+pub type TableData = (
+    &'static str,
+    &'static str,
+    Vec<(&'static str, &'static str)>,
+);
 
 /// Every table, for documentation and the `/codes` endpoint.
 pub fn catalogue() -> Vec<TableData> {

@@ -68,6 +68,31 @@ pub enum ApplyError {
     Db(#[from] sqlx::Error),
 }
 
+impl From<ApplyError> for crate::http::ApiError {
+    /// A refused single write becomes 409 (exists / concurrent change), 404 (missing) or 400 (invalid).
+    fn from(e: ApplyError) -> Self {
+        use crate::http::ApiError;
+        let errors = match e {
+            ApplyError::Db(e) => return ApiError::Internal(e.into()),
+            ApplyError::Refused(errors) => errors,
+        };
+        let details: Vec<String> = errors.into_iter().flat_map(|e| e.reasons).collect();
+        if details
+            .iter()
+            .any(|d| d.contains("already exists") || d.contains("concurrently"))
+        {
+            ApiError::Conflict(details.join("; "))
+        } else if details.iter().any(|d| d.contains("does not exist")) {
+            ApiError::NotFound(details.join("; "))
+        } else {
+            ApiError::BadRequest {
+                message: "refused".into(),
+                details,
+            }
+        }
+    }
+}
+
 /// The op name and effective date of a new version: `(previous record, new record, simulated today)`.
 pub type Plan = fn(Option<&Value>, &Value, Date) -> (&'static str, Date);
 

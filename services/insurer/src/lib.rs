@@ -244,26 +244,6 @@ pub async fn already_loaded(core: &Core, label: &str, bytes: &[u8]) -> sqlx::Res
     Ok(found)
 }
 
-fn refused(errors: Vec<LineError>) -> ApiError {
-    let details = errors
-        .into_iter()
-        .flat_map(|e| e.reasons)
-        .collect::<Vec<_>>();
-    let conflict = details
-        .iter()
-        .any(|d| d.contains("already exists") || d.contains("concurrently"));
-    if conflict {
-        ApiError::Conflict(details.join("; "))
-    } else if details.iter().any(|d| d.contains("does not exist")) {
-        ApiError::NotFound(details.join("; "))
-    } else {
-        ApiError::BadRequest {
-            message: "the record was refused".into(),
-            details,
-        }
-    }
-}
-
 async fn apply_one(core: &Core, w: Write) -> Result<(String, Applied), ApiError> {
     let id = w.id.clone();
     match STORE
@@ -271,8 +251,7 @@ async fn apply_one(core: &Core, w: Write) -> Result<(String, Applied), ApiError>
         .await
     {
         Ok(mut a) => Ok((id, a.remove(0))),
-        Err(ApplyError::Refused(e)) => Err(refused(e)),
-        Err(ApplyError::Db(e)) => Err(e.into()),
+        Err(e) => Err(e.into()),
     }
 }
 

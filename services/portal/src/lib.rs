@@ -20,7 +20,7 @@ use onshi_core::feed;
 use onshi_core::http::{parse_json, read_body, ApiError, Core};
 use onshi_core::ids::{Date, InstitutionCode};
 use onshi_core::record::FacilityRecord;
-use onshi_core::versioned::{self, Applied, ApplyError, LineError, Mode, Store, Write};
+use onshi_core::versioned::{self, Applied, Mode, Store, Write};
 
 pub const MIGRATIONS: Migrations = Migrations {
     schema: "portal",
@@ -69,23 +69,6 @@ fn write_of(line: usize, f: &FacilityRecord, mode: Mode) -> Write {
     }
 }
 
-fn refused(errors: Vec<LineError>) -> ApiError {
-    let details: Vec<String> = errors.into_iter().flat_map(|e| e.reasons).collect();
-    if details
-        .iter()
-        .any(|d| d.contains("already exists") || d.contains("concurrently"))
-    {
-        ApiError::Conflict(details.join("; "))
-    } else if details.iter().any(|d| d.contains("does not exist")) {
-        ApiError::NotFound(details.join("; "))
-    } else {
-        ApiError::BadRequest {
-            message: "the facility was refused".into(),
-            details,
-        }
-    }
-}
-
 /// Registers or updates many facilities at once (all-or-nothing; unchanged records stay unchanged).
 pub async fn register_facilities(
     core: &Core,
@@ -108,8 +91,7 @@ pub async fn register_facilities(
         .await
     {
         Ok(a) => Ok(a),
-        Err(ApplyError::Refused(e)) => Err(refused(e)),
-        Err(ApplyError::Db(e)) => Err(e.into()),
+        Err(e) => Err(e.into()),
     }
 }
 
@@ -138,8 +120,7 @@ async fn apply_one(core: &Core, w: Write) -> Result<HttpResponse, ApiError> {
                 HttpResponse::Ok().json(body)
             })
         }
-        Err(ApplyError::Refused(e)) => Err(refused(e)),
-        Err(ApplyError::Db(e)) => Err(e.into()),
+        Err(e) => Err(e.into()),
     }
 }
 
