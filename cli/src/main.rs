@@ -271,6 +271,7 @@ fn print_clock(c: &SimClock) {
 async fn main() -> anyhow::Result<()> {
     init_logging();
     let cli = Cli::parse();
+    onshi_core::result_codes::ResultCodes::init_from_env().map_err(anyhow::Error::msg)?;
     let home = cli.home;
     match cli.command {
         Command::Up {

@@ -1,10 +1,13 @@
 //! The one data table of result codes and messages (`core/data/result-codes.tsv`).
 //!
 //! The real 別紙6-1 codes are not public, so code values and messages are data: the embedded table gives the
-//! defaults and `ONSHI_RESULT_CODES` names a file (same columns) whose rows replace them key by key.
+//! defaults and `ONSHI_RESULT_CODES` names a file (same columns) whose rows replace them key by key
+//! (loaded at start-up by [`ResultCodes::init_from_env`]).
 
 use std::collections::HashMap;
 use std::sync::OnceLock;
+
+static TABLE: OnceLock<ResultCodes> = OnceLock::new();
 
 const EMBEDDED: &str = include_str!("../data/result-codes.tsv");
 
@@ -128,16 +131,25 @@ impl ResultCodes {
         Ok(Self { rows })
     }
 
-    /// The process-wide table (embedded defaults plus `ONSHI_RESULT_CODES`, read once).
+    /// Loads `ONSHI_RESULT_CODES` (if set) as the process-wide table. Call at start-up: a bad file is reported
+    /// here, not on the first request. Without this call the embedded table is used.
+    pub fn init_from_env() -> Result<(), String> {
+        let Ok(path) = std::env::var("ONSHI_RESULT_CODES") else {
+            return Ok(());
+        };
+        let text = std::fs::read_to_string(&path)
+            .map_err(|e| format!("ONSHI_RESULT_CODES={path}: {e}"))?;
+        let table = ResultCodes::load(Some(&text))
+            .map_err(|e| format!("ONSHI_RESULT_CODES={path}: {e}"))?;
+        TABLE
+            .set(table)
+            .map_err(|_| "the result code table was already in use".to_string())
+    }
+
+    /// The process-wide table.
     pub fn global() -> &'static ResultCodes {
-        static TABLE: OnceLock<ResultCodes> = OnceLock::new();
         TABLE.get_or_init(|| {
-            let extra = std::env::var("ONSHI_RESULT_CODES").ok().map(|path| {
-                std::fs::read_to_string(&path)
-                    .unwrap_or_else(|e| panic!("cannot read ONSHI_RESULT_CODES={path}: {e}"))
-            });
-            ResultCodes::load(extra.as_deref())
-                .unwrap_or_else(|e| panic!("invalid result code table: {e}"))
+            ResultCodes::load(None).expect("the embedded table is valid (unit-tested)")
         })
     }
 
