@@ -28,6 +28,7 @@ pub const MIGRATIONS: &[Migrations] = &[
     onshi_insurer::MIGRATIONS,
     onshi_portal::MIGRATIONS,
     onshi_eligibility::MIGRATIONS,
+    onshi_seed::nation::MIGRATIONS,
 ];
 
 pub async fn migrate(pool: &sqlx::PgPool) -> anyhow::Result<()> {

@@ -79,6 +79,24 @@ enum Command {
         #[command(subcommand)]
         action: Option<ClockAction>,
     },
+    /// Generate and load the synthetic nation (resumable; see docs/SEED.md).
+    Seed {
+        /// demo (1,000), city (100,000), large (5,000,000), nation (126,146,000) or a number of persons.
+        #[arg(long, default_value = "city")]
+        scale: String,
+        /// The random seed: the same seed and scale always give the same population.
+        #[arg(long, default_value_t = 1)]
+        seed: u64,
+        /// Parallel generators/loaders (default: the number of cores).
+        #[arg(long)]
+        threads: Option<usize>,
+        /// Where to write the test decks (default <home>/decks).
+        #[arg(long)]
+        decks: Option<PathBuf>,
+        /// Only print the report of the population already loaded.
+        #[arg(long)]
+        report: bool,
+    },
     /// Insurer registry tools.
     Insurer {
         #[command(subcommand)]
@@ -321,6 +339,51 @@ async fn main() -> anyhow::Result<()> {
                     }
                 }
                 print_clock(c);
+                Ok(())
+            })
+            .await
+        }
+        Command::Seed {
+            scale,
+            seed,
+            threads,
+            decks,
+            report,
+        } => {
+            let scale = onshi_seed::nation::Scale::parse(&scale).map_err(anyhow::Error::msg)?;
+            let threads = threads
+                .unwrap_or_else(|| std::thread::available_parallelism().map_or(2, |n| n.get()));
+            if threads == 0 || threads > 64 {
+                bail!("--threads must be between 1 and 64");
+            }
+            let decks = decks.unwrap_or_else(|| home.join("decks"));
+            one_off(&home, |core| async move {
+                use onshi_seed::nation;
+                if !report {
+                    let opts = nation::Options {
+                        seed,
+                        scale,
+                        threads,
+                        as_of: nation::default_as_of(),
+                        decks: Some(decks.clone()),
+                        progress: true,
+                    };
+                    let s = nation::run(&core.pool, &opts).await?;
+                    println!(
+                        "seed {seed}: {} chunks loaded now, {} were already loaded, {} persons in {:.1}s; test decks in {}",
+                        s.chunks_loaded,
+                        s.chunks_already_loaded,
+                        s.persons_loaded,
+                        s.elapsed.as_secs_f64(),
+                        decks.display()
+                    );
+                }
+                match nation::loaded_stats(&core.pool).await? {
+                    Some((scale, seed, stats)) => {
+                        println!("{}", nation::report::format(&scale, seed, &stats))
+                    }
+                    None => println!("no synthetic nation is loaded in this database"),
+                }
                 Ok(())
             })
             .await

@@ -11,6 +11,7 @@
 //! | [`msg`] | one module per message type (`oqs_siquc01`, …) plus shared header/result parts and file names |
 //! | [`record`] | the qualification and facility records that registries publish on their change feeds |
 //! | [`result_codes`] | the data table of result codes and messages (別紙6-1 is not public) |
+//! | [`copy`] | the binary COPY encoder for bulk loads |
 //! | [`db`] | connection pool and the per-service migration runner |
 //! | [`pg`] | the embedded PostgreSQL cluster (the default when `DATABASE_URL` is unset) |
 //! | [`feed`] | the change-feed protocol between services (publisher lock, consumer batches, NOTIFY) |
@@ -23,6 +24,7 @@
 pub mod clock;
 pub mod codes;
 pub mod config;
+pub mod copy;
 pub mod db;
 pub mod feed;
 pub mod http;

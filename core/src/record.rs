@@ -263,6 +263,8 @@ impl QualificationRecord {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum FacilityStatus {
+    /// Registered, no card reader applied for yet.
+    NotApplied,
     Applied,
     Ready,
     Operational,

@@ -331,6 +331,86 @@ impl Store {
     }
 }
 
+/// A first version to bulk-load (the synthetic nation): nothing with this id may exist yet.
+#[derive(Debug, Clone)]
+pub struct NewVersion {
+    pub id: String,
+    pub version: i32,
+    pub op: &'static str,
+    pub effective_from: chrono::NaiveDate,
+    /// The record as JSON text.
+    pub record: String,
+}
+
+/// Binary COPY streams for a bulk load: (heads, versions).
+pub struct CopyStreams {
+    pub heads: Vec<u8>,
+    pub versions: Vec<u8>,
+    pub rows: usize,
+}
+
+impl Store {
+    /// Encodes versions (several versions of one id must be consecutive, in version order) for [`Store::send_copy`].
+    pub fn encode_copy(
+        &self,
+        rows: &[NewVersion],
+        recorded_at: NaiveDateTime,
+        source: &str,
+    ) -> CopyStreams {
+        use crate::copy::BinaryCopy;
+        let mut heads = BinaryCopy::new();
+        let mut versions = BinaryCopy::new();
+        for (i, r) in rows.iter().enumerate() {
+            let last_of_id = rows.get(i + 1).is_none_or(|n| n.id != r.id);
+            if last_of_id {
+                heads.row(2).text(&r.id).int4(r.version);
+            }
+            versions
+                .row(7)
+                .text(&r.id)
+                .int4(r.version)
+                .text(r.op)
+                .date(r.effective_from)
+                .timestamp(recorded_at)
+                .text(source)
+                .jsonb(&r.record);
+        }
+        CopyStreams {
+            heads: heads.finish(),
+            versions: versions.finish(),
+            rows: rows.len(),
+        }
+    }
+
+    /// Loads encoded streams inside `tx` (taking the feed's publish lock and notifying consumers at commit).
+    pub async fn send_copy(
+        &self,
+        tx: &mut Transaction<'_, Postgres>,
+        streams: CopyStreams,
+    ) -> sqlx::Result<()> {
+        feed::publish_lock(tx, self.feed).await?;
+        crate::copy::send(
+            tx,
+            &format!(
+                "COPY {} (id, latest_version) FROM STDIN (FORMAT binary)",
+                self.heads
+            ),
+            streams.heads,
+        )
+        .await?;
+        crate::copy::send(
+            tx,
+            &format!(
+                "COPY {} (id, version, op, effective_from, recorded_at, source, record) FROM STDIN (FORMAT binary)",
+                self.versions
+            ),
+            streams.versions,
+        )
+        .await?;
+        feed::notify(tx, self.feed).await
+    }
+}
+
 /// Consumer side of a versioned store's feed: rows of its published view after `seq`, or `None` while writers
 /// hold the feed lock. Consumers use this with the view name only, never the publisher's tables.
 pub async fn read_feed(

@@ -16,7 +16,6 @@ CREATE TABLE insurer.qualification_versions (
     record         jsonb     NOT NULL,        -- the full QualificationRecord
     UNIQUE (id, version)
 );
-CREATE INDEX qualification_versions_person ON insurer.qualification_versions ((record ->> 'person_id'));
 
 -- The published change feed (contract with consumers; the tables above are private to the insurer service).
 CREATE VIEW insurer.feed_v1 AS

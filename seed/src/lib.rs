@@ -3,7 +3,7 @@
 //! | module | what |
 //! |---|---|
 //! | [`demo`] | the small, deterministic demo population loaded by `onshi up` (personas, facilities, request files) |
-//!
-//! The synthetic nation generator (`onshi seed --scale …`) will live here too.
+//! | [`nation`] | the synthetic nation at any scale (`onshi seed`), loaded with COPY, resumable |
 
 pub mod demo;
+pub mod nation;
