@@ -1,0 +1,130 @@
+//! The synthetic nation's load speed (issue target: 1 million persons generated and loaded in ≤ 30 s on 2 cores),
+//! against a raw COPY of exactly the same rows into the same tables, measured in the same run.
+//!
+//! `cargo bench -p onshi-benches --bench seed_load [-- <persons>]` (default 1,000,000). Uses a private
+//! PostgreSQL cluster with normal durability (or `ONSHI_BENCH_DATABASE_URL`).
+
+use std::time::Instant;
+
+use onshi_core::db;
+use onshi_core::pg::{Durability, EmbeddedCluster};
+use onshi_seed::nation::{self, catalogue::Catalogue, people, Options, Scale};
+
+fn peak_rss_mib() -> u64 {
+    std::fs::read_to_string("/proc/self/status")
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find(|l| l.starts_with("VmHWM:"))
+                .and_then(|l| l.split_whitespace().nth(1).and_then(|k| k.parse::<u64>().ok()))
+        })
+        .map_or(0, |kib| kib / 1024)
+}
+
+async fn fresh(admin: &str, name: &str) -> sqlx::PgPool {
+    db::create_database(admin, name).await.unwrap();
+    let pool = db::connect(&db::with_database(admin, name), 4).await.unwrap();
+    onshi::host::migrate(&pool).await.unwrap();
+    pool
+}
+
+async fn size_mib(pool: &sqlx::PgPool) -> i64 {
+    let (b,): (i64,) = sqlx::query_as("SELECT pg_database_size(current_database())")
+        .fetch_one(pool)
+        .await
+        .unwrap();
+    b / (1024 * 1024)
+}
+
+fn main() {
+    let persons: u64 = std::env::args()
+        .skip(1)
+        .find_map(|a| a.parse().ok())
+        .unwrap_or(1_000_000);
+    let threads = 2;
+    let dir = std::env::temp_dir().join(format!("onshi-seed-bench-{}", std::process::id()));
+    let (cluster, admin) = match std::env::var("ONSHI_BENCH_DATABASE_URL") {
+        Ok(u) => (None, u),
+        Err(_) => {
+            let c = EmbeddedCluster::start(&dir, Durability::Normal).unwrap();
+            let u = c.url("postgres");
+            (Some(c), u)
+        }
+    };
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(threads)
+        .enable_all()
+        .build()
+        .unwrap();
+    rt.block_on(async {
+        let suffix = std::process::id();
+        // 1. The real thing: generate + load, as `onshi seed` does.
+        let full = fresh(&admin, &format!("bench_full_{suffix}")).await;
+        let opts = Options {
+            seed: 1,
+            scale: Scale::parse(&persons.to_string()).unwrap(),
+            threads,
+            as_of: nation::default_as_of(),
+            decks: None,
+            progress: false,
+        };
+        let t = Instant::now();
+        nation::run(&full, &opts).await.unwrap();
+        let t_full = t.elapsed().as_secs_f64();
+        let rss_full = peak_rss_mib();
+        let size_full = size_mib(&full).await;
+        let (rows,): (i64,) = sqlx::query_as("SELECT count(*) FROM insurer.qualification_versions")
+            .fetch_one(&full)
+            .await
+            .unwrap();
+
+        // 2. The baseline: the same rows, generated beforehand, sent with COPY alone (same parallelism).
+        let raw = fresh(&admin, &format!("bench_raw_{suffix}")).await;
+        let cat = Catalogue::build();
+        let t = Instant::now();
+        let recorded = opts.as_of.and_hms_opt(0, 0, 0).unwrap();
+        let streams: Vec<_> = nation::plan(persons)
+            .into_iter()
+            .map(|spec| {
+                let out = people::generate(opts.seed, spec, opts.as_of, &cat);
+                onshi_insurer::STORE.encode_copy(&out.versions, recorded, "seed:1")
+            })
+            .collect();
+        let t_gen = t.elapsed().as_secs_f64();
+        let queue = std::sync::Arc::new(std::sync::Mutex::new(streams));
+        let t = Instant::now();
+        let mut tasks = Vec::new();
+        for _ in 0..threads {
+            let (queue, raw) = (queue.clone(), raw.clone());
+            tasks.push(tokio::spawn(async move {
+                loop {
+                    let next = queue.lock().unwrap().pop();
+                    let Some(s) = next else { return };
+                    let mut tx = raw.begin().await.unwrap();
+                    sqlx::query("SET LOCAL synchronous_commit = off").execute(&mut *tx).await.unwrap();
+                    onshi_insurer::STORE.send_copy(&mut tx, s).await.unwrap();
+                    tx.commit().await.unwrap();
+                }
+            }));
+        }
+        for t in tasks {
+            t.await.unwrap();
+        }
+        let t_raw = t.elapsed().as_secs_f64();
+        let size_raw = size_mib(&raw).await;
+
+        println!("seed_load: {persons} persons, {rows} qualification versions, {threads} threads");
+        println!("  generate + load (onshi seed)      {t_full:8.2} s   {:>9.0} persons/s   db {size_full} MiB   peak RSS {rss_full} MiB", persons as f64 / t_full);
+        println!("  baseline: raw COPY of the same rows {t_raw:6.2} s   (db {size_raw} MiB; qualification rows only)");
+        println!("  (generation alone, 1 thread:      {t_gen:8.2} s)");
+        println!("  ratio full / raw COPY             {:8.2}", t_full / t_raw);
+        let nation = 126_146_000f64 / persons as f64;
+        println!(
+            "  linear projection to the nation (126,146,000): {:.0} min, {:.0} GiB",
+            t_full * nation / 60.0,
+            size_full as f64 * nation / 1024.0
+        );
+    });
+    drop(cluster);
+    let _ = std::fs::remove_dir_all(&dir);
+}
