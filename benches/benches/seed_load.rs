@@ -14,16 +14,20 @@ fn peak_rss_mib() -> u64 {
     std::fs::read_to_string("/proc/self/status")
         .ok()
         .and_then(|s| {
-            s.lines()
-                .find(|l| l.starts_with("VmHWM:"))
-                .and_then(|l| l.split_whitespace().nth(1).and_then(|k| k.parse::<u64>().ok()))
+            s.lines().find(|l| l.starts_with("VmHWM:")).and_then(|l| {
+                l.split_whitespace()
+                    .nth(1)
+                    .and_then(|k| k.parse::<u64>().ok())
+            })
         })
         .map_or(0, |kib| kib / 1024)
 }
 
 async fn fresh(admin: &str, name: &str) -> sqlx::PgPool {
     db::create_database(admin, name).await.unwrap();
-    let pool = db::connect(&db::with_database(admin, name), 4).await.unwrap();
+    let pool = db::connect(&db::with_database(admin, name), 4)
+        .await
+        .unwrap();
     onshi::host::migrate(&pool).await.unwrap();
     pool
 }

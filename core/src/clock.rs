@@ -78,40 +78,45 @@ impl SimClock {
         }
     }
 
-    /// The shared clock: loads the state and keeps it fresh in the background.
+    /// The shared clock: listens for changes first, then loads the state (so no change between the two is
+    /// missed), and keeps it fresh in the background.
     pub async fn connect(pool: &PgPool) -> anyhow::Result<Self> {
+        let listener = match sqlx::postgres::PgListener::connect_with(pool).await {
+            Ok(mut l) => match l.listen(CHANNEL).await {
+                Ok(()) => Some(l),
+                Err(e) => {
+                    tracing::warn!(error = %e, "clock: LISTEN failed; polling only");
+                    None
+                }
+            },
+            Err(e) => {
+                tracing::warn!(error = %e, "clock: listener connection failed; polling only");
+                None
+            }
+        };
         let state = load(pool).await?;
         let clock = Self {
             state: Arc::new(RwLock::new(state)),
             pool: Some(pool.clone()),
         };
-        clock.spawn_refresher();
+        clock.spawn_refresher(listener);
         Ok(clock)
     }
 
-    fn spawn_refresher(&self) {
+    fn spawn_refresher(&self, mut listener: Option<sqlx::postgres::PgListener>) {
         let Some(pool) = self.pool.clone() else {
             return;
         };
         let weak = Arc::downgrade(&self.state);
         tokio::spawn(async move {
-            let mut listener = match sqlx::postgres::PgListener::connect_with(&pool).await {
-                Ok(mut l) => match l.listen(CHANNEL).await {
-                    Ok(()) => Some(l),
-                    Err(e) => {
-                        tracing::warn!(error = %e, "clock: LISTEN failed; polling only");
-                        None
-                    }
-                },
-                Err(e) => {
-                    tracing::warn!(error = %e, "clock: listener connection failed; polling only");
-                    None
-                }
-            };
             loop {
                 match listener.as_mut() {
                     Some(l) => {
-                        let _ = tokio::time::timeout(Duration::from_secs(5), l.recv()).await;
+                        if let Ok(Err(_)) =
+                            tokio::time::timeout(Duration::from_secs(5), l.recv()).await
+                        {
+                            listener = None;
+                        }
                     }
                     None => tokio::time::sleep(Duration::from_secs(2)).await,
                 }

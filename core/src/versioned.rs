@@ -411,6 +411,35 @@ impl Store {
     }
 }
 
+/// A feed row with the record as JSON text (consumers deserialize it straight into their own types).
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct FeedText {
+    pub seq: i64,
+    pub id: String,
+    pub effective_from: chrono::NaiveDate,
+    pub record: String,
+}
+
+/// Like [`read_feed`], with the record as text.
+pub async fn read_feed_text(
+    pool: &PgPool,
+    feed: Feed,
+    after: i64,
+    limit: i64,
+) -> sqlx::Result<Option<Vec<FeedText>>> {
+    feed::read_batch(
+        pool,
+        feed,
+        &format!(
+            "SELECT seq, id, effective_from, record::text AS record FROM {} WHERE seq > $1 ORDER BY seq LIMIT $2",
+            feed.view
+        ),
+        after,
+        limit,
+    )
+    .await
+}
+
 /// Consumer side of a versioned store's feed: rows of its published view after `seq`, or `None` while writers
 /// hold the feed lock. Consumers use this with the view name only, never the publisher's tables.
 pub async fn read_feed(

@@ -32,7 +32,7 @@ use onshi_core::msg::oqs_siquc01::Response;
 use onshi_core::msg::FileError;
 use onshi_core::record::{FacilityRecord, QualificationRecord};
 use onshi_core::transport::{Incoming, Router};
-use onshi_core::versioned::{read_feed, VersionRow};
+use onshi_core::versioned::{read_feed_text, FeedText};
 use onshi_core::xml::Element;
 
 use crate::registry::Registry;
@@ -95,7 +95,7 @@ impl Eligibility {
     /// Reads one batch of `feed` and applies it; returns rows applied, or `None` when writers were busy.
     async fn pull(&self, feed: Feed) -> anyhow::Result<Option<usize>> {
         let after = self.seq(feed);
-        let Some(rows) = read_feed(&self.core.pool, feed, after, FEED_BATCH).await? else {
+        let Some(rows) = read_feed_text(&self.core.pool, feed, after, FEED_BATCH).await? else {
             return Ok(None);
         };
         let n = rows.len();
@@ -105,45 +105,60 @@ impl Eligibility {
         Ok(Some(n))
     }
 
-    fn apply(&self, feed: Feed, rows: Vec<VersionRow>) {
+    fn apply(&self, feed: Feed, rows: Vec<FeedText>) {
+        enum Parsed {
+            Qualification(i64, String, Date, Box<QualificationRecord>),
+            Facility(i64, Box<FacilityRecord>),
+            Unreadable(i64),
+        }
         let insurer = feed.channel == feed::INSURER.channel;
-        let mut new_facilities = Vec::new();
-        {
-            let mut reg = self.registry.write().expect("registry");
-            for row in rows {
+        // Parse outside the lock: queries keep being answered while a large feed is read.
+        let parsed: Vec<Parsed> = rows
+            .into_iter()
+            .map(|row| {
                 let eff = Date::from_naive(row.effective_from);
-                if insurer {
-                    match serde_json::from_value::<QualificationRecord>(row.record) {
-                        Ok(r) => reg.apply_qualification(row.seq, &row.id, eff, r),
-                        Err(e) => {
-                            tracing::error!(seq = row.seq, error = %e, "insurer feed: unreadable record skipped");
-                            reg.insurer_seq = reg.insurer_seq.max(row.seq);
-                        }
-                    }
+                let result = if insurer {
+                    serde_json::from_str::<QualificationRecord>(&row.record)
+                        .map(|r| Parsed::Qualification(row.seq, row.id, eff, Box::new(r)))
                 } else {
-                    match serde_json::from_value::<FacilityRecord>(row.record) {
-                        Ok(f) => {
-                            new_facilities.push(f.code.as_str().to_string());
-                            reg.apply_facility(row.seq, f);
-                        }
-                        Err(e) => {
-                            tracing::error!(seq = row.seq, error = %e, "portal feed: unreadable record skipped");
-                            reg.portal_seq = reg.portal_seq.max(row.seq);
-                        }
+                    serde_json::from_str::<FacilityRecord>(&row.record)
+                        .map(|f| Parsed::Facility(row.seq, Box::new(f)))
+                };
+                result.unwrap_or_else(|e| {
+                    tracing::error!(seq = row.seq, feed = feed.view, error = %e, "feed: unreadable record skipped");
+                    Parsed::Unreadable(row.seq)
+                })
+            })
+            .collect();
+        let mut new_facilities = Vec::new();
+        let seq = {
+            let mut reg = self.registry.write().expect("registry");
+            for p in parsed {
+                match p {
+                    Parsed::Qualification(seq, id, eff, r) => {
+                        reg.apply_qualification(seq, &id, eff, *r)
                     }
+                    Parsed::Facility(seq, f) => {
+                        new_facilities.push(f.code.as_str().to_string());
+                        reg.apply_facility(seq, *f);
+                    }
+                    Parsed::Unreadable(seq) if insurer => {
+                        reg.insurer_seq = reg.insurer_seq.max(seq)
+                    }
+                    Parsed::Unreadable(seq) => reg.portal_seq = reg.portal_seq.max(seq),
                 }
             }
-            let seq = if insurer {
+            if insurer {
                 reg.insurer_seq
             } else {
                 reg.portal_seq
-            };
-            self.core
-                .metrics
-                .feed_seq
-                .with_label_values(&[if insurer { "insurer" } else { "portal" }])
-                .set(seq);
-        }
+            }
+        };
+        self.core
+            .metrics
+            .feed_seq
+            .with_label_values(&[if insurer { "insurer" } else { "portal" }])
+            .set(seq);
         // The terminal's folders exist for every registered facility.
         if let Some(root) = &self.core.config.folder_root {
             for code in new_facilities {
