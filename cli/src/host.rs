@@ -38,9 +38,24 @@ pub async fn migrate(pool: &sqlx::PgPool) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// Keeps the client certificate a TLS connection presented (its fingerprint) as connection data.
+fn record_peer_certificate(conn: &dyn std::any::Any, ext: &mut actix_web::dev::Extensions) {
+    type Tls = actix_tls::accept::rustls_0_23::TlsStream<actix_web::rt::net::TcpStream>;
+    if let Some(tls) = conn.downcast_ref::<Tls>() {
+        let (_, session) = tls.get_ref();
+        if let Some(cert) = session.peer_certificates().and_then(|c| c.first()) {
+            ext.insert(onshi_core::pki::PeerCert {
+                sha256: onshi_core::pki::fingerprint(cert),
+            });
+        }
+    }
+}
+
 /// A running host.
 pub struct Host {
     pub addr: SocketAddr,
+    /// The mTLS listener, when configured.
+    pub tls_addr: Option<SocketAddr>,
     pub eligibility: Option<Arc<Eligibility>>,
     handle: actix_web::dev::ServerHandle,
     server: JoinHandle<std::io::Result<()>>,
@@ -98,16 +113,32 @@ impl Host {
         })
         .workers(std::thread::available_parallelism().map_or(2, |n| n.get()))
         .disable_signals()
+        .on_connect(record_peer_certificate)
         .bind(bind)?;
-        let addr = *server
-            .addrs()
-            .first()
+        let server = match &core.config.tls_bind {
+            Some(tls_bind) => {
+                let ca = onshi_portal::ca(&core.pool).await?;
+                let cert = ca.issue_server(&["localhost", "127.0.0.1"])?;
+                server.bind_rustls_0_23(tls_bind, onshi_core::pki::server_config(&ca, &cert)?)?
+            }
+            None => server,
+        };
+        let addrs = server.addrs_with_scheme();
+        let addr = addrs
+            .iter()
+            .find(|(_, scheme)| *scheme == "http")
+            .map(|(a, _)| *a)
             .ok_or_else(|| anyhow::anyhow!("bound to no address"))?;
+        let tls_addr = addrs
+            .iter()
+            .find(|(_, scheme)| *scheme == "https")
+            .map(|(a, _)| *a);
         let server = server.run();
         let handle = server.handle();
         let server = tokio::spawn(server);
         Ok(Host {
             addr,
+            tls_addr,
             eligibility,
             handle,
             server,

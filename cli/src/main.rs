@@ -9,7 +9,7 @@ use clap::{Parser, Subcommand};
 use onshi::database::Database;
 use onshi::host::{self, Host, Service, ALL};
 use onshi_core::clock::{parse_delta, parse_time, SimClock};
-use onshi_core::config::Config;
+use onshi_core::config::{AuthMode, Config};
 use onshi_core::http::{Core, Metrics};
 use onshi_core::xml::Encoding;
 
@@ -44,9 +44,24 @@ struct ServeArgs {
     /// Answer an expired card (有効終了年月日 passed) as valid while the qualification lasts.
     #[arg(long, env = "ONSHI_EXPIRED_CARDS_VALID")]
     expired_cards_valid: bool,
+    /// Authentication of facility-facing endpoints: sandbox (no client certificate needed; one presented is still
+    /// checked) or mtls (a valid terminal certificate of the request's facility is required).
+    #[arg(long, env = "ONSHI_AUTH", default_value = "sandbox", value_parser = parse_auth)]
+    auth: AuthMode,
+    /// The TLS listener with client-certificate authentication ("off" for none).
+    #[arg(long, env = "ONSHI_TLS_BIND", default_value = "127.0.0.1:8443")]
+    tls_bind: String,
     /// Days before a card's expiry from which a valid answer carries the expiry notice (0: never).
     #[arg(long, env = "ONSHI_EXPIRY_WARNING_DAYS", default_value_t = 90)]
     expiry_warning_days: i64,
+}
+
+fn parse_auth(s: &str) -> Result<AuthMode, String> {
+    match s {
+        "sandbox" => Ok(AuthMode::Sandbox),
+        "mtls" => Ok(AuthMode::Mtls),
+        _ => Err(format!("{s:?}: use sandbox or mtls")),
+    }
 }
 
 fn parse_encoding(s: &str) -> Result<Encoding, String> {
@@ -159,6 +174,8 @@ fn config_of(args: &ServeArgs, home: &std::path::Path) -> Config {
     c.rules.allow_future_dates = args.allow_future_dates;
     c.rules.card_expiry_invalidates = !args.expired_cards_valid;
     c.rules.expiry_warning_days = args.expiry_warning_days;
+    c.auth = args.auth;
+    c.tls_bind = (args.tls_bind != "off").then(|| args.tls_bind.clone());
     c
 }
 
@@ -203,6 +220,7 @@ async fn serve(
             steps_already_loaded = loaded.steps_skipped,
             "demo population ready"
         );
+        onshi_seed::demo::terminal_certificates(&core, &home.join("certs")).await?;
     }
     let running = Host::start(core.clone(), services, &args.bind).await?;
     let url = running.url();
@@ -243,6 +261,17 @@ async fn serve(
         println!();
         println!("Try:  curl --data-binary @seed/demo/requests/OQSsiquc01req_yamada_taro.xml \\");
         println!("           {url}/oqs/v1/req/OQSsiquc01req_yamada_taro.xml");
+        if let Some(tls) = running.tls_addr {
+            let c = home.join("certs");
+            println!(
+                "With a terminal certificate:  curl --cacert {0}/ca.crt --cert {0}/1310112345/terminal-1.crt --key {0}/1310112345/terminal-1.key \\",
+                c.display()
+            );
+            println!(
+                "           --data-binary @seed/demo/requests/OQSsiquc01req_yamada_taro.xml https://localhost:{}/oqs/v1/req/OQSsiquc01req_yamada_taro.xml",
+                tls.port()
+            );
+        }
     }
     println!(
         "Ctrl-C stops onshi{}.",

@@ -30,6 +30,17 @@ impl Default for EligibilityRules {
     }
 }
 
+/// How facility-facing endpoints authenticate.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AuthMode {
+    /// First contact: a request without a client certificate is accepted (one that presents a certificate is
+    /// still checked). Like the NHS sandbox environment.
+    Sandbox,
+    /// Integration: a valid, unrevoked, unexpired client certificate from the simulator's CA is required and its
+    /// facility must be the request's `MedicalInstitutionCode`.
+    Mtls,
+}
+
 /// The whole configuration of one process.
 #[derive(Debug, Clone)]
 pub struct Config {
@@ -44,6 +55,9 @@ pub struct Config {
     pub rules: EligibilityRules,
     /// Lifetime of a Web API `idToken` on the simulated clock.
     pub web_api_token_minutes: i64,
+    pub auth: AuthMode,
+    /// The TLS listener (mTLS) for facility-facing endpoints; None: plain HTTP only.
+    pub tls_bind: Option<String>,
 }
 
 impl Default for Config {
@@ -55,6 +69,8 @@ impl Default for Config {
             folder_poll: Duration::from_millis(200),
             rules: EligibilityRules::default(),
             web_api_token_minutes: 60,
+            auth: AuthMode::Sandbox,
+            tls_bind: None,
         }
     }
 }

@@ -9,6 +9,7 @@
 //! | [`clock`] | the simulated clock, the only source of "now" in service code, shared through PostgreSQL |
 //! | [`xml`] | hardened request parsing (UTF-8 / Shift_JIS, no DTDs, limits) and the one XML/JSON emitter |
 //! | [`msg`] | one module per message type (`oqs_siquc01`, …) plus shared header/result parts and file names |
+//! | [`pki`] | the simulator's CA, client/server/card certificates, rustls configurations |
 //! | [`record`] | the qualification and facility records that registries publish on their change feeds |
 //! | [`result_codes`] | the data table of result codes and messages (別紙6-1 is not public) |
 //! | [`copy`] | the binary COPY encoder for bulk loads |
@@ -31,6 +32,7 @@ pub mod http;
 pub mod ids;
 pub mod msg;
 pub mod pg;
+pub mod pki;
 pub mod record;
 pub mod result_codes;
 #[cfg(feature = "testkit")]

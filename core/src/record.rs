@@ -271,6 +271,20 @@ pub enum FacilityStatus {
     Suspended,
 }
 
+/// A client certificate issued to one terminal of a facility (the certificate itself stays with the facility).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TerminalCert {
+    pub terminal: String,
+    pub serial: String,
+    /// SHA-256 (hex) of the certificate's DER: how the TLS listener recognises it.
+    pub sha256: String,
+    pub not_before: Date,
+    pub not_after: Date,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub revoked_on: Option<Date>,
+}
+
 /// A facility as registered in the portal.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -290,6 +304,12 @@ pub struct FacilityRecord {
     /// SHA-256 (hex) of the Web API client secret, when credentials were issued.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub web_api_secret_sha256: Option<String>,
+    /// A hospital (病院) rather than a clinic (診療所); only for the adoption report (both are 医科, 点数表 1).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub hospital: bool,
+    /// Client certificates of its terminals, revoked ones included.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub certificates: Vec<TerminalCert>,
 }
 
 impl FacilityRecord {

@@ -36,10 +36,13 @@ pub type Answer = Vec<u8>;
 
 type HandlerFn = dyn Fn(Incoming) -> Pin<Box<dyn Future<Output = Answer> + Send>> + Send + Sync;
 
-/// Message kind → handler, for the kinds this process answers.
+type AuthFn = dyn Fn(&actix_web::HttpRequest) -> Result<Option<String>, FileError> + Send + Sync;
+
+/// Message kind → handler, for the kinds this process answers; and who may send them over HTTP.
 #[derive(Clone, Default)]
 pub struct Router {
     handlers: HashMap<MessageKind, Arc<HandlerFn>>,
+    auth: Option<Arc<AuthFn>>,
 }
 
 impl Router {
@@ -58,6 +61,24 @@ impl Router {
 
     pub fn merge(&mut self, other: Router) {
         self.handlers.extend(other.handlers);
+        if other.auth.is_some() {
+            self.auth = other.auth;
+        }
+    }
+
+    /// Sets how HTTP requests are authenticated: the facility they speak for (`None`: not bound to one).
+    pub fn set_auth<F>(&mut self, f: F)
+    where
+        F: Fn(&actix_web::HttpRequest) -> Result<Option<String>, FileError> + Send + Sync + 'static,
+    {
+        self.auth = Some(Arc::new(f));
+    }
+
+    fn authenticate(&self, req: &actix_web::HttpRequest) -> Result<Option<String>, FileError> {
+        match &self.auth {
+            Some(f) => f(req),
+            None => Ok(None),
+        }
     }
 
     /// Answers a request file; kinds without a handler get a file-level error.
@@ -228,6 +249,7 @@ pub fn configure_http(cfg: &mut actix_web::web::ServiceConfig) {
 }
 
 async fn post_request(
+    req: actix_web::HttpRequest,
     path: actix_web::web::Path<String>,
     mut payload: actix_web::web::Payload,
     router: actix_web::web::Data<Router>,
@@ -260,6 +282,13 @@ async fn post_request(
             return reply(StatusCode::NOT_FOUND, &error_response_name(&name), bytes);
         }
     };
+    let terminal = match router.authenticate(&req) {
+        Ok(t) => t,
+        Err(e) => {
+            let bytes = Response::file_error(e, now, enc).to_xml();
+            return reply(StatusCode::UNAUTHORIZED, &req_name.response(), bytes);
+        }
+    };
     let mut body = Vec::new();
     while let Some(chunk) = payload.next().await {
         let Ok(chunk) = chunk else {
@@ -280,7 +309,7 @@ async fn post_request(
     let incoming = Incoming {
         name: req_name,
         bytes: body,
-        terminal: None,
+        terminal,
         transport: "http",
     };
     let bytes = router.answer(incoming, now, enc).await;

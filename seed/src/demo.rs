@@ -63,3 +63,62 @@ pub async fn load(core: &Core) -> anyhow::Result<Loaded> {
     }
     Ok(loaded)
 }
+
+/// Writes a client certificate for terminal `terminal-1` of each operational demo facility, and the CA, under
+/// `dir` (`<dir>/ca.crt`, `<dir>/<code>/terminal-1.crt|.key`). A certificate already there is kept while the
+/// portal still lists it as valid, so re-running changes nothing.
+pub async fn terminal_certificates(core: &Core, dir: &std::path::Path) -> anyhow::Result<usize> {
+    use onshi_core::record::FacilityStatus;
+    let facilities: Vec<FacilityRecord> =
+        serde_json::from_str(FACILITIES).context("demo facilities")?;
+    std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
+    let ca = onshi_portal::ca(&core.pool).await?;
+    std::fs::write(dir.join("ca.crt"), &ca.cert_pem)?;
+    let today = core.clock.today();
+    let mut issued = 0;
+    for f in facilities
+        .iter()
+        .filter(|f| f.status == FacilityStatus::Operational)
+    {
+        let code = f.code.as_str();
+        let fdir = dir.join(code);
+        let (crt, key) = (fdir.join("terminal-1.crt"), fdir.join("terminal-1.key"));
+        let current: FacilityRecord = match onshi_portal::STORE
+            .versions_of(&core.pool, code)
+            .await?
+            .pop()
+        {
+            Some(v) => serde_json::from_value(v.record)?,
+            None => continue,
+        };
+        let still_valid = std::fs::read_to_string(&crt)
+            .ok()
+            .and_then(|pem| onshi_core::pki::pem_to_der(&pem).ok())
+            .map(|der| onshi_core::pki::fingerprint(&der))
+            .is_some_and(|sha| {
+                current.certificates.iter().any(|c| {
+                    c.sha256 == sha
+                        && c.revoked_on.is_none()
+                        && c.not_before <= today
+                        && today <= c.not_after
+                })
+            });
+        if still_valid && key.exists() {
+            continue;
+        }
+        let (cert, _) = onshi_portal::issue_certificate(
+            core,
+            code,
+            "terminal-1",
+            today,
+            today.add_days(5 * 365),
+        )
+        .await
+        .map_err(|e| anyhow::anyhow!("demo certificate for {code}: {e}"))?;
+        std::fs::create_dir_all(&fdir)?;
+        std::fs::write(&crt, &cert.cert_pem)?;
+        std::fs::write(&key, &cert.key_pem)?;
+        issued += 1;
+    }
+    Ok(issued)
+}

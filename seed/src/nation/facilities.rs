@@ -125,6 +125,8 @@ pub fn generate(
                 operational_on: (state >= 3).then_some(operational_on),
                 response_encoding: None,
                 web_api_secret_sha256: None,
+                hospital: *kind == FacilityType::Hospital,
+                certificates: vec![],
             };
             rows.push(NewVersion {
                 id: code.as_str().to_string(),

@@ -4,16 +4,45 @@
 use onshi_core::codes::{
     LimitConsent, ProcessingResultStatus, ReferenceClassification, SegmentOfResult,
 };
-use onshi_core::config::Config;
-use onshi_core::ids::DateTime;
+use onshi_core::config::{AuthMode, Config};
+use onshi_core::ids::{Date, DateTime};
 use onshi_core::msg::oqs_siquc01::{self, Body, Response};
 use onshi_core::msg::qualification::{Disclosure, QualificationResult};
 use onshi_core::msg::{FileError, ResponseHeader};
+use onshi_core::pki::PeerCert;
 use onshi_core::result_codes::{outcome, ResultKey};
 use onshi_core::xml::{self, Element, XmlError};
 
 use crate::decide::decide;
 use crate::registry::Registry;
+
+/// Who is asking: the facility of a verified client certificate, or nobody (sandbox without a certificate).
+/// A refusal carries the detail for the `auth_required` answer; refusals are logged (reason only).
+pub fn authenticate(
+    reg: &Registry,
+    mode: AuthMode,
+    peer: Option<&PeerCert>,
+    today: Date,
+) -> Result<Option<String>, FileError> {
+    let refuse = |why: &str| {
+        tracing::warn!(reason = why, "refused: client authentication");
+        Err(FileError::new(ResultKey::AuthRequired, why))
+    };
+    match peer {
+        Some(p) => match reg.certificate(&p.sha256) {
+            None => refuse("client certificate not issued to a facility"),
+            Some((_, c)) if c.revoked_on.is_some_and(|r| r <= today) => {
+                refuse("client certificate revoked")
+            }
+            Some((_, c)) if today > c.not_after || today < c.not_before => {
+                refuse("client certificate expired")
+            }
+            Some((code, _)) => Ok(Some(code.clone())),
+        },
+        None if mode == AuthMode::Sandbox => Ok(None),
+        None => refuse("client certificate required (mTLS)"),
+    }
+}
 
 /// The file-level result key of an unreadable file.
 pub fn file_error_key(e: &XmlError) -> (ResultKey, String) {

@@ -236,11 +236,21 @@ impl Eligibility {
     pub fn router(self: &Arc<Self>) -> Router {
         let mut router = Router::new();
         let me = self.clone();
+        let auth = self.clone();
+        router.set_auth(move |req| auth.authenticate(req));
+        let me = me.clone();
         router.add(MessageKind::OqsSiquc01, move |i: Incoming| {
             let me = me.clone();
             async move { me.answer_file(&i.bytes, i.terminal.as_deref(), i.transport) }
         });
         router
+    }
+
+    /// The facility an HTTP request speaks for (see [`answer::authenticate`]).
+    pub fn authenticate(&self, req: &actix_web::HttpRequest) -> Result<Option<String>, FileError> {
+        let peer = req.conn_data::<onshi_core::pki::PeerCert>();
+        let reg = self.registry.read().expect("registry");
+        answer::authenticate(&reg, self.core.config.auth, peer, self.core.clock.today())
     }
 
     pub fn is_ready(&self) -> bool {

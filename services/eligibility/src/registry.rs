@@ -6,7 +6,7 @@ use std::collections::HashMap;
 use std::sync::Arc;
 
 use onshi_core::ids::{CardNumber, CardSymbol, Date, InsurerNumber};
-use onshi_core::record::{FacilityRecord, QualificationRecord};
+use onshi_core::record::{FacilityRecord, QualificationRecord, TerminalCert};
 use onshi_core::versioned::in_force;
 
 /// One stored version of a qualification.
@@ -44,6 +44,8 @@ pub struct Registry {
     by_card: HashMap<String, Vec<String>>,
     by_person: HashMap<String, Vec<String>>,
     facilities: HashMap<String, FacilityRecord>,
+    /// Terminal certificate fingerprint → (facility code, certificate).
+    certificates: HashMap<String, (String, TerminalCert)>,
     /// Highest applied sequence of each feed.
     pub insurer_seq: i64,
     pub portal_seq: i64,
@@ -93,8 +95,19 @@ impl Registry {
     /// Applies one facility version from the portal feed.
     pub fn apply_facility(&mut self, seq: i64, record: FacilityRecord) {
         self.portal_seq = self.portal_seq.max(seq);
+        for c in &record.certificates {
+            self.certificates.insert(
+                c.sha256.clone(),
+                (record.code.as_str().to_string(), c.clone()),
+            );
+        }
         self.facilities
             .insert(record.code.as_str().to_string(), record);
+    }
+
+    /// The facility and record of a terminal certificate, by fingerprint.
+    pub fn certificate(&self, sha256: &str) -> Option<&(String, TerminalCert)> {
+        self.certificates.get(sha256)
     }
 
     pub fn facility(&self, code: &str) -> Option<&FacilityRecord> {

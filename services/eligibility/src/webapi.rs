@@ -91,8 +91,17 @@ struct Login {
 
 async fn login(
     e: web::Data<Arc<Eligibility>>,
+    http: HttpRequest,
     body: web::Payload,
 ) -> Result<HttpResponse, ApiError> {
+    let cert_facility = match e.authenticate(&http) {
+        Ok(f) => f,
+        Err(err) => {
+            return Ok(HttpResponse::Unauthorized().json(serde_json::json!({
+                "error": {"code": "unauthorized", "message": err.outcome.message}
+            })))
+        }
+    };
     let req: Login = parse_json(&read_body(body, 16 * 1024).await?)?;
     let unauthorized = || {
         HttpResponse::Unauthorized().json(serde_json::json!({
@@ -102,6 +111,10 @@ async fn login(
     let Ok(code) = InstitutionCode::parse(&req.medical_institution_code) else {
         return Ok(unauthorized());
     };
+    if cert_facility.as_deref().is_some_and(|c| c != code.as_str()) {
+        tracing::warn!("web api: login with another facility's certificate refused");
+        return Ok(unauthorized());
+    }
     let now = e.core.clock.now_dt();
     let ok = {
         let reg = e.registry.read().expect("registry");
@@ -137,12 +150,23 @@ async fn search(
             .content_type("application/json; charset=UTF-8")
             .body(resp.write(OutputForm::Json))
     };
+    let cert_facility = match e.authenticate(&req) {
+        Ok(f) => f,
+        Err(err) => {
+            let resp = Response::file_error(err, now, e.core.config.response_encoding);
+            e.observe(&resp, "webapi", started);
+            return reply(StatusCode::UNAUTHORIZED, &resp);
+        }
+    };
     let token = req
         .headers()
         .get("Authorization")
         .and_then(|h| h.to_str().ok())
         .map(|t| t.strip_prefix("Bearer ").unwrap_or(t).to_string());
-    let Some(facility) = token.and_then(|t| e.verify_token(&t, now)) else {
+    let facility = token
+        .and_then(|t| e.verify_token(&t, now))
+        .filter(|f| cert_facility.as_deref().is_none_or(|c| c == f.as_str()));
+    let Some(facility) = facility else {
         let resp = Response::file_error(
             FileError::new(ResultKey::AuthRequired, "idToken"),
             now,

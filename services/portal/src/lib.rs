@@ -19,16 +19,95 @@ use onshi_core::db::Migrations;
 use onshi_core::feed;
 use onshi_core::http::{parse_json, read_body, ApiError, Core};
 use onshi_core::ids::{Date, InstitutionCode};
-use onshi_core::record::FacilityRecord;
+use onshi_core::pki::{Ca, Issued};
+use onshi_core::record::{FacilityRecord, FacilityStatus, TerminalCert};
 use onshi_core::versioned::{self, Applied, Mode, Store, Write};
 
 pub const MIGRATIONS: Migrations = Migrations {
     schema: "portal",
-    steps: &[(
-        "0001_facilities",
-        include_str!("../../../schema/portal/0001_facilities.sql"),
-    )],
+    steps: &[
+        (
+            "0001_facilities",
+            include_str!("../../../schema/portal/0001_facilities.sql"),
+        ),
+        (
+            "0002_ca",
+            include_str!("../../../schema/portal/0002_ca.sql"),
+        ),
+    ],
 };
+
+/// The simulator's CA of this database (created on first use).
+pub async fn ca(pool: &sqlx::PgPool) -> anyhow::Result<Ca> {
+    if let Some((key, cert)) = sqlx::query_as::<_, (String, String)>(
+        "SELECT key_pem, cert_pem FROM portal.ca WHERE id = 1",
+    )
+    .fetch_optional(pool)
+    .await?
+    {
+        return Ca::from_pem(&key, &cert);
+    }
+    let fresh = Ca::generate()?;
+    sqlx::query("INSERT INTO portal.ca (key_pem, cert_pem) VALUES ($1, $2) ON CONFLICT DO NOTHING")
+        .bind(fresh.key_pem())
+        .bind(&fresh.cert_pem)
+        .execute(pool)
+        .await?;
+    let (key, cert): (String, String) =
+        sqlx::query_as("SELECT key_pem, cert_pem FROM portal.ca WHERE id = 1")
+            .fetch_one(pool)
+            .await?;
+    Ca::from_pem(&key, &cert)
+}
+
+/// Issues a client certificate for a terminal of an existing facility (a new facility version lists it).
+pub async fn issue_certificate(
+    core: &Core,
+    code: &str,
+    terminal: &str,
+    valid_from: Date,
+    valid_to: Date,
+) -> Result<(Issued, TerminalCert), ApiError> {
+    if terminal.is_empty()
+        || terminal.len() > 32
+        || !terminal
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
+    {
+        return Err(ApiError::bad(
+            "terminal: 1-32 characters of A-Z a-z 0-9 - _",
+        ));
+    }
+    if valid_to < valid_from {
+        return Err(ApiError::bad("the certificate would end before it starts"));
+    }
+    let row = latest(core, code).await?;
+    let mut f: FacilityRecord =
+        serde_json::from_value(row.record).map_err(|e| ApiError::Internal(e.into()))?;
+    let ca = ca(&core.pool).await?;
+    let issued = ca.issue_client(f.code.as_str(), terminal, valid_from, valid_to)?;
+    let info = TerminalCert {
+        terminal: terminal.to_string(),
+        serial: issued.serial.clone(),
+        sha256: issued.sha256.clone(),
+        not_before: valid_from,
+        not_after: valid_to,
+        revoked_on: None,
+    };
+    f.certificates.push(info.clone());
+    let w = write_of(
+        1,
+        &f,
+        Mode::Update {
+            expected_version: Some(row.version),
+        },
+    );
+    STORE
+        .apply(&core.pool, core.clock.now(), vec![w], "api")
+        .await?;
+    tracing::info!(facility = %f.code, terminal, "portal: client certificate issued");
+    Ok((issued, info))
+}
 
 const BODY_LIMIT: usize = 64 * 1024;
 
@@ -208,6 +287,146 @@ async fn issue_credentials(
     })))
 }
 
+#[derive(serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+struct CertRequest {
+    terminal: String,
+    /// Days of validity from the simulated today (default 365; negative for an already expired certificate).
+    valid_days: Option<i64>,
+}
+
+async fn post_certificate(
+    core: web::Data<Core>,
+    path: web::Path<String>,
+    body: web::Payload,
+) -> Result<HttpResponse, ApiError> {
+    let req: CertRequest = parse_json(&read_body(body, BODY_LIMIT).await?)?;
+    let today = core.clock.today();
+    let days = req.valid_days.unwrap_or(365);
+    if !(-3650..=3650).contains(&days) {
+        return Err(ApiError::bad("valid_days: -3650 to 3650"));
+    }
+    let (from, to) = if days >= 0 {
+        (today, today.add_days(days))
+    } else {
+        (today.add_days(days - 30), today.add_days(days))
+    };
+    let (issued, info) = issue_certificate(&core, &path, &req.terminal, from, to).await?;
+    let ca = ca(&core.pool).await?;
+    Ok(HttpResponse::Created().json(serde_json::json!({
+        "certificate": info,
+        "cert_pem": issued.cert_pem,
+        "key_pem": issued.key_pem,
+        "ca_pem": ca.cert_pem,
+    })))
+}
+
+async fn list_certificates(
+    core: web::Data<Core>,
+    path: web::Path<String>,
+) -> Result<HttpResponse, ApiError> {
+    let row = latest(&core, &path).await?;
+    let f: FacilityRecord =
+        serde_json::from_value(row.record).map_err(|e| ApiError::Internal(e.into()))?;
+    Ok(HttpResponse::Ok().json(f.certificates))
+}
+
+async fn revoke_certificate(
+    core: web::Data<Core>,
+    path: web::Path<(String, String)>,
+) -> Result<HttpResponse, ApiError> {
+    let (code, sha) = path.into_inner();
+    let row = latest(&core, &code).await?;
+    let mut f: FacilityRecord =
+        serde_json::from_value(row.record).map_err(|e| ApiError::Internal(e.into()))?;
+    let today = core.clock.today();
+    let cert = f
+        .certificates
+        .iter_mut()
+        .find(|c| c.sha256 == sha)
+        .ok_or_else(|| ApiError::NotFound(format!("facility {code} has no certificate {sha}")))?;
+    if cert.revoked_on.is_some() {
+        return Err(ApiError::Conflict(
+            "the certificate is already revoked".into(),
+        ));
+    }
+    cert.revoked_on = Some(today);
+    let out = cert.clone();
+    let w = write_of(
+        1,
+        &f,
+        Mode::Update {
+            expected_version: Some(row.version),
+        },
+    );
+    STORE
+        .apply(&core.pool, core.clock.now(), vec![w], "api")
+        .await?;
+    tracing::info!(facility = %f.code, "portal: client certificate revoked");
+    Ok(HttpResponse::Ok().json(out))
+}
+
+async fn ca_pem(core: web::Data<Core>) -> Result<HttpResponse, ApiError> {
+    let ca = ca(&core.pool).await?;
+    Ok(HttpResponse::Ok()
+        .content_type("application/x-pem-file")
+        .body(ca.cert_pem))
+}
+
+/// Adoption counts like the seed documents' tables: by type (病院, 医科診療所, 歯科診療所, 薬局) and state.
+async fn adoption(core: web::Data<Core>) -> Result<HttpResponse, ApiError> {
+    let rows: Vec<(serde_json::Value,)> = sqlx::query_as(
+        "SELECT v.record FROM portal.facility_heads h JOIN portal.facility_versions v \
+         ON v.id = h.id AND v.version = h.latest_version",
+    )
+    .fetch_all(&core.pool)
+    .await?;
+    let types = ["病院", "医科診療所", "歯科診療所", "薬局"];
+    let mut counts = [[0u64; 5]; 4];
+    for (v,) in rows {
+        let Ok(f) = serde_json::from_value::<FacilityRecord>(v) else {
+            continue;
+        };
+        let t = match (f.kind(), f.hospital) {
+            (onshi_core::ids::FacilityKind::Medical, true) => 0,
+            (onshi_core::ids::FacilityKind::Medical, false) => 1,
+            (onshi_core::ids::FacilityKind::Dental, _) => 2,
+            (onshi_core::ids::FacilityKind::Pharmacy, _) => 3,
+        };
+        let s = match f.status {
+            FacilityStatus::NotApplied => 0,
+            FacilityStatus::Applied => 1,
+            FacilityStatus::Ready => 2,
+            FacilityStatus::Operational => 3,
+            FacilityStatus::Suspended => 4,
+        };
+        counts[t][s] += 1;
+    }
+    let table: Vec<_> = types
+        .iter()
+        .zip(counts)
+        .map(|(name, c)| {
+            let total: u64 = c.iter().sum();
+            let pct = |n: u64| {
+                if total == 0 {
+                    0.0
+                } else {
+                    (1000.0 * n as f64 / total as f64).round() / 10.0
+                }
+            };
+            // As in the seed documents, "applied" includes ready and operational, and "ready" includes operational.
+            serde_json::json!({
+                "type": name, "facilities": total,
+                "applied": c[1] + c[2] + c[3], "applied_pct": pct(c[1] + c[2] + c[3]),
+                "ready": c[2] + c[3], "ready_pct": pct(c[2] + c[3]),
+                "operational": c[3], "operational_pct": pct(c[3]),
+                "suspended": c[4],
+            })
+        })
+        .collect();
+    Ok(HttpResponse::Ok().json(table))
+}
+
 async fn get_one(core: web::Data<Core>, path: web::Path<String>) -> Result<HttpResponse, ApiError> {
     Ok(HttpResponse::Ok().json(latest(&core, &path).await?))
 }
@@ -240,6 +459,20 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
             .route(
                 "/facilities/{code}/web-api-credentials",
                 web::post().to(issue_credentials),
-            ),
+            )
+            .route(
+                "/facilities/{code}/certificates",
+                web::post().to(post_certificate),
+            )
+            .route(
+                "/facilities/{code}/certificates",
+                web::get().to(list_certificates),
+            )
+            .route(
+                "/facilities/{code}/certificates/{sha256}/revoke",
+                web::post().to(revoke_certificate),
+            )
+            .route("/ca.pem", web::get().to(ca_pem))
+            .route("/adoption", web::get().to(adoption)),
     );
 }
