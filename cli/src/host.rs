@@ -119,7 +119,10 @@ impl Host {
             Some(tls_bind) => {
                 let ca = onshi_portal::ca(&core.pool).await?;
                 let cert = ca.issue_server(&["localhost", "127.0.0.1"])?;
-                server.bind_rustls_0_23(tls_bind, onshi_core::pki::server_config(&ca, &cert)?)?
+                server.bind_rustls_0_23(
+                    tls_bind,
+                    onshi_core::pki::server_config(&ca, &cert, core.clock.clone())?,
+                )?
             }
             None => server,
         };

@@ -186,9 +186,30 @@ fn provider() -> Arc<rustls::crypto::CryptoProvider> {
     Arc::new(rustls::crypto::ring::default_provider())
 }
 
+/// Certificate validity is judged on the simulated clock (JST), like everything else in the simulator.
+#[derive(Debug)]
+struct SimTime(crate::clock::SimClock);
+
+impl rustls::time_provider::TimeProvider for SimTime {
+    fn current_time(&self) -> Option<rustls::pki_types::UnixTime> {
+        let utc = self.0.now() - chrono::TimeDelta::hours(9);
+        let secs = utc.and_utc().timestamp();
+        (secs >= 0).then(|| {
+            rustls::pki_types::UnixTime::since_unix_epoch(std::time::Duration::from_secs(
+                secs as u64,
+            ))
+        })
+    }
+}
+
 /// The server side: this certificate, and client certificates verified against `ca` when presented (a client
 /// without one completes the handshake and is refused by the application with the spec's error answer).
-pub fn server_config(ca: &Ca, server: &Issued) -> anyhow::Result<rustls::ServerConfig> {
+/// Validity periods are checked against the simulated `clock`.
+pub fn server_config(
+    ca: &Ca,
+    server: &Issued,
+    clock: crate::clock::SimClock,
+) -> anyhow::Result<rustls::ServerConfig> {
     use rustls::pki_types::pem::PemObject;
     let mut roots = rustls::RootCertStore::empty();
     roots.add(CertificateDer::from(ca.cert_der.clone()))?;
@@ -202,10 +223,12 @@ pub fn server_config(ca: &Ca, server: &Issued) -> anyhow::Result<rustls::ServerC
         CertificateDer::from(server.der.clone()),
         CertificateDer::from(ca.cert_der.clone()),
     ];
-    Ok(rustls::ServerConfig::builder_with_provider(provider())
-        .with_safe_default_protocol_versions()?
-        .with_client_cert_verifier(verifier)
-        .with_single_cert(chain, key)?)
+    Ok(
+        rustls::ServerConfig::builder_with_details(provider(), Arc::new(SimTime(clock)))
+            .with_safe_default_protocol_versions()?
+            .with_client_cert_verifier(verifier)
+            .with_single_cert(chain, key)?,
+    )
 }
 
 /// A client trusting `ca_pem`, presenting `cert` when given (tests, tools).
@@ -253,6 +276,7 @@ mod tests {
         assert_ne!(c.sha256, fingerprint(&ca.cert_der));
         assert!(client_config(&ca.cert_pem, Some((&c.cert_pem, &c.key_pem))).is_ok());
         let s = ca.issue_server(&["localhost", "127.0.0.1"]).unwrap();
-        assert!(server_config(&ca, &s).is_ok());
+        let clock = crate::clock::SimClock::fixed(crate::clock::parse_time("2026-11-21").unwrap());
+        assert!(server_config(&ca, &s, clock).is_ok());
     }
 }

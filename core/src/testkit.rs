@@ -124,17 +124,18 @@ pub mod http {
         s.write_all(body).await.expect("write body");
         let mut raw = Vec::new();
         s.read_to_end(&mut raw).await.expect("read");
-        let split = raw
-            .windows(4)
-            .position(|w| w == b"\r\n\r\n")
-            .expect("end of headers");
+        parse_reply(&raw).expect("an HTTP response")
+    }
+
+    /// Parses a whole HTTP/1.1 response.
+    pub fn parse_reply(raw: &[u8]) -> Option<Reply> {
+        let split = raw.windows(4).position(|w| w == b"\r\n\r\n")?;
         let head = String::from_utf8_lossy(&raw[..split]).into_owned();
         let mut lines = head.split("\r\n");
         let status: u16 = lines
             .next()
             .and_then(|l| l.split(' ').nth(1))
-            .and_then(|c| c.parse().ok())
-            .expect("status line");
+            .and_then(|c| c.parse().ok())?;
         let headers: Vec<(String, String)> = lines
             .filter_map(|l| l.split_once(':'))
             .map(|(n, v)| (n.trim().to_ascii_lowercase(), v.trim().to_string()))
@@ -146,11 +147,11 @@ pub mod http {
         if chunked {
             body = dechunk(&body);
         }
-        Reply {
+        Some(Reply {
             status,
             headers,
             body,
-        }
+        })
     }
 
     fn dechunk(mut b: &[u8]) -> Vec<u8> {
@@ -189,5 +190,64 @@ pub mod http {
             body.to_string().as_bytes(),
         )
         .await
+    }
+}
+
+/// A blocking HTTPS client for tests (real TLS handshakes with rustls), one request per connection.
+pub mod https {
+    use std::io::{Read, Write};
+    use std::sync::Arc;
+
+    use super::http::Reply;
+
+    /// Sends one request over TLS; `Err` when the handshake or the connection fails.
+    pub async fn send(
+        addr: &str,
+        ca_pem: &str,
+        cert: Option<(String, String)>,
+        method: &str,
+        path: &str,
+        headers: &[(&str, &str)],
+        body: &[u8],
+    ) -> Result<Reply, String> {
+        let (addr, ca_pem, method, path, body) = (
+            addr.to_string(),
+            ca_pem.to_string(),
+            method.to_string(),
+            path.to_string(),
+            body.to_vec(),
+        );
+        let headers: Vec<(String, String)> = headers
+            .iter()
+            .map(|(n, v)| (n.to_string(), v.to_string()))
+            .collect();
+        tokio::task::spawn_blocking(move || {
+            let cert = cert.as_ref().map(|(c, k)| (c.as_str(), k.as_str()));
+            let config = crate::pki::client_config(&ca_pem, cert).map_err(|e| e.to_string())?;
+            let name = rustls::pki_types::ServerName::try_from("localhost").expect("name");
+            let conn = rustls::ClientConnection::new(Arc::new(config), name).map_err(|e| e.to_string())?;
+            let sock = std::net::TcpStream::connect(&addr).map_err(|e| e.to_string())?;
+            let mut tls = rustls::StreamOwned::new(conn, sock);
+            let mut head = format!(
+                "{method} {path} HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\nContent-Length: {}\r\n",
+                body.len()
+            );
+            for (n, v) in &headers {
+                head.push_str(&format!("{n}: {v}\r\n"));
+            }
+            head.push_str("\r\n");
+            tls.write_all(head.as_bytes()).map_err(|e| e.to_string())?;
+            tls.write_all(&body).map_err(|e| e.to_string())?;
+            let mut raw = Vec::new();
+            match tls.read_to_end(&mut raw) {
+                Ok(_) => {}
+                // The server may close without close_notify after the response.
+                Err(e) if e.kind() == std::io::ErrorKind::UnexpectedEof && !raw.is_empty() => {}
+                Err(e) => return Err(e.to_string()),
+            }
+            super::http::parse_reply(&raw).ok_or_else(|| "no HTTP response".to_string())
+        })
+        .await
+        .map_err(|e| e.to_string())?
     }
 }

@@ -1,0 +1,232 @@
+//! mTLS on the facility-facing endpoints, with real TLS handshakes: a valid terminal certificate is accepted;
+//! no certificate, another CA's certificate, a revoked or expired one, and facility A's certificate used for
+//! facility B are refused with the right answer; the sandbox switch lets a request without a certificate in.
+
+use std::time::Duration;
+
+use onshi::host::{Host, ALL, MIGRATIONS};
+use onshi_core::config::{AuthMode, Config};
+use onshi_core::http::Core;
+use onshi_core::testkit::{self, http, https};
+use onshi_core::xml::{self, Element};
+
+const MED: &str = "1310112345";
+const PHARMACY: &str = "1340140233";
+
+struct Sim {
+    host: Host,
+    core: Core,
+    tls: String,
+    plain: String,
+    ca: String,
+}
+
+async fn sim(auth: AuthMode) -> Sim {
+    let config = Config {
+        auth,
+        tls_bind: Some("127.0.0.1:0".into()),
+        ..Config::default()
+    };
+    let core = testkit::core(MIGRATIONS, config).await;
+    core.clock.set_frozen(true).await.unwrap();
+    core.clock
+        .set(onshi_core::clock::parse_time("2026-11-21T10:00:00").unwrap())
+        .await
+        .unwrap();
+    onshi_seed::demo::load(&core).await.unwrap();
+    let host = Host::start(core.clone(), ALL, "127.0.0.1:0").await.unwrap();
+    let ca = onshi_portal::ca(&core.pool).await.unwrap().cert_pem;
+    Sim {
+        tls: host.tls_addr.unwrap().to_string(),
+        plain: host.addr.to_string(),
+        host,
+        core,
+        ca,
+    }
+}
+
+/// Issues a terminal certificate through the portal API; returns (cert, key, sha256).
+async fn issue(s: &Sim, code: &str, valid_days: i64) -> (String, String, String) {
+    let r = http::post_json(
+        &s.plain,
+        &format!("/portal/v1/facilities/{code}/certificates"),
+        &serde_json::json!({"terminal": "T1", "valid_days": valid_days}),
+    )
+    .await;
+    assert_eq!(r.status, 201, "{}", r.text());
+    let j = r.json();
+    s.host.eligibility.as_ref().unwrap().sync().await.unwrap();
+    (
+        j["cert_pem"].as_str().unwrap().to_string(),
+        j["key_pem"].as_str().unwrap().to_string(),
+        j["certificate"]["sha256"].as_str().unwrap().to_string(),
+    )
+}
+
+fn request() -> Vec<u8> {
+    std::fs::read(
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("../seed/demo/requests/OQSsiquc01req_yamada_taro.xml"),
+    )
+    .unwrap()
+}
+
+async fn post(s: &Sim, cert: Option<(String, String)>) -> Result<(u16, Element), String> {
+    let r = https::send(
+        &s.tls,
+        &s.ca,
+        cert,
+        "POST",
+        "/oqs/v1/req/OQSsiquc01req_t.xml",
+        &[],
+        &request(),
+    )
+    .await?;
+    Ok((
+        r.status,
+        xml::parse(&r.body, &Default::default())
+            .map_err(|e| e.to_string())?
+            .root,
+    ))
+}
+
+fn header(t: &Element, name: &str) -> Option<String> {
+    t.child("MessageHeader")
+        .unwrap()
+        .value(name)
+        .map(str::to_string)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn mtls_accepts_the_right_certificate_and_refuses_the_rest() {
+    let s = sim(AuthMode::Mtls).await;
+    let (cert, key, sha) = issue(&s, MED, 365).await;
+
+    // The right certificate: answered.
+    let (status, t) = post(&s, Some((cert.clone(), key.clone()))).await.unwrap();
+    assert_eq!(status, 200);
+    assert_eq!(
+        t.child("MessageBody")
+            .unwrap()
+            .value("QualificationValidity"),
+        Some("1")
+    );
+
+    // No certificate: the handshake completes, the request is refused with the spec's error answer.
+    let (status, t) = post(&s, None).await.unwrap();
+    assert_eq!(status, 401);
+    assert_eq!(header(&t, "ErrorCode").as_deref(), Some("EC0014"));
+    assert!(t.child("MessageBody").is_none(), "nothing disclosed");
+
+    // The plain port in mtls mode refuses the same way.
+    let r = http::send(
+        &s.plain,
+        "POST",
+        "/oqs/v1/req/OQSsiquc01req_t.xml",
+        &[],
+        &request(),
+    )
+    .await;
+    assert_eq!(r.status, 401);
+
+    // Another CA's certificate: refused at the handshake.
+    let other = onshi_core::pki::Ca::generate().unwrap();
+    let d = |x| onshi_core::ids::Date::parse(x).unwrap();
+    let foreign = other
+        .issue_client(MED, "T1", d("20260101"), d("20301231"))
+        .unwrap();
+    assert!(post(&s, Some((foreign.cert_pem, foreign.key_pem)))
+        .await
+        .is_err());
+
+    // Facility A's certificate used for facility B.
+    let (pc, pk, _) = issue(&s, PHARMACY, 365).await;
+    let (status, t) = post(&s, Some((pc, pk))).await.unwrap();
+    assert_eq!(status, 200);
+    assert_eq!(header(&t, "ErrorCode").as_deref(), Some("EC0012"));
+    assert!(t.child("MessageBody").is_none());
+
+    // Revoked: refused once the revocation has reached the eligibility service.
+    let r = http::send(
+        &s.plain,
+        "POST",
+        &format!("/portal/v1/facilities/{MED}/certificates/{sha}/revoke"),
+        &[],
+        b"",
+    )
+    .await;
+    assert_eq!(r.status, 200, "{}", r.text());
+    s.host.eligibility.as_ref().unwrap().sync().await.unwrap();
+    let (status, t) = post(&s, Some((cert, key))).await.unwrap();
+    assert_eq!(status, 401);
+    assert!(header(&t, "ErrorMessage").unwrap().contains("revoked"));
+
+    // Expired: validity is judged on the simulated clock, at the handshake.
+    let (cert, key, _) = issue(&s, MED, -1).await;
+    assert!(post(&s, Some((cert, key))).await.is_err());
+    let (cert, key, _) = issue(&s, MED, 10).await;
+    assert_eq!(
+        post(&s, Some((cert.clone(), key.clone()))).await.unwrap().0,
+        200
+    );
+    s.core
+        .clock
+        .advance(chrono::TimeDelta::days(30))
+        .await
+        .unwrap();
+    assert!(
+        post(&s, Some((cert, key))).await.is_err(),
+        "expired once the clock moved on"
+    );
+    s.host.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_sandbox_lets_first_contact_in_and_still_checks_certificates() {
+    let s = sim(AuthMode::Sandbox).await;
+    let (status, t) = post(&s, None).await.unwrap();
+    assert_eq!(status, 200);
+    assert_eq!(
+        t.child("MessageBody")
+            .unwrap()
+            .value("QualificationValidity"),
+        Some("1")
+    );
+    // A certificate that is presented is still checked.
+    let (pc, pk, _) = issue(&s, PHARMACY, 365).await;
+    let (_, t) = post(&s, Some((pc, pk))).await.unwrap();
+    assert_eq!(header(&t, "ErrorCode").as_deref(), Some("EC0012"));
+    s.host.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_web_api_login_needs_the_facility_s_own_certificate_under_mtls() {
+    let s = sim(AuthMode::Mtls).await;
+    let (cert, key, _) = issue(&s, MED, 365).await;
+    let login = |code: &'static str, cert: Option<(String, String)>| {
+        let s = &s;
+        async move {
+            let body = serde_json::json!({"MedicalInstitutionCode": code,
+                "ClientSecret": onshi_seed::demo::demo_secret(code)});
+            https::send(
+                &s.tls,
+                &s.ca,
+                cert,
+                "POST",
+                "/oqs-api-pro/MSA12020/ILI12020SV01/auth",
+                &[("Content-Type", "application/json")],
+                body.to_string().as_bytes(),
+            )
+            .await
+            .unwrap()
+        }
+    };
+    assert_eq!(
+        login(MED, Some((cert.clone(), key.clone()))).await.status,
+        200
+    );
+    assert_eq!(login(MED, None).await.status, 401);
+    assert_eq!(login(PHARMACY, Some((cert, key))).await.status, 401);
+    tokio::time::sleep(Duration::from_millis(10)).await;
+    s.host.stop().await;
+}
