@@ -18,15 +18,22 @@ pub enum Service {
     Insurer,
     Eligibility,
     Portal,
+    Consent,
 }
 
-pub const ALL: &[Service] = &[Service::Insurer, Service::Eligibility, Service::Portal];
+pub const ALL: &[Service] = &[
+    Service::Insurer,
+    Service::Eligibility,
+    Service::Portal,
+    Service::Consent,
+];
 
 /// Every schema's migrations, in dependency order.
 pub const MIGRATIONS: &[Migrations] = &[
     CLOCK,
     onshi_insurer::MIGRATIONS,
     onshi_portal::MIGRATIONS,
+    onshi_consent::MIGRATIONS,
     onshi_eligibility::MIGRATIONS,
     onshi_seed::nation::MIGRATIONS,
 ];
@@ -108,6 +115,9 @@ impl Host {
             }
             if services.contains(&Service::Portal) {
                 app = app.configure(onshi_portal::configure);
+            }
+            if services.contains(&Service::Consent) {
+                app = app.configure(onshi_consent::configure);
             }
             app
         })

@@ -112,6 +112,11 @@ enum Command {
         #[arg(long)]
         report: bool,
     },
+    /// Consent service tools.
+    Consent {
+        #[command(subcommand)]
+        action: ConsentAction,
+    },
     /// Insurer registry tools.
     Insurer {
         #[command(subcommand)]
@@ -134,6 +139,12 @@ enum ClockAction {
     Freeze,
     /// Let the clock run again from the current simulated time.
     Resume,
+}
+
+#[derive(Subcommand)]
+enum ConsentAction {
+    /// Recompute the consent and access logs' hash chains; fails if any row was changed or removed.
+    Verify,
 }
 
 #[derive(Subcommand)]
@@ -412,6 +423,28 @@ async fn main() -> anyhow::Result<()> {
                         println!("{}", nation::report::format(&scale, seed, &stats))
                     }
                     None => println!("no synthetic nation is loaded in this database"),
+                }
+                Ok(())
+            })
+            .await
+        }
+        Command::Consent {
+            action: ConsentAction::Verify,
+        } => {
+            one_off(&home, |core| async move {
+                let v = onshi_consent::chain::verify(&core.pool).await?;
+                println!(
+                    "consent log: {} rows, access log: {} rows: {}",
+                    v.consents,
+                    v.accesses,
+                    if v.ok {
+                        "intact".to_string()
+                    } else {
+                        format!("BROKEN at {}", v.broken.unwrap_or_default())
+                    }
+                );
+                if !v.ok {
+                    bail!("the consent or access log was tampered with");
                 }
                 Ok(())
             })

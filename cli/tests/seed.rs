@@ -34,7 +34,7 @@ async fn digest(core: &Core) -> (i64, String, String) {
     sqlx::query_as(
         "SELECT count(*), md5(string_agg(id || record::text, '|' ORDER BY id)), \
          (SELECT md5(string_agg(serial || pin_sha256 || coalesce(qualification_id, ''), '|' ORDER BY serial)) \
-          FROM seed.mynumber_cards) FROM insurer.qualification_versions WHERE source LIKE 'seed:%'",
+          FROM consent.cards) FROM insurer.qualification_versions WHERE source LIKE 'seed:%'",
     )
     .fetch_one(&core.pool)
     .await

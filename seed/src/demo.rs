@@ -50,6 +50,7 @@ pub async fn load(core: &Core) -> anyhow::Result<Loaded> {
         facilities: facilities.len(),
         ..Loaded::default()
     };
+    cards(core).await?;
     for (label, text) in STEPS {
         if onshi_insurer::already_loaded(core, label, text.as_bytes()).await? {
             loaded.steps_skipped += 1;
@@ -121,4 +122,65 @@ pub async fn terminal_certificates(core: &Core, dir: &std::path::Path) -> anyhow
         issued += 1;
     }
     Ok(issued)
+}
+
+/// The demo My Number cards: (serial, person, PIN, registered qualification, reported lost).
+pub const CARDS: &[(&str, &str, &str, Option<&str>, bool)] = &[
+    (
+        "D000000000000001",
+        "demo-yamada-taro",
+        "1234",
+        Some("01130012:12345678:1:00"),
+        false,
+    ),
+    (
+        "D000000000000002",
+        "demo-ito-makoto",
+        "2345",
+        Some("01130012:23456789:15:00"),
+        false,
+    ),
+    ("D000000000000003", "demo-suzuki-haru", "3456", None, false),
+    (
+        "D000000000000004",
+        "demo-sato-kenichi",
+        "4567",
+        Some("06131270:55:1203:00"),
+        false,
+    ),
+    (
+        "D000000000000005",
+        "demo-kobayashi-yui",
+        "5678",
+        Some("06131270:77:502:00"),
+        true,
+    ),
+];
+
+/// Issues the demo cards (idempotent): registered ones as registered on 2024-06-01; the lost one revoked.
+pub async fn cards(core: &Core) -> anyhow::Result<()> {
+    let issued = onshi_core::ids::Date::parse("20240401").expect("date");
+    let registered_on = onshi_core::ids::Date::parse("20240601").expect("date");
+    for (serial, person, pin, qualification, lost) in CARDS {
+        onshi_consent::cards::issue_fixed(
+            core,
+            serial,
+            person,
+            pin,
+            issued,
+            10,
+            qualification.map(|q| (q, registered_on)),
+        )
+        .await
+        .map_err(|e| anyhow::anyhow!("demo card {serial}: {e}"))?;
+        if *lost {
+            let card = onshi_consent::cards::get(&core.pool, serial).await?;
+            if card.is_some_and(|c| c.revoked_on.is_none()) {
+                onshi_consent::cards::report_lost(&core.pool, serial, registered_on)
+                    .await
+                    .map_err(|e| anyhow::anyhow!("demo card {serial}: {e}"))?;
+            }
+        }
+    }
+    Ok(())
 }

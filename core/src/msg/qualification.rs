@@ -88,8 +88,11 @@ pub struct QualificationResult {
 /// What of the 高額療養費-related certificate data the requester may receive.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Disclosure {
-    /// `LimitApplicationCertificateRelatedConsFlg` = 1: 限度額 and 特定疾病 information is included.
+    /// 限度額適用認定証情報 may be included (`LimitApplicationCertificateRelatedConsFlg` = 1).
     pub limit_consent: bool,
+    /// 特定疾病療養受療証情報 may be included (the reader asks it separately; an insurance-card query with
+    /// `LimitApplicationCertificateRelatedConsFlg` = 1 includes it too).
+    pub specific_consent: bool,
     /// When that consent was given (the processing time for insurance-card queries).
     pub consent_time: DateTime,
 }
@@ -108,43 +111,42 @@ impl QualificationResult {
                 valid_end: e.valid_to,
                 ratio_percent: e.ratio_percent,
             });
-        let (limit_consent, limit_info, specific_consent, specific_diseases) =
-            if disclosure.limit_consent {
-                let limit = r
-                    .limit_certificates
-                    .iter()
-                    .filter(|l| within(l.valid_from, l.valid_to))
-                    .max_by_key(|l| l.valid_from)
-                    .map(|l| LimitInfo {
-                        classification: l.classification,
-                        flag: l.flag,
-                        date: l.issued,
-                        valid_start: l.valid_from,
-                        valid_end: l.valid_to,
-                        long_term_date: l.long_term_date,
-                    });
-                let diseases: Vec<_> = r
-                    .specific_diseases
-                    .iter()
-                    .filter(|s| within(s.valid_from, s.valid_to))
-                    .map(|s| SpecificDiseaseInfo {
-                        category: s.category,
-                        date: s.issued,
-                        valid_start: s.valid_from,
-                        valid_end: s.valid_to,
-                        self_pay_yen: s.self_pay_yen,
-                    })
-                    .collect();
-                let time = Some(disclosure.consent_time);
-                (
-                    Some((LimitConsent::Consented, time)),
-                    limit,
-                    Some((ConsentStatus::Consented, time)),
-                    diseases,
-                )
-            } else {
-                (Some((LimitConsent::NotConsented, None)), None, None, vec![])
-            };
+        let time = Some(disclosure.consent_time);
+        let (limit_consent, limit_info) = if disclosure.limit_consent {
+            let limit = r
+                .limit_certificates
+                .iter()
+                .filter(|l| within(l.valid_from, l.valid_to))
+                .max_by_key(|l| l.valid_from)
+                .map(|l| LimitInfo {
+                    classification: l.classification,
+                    flag: l.flag,
+                    date: l.issued,
+                    valid_start: l.valid_from,
+                    valid_end: l.valid_to,
+                    long_term_date: l.long_term_date,
+                });
+            (Some((LimitConsent::Consented, time)), limit)
+        } else {
+            (Some((LimitConsent::NotConsented, None)), None)
+        };
+        let (specific_consent, specific_diseases) = if disclosure.specific_consent {
+            let diseases = r
+                .specific_diseases
+                .iter()
+                .filter(|s| within(s.valid_from, s.valid_to))
+                .map(|s| SpecificDiseaseInfo {
+                    category: s.category,
+                    date: s.issued,
+                    valid_start: s.valid_from,
+                    valid_end: s.valid_to,
+                    self_pay_yen: s.self_pay_yen,
+                })
+                .collect();
+            (Some((ConsentStatus::Consented, time)), diseases)
+        } else {
+            (None, vec![])
+        };
         Self {
             card_classification: r.card_classification,
             insurer_number: r.insurer_number,

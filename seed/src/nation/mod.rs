@@ -397,13 +397,7 @@ async fn load_chunk(
                 .await?;
             let r: sqlx::Result<()> = async {
                 onshi_insurer::STORE.send_copy(&mut tx, streams).await?;
-                onshi_core::copy::send(
-                    &mut tx,
-                    "COPY seed.mynumber_cards (person_id, serial, issued_on, expires_on, pin_sha256, registered_on, \
-                     qualification_id) FROM STDIN (FORMAT binary)",
-                    cards,
-                )
-                .await?;
+                onshi_core::copy::send(&mut tx, onshi_consent::cards::COPY_CARDS, cards).await?;
                 mark_done(&mut tx, id, u64::from(spec.persons), &stats, &samples).await?;
                 Ok(())
             }

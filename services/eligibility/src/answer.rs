@@ -128,8 +128,10 @@ pub fn respond(
         },
         Ok(keys) => {
             let d = decide(reg, keys, on, &config.rules);
+            let consented = keys.limit_consent == LimitConsent::Consented;
             let disclosure = Disclosure {
-                limit_consent: keys.limit_consent == LimitConsent::Consented,
+                limit_consent: consented,
+                specific_consent: consented,
                 consent_time: now,
             };
             Body {

@@ -9,10 +9,12 @@
 //! | [`decide`] | the pure QualificationValidity decision |
 //! | [`answer`] | the pure answer path: request tree → checks → decision → response |
 //! | [`webapi`] | the JSON Web API (login → `idToken`, search) |
+//! | [`reader`] | the card reader: place card → face/PIN → 初回登録 → consents → face XML |
 //! | this file | [`Eligibility`]: feed consumption, the answer path, the router for the folder/HTTP transports |
 
 pub mod answer;
 pub mod decide;
+pub mod reader;
 pub mod registry;
 pub mod webapi;
 
@@ -54,6 +56,8 @@ pub struct Eligibility {
     registry: RwLock<Registry>,
     token_key: ring::hmac::Key,
     ready: AtomicBool,
+    /// Face results of the card readers, for HTTP polling.
+    pub faces: reader::FaceStore,
 }
 
 impl Eligibility {
@@ -65,6 +69,7 @@ impl Eligibility {
             registry: RwLock::new(Registry::default()),
             token_key,
             ready: AtomicBool::new(false),
+            faces: reader::FaceStore::default(),
         });
         let started = Instant::now();
         me.sync().await?;
@@ -232,6 +237,17 @@ impl Eligibility {
             .observe(started.elapsed().as_secs_f64());
     }
 
+    /// Records metrics for one card-reader flow that produced a face result.
+    pub fn observe_face(&self, started: Instant) {
+        let m = &self.core.metrics;
+        m.messages
+            .with_label_values(&["OQSsiquc01_face", "reader", "face"])
+            .inc();
+        m.latency
+            .with_label_values(&["OQSsiquc01_face", "reader"])
+            .observe(started.elapsed().as_secs_f64());
+    }
+
     /// Handlers of the message kinds this service answers (folder and HTTP transports).
     pub fn router(self: &Arc<Self>) -> Router {
         let mut router = Router::new();
@@ -311,4 +327,5 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
     cfg.route("/eligibility/v1/status", web::get().to(status))
         .route("/eligibility/v1/sync", web::post().to(sync));
     webapi::configure(cfg);
+    reader::configure(cfg);
 }

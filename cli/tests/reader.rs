@@ -1,0 +1,467 @@
+//! The card reader and the consent log, end to end: real face files in the facility's folder, PIN brute force,
+//! replayed sessions, card-side failures, consents that expire or belong to another facility, disaster mode,
+//! the patient's access log and the tamper-evident chains.
+
+use onshi::host::{Host, ALL, MIGRATIONS};
+use onshi_consent::access::{self, Basis, Refusal};
+use onshi_consent::Kind;
+use onshi_core::config::Config;
+use onshi_core::http::Core;
+use onshi_core::ids::InstitutionCode;
+use onshi_core::testkit::{self, http};
+use onshi_core::xml::{self, Element};
+
+const MED: &str = "1310112345";
+const DENTAL: &str = "1330130129";
+
+struct Sim {
+    host: Host,
+    core: Core,
+    addr: String,
+    folders: tempfile::TempDir,
+}
+
+async fn sim() -> Sim {
+    let folders = tempfile::tempdir().unwrap();
+    let config = Config {
+        folder_root: Some(folders.path().to_path_buf()),
+        ..Config::default()
+    };
+    let core = testkit::core(MIGRATIONS, config).await;
+    core.clock.set_frozen(true).await.unwrap();
+    core.clock
+        .set(onshi_core::clock::parse_time("2026-11-21T10:00:00").unwrap())
+        .await
+        .unwrap();
+    onshi_seed::demo::load(&core).await.unwrap();
+    let host = Host::start(core.clone(), ALL, "127.0.0.1:0").await.unwrap();
+    Sim {
+        addr: host.addr.to_string(),
+        host,
+        core,
+        folders,
+    }
+}
+
+async fn post(s: &Sim, path: &str, body: serde_json::Value) -> (u16, serde_json::Value) {
+    let r = http::post_json(&s.addr, path, &body).await;
+    (r.status, r.json())
+}
+
+async fn place(s: &Sim, facility: &str, serial: &str) -> (u16, serde_json::Value) {
+    post(
+        s,
+        "/reader/v1/sessions",
+        serde_json::json!({"MedicalInstitutionCode": facility, "terminal": "T1", "card_serial": serial}),
+    )
+    .await
+}
+
+fn child<'a>(e: &'a Element, path: &[&str]) -> &'a Element {
+    path.iter()
+        .fold(e, |e, n| e.child(n).unwrap_or_else(|| panic!("no {n}")))
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_card_flow_writes_the_face_xml() {
+    let s = sim().await;
+    let (status, j) = place(&s, MED, "D000000000000004").await;
+    assert_eq!(status, 201, "{j}");
+    assert_eq!(j["registered"], true);
+    let id = j["session"].as_str().unwrap().to_string();
+    let (status, j) = post(
+        &s,
+        &format!("/reader/v1/sessions/{id}/identify"),
+        serde_json::json!({"method": "face", "match": true}),
+    )
+    .await;
+    assert_eq!((status, j["next"].as_str()), (200, Some("consent")), "{j}");
+    let (status, j) = post(
+        &s,
+        &format!("/reader/v1/sessions/{id}/consent"),
+        serde_json::json!({"medication": true, "clinical": false, "surgery": false, "checkup": true,
+                           "limit_certificate": true, "specific_disease": true, "prescription": "electronic"}),
+    )
+    .await;
+    assert_eq!(status, 200, "{j}");
+    let file = j["face_file"].as_str().unwrap().to_string();
+    // The real file naming: OQSsiquc01res_face_ + code + 20 hex + _ + yyyyMMddHHmmss + .xml
+    assert!(
+        file.starts_with(&format!("OQSsiquc01res_face_{MED}")),
+        "{file}"
+    );
+    assert!(file.ends_with("_20261121100000.xml"), "{file}");
+    assert_eq!(
+        file.len(),
+        "OQSsiquc01res_face_".len() + 10 + 20 + 1 + 14 + 4
+    );
+    let path = s.folders.path().join(MED).join("face").join(&file);
+    let bytes = std::fs::read(&path).expect("the face file is in the facility's face folder");
+    let t = xml::parse(&bytes, &Default::default()).unwrap().root;
+    let h = child(&t, &["MessageHeader"]);
+    assert_eq!(h.value("ReferenceClassification"), Some("1"));
+    assert_eq!(h.value("SegmentOfResult"), Some("1"));
+    assert_eq!(h.value("ArbitraryFileIdentifier").map(str::len), Some(16));
+    let b = child(&t, &["MessageBody"]);
+    assert_eq!(b.value("QualificationValidity"), Some("1"));
+    assert_eq!(b.value("PrescriptionIssueSelect"), Some("1"));
+    let r = child(
+        &t,
+        &[
+            "MessageBody",
+            "ResultList",
+            "ResultOfQualificationConfirmation",
+        ],
+    );
+    assert_eq!(r.value("Name"), Some("佐藤　健一"));
+    assert_eq!(r.value("PharmacistsInfoConsFlg"), Some("1"));
+    assert_eq!(r.value("PharmacistsInfoConsTime"), Some("20261121100000"));
+    assert_eq!(
+        r.value("PharmacistsInfoAvailableTime"),
+        Some("20261122100000"),
+        "consent time + 24 h"
+    );
+    assert_eq!(r.value("DiagnosisInfoConsFlg"), Some("0"));
+    assert_eq!(r.value("DiagnosisInfoAvailableTime"), None);
+    assert_eq!(r.value("SpecificHealthCheckupsInfoConsFlg"), Some("1"));
+    assert_eq!(
+        r.value("LimitApplicationCertificateRelatedConsFlg"),
+        Some("1")
+    );
+    assert!(r.child("LimitApplicationCertificateRelatedInfo").is_some());
+    assert_eq!(
+        r.value("SpecificDiseasesCertificateRelatedConsFlg"),
+        Some("1")
+    );
+    assert!(r.child("SpecificDiseasesCertificateList").is_some());
+    // Polling over HTTP returns the same face result.
+    let faces = http::get(&s.addr, &format!("/reader/v1/face/{MED}?after=0"))
+        .await
+        .json();
+    assert_eq!(faces[0]["file"], file.as_str());
+    // Replaying the finished session is refused.
+    let (status, j) = post(
+        &s,
+        &format!("/reader/v1/sessions/{id}/consent"),
+        serde_json::json!({"medication": true}),
+    )
+    .await;
+    assert_eq!(
+        (status, j["error"]["code"].as_str()),
+        (409, Some("session_used"))
+    );
+    // The consent log lists them, active.
+    let log = http::get(&s.addr, "/consent/v1/persons/demo-sato-kenichi/consents")
+        .await
+        .json();
+    let active: Vec<&str> = log
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|c| c["active"] == true)
+        .map(|c| c["kind"].as_str().unwrap())
+        .collect();
+    assert_eq!(active, ["YZK", "TKK", "LIM", "TSR"]);
+    s.host.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_job_changer_s_card_shows_the_new_qualification_and_registration_happens_once() {
+    let s = sim().await;
+    // 伊藤: the card was registered with the old qualification; the face result shows the one valid today.
+    let (_, j) = place(&s, MED, "D000000000000002").await;
+    let id = j["session"].as_str().unwrap().to_string();
+    post(
+        &s,
+        &format!("/reader/v1/sessions/{id}/identify"),
+        serde_json::json!({"method": "pin", "pin": "2345"}),
+    )
+    .await;
+    let (_, j) = post(
+        &s,
+        &format!("/reader/v1/sessions/{id}/consent"),
+        serde_json::json!({}),
+    )
+    .await;
+    let t = xml::parse(j["xml"].as_str().unwrap().as_bytes(), &Default::default())
+        .unwrap()
+        .root;
+    let r = child(
+        &t,
+        &[
+            "MessageBody",
+            "ResultList",
+            "ResultOfQualificationConfirmation",
+        ],
+    );
+    assert_eq!(r.value("InsurerNumber"), Some("06131270"));
+    assert_eq!(r.value("PharmacistsInfoConsFlg"), Some("0"));
+    // 鈴木: not registered → 初回登録 at the reader, then consent.
+    let (_, j) = place(&s, MED, "D000000000000003").await;
+    assert_eq!(j["registered"], false);
+    let id = j["session"].as_str().unwrap().to_string();
+    let (_, j) = post(
+        &s,
+        &format!("/reader/v1/sessions/{id}/identify"),
+        serde_json::json!({"method": "face", "match": true}),
+    )
+    .await;
+    assert_eq!(j["next"], "register");
+    let (status, j) = post(
+        &s,
+        &format!("/reader/v1/sessions/{id}/register"),
+        serde_json::json!({}),
+    )
+    .await;
+    assert_eq!(status, 200, "{j}");
+    let (status, _) = post(
+        &s,
+        &format!("/reader/v1/sessions/{id}/consent"),
+        serde_json::json!({"medication": true}),
+    )
+    .await;
+    assert_eq!(status, 200);
+    let card = http::get(&s.addr, "/consent/v1/cards/D000000000000003")
+        .await
+        .json();
+    assert_eq!(card["registered"], true);
+    assert!(
+        card.get("pin_sha256").is_none(),
+        "the PIN digest is never shown"
+    );
+    s.host.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn card_side_failures_answer_like_the_reader() {
+    let s = sim().await;
+    // Lost (revoked) card.
+    let (status, j) = place(&s, MED, "D000000000000005").await;
+    assert_eq!(
+        (status, j["error"]["code"].as_str()),
+        (403, Some("card_revoked"))
+    );
+    // Unknown card.
+    assert_eq!(
+        place(&s, MED, "FFFFFFFFFFFFFFFF").await.1["error"]["code"],
+        "card_unreadable"
+    );
+    // A facility that is not operational.
+    assert_eq!(
+        place(&s, "1310115025", "D000000000000001").await.1["error"]["code"],
+        "facility_inactive"
+    );
+    // Face no match, then PIN brute force: three wrong PINs lock the card.
+    let (_, j) = place(&s, MED, "D000000000000001").await;
+    let id = j["session"].as_str().unwrap().to_string();
+    let (status, j) = post(
+        &s,
+        &format!("/reader/v1/sessions/{id}/identify"),
+        serde_json::json!({"method": "face", "match": false}),
+    )
+    .await;
+    assert_eq!(
+        (status, j["error"]["code"].as_str()),
+        (401, Some("face_no_match"))
+    );
+    for left in [2, 1] {
+        let (_, j) = post(
+            &s,
+            &format!("/reader/v1/sessions/{id}/identify"),
+            serde_json::json!({"method": "pin", "pin": "0000"}),
+        )
+        .await;
+        assert_eq!(j["error"]["code"], "pin_wrong");
+        assert!(j["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains(&format!("あと{left}回")));
+    }
+    let (status, j) = post(
+        &s,
+        &format!("/reader/v1/sessions/{id}/identify"),
+        serde_json::json!({"method": "pin", "pin": "0000"}),
+    )
+    .await;
+    assert_eq!(
+        (status, j["error"]["code"].as_str()),
+        (403, Some("card_locked"))
+    );
+    // Even the right PIN does nothing now, and the card cannot start a new session.
+    let (_, j) = post(
+        &s,
+        &format!("/reader/v1/sessions/{id}/identify"),
+        serde_json::json!({"method": "pin", "pin": "1234"}),
+    )
+    .await;
+    assert_eq!(j["error"]["code"], "session_used");
+    assert_eq!(
+        place(&s, MED, "D000000000000001").await.1["error"]["code"],
+        "card_locked"
+    );
+    // Expired card: its certificate ends 10 years after 2024-04-01.
+    s.core
+        .clock
+        .advance(chrono::TimeDelta::days(365 * 10))
+        .await
+        .unwrap();
+    assert_eq!(
+        place(&s, MED, "D000000000000004").await.1["error"]["code"],
+        "card_expired"
+    );
+    // No face file was written for any of it.
+    let faces = std::fs::read_dir(s.folders.path().join(MED).join("face"))
+        .unwrap()
+        .count();
+    assert_eq!(faces, 0);
+    s.host.stop().await;
+}
+
+async fn consent_at(s: &Sim, facility: &str, serial: &str, pin: &str) {
+    let (_, j) = place(s, facility, serial).await;
+    let id = j["session"].as_str().unwrap().to_string();
+    post(
+        s,
+        &format!("/reader/v1/sessions/{id}/identify"),
+        serde_json::json!({"method": "pin", "pin": pin}),
+    )
+    .await;
+    let (status, _) = post(
+        s,
+        &format!("/reader/v1/sessions/{id}/consent"),
+        serde_json::json!({"medication": true}),
+    )
+    .await;
+    assert_eq!(status, 200);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn consents_expire_belong_to_one_facility_and_disasters_are_bounded() {
+    let s = sim().await;
+    let med = InstitutionCode::parse(MED).unwrap();
+    let dental = InstitutionCode::parse(DENTAL).unwrap();
+    let person = "demo-sato-kenichi";
+    // No consent yet.
+    let now = s.core.clock.now();
+    assert_eq!(
+        access::view(&s.core.pool, person, &med, Kind::Medication, now)
+            .await
+            .unwrap(),
+        Err(Refusal::NoConsent)
+    );
+    consent_at(&s, MED, "D000000000000004", "4567").await;
+    let now = s.core.clock.now();
+    assert!(matches!(
+        access::view(&s.core.pool, person, &med, Kind::Medication, now)
+            .await
+            .unwrap(),
+        Ok(Basis::Consent(_))
+    ));
+    // Given to facility A, used by facility B.
+    assert_eq!(
+        access::view(&s.core.pool, person, &dental, Kind::Medication, now)
+            .await
+            .unwrap(),
+        Err(Refusal::NoConsent)
+    );
+    // Another kind was not consented.
+    assert_eq!(
+        access::view(&s.core.pool, person, &med, Kind::Clinical, now)
+            .await
+            .unwrap(),
+        Err(Refusal::NoConsent)
+    );
+    // 24 hours later it still holds to the second before, and not a second after.
+    let t = now + chrono::TimeDelta::hours(24);
+    assert!(access::view(
+        &s.core.pool,
+        person,
+        &med,
+        Kind::Medication,
+        t - chrono::TimeDelta::seconds(1)
+    )
+    .await
+    .unwrap()
+    .is_ok());
+    assert_eq!(
+        access::view(&s.core.pool, person, &med, Kind::Medication, t)
+            .await
+            .unwrap(),
+        Err(Refusal::Expired)
+    );
+    // Revoked by the patient.
+    consent_at(&s, MED, "D000000000000004", "4567").await;
+    let (status, _) = post(
+        &s,
+        &format!("/consent/v1/persons/{person}/consents/revoke"),
+        serde_json::json!({"facility": MED, "kind": "YZK", "by": "patient"}),
+    )
+    .await;
+    assert_eq!(status, 200);
+    let now = s.core.clock.now();
+    assert_eq!(
+        access::view(&s.core.pool, person, &med, Kind::Medication, now)
+            .await
+            .unwrap(),
+        Err(Refusal::Revoked)
+    );
+    // A disaster in Osaka (27) does not open Tokyo; one in Tokyo does, only within its period.
+    let (status, _) = post(&s, "/admin/v1/disasters", serde_json::json!({"name": "大阪地震", "prefectures": [27], "from": "20261101", "to": "20261231"})).await;
+    assert_eq!(status, 201);
+    assert!(
+        access::view(&s.core.pool, person, &dental, Kind::Medication, now)
+            .await
+            .unwrap()
+            .is_err()
+    );
+    let (_, j) = post(&s, "/admin/v1/disasters", serde_json::json!({"name": "首都直下地震", "prefectures": [13, 14], "from": "20261120", "to": "20261125"})).await;
+    let id = j["id"].as_i64().unwrap();
+    assert_eq!(
+        access::view(&s.core.pool, person, &dental, Kind::Checkup, now)
+            .await
+            .unwrap(),
+        Ok(Basis::Disaster(id))
+    );
+    let after = now + chrono::TimeDelta::days(5);
+    assert!(
+        access::view(&s.core.pool, person, &dental, Kind::Checkup, after)
+            .await
+            .unwrap()
+            .is_err()
+    );
+    // Bad declarations are refused.
+    let (status, _) = post(
+        &s,
+        "/admin/v1/disasters",
+        serde_json::json!({"name": "x", "prefectures": [48], "from": "20261120", "to": "20261125"}),
+    )
+    .await;
+    assert_eq!(status, 400);
+    // The patient sees who looked, and on what basis.
+    let log = http::get(&s.addr, &format!("/consent/v1/persons/{person}/access-log"))
+        .await
+        .json();
+    let bases: Vec<&str> = log
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|a| a["basis"].as_str().unwrap())
+        .collect();
+    assert_eq!(bases.len(), 3);
+    assert!(bases[2].starts_with("disaster:"));
+    assert_eq!(log[2]["facility"], DENTAL);
+    // The chains verify, and a tampered row is detected.
+    let v = http::get(&s.addr, "/consent/v1/verify").await.json();
+    assert_eq!(v["ok"], true, "{v}");
+    sqlx::query("UPDATE consent.consents SET facility = '1330130129' WHERE seq = (SELECT min(seq) FROM consent.consents)")
+        .execute(&s.core.pool)
+        .await
+        .unwrap();
+    let v = http::get(&s.addr, "/consent/v1/verify").await.json();
+    assert_eq!(v["ok"], false);
+    assert!(v["broken"]
+        .as_str()
+        .unwrap()
+        .starts_with("consent.consents"));
+    s.host.stop().await;
+}

@@ -1,0 +1,343 @@
+//! The consent log and the access log: append-only, each row chained to the previous one by SHA-256 so that any
+//! edit or deletion is detected by [`verify`] (`onshi consent verify`).
+
+use chrono::NaiveDateTime;
+use serde::Serialize;
+use sqlx::{PgPool, Postgres, Transaction};
+
+use crate::Kind;
+
+const GENESIS: &str = "0000000000000000000000000000000000000000000000000000000000000000";
+const CONSENT_LOCK: i64 = 0x6f6e_7368_0101;
+const ACCESS_LOCK: i64 = 0x6f6e_7368_0102;
+
+fn t(x: &NaiveDateTime) -> String {
+    x.format("%Y-%m-%dT%H:%M:%S%.f").to_string()
+}
+
+/// The hashed content of one consent event.
+struct Event<'a> {
+    person: &'a str,
+    facility: &'a str,
+    kind: &'a str,
+    action: &'a str,
+    at: &'a NaiveDateTime,
+    until: Option<&'a NaiveDateTime>,
+    reason: Option<&'a str>,
+    session: Option<&'a str>,
+}
+
+impl Event<'_> {
+    fn line(&self) -> String {
+        format!(
+            "{}|{}|{}|{}|{}|{}|{}|{}",
+            self.person,
+            self.facility,
+            self.kind,
+            self.action,
+            t(self.at),
+            self.until.map(t).unwrap_or_default(),
+            self.reason.unwrap_or(""),
+            self.session.unwrap_or("")
+        )
+    }
+}
+
+fn access_line(
+    person: &str,
+    facility: &str,
+    kind: &str,
+    at: &NaiveDateTime,
+    basis: &str,
+) -> String {
+    format!("{person}|{facility}|{kind}|{}|{basis}", t(at))
+}
+
+fn link(prev: &str, line: &str) -> String {
+    onshi_core::sha256_hex(format!("{prev}\n{line}").as_bytes())
+}
+
+async fn last_hash(
+    tx: &mut Transaction<'_, Postgres>,
+    table: &str,
+    lock: i64,
+) -> sqlx::Result<String> {
+    sqlx::query("SELECT pg_advisory_xact_lock($1)")
+        .bind(lock)
+        .execute(&mut **tx)
+        .await?;
+    let last: Option<(String,)> = sqlx::query_as(&format!(
+        "SELECT hash FROM {table} ORDER BY seq DESC LIMIT 1"
+    ))
+    .fetch_optional(&mut **tx)
+    .await?;
+    Ok(last.map_or_else(|| GENESIS.to_string(), |(h,)| h))
+}
+
+/// Records consents given at the reader, each viewable until `until`.
+pub async fn give(
+    tx: &mut Transaction<'_, Postgres>,
+    person: &str,
+    facility: &str,
+    kinds: &[Kind],
+    at: NaiveDateTime,
+    until: NaiveDateTime,
+    session: &str,
+) -> sqlx::Result<()> {
+    let mut prev = last_hash(tx, "consent.consents", CONSENT_LOCK).await?;
+    for k in kinds {
+        let line = Event {
+            person,
+            facility,
+            kind: k.code(),
+            action: "given",
+            at: &at,
+            until: Some(&until),
+            reason: None,
+            session: Some(session),
+        }
+        .line();
+        let hash = link(&prev, &line);
+        sqlx::query(
+            "INSERT INTO consent.consents (person_id, facility, kind, action, at, available_until, session, prev_hash, hash) \
+             VALUES ($1, $2, $3, 'given', $4, $5, $6, $7, $8)",
+        )
+        .bind(person)
+        .bind(facility)
+        .bind(k.code())
+        .bind(at)
+        .bind(until)
+        .bind(session)
+        .bind(&prev)
+        .bind(&hash)
+        .execute(&mut **tx)
+        .await?;
+        prev = hash;
+    }
+    Ok(())
+}
+
+/// Records a revocation (OQSCD031 reason: 1 facility, 2 patient).
+pub async fn revoke(
+    pool: &PgPool,
+    person: &str,
+    facility: &str,
+    kind: Kind,
+    reason: &str,
+    at: NaiveDateTime,
+) -> sqlx::Result<i64> {
+    let mut tx = pool.begin().await?;
+    let prev = last_hash(&mut tx, "consent.consents", CONSENT_LOCK).await?;
+    let line = Event {
+        person,
+        facility,
+        kind: kind.code(),
+        action: "revoked",
+        at: &at,
+        until: None,
+        reason: Some(reason),
+        session: None,
+    }
+    .line();
+    let hash = link(&prev, &line);
+    let (seq,): (i64,) = sqlx::query_as(
+        "INSERT INTO consent.consents (person_id, facility, kind, action, at, reason, prev_hash, hash) \
+         VALUES ($1, $2, $3, 'revoked', $4, $5, $6, $7) RETURNING seq",
+    )
+    .bind(person)
+    .bind(facility)
+    .bind(kind.code())
+    .bind(at)
+    .bind(reason)
+    .bind(&prev)
+    .bind(&hash)
+    .fetch_one(&mut *tx)
+    .await?;
+    tx.commit().await?;
+    Ok(seq)
+}
+
+/// Records one view of a person's data.
+pub async fn record_access(
+    pool: &PgPool,
+    person: &str,
+    facility: &str,
+    kind: Kind,
+    at: NaiveDateTime,
+    basis: &str,
+) -> sqlx::Result<()> {
+    let mut tx = pool.begin().await?;
+    let prev = last_hash(&mut tx, "consent.access_log", ACCESS_LOCK).await?;
+    let hash = link(
+        &prev,
+        &access_line(person, facility, kind.code(), &at, basis),
+    );
+    sqlx::query(
+        "INSERT INTO consent.access_log (person_id, facility, kind, at, basis, prev_hash, hash) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7)",
+    )
+    .bind(person)
+    .bind(facility)
+    .bind(kind.code())
+    .bind(at)
+    .bind(basis)
+    .bind(&prev)
+    .bind(&hash)
+    .execute(&mut *tx)
+    .await?;
+    tx.commit().await
+}
+
+#[derive(Debug, Serialize, sqlx::FromRow)]
+pub struct ConsentRow {
+    pub seq: i64,
+    pub facility: String,
+    pub kind: String,
+    pub action: String,
+    #[serde(serialize_with = "ser_time")]
+    pub at: NaiveDateTime,
+    #[serde(serialize_with = "ser_opt_time")]
+    pub available_until: Option<NaiveDateTime>,
+    pub reason: Option<String>,
+    /// given and not yet expired or revoked (computed).
+    #[sqlx(default)]
+    pub active: bool,
+}
+
+fn ser_time<S: serde::Serializer>(t: &NaiveDateTime, s: S) -> Result<S::Ok, S::Error> {
+    s.serialize_str(&t.format("%Y-%m-%dT%H:%M:%S").to_string())
+}
+
+fn ser_opt_time<S: serde::Serializer>(t: &Option<NaiveDateTime>, s: S) -> Result<S::Ok, S::Error> {
+    match t {
+        Some(t) => ser_time(t, s),
+        None => s.serialize_none(),
+    }
+}
+
+/// A person's consent history, each `given` marked active when it is the latest event of its
+/// (facility, kind) and not expired at `now`.
+pub async fn consents_of(
+    pool: &PgPool,
+    person: &str,
+    now: NaiveDateTime,
+) -> sqlx::Result<Vec<ConsentRow>> {
+    let mut rows: Vec<ConsentRow> = sqlx::query_as(
+        "SELECT seq, facility, kind, action, at, available_until, reason FROM consent.consents \
+         WHERE person_id = $1 ORDER BY seq",
+    )
+    .bind(person)
+    .fetch_all(pool)
+    .await?;
+    let mut latest = std::collections::HashMap::new();
+    for (i, r) in rows.iter().enumerate() {
+        latest.insert((r.facility.clone(), r.kind.clone()), i);
+    }
+    for i in latest.into_values() {
+        let r = &mut rows[i];
+        r.active = r.action == "given" && r.available_until.is_some_and(|u| u > now);
+    }
+    Ok(rows)
+}
+
+#[derive(Debug, Serialize, sqlx::FromRow)]
+pub struct AccessRow {
+    pub seq: i64,
+    pub facility: String,
+    pub kind: String,
+    #[serde(serialize_with = "ser_time")]
+    pub at: NaiveDateTime,
+    pub basis: String,
+}
+
+/// Who looked at a person's data.
+pub async fn access_of(pool: &PgPool, person: &str) -> sqlx::Result<Vec<AccessRow>> {
+    sqlx::query_as(
+        "SELECT seq, facility, kind, at, basis FROM consent.access_log WHERE person_id = $1 ORDER BY seq",
+    )
+    .bind(person)
+    .fetch_all(pool)
+    .await
+}
+
+/// The result of re-computing both chains.
+#[derive(Debug, Serialize, PartialEq, Eq)]
+pub struct Verification {
+    pub ok: bool,
+    pub consents: usize,
+    pub accesses: usize,
+    /// The first row whose hash does not follow from its content and its predecessor.
+    pub broken: Option<String>,
+}
+
+/// Recomputes both chains from their first row.
+pub async fn verify(pool: &PgPool) -> sqlx::Result<Verification> {
+    type C = (
+        i64,
+        String,
+        String,
+        String,
+        String,
+        NaiveDateTime,
+        Option<NaiveDateTime>,
+        Option<String>,
+        Option<String>,
+        String,
+        String,
+    );
+    let consents: Vec<C> = sqlx::query_as(
+        "SELECT seq, person_id, facility, kind, action, at, available_until, reason, session, prev_hash, hash \
+         FROM consent.consents ORDER BY seq",
+    )
+    .fetch_all(pool)
+    .await?;
+    let mut broken = None;
+    let mut prev = GENESIS.to_string();
+    for c in &consents {
+        let line = Event {
+            person: &c.1,
+            facility: &c.2,
+            kind: &c.3,
+            action: &c.4,
+            at: &c.5,
+            until: c.6.as_ref(),
+            reason: c.7.as_deref(),
+            session: c.8.as_deref(),
+        }
+        .line();
+        if c.9 != prev || link(&prev, &line) != c.10 {
+            broken.get_or_insert(format!("consent.consents seq {}", c.0));
+            break;
+        }
+        prev = c.10.clone();
+    }
+    type A = (
+        i64,
+        String,
+        String,
+        String,
+        NaiveDateTime,
+        String,
+        String,
+        String,
+    );
+    let accesses: Vec<A> = sqlx::query_as(
+        "SELECT seq, person_id, facility, kind, at, basis, prev_hash, hash FROM consent.access_log ORDER BY seq",
+    )
+    .fetch_all(pool)
+    .await?;
+    let mut prev = GENESIS.to_string();
+    for a in &accesses {
+        if a.6 != prev || link(&prev, &access_line(&a.1, &a.2, &a.3, &a.4, &a.5)) != a.7 {
+            broken.get_or_insert(format!("consent.access_log seq {}", a.0));
+            break;
+        }
+        prev = a.7.clone();
+    }
+    Ok(Verification {
+        ok: broken.is_none(),
+        consents: consents.len(),
+        accesses: accesses.len(),
+        broken,
+    })
+}

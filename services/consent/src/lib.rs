@@ -1,0 +1,233 @@
+//! # onshi-consent — cards, consents and who looked at what
+//!
+//! | item | what |
+//! |---|---|
+//! | [`MIGRATIONS`] | `schema/consent/*.sql` |
+//! | [`cards`] | virtual My Number cards: user certificate, PIN (3 wrong tries lock), expiry, loss, 初回登録 |
+//! | [`chain`] | the consent log and the access log: append-only hash chains, and their verification |
+//! | [`access`] | may facility F view data kind K of person P now? (a live consent, or a disaster declaration) |
+//! | [`sessions`] | card-reader sessions: single-use state machines (a finished session cannot be replayed) |
+//! | [`configure`] | the HTTP API under `/consent/v1` and `/admin/v1/disasters` (`docs/CONSENT.md`) |
+//!
+//! The card reader itself (place card → identify → consent → face XML) is in the eligibility service, which
+//! produces the face result; it uses this crate's functions for everything about cards and consents.
+
+pub mod access;
+pub mod cards;
+pub mod chain;
+pub mod sessions;
+
+use actix_web::{web, HttpResponse};
+use serde::Deserialize;
+
+use onshi_core::db::Migrations;
+use onshi_core::http::{parse_json, read_body, ApiError, Core};
+use onshi_core::ids::Date;
+
+pub const MIGRATIONS: Migrations = Migrations {
+    schema: "consent",
+    steps: &[(
+        "0001_consent",
+        include_str!("../../../schema/consent/0001_consent.sql"),
+    )],
+};
+
+/// The kinds of data a patient consents to (OQSCD036) plus 限度額適用認定証情報 (`LIM`, OQSCD001).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Kind {
+    Medication,
+    Clinical,
+    Surgery,
+    Checkup,
+    SpecificDisease,
+    Limit,
+}
+
+impl Kind {
+    pub const ALL: [Kind; 6] = [
+        Kind::Medication,
+        Kind::Clinical,
+        Kind::Surgery,
+        Kind::Checkup,
+        Kind::SpecificDisease,
+        Kind::Limit,
+    ];
+    pub fn code(self) -> &'static str {
+        match self {
+            Kind::Medication => "YZK",
+            Kind::Clinical => "SRJ",
+            Kind::Surgery => "SHJ",
+            Kind::Checkup => "TKK",
+            Kind::SpecificDisease => "TSR",
+            Kind::Limit => "LIM",
+        }
+    }
+    pub fn parse(s: &str) -> Option<Kind> {
+        Kind::ALL.into_iter().find(|k| k.code() == s)
+    }
+}
+
+/// How long a consent given at the reader lets the facility view (observed: consent time + 24 h).
+pub const CONSENT_HOURS: i64 = 24;
+
+const BODY_LIMIT: usize = 16 * 1024;
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct IssueCard {
+    person_id: String,
+    pin: String,
+    #[serde(default)]
+    valid_years: Option<i64>,
+}
+
+async fn post_card(core: web::Data<Core>, body: web::Payload) -> Result<HttpResponse, ApiError> {
+    let req: IssueCard = parse_json(&read_body(body, BODY_LIMIT).await?)?;
+    let years = req.valid_years.unwrap_or(10);
+    if !(1..=10).contains(&years) {
+        return Err(ApiError::bad("valid_years: 1 to 10"));
+    }
+    let card = cards::issue(&core, &req.person_id, &req.pin, years).await?;
+    Ok(HttpResponse::Created().json(card))
+}
+
+async fn get_card(
+    core: web::Data<Core>,
+    path: web::Path<String>,
+) -> Result<HttpResponse, ApiError> {
+    let card = cards::get(&core.pool, &path)
+        .await?
+        .ok_or_else(|| ApiError::NotFound(format!("card {path} does not exist")))?;
+    Ok(HttpResponse::Ok().json(card.public()))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Register {
+    qualification_id: String,
+}
+
+async fn register_card(
+    core: web::Data<Core>,
+    path: web::Path<String>,
+    body: web::Payload,
+) -> Result<HttpResponse, ApiError> {
+    let req: Register = parse_json(&read_body(body, BODY_LIMIT).await?)?;
+    cards::register(&core.pool, &path, &req.qualification_id, core.clock.today()).await?;
+    Ok(HttpResponse::Ok().json(serde_json::json!({"registered": true})))
+}
+
+async fn lost(core: web::Data<Core>, path: web::Path<String>) -> Result<HttpResponse, ApiError> {
+    cards::report_lost(&core.pool, &path, core.clock.today()).await?;
+    Ok(HttpResponse::Ok().json(serde_json::json!({"revoked": true})))
+}
+
+async fn person_consents(
+    core: web::Data<Core>,
+    path: web::Path<String>,
+) -> Result<HttpResponse, ApiError> {
+    Ok(HttpResponse::Ok().json(chain::consents_of(&core.pool, &path, core.clock.now()).await?))
+}
+
+/// The patient's view (マイナポータル-like): every view of their data, by whom, when, on what basis.
+async fn person_access(
+    core: web::Data<Core>,
+    path: web::Path<String>,
+) -> Result<HttpResponse, ApiError> {
+    Ok(HttpResponse::Ok().json(chain::access_of(&core.pool, &path).await?))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Revoke {
+    facility: String,
+    kind: String,
+    /// `patient` (OQSCD031 2) or `facility` (1).
+    by: String,
+}
+
+async fn revoke(
+    core: web::Data<Core>,
+    path: web::Path<String>,
+    body: web::Payload,
+) -> Result<HttpResponse, ApiError> {
+    let req: Revoke = parse_json(&read_body(body, BODY_LIMIT).await?)?;
+    let kind = Kind::parse(&req.kind)
+        .ok_or_else(|| ApiError::bad("kind: YZK, SRJ, SHJ, TKK, TSR or LIM"))?;
+    let reason = match req.by.as_str() {
+        "facility" => "1",
+        "patient" => "2",
+        _ => return Err(ApiError::bad("by: patient or facility")),
+    };
+    let seq = chain::revoke(
+        &core.pool,
+        &path,
+        &req.facility,
+        kind,
+        reason,
+        core.clock.now(),
+    )
+    .await?;
+    Ok(HttpResponse::Ok().json(serde_json::json!({"seq": seq})))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Disaster {
+    name: String,
+    prefectures: Vec<u8>,
+    from: String,
+    to: String,
+}
+
+async fn declare(core: web::Data<Core>, body: web::Payload) -> Result<HttpResponse, ApiError> {
+    let req: Disaster = parse_json(&read_body(body, BODY_LIMIT).await?)?;
+    let from = Date::parse(&req.from).map_err(|e| ApiError::bad(format!("from: {e}")))?;
+    let to = Date::parse(&req.to).map_err(|e| ApiError::bad(format!("to: {e}")))?;
+    if to < from {
+        return Err(ApiError::bad("to is before from"));
+    }
+    if req.prefectures.is_empty() || req.prefectures.iter().any(|p| !(1..=47).contains(p)) {
+        return Err(ApiError::bad("prefectures: 1 to 47, at least one"));
+    }
+    if req.name.trim().is_empty() {
+        return Err(ApiError::bad("name: required"));
+    }
+    let id = access::declare(&core, &req.name, &req.prefectures, from, to).await?;
+    Ok(HttpResponse::Created().json(serde_json::json!({"id": id})))
+}
+
+async fn disasters(core: web::Data<Core>) -> Result<HttpResponse, ApiError> {
+    Ok(HttpResponse::Ok().json(access::disasters(&core.pool).await?))
+}
+
+async fn verify(core: web::Data<Core>) -> Result<HttpResponse, ApiError> {
+    let report = chain::verify(&core.pool).await?;
+    Ok(HttpResponse::Ok().json(report))
+}
+
+/// The consent API (needs `web::Data<Core>`).
+pub fn configure(cfg: &mut web::ServiceConfig) {
+    cfg.service(
+        web::scope("/consent/v1")
+            .route("/cards", web::post().to(post_card))
+            .route("/cards/{serial}", web::get().to(get_card))
+            .route("/cards/{serial}/register", web::post().to(register_card))
+            .route("/cards/{serial}/lost", web::post().to(lost))
+            .route(
+                "/persons/{person_id}/consents",
+                web::get().to(person_consents),
+            )
+            .route(
+                "/persons/{person_id}/consents/revoke",
+                web::post().to(revoke),
+            )
+            .route(
+                "/persons/{person_id}/access-log",
+                web::get().to(person_access),
+            )
+            .route("/verify", web::get().to(verify)),
+    )
+    .route("/admin/v1/disasters", web::post().to(declare))
+    .route("/admin/v1/disasters", web::get().to(disasters));
+}
