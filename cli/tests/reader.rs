@@ -465,3 +465,126 @@ async fn consents_expire_belong_to_one_facility_and_disasters_are_bounded() {
         .starts_with("consent.consents"));
     s.host.stop().await;
 }
+
+fn registration(items: &[(&str, &str, &str, &str, &str)]) -> String {
+    let infos: String = items
+        .iter()
+        .map(|(r, i, s, n, b)| {
+            format!(
+                "<ReferenceNumberRegistrationInfo><ReferenceNumber>{r}</ReferenceNumber><InsurerNumber>{i}</InsurerNumber>\
+                 <InsuredCardSymbol>{s}</InsuredCardSymbol><InsuredIdentificationNumber>{n}</InsuredIdentificationNumber>\
+                 <InsuredBranchNumber>{b}</InsuredBranchNumber></ReferenceNumberRegistrationInfo>"
+            )
+        })
+        .collect();
+    format!(
+        "<?xml version=\"1.0\" encoding=\"Shift_JIS\" standalone=\"no\"?><XmlMsg><MessageHeader>\
+         <MedicalInstitutionCode>{MED}</MedicalInstitutionCode><ArbitraryFileIdentifier>ref</ArbitraryFileIdentifier>\
+         </MessageHeader><MessageBody>{infos}</MessageBody></XmlMsg>"
+    )
+}
+
+async fn file(s: &Sim, name: &str, body: &str) -> Element {
+    let bytes = encoding_rs::SHIFT_JIS.encode(body).0.into_owned();
+    let r = http::send(&s.addr, "POST", &format!("/oqs/v1/req/{name}"), &[], &bytes).await;
+    xml::parse(&r.body, &Default::default()).unwrap().root
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn reference_numbers_are_registered_and_echoed_in_face_results() {
+    let s = sim().await;
+    let t = file(
+        &s,
+        "OQSsiimm01req_1.xml",
+        &registration(&[("P-0042", "06131270", "55", "1203", "00")]),
+    )
+    .await;
+    assert_eq!(
+        child(&t, &["MessageHeader"]).value("SegmentOfResult"),
+        Some("1")
+    );
+    assert_eq!(
+        child(&t, &["MessageBody"]).value("ProcessingResultStatus"),
+        Some("1")
+    );
+    assert_eq!(
+        child(&t, &["MessageBody", "ReferenceNumberRegistrationInfo"]).value("ReferenceNumber"),
+        Some("P-0042")
+    );
+    // The face result of that person at that facility carries it.
+    let (_, j) = place(&s, MED, "D000000000000004").await;
+    let id = j["session"].as_str().unwrap().to_string();
+    post(
+        &s,
+        &format!("/reader/v1/sessions/{id}/identify"),
+        serde_json::json!({"method": "face", "match": true}),
+    )
+    .await;
+    let (_, j) = post(
+        &s,
+        &format!("/reader/v1/sessions/{id}/consent"),
+        serde_json::json!({}),
+    )
+    .await;
+    let face = xml::parse(j["xml"].as_str().unwrap().as_bytes(), &Default::default())
+        .unwrap()
+        .root;
+    assert_eq!(
+        child(
+            &face,
+            &[
+                "MessageBody",
+                "ResultList",
+                "ResultOfQualificationConfirmation"
+            ]
+        )
+        .value("ReferenceNumber"),
+        Some("P-0042")
+    );
+    // Bulk, two steps: a receipt, then the results (one unknown qualification refused per person).
+    let t = file(
+        &s,
+        "OQSmuimm01req_2.xml",
+        &registration(&[
+            ("P-1", "01130012", "12345678", "1", "00"),
+            ("P-2", "01130012", "12345678", "1", "09"),
+        ]),
+    )
+    .await;
+    let number = child(&t, &["MessageBody"])
+        .value("ReceptionNumber")
+        .unwrap()
+        .to_string();
+    assert_eq!(number.len(), 20);
+    let result = file(
+        &s,
+        "OQSmuimm02req_2.xml",
+        &format!("<XmlMsg><MessageHeader><MedicalInstitutionCode>{MED}</MedicalInstitutionCode></MessageHeader>\
+                  <MessageBody><ReceptionNumber>{number}</ReceptionNumber></MessageBody></XmlMsg>"),
+    )
+    .await;
+    assert_eq!(
+        child(&result, &["MessageHeader"]).value("ReceptionNumber"),
+        Some(number.as_str())
+    );
+    let units: Vec<&Element> = child(&result, &["MessageBody"])
+        .children_named("BulkRegistrationUnit")
+        .collect();
+    assert_eq!(units.len(), 2);
+    assert_eq!(units[0].value("ProcessingResultStatus"), Some("1"));
+    assert_eq!(units[1].value("ProcessingResultStatus"), Some("2"));
+    assert_eq!(units[1].value("ProcessingResultCode"), Some("EP0008"));
+    // An unknown reception number.
+    let t = file(
+        &s,
+        "OQSmuimm02req_3.xml",
+        &format!("<XmlMsg><MessageHeader><MedicalInstitutionCode>{MED}</MedicalInstitutionCode></MessageHeader>\
+                  <MessageBody><ReceptionNumber>0</ReceptionNumber></MessageBody></XmlMsg>"),
+    )
+    .await;
+    assert_eq!(
+        child(&t, &["MessageHeader"]).value("ErrorCode"),
+        Some("EC0016")
+    );
+    s.host.stop().await;
+}

@@ -57,6 +57,9 @@ keys! {
     ConsentFlagInvalid = "consent_flag_invalid",
     NumberInvalid = "number_invalid",
     CardExpiring = "card_expiring",
+    ReceptionUnknown = "reception_unknown",
+    ReferenceInvalid = "reference_invalid",
+    ReferenceTargetUnknown = "reference_target_unknown",
 }
 
 /// One row of the table.

@@ -4,6 +4,9 @@
 //! Every element name the simulator produces is written in exactly one function here.
 
 pub mod file_name;
+pub mod oqs_muimm01;
+pub mod oqs_muimm02;
+pub mod oqs_siimm01;
 pub mod oqs_siquc01;
 pub mod qualification;
 
@@ -99,6 +102,86 @@ pub fn parse_request_header(root: &Element) -> Result<(RequestHeader, &Element),
         },
         body,
     ))
+}
+
+/// Checks the root and reads a header that names only the facility (照会番号 registration, bulk downloads):
+/// `MedicalInstitutionCode` and `ArbitraryFileIdentifier`.
+pub fn parse_facility_header(
+    root: &Element,
+) -> Result<(InstitutionCode, HeaderEcho, &Element), FileError> {
+    if root.name != "XmlMsg" {
+        return Err(FileError::new(ResultKey::WrongRoot, &root.name));
+    }
+    let header = root
+        .child("MessageHeader")
+        .ok_or_else(|| FileError::new(ResultKey::HeaderMissing, "MessageHeader"))?;
+    let echo = HeaderEcho {
+        confirmation_date: None,
+        institution: header.value("MedicalInstitutionCode").map(str::to_string),
+        arbitrary_file_identifier: header.value("ArbitraryFileIdentifier").map(str::to_string),
+    };
+    let fail = |key, detail: &str| FileError::new(key, detail).with_echo(&echo);
+    let code = echo
+        .institution
+        .as_deref()
+        .ok_or_else(|| fail(ResultKey::HeaderMissing, "MedicalInstitutionCode"))?;
+    let institution = InstitutionCode::parse(code)
+        .map_err(|_| fail(ResultKey::HeaderInvalid, "MedicalInstitutionCode"))?;
+    if echo
+        .arbitrary_file_identifier
+        .as_ref()
+        .is_some_and(|a| a.chars().count() > MAX_ARBITRARY_ID)
+    {
+        return Err(fail(ResultKey::HeaderInvalid, "ArbitraryFileIdentifier"));
+    }
+    let body = root
+        .child("MessageBody")
+        .ok_or_else(|| fail(ResultKey::BodyMissing, "MessageBody"))?;
+    Ok((institution, echo, body))
+}
+
+/// The header of a response without `ReferenceClassification` (照会番号 registration, bulk receipts and results).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PlainHeader {
+    pub process_time: DateTime,
+    pub echo: HeaderEcho,
+    pub reception_number: Option<String>,
+    pub segment: SegmentOfResult,
+    pub error: Option<Outcome>,
+    pub encoding: Encoding,
+}
+
+impl PlainHeader {
+    /// A file that cannot be processed.
+    pub fn failed(err: FileError, now: DateTime, encoding: Encoding) -> Self {
+        Self {
+            process_time: now,
+            echo: *err.echo,
+            reception_number: None,
+            segment: SegmentOfResult::Abnormal,
+            error: Some(err.outcome),
+            encoding,
+        }
+    }
+}
+
+/// Writes a [`PlainHeader`] as `MessageHeader`.
+pub fn write_plain_header(e: &mut Emitter, h: &PlainHeader) {
+    e.start("MessageHeader");
+    e.leaf("ProcessExecutionTime", &h.process_time.compact());
+    e.opt("MedicalInstitutionCode", h.echo.institution.as_deref());
+    e.opt(
+        "ArbitraryFileIdentifier",
+        h.echo.arbitrary_file_identifier.as_deref(),
+    );
+    e.opt("ReceptionNumber", h.reception_number.as_deref());
+    e.leaf("SegmentOfResult", h.segment.code());
+    if let Some(err) = &h.error {
+        e.leaf("ErrorCode", &err.code);
+        e.leaf("ErrorMessage", &err.message);
+    }
+    e.leaf("CharacterCodeIdentifier", h.encoding.code().code());
+    e.end();
 }
 
 /// The response `MessageHeader` (reference §2.2).

@@ -44,6 +44,31 @@ pub fn authenticate(
     }
 }
 
+/// The response encoding for a facility, and whether it may be answered: the terminal (folder, certificate or
+/// token) must be the request's facility, which must be registered and operational today.
+pub fn check_facility(
+    reg: &Registry,
+    config: &Config,
+    code: &str,
+    terminal: Option<&str>,
+    today: Date,
+) -> (onshi_core::xml::Encoding, Result<(), ResultKey>) {
+    let facility = reg.facility(code);
+    let enc = facility
+        .and_then(|f| f.response_encoding)
+        .unwrap_or(config.response_encoding);
+    let check = if terminal.is_some_and(|t| t != code) {
+        Err(ResultKey::TerminalMismatch)
+    } else {
+        match facility {
+            None => Err(ResultKey::InstitutionUnknown),
+            Some(f) if !f.is_operational_on(today) => Err(ResultKey::InstitutionInactive),
+            Some(_) => Ok(()),
+        }
+    };
+    (enc, check)
+}
+
 /// The file-level result key of an unreadable file.
 pub fn file_error_key(e: &XmlError) -> (ResultKey, String) {
     match e {

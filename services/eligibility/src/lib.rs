@@ -9,12 +9,14 @@
 //! | [`decide`] | the pure QualificationValidity decision |
 //! | [`answer`] | the pure answer path: request tree → checks → decision → response |
 //! | [`webapi`] | the JSON Web API (login → `idToken`, search) |
+//! | [`refnum`] | 照会番号 registration: `OQSsiimm01`, the two-step bulk `OQSmuimm01`/`02` |
 //! | [`reader`] | the card reader: place card → face/PIN → 初回登録 → consents → face XML |
 //! | this file | [`Eligibility`]: feed consumption, the answer path, the router for the folder/HTTP transports |
 
 pub mod answer;
 pub mod decide;
 pub mod reader;
+pub mod refnum;
 pub mod registry;
 pub mod webapi;
 
@@ -41,10 +43,16 @@ use crate::registry::Registry;
 
 pub const MIGRATIONS: Migrations = Migrations {
     schema: "eligibility",
-    steps: &[(
-        "0001_settings",
-        include_str!("../../../schema/eligibility/0001_settings.sql"),
-    )],
+    steps: &[
+        (
+            "0001_settings",
+            include_str!("../../../schema/eligibility/0001_settings.sql"),
+        ),
+        (
+            "0002_reference_numbers",
+            include_str!("../../../schema/eligibility/0002_reference_numbers.sql"),
+        ),
+    ],
 };
 
 /// Rows read from a feed per batch.
@@ -259,6 +267,17 @@ impl Eligibility {
             let me = me.clone();
             async move { me.answer_file(&i.bytes, i.terminal.as_deref(), i.transport) }
         });
+        for kind in [
+            MessageKind::OqsSiimm01,
+            MessageKind::OqsMuimm01,
+            MessageKind::OqsMuimm02,
+        ] {
+            let me = self.clone();
+            router.add(kind, move |i: Incoming| {
+                let me = me.clone();
+                async move { refnum::answer(&me, kind, &i).await }
+            });
+        }
         router
     }
 

@@ -480,7 +480,16 @@ async fn consent(
         }
         Err(err) => return internal(err),
     }
-    let resp = face_response(&e, &s, &given, prescription, now, until);
+    let reference = crate::refnum::reference_for(&e.core.pool, &s.facility, &s.person_id)
+        .await
+        .unwrap_or_else(|err| {
+            tracing::warn!(error = %err, "card reader: reference number lookup failed");
+            None
+        });
+    let mut resp = face_response(&e, &s, &given, prescription, now, until);
+    if let Some(r) = resp.body.as_mut().and_then(|b| b.results.first_mut()) {
+        r.reference_number = reference;
+    }
     let file = format!(
         "OQSsiquc01res_face_{}{}_{}.xml",
         s.facility,

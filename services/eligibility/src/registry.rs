@@ -123,6 +123,11 @@ impl Registry {
             .filter_map(|id| self.quals.get(id))
     }
 
+    /// One qualification by id (`保険者番号:記号:番号:枝番`).
+    pub fn qual(&self, id: &str) -> Option<&Qual> {
+        self.quals.get(id)
+    }
+
     /// Every qualification of one person.
     pub fn of_person<'a>(&'a self, person: &str) -> impl Iterator<Item = &'a Qual> + 'a {
         self.by_person
