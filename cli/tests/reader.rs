@@ -51,8 +51,8 @@ async fn post(s: &Sim, path: &str, body: serde_json::Value) -> (u16, serde_json:
 async fn place(s: &Sim, facility: &str, serial: &str) -> (u16, serde_json::Value) {
     post(
         s,
-        "/reader/v1/sessions",
-        serde_json::json!({"MedicalInstitutionCode": facility, "terminal": "T1", "card_serial": serial}),
+        &format!("/reader/v1/{facility}/sessions"),
+        serde_json::json!({"terminal": "T1", "card_serial": serial}),
     )
     .await
 }
@@ -71,14 +71,14 @@ async fn a_card_flow_writes_the_face_xml() {
     let id = j["session"].as_str().unwrap().to_string();
     let (status, j) = post(
         &s,
-        &format!("/reader/v1/sessions/{id}/identify"),
+        &format!("/reader/v1/{MED}/sessions/{id}/identify"),
         serde_json::json!({"method": "face", "match": true}),
     )
     .await;
     assert_eq!((status, j["next"].as_str()), (200, Some("consent")), "{j}");
     let (status, j) = post(
         &s,
-        &format!("/reader/v1/sessions/{id}/consent"),
+        &format!("/reader/v1/{MED}/sessions/{id}/consent"),
         serde_json::json!({"medication": true, "clinical": false, "surgery": false, "checkup": true,
                            "limit_certificate": true, "specific_disease": true, "prescription": "electronic"}),
     )
@@ -135,14 +135,14 @@ async fn a_card_flow_writes_the_face_xml() {
     );
     assert!(r.child("SpecificDiseasesCertificateList").is_some());
     // Polling over HTTP returns the same face result.
-    let faces = http::get(&s.addr, &format!("/reader/v1/face/{MED}?after=0"))
+    let faces = http::get(&s.addr, &format!("/reader/v1/{MED}/face?after=0"))
         .await
         .json();
     assert_eq!(faces[0]["file"], file.as_str());
     // Replaying the finished session is refused.
     let (status, j) = post(
         &s,
-        &format!("/reader/v1/sessions/{id}/consent"),
+        &format!("/reader/v1/{MED}/sessions/{id}/consent"),
         serde_json::json!({"medication": true}),
     )
     .await;
@@ -173,13 +173,13 @@ async fn the_job_changer_s_card_shows_the_new_qualification_and_registration_hap
     let id = j["session"].as_str().unwrap().to_string();
     post(
         &s,
-        &format!("/reader/v1/sessions/{id}/identify"),
+        &format!("/reader/v1/{MED}/sessions/{id}/identify"),
         serde_json::json!({"method": "pin", "pin": "2345"}),
     )
     .await;
     let (_, j) = post(
         &s,
-        &format!("/reader/v1/sessions/{id}/consent"),
+        &format!("/reader/v1/{MED}/sessions/{id}/consent"),
         serde_json::json!({}),
     )
     .await;
@@ -202,21 +202,21 @@ async fn the_job_changer_s_card_shows_the_new_qualification_and_registration_hap
     let id = j["session"].as_str().unwrap().to_string();
     let (_, j) = post(
         &s,
-        &format!("/reader/v1/sessions/{id}/identify"),
+        &format!("/reader/v1/{MED}/sessions/{id}/identify"),
         serde_json::json!({"method": "face", "match": true}),
     )
     .await;
     assert_eq!(j["next"], "register");
     let (status, j) = post(
         &s,
-        &format!("/reader/v1/sessions/{id}/register"),
+        &format!("/reader/v1/{MED}/sessions/{id}/register"),
         serde_json::json!({}),
     )
     .await;
     assert_eq!(status, 200, "{j}");
     let (status, _) = post(
         &s,
-        &format!("/reader/v1/sessions/{id}/consent"),
+        &format!("/reader/v1/{MED}/sessions/{id}/consent"),
         serde_json::json!({"medication": true}),
     )
     .await;
@@ -256,7 +256,7 @@ async fn card_side_failures_answer_like_the_reader() {
     let id = j["session"].as_str().unwrap().to_string();
     let (status, j) = post(
         &s,
-        &format!("/reader/v1/sessions/{id}/identify"),
+        &format!("/reader/v1/{MED}/sessions/{id}/identify"),
         serde_json::json!({"method": "face", "match": false}),
     )
     .await;
@@ -267,7 +267,7 @@ async fn card_side_failures_answer_like_the_reader() {
     for left in [2, 1] {
         let (_, j) = post(
             &s,
-            &format!("/reader/v1/sessions/{id}/identify"),
+            &format!("/reader/v1/{MED}/sessions/{id}/identify"),
             serde_json::json!({"method": "pin", "pin": "0000"}),
         )
         .await;
@@ -279,7 +279,7 @@ async fn card_side_failures_answer_like_the_reader() {
     }
     let (status, j) = post(
         &s,
-        &format!("/reader/v1/sessions/{id}/identify"),
+        &format!("/reader/v1/{MED}/sessions/{id}/identify"),
         serde_json::json!({"method": "pin", "pin": "0000"}),
     )
     .await;
@@ -290,7 +290,7 @@ async fn card_side_failures_answer_like_the_reader() {
     // Even the right PIN does nothing now, and the card cannot start a new session.
     let (_, j) = post(
         &s,
-        &format!("/reader/v1/sessions/{id}/identify"),
+        &format!("/reader/v1/{MED}/sessions/{id}/identify"),
         serde_json::json!({"method": "pin", "pin": "1234"}),
     )
     .await;
@@ -322,13 +322,13 @@ async fn consent_at(s: &Sim, facility: &str, serial: &str, pin: &str) {
     let id = j["session"].as_str().unwrap().to_string();
     post(
         s,
-        &format!("/reader/v1/sessions/{id}/identify"),
+        &format!("/reader/v1/{MED}/sessions/{id}/identify"),
         serde_json::json!({"method": "pin", "pin": pin}),
     )
     .await;
     let (status, _) = post(
         s,
-        &format!("/reader/v1/sessions/{id}/consent"),
+        &format!("/reader/v1/{MED}/sessions/{id}/consent"),
         serde_json::json!({"medication": true}),
     )
     .await;
@@ -516,13 +516,13 @@ async fn reference_numbers_are_registered_and_echoed_in_face_results() {
     let id = j["session"].as_str().unwrap().to_string();
     post(
         &s,
-        &format!("/reader/v1/sessions/{id}/identify"),
+        &format!("/reader/v1/{MED}/sessions/{id}/identify"),
         serde_json::json!({"method": "face", "match": true}),
     )
     .await;
     let (_, j) = post(
         &s,
-        &format!("/reader/v1/sessions/{id}/consent"),
+        &format!("/reader/v1/{MED}/sessions/{id}/consent"),
         serde_json::json!({}),
     )
     .await;

@@ -59,6 +59,7 @@ CREATE TABLE consent.reader_sessions (
     terminal        text NOT NULL,
     serial          text NOT NULL,
     person_id       text NOT NULL,
+    registered      boolean NOT NULL,           -- the card was registered when placed
     state           text NOT NULL,              -- identify | register | consent | done | failed
     created_at      timestamp NOT NULL,
     updated_at      timestamp NOT NULL

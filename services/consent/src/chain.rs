@@ -74,47 +74,152 @@ async fn last_hash(
     Ok(last.map_or_else(|| GENESIS.to_string(), |(h,)| h))
 }
 
-/// Records consents given at the reader, each viewable until `until`.
-pub async fn give(
-    tx: &mut Transaction<'_, Postgres>,
-    person: &str,
-    facility: &str,
-    kinds: &[Kind],
+/// A card-reader session to finish: its consents are recorded and the session marked done, together.
+#[derive(Debug, Clone)]
+pub struct Finish {
+    pub session: String,
+    pub facility: String,
+    pub kinds: Vec<Kind>,
+    pub at: NaiveDateTime,
+    pub until: NaiveDateTime,
+    /// Sessions created before this have timed out.
+    pub deadline: NaiveDateTime,
+}
+
+type Reply = tokio::sync::oneshot::Sender<Result<Option<String>, String>>;
+
+/// Group commit for the consent log: concurrent reader flows are queued and written by one task, many per
+/// transaction, so the chain (which must be appended in order) costs one lock and one commit per batch.
+#[derive(Clone)]
+pub struct Writer {
+    queue: tokio::sync::mpsc::Sender<(Finish, Reply)>,
+}
+
+/// Most sessions finished in one transaction.
+const BATCH: usize = 512;
+
+impl Writer {
+    /// Starts the writer task on `pool`.
+    pub fn start(pool: PgPool) -> Self {
+        let (queue, mut rx) = tokio::sync::mpsc::channel::<(Finish, Reply)>(4096);
+        tokio::spawn(async move {
+            while let Some(first) = rx.recv().await {
+                let mut batch = vec![first];
+                while batch.len() < BATCH {
+                    match rx.try_recv() {
+                        Ok(x) => batch.push(x),
+                        Err(_) => break,
+                    }
+                }
+                let (items, replies): (Vec<Finish>, Vec<Reply>) = batch.into_iter().unzip();
+                match write_batch(&pool, &items).await {
+                    Ok(people) => {
+                        for (reply, person) in replies.into_iter().zip(people) {
+                            let _ = reply.send(Ok(person));
+                        }
+                    }
+                    Err(e) => {
+                        tracing::error!(error = %e, "consent log: batch failed");
+                        for reply in replies {
+                            let _ = reply.send(Err(e.to_string()));
+                        }
+                    }
+                }
+            }
+        });
+        Self { queue }
+    }
+
+    /// Marks the session done and records its consents; the person, or `None` when the session was not waiting
+    /// for consent (replayed, timed out, or another facility's).
+    pub async fn finish(&self, f: Finish) -> anyhow::Result<Option<String>> {
+        let (tx, rx) = tokio::sync::oneshot::channel();
+        self.queue
+            .send((f, tx))
+            .await
+            .map_err(|_| anyhow::anyhow!("the consent writer stopped"))?;
+        rx.await?.map_err(anyhow::Error::msg)
+    }
+}
+
+/// One consent row of a batch, with its place in the chain.
+struct NewRow {
+    person: String,
+    facility: String,
+    kind: &'static str,
     at: NaiveDateTime,
     until: NaiveDateTime,
-    session: &str,
-) -> sqlx::Result<()> {
-    let mut prev = last_hash(tx, "consent.consents", CONSENT_LOCK).await?;
-    for k in kinds {
-        let line = Event {
-            person,
-            facility,
-            kind: k.code(),
-            action: "given",
-            at: &at,
-            until: Some(&until),
-            reason: None,
-            session: Some(session),
+    session: String,
+    prev: String,
+    hash: String,
+}
+
+async fn write_batch(pool: &PgPool, items: &[Finish]) -> sqlx::Result<Vec<Option<String>>> {
+    let mut tx = pool.begin().await?;
+    let advanced: Vec<(String, String)> = sqlx::query_as(
+        "UPDATE consent.reader_sessions s SET state = 'done', updated_at = u.at \
+         FROM UNNEST($1::text[], $2::text[], $3::timestamp[], $4::timestamp[]) AS u(id, facility, at, deadline) \
+         WHERE s.id = u.id AND s.facility = u.facility AND s.state = 'consent' AND s.created_at > u.deadline \
+         RETURNING s.id, s.person_id",
+    )
+    .bind(items.iter().map(|i| i.session.clone()).collect::<Vec<_>>())
+    .bind(items.iter().map(|i| i.facility.clone()).collect::<Vec<_>>())
+    .bind(items.iter().map(|i| i.at).collect::<Vec<_>>())
+    .bind(items.iter().map(|i| i.deadline).collect::<Vec<_>>())
+    .fetch_all(&mut *tx)
+    .await?;
+    let mut person_of: std::collections::HashMap<String, String> = advanced.into_iter().collect();
+    // The first request of a session in the batch gets it; a concurrent replay does not.
+    let people: Vec<Option<String>> = items.iter().map(|i| person_of.remove(&i.session)).collect();
+    let mut prev = last_hash(&mut tx, "consent.consents", CONSENT_LOCK).await?;
+    let mut rows: Vec<NewRow> = Vec::new();
+    for (item, person) in items.iter().zip(&people) {
+        let Some(person) = person else { continue };
+        for k in &item.kinds {
+            let line = Event {
+                person,
+                facility: &item.facility,
+                kind: k.code(),
+                action: "given",
+                at: &item.at,
+                until: Some(&item.until),
+                reason: None,
+                session: Some(&item.session),
+            }
+            .line();
+            let hash = link(&prev, &line);
+            rows.push(NewRow {
+                person: person.clone(),
+                facility: item.facility.clone(),
+                kind: k.code(),
+                at: item.at,
+                until: item.until,
+                session: item.session.clone(),
+                prev,
+                hash: hash.clone(),
+            });
+            prev = hash;
         }
-        .line();
-        let hash = link(&prev, &line);
+    }
+    if !rows.is_empty() {
         sqlx::query(
             "INSERT INTO consent.consents (person_id, facility, kind, action, at, available_until, session, prev_hash, hash) \
-             VALUES ($1, $2, $3, 'given', $4, $5, $6, $7, $8)",
+             SELECT p, f, k, 'given', a, u, s, ph, h FROM UNNEST($1::text[], $2::text[], $3::text[], $4::timestamp[], \
+               $5::timestamp[], $6::text[], $7::text[], $8::text[]) WITH ORDINALITY AS t(p, f, k, a, u, s, ph, h, n) ORDER BY n",
         )
-        .bind(person)
-        .bind(facility)
-        .bind(k.code())
-        .bind(at)
-        .bind(until)
-        .bind(session)
-        .bind(&prev)
-        .bind(&hash)
-        .execute(&mut **tx)
+        .bind(rows.iter().map(|r| r.person.clone()).collect::<Vec<_>>())
+        .bind(rows.iter().map(|r| r.facility.clone()).collect::<Vec<_>>())
+        .bind(rows.iter().map(|r| r.kind.to_string()).collect::<Vec<_>>())
+        .bind(rows.iter().map(|r| r.at).collect::<Vec<_>>())
+        .bind(rows.iter().map(|r| r.until).collect::<Vec<_>>())
+        .bind(rows.iter().map(|r| r.session.clone()).collect::<Vec<_>>())
+        .bind(rows.iter().map(|r| r.prev.clone()).collect::<Vec<_>>())
+        .bind(rows.iter().map(|r| r.hash.clone()).collect::<Vec<_>>())
+        .execute(&mut *tx)
         .await?;
-        prev = hash;
     }
-    Ok(())
+    tx.commit().await?;
+    Ok(people)
 }
 
 /// Records a revocation (OQSCD031 reason: 1 facility, 2 patient).

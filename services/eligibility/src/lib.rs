@@ -66,18 +66,22 @@ pub struct Eligibility {
     ready: AtomicBool,
     /// Face results of the card readers, for HTTP polling.
     pub faces: reader::FaceStore,
+    /// Group commit of the consent log for the card readers.
+    pub consent_writer: onshi_consent::chain::Writer,
 }
 
 impl Eligibility {
     /// Loads the Web API key, catches up with both feeds, and keeps following them in the background.
     pub async fn start(core: Core) -> anyhow::Result<Arc<Self>> {
         let token_key = webapi::load_key(&core.pool).await?;
+        let consent_writer = onshi_consent::chain::Writer::start(core.pool.clone());
         let me = Arc::new(Self {
             core,
             registry: RwLock::new(Registry::default()),
             token_key,
             ready: AtomicBool::new(false),
             faces: reader::FaceStore::default(),
+            consent_writer,
         });
         let started = Instant::now();
         me.sync().await?;

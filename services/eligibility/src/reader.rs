@@ -1,9 +1,10 @@
 //! Card-reader emulation (顔認証付きカードリーダー), per terminal of a facility (reference §1.5b):
 //!
-//! `POST /reader/v1/sessions` (place the card) → `…/{id}/identify` (face match or PIN) → `…/{id}/register`
-//! (初回登録, only for a card not yet registered) → `…/{id}/consent` (the consent screens and the prescription
-//! form) → the **face XML** `OQSsiquc01res_face_<code><20 hex>_<yyyyMMddHHmmss>.xml` in the facility's `face/`
-//! folder, also returned and listed at `GET /reader/v1/face/{code}?after=<seq>` for polling.
+//! `POST /reader/v1/{code}/sessions` (place the card) → `…/sessions/{id}/identify` (face match or PIN) →
+//! `…/sessions/{id}/register` (初回登録, only for a card not yet registered) → `…/sessions/{id}/consent` (the
+//! consent screens and the prescription form) → the **face XML**
+//! `OQSsiquc01res_face_<code><20 hex>_<yyyyMMddHHmmss>.xml` in the facility's `face/` folder, also returned and
+//! listed at `GET /reader/v1/{code}/face?after=<seq>` for polling.
 //!
 //! Card-side failures answer as the reader would (JSON `{"error":{"code","message"}}` with the reader's
 //! message); no face XML is written for them. Every step is single-use (a replayed session is refused).
@@ -120,8 +121,6 @@ fn facility_of(
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 struct Place {
-    #[serde(rename = "MedicalInstitutionCode")]
-    facility: String,
     terminal: String,
     card_serial: String,
 }
@@ -129,13 +128,14 @@ struct Place {
 async fn place(
     e: web::Data<Arc<Eligibility>>,
     req: HttpRequest,
+    path: web::Path<String>,
     body: web::Payload,
 ) -> HttpResponse {
     let p: Place = match read_body(body, 4096).await.and_then(|b| parse_json(&b)) {
         Ok(p) => p,
         Err(err) => return refuse(StatusCode::BAD_REQUEST, "bad_request", &err.to_string()),
     };
-    let code = match facility_of(&e, &req, &p.facility) {
+    let code = match facility_of(&e, &req, &path) {
         Ok(c) => c,
         Err(r) => return *r,
     };
@@ -196,6 +196,7 @@ async fn place(
         &p.terminal,
         &card.serial,
         &card.person_id,
+        card.registered_on.is_some(),
         now,
     )
     .await
@@ -218,41 +219,48 @@ fn internal(err: anyhow::Error) -> HttpResponse {
     )
 }
 
-/// Loads a session for a step: it must exist, belong to the authenticated facility, be in `state` and not
-/// have timed out.
-async fn session_for(
-    e: &Eligibility,
-    req: &HttpRequest,
-    id: &str,
-    expected: &str,
-) -> Result<sessions::Session, Box<HttpResponse>> {
-    let s = match sessions::get(&e.core.pool, id).await {
-        Ok(Some(s)) => s,
-        Ok(None) => {
-            return Err(Box::new(refuse(
-                StatusCode::NOT_FOUND,
-                "session_unknown",
-                "受付情報がありません。カードを置き直してください。",
-            )))
-        }
-        Err(err) => return Err(Box::new(internal(err.into()))),
-    };
-    facility_of(e, req, &s.facility)?;
-    if s.state != expected {
-        return Err(Box::new(refuse(
-            StatusCode::CONFLICT,
-            "session_used",
-            "この受付は終了しています。カードを置き直してください。",
-        )));
-    }
-    if e.core.clock.now() > s.created_at + TimeDelta::minutes(sessions::SESSION_MINUTES) {
-        return Err(Box::new(refuse(
+/// Explains why a step did not apply to a session (it does not exist for this facility, is past that step,
+/// or timed out).
+async fn diagnose(e: &Eligibility, code: &str, id: &str, expected: &str) -> HttpResponse {
+    match sessions::get(&e.core.pool, id).await {
+        Err(err) => internal(err.into()),
+        Ok(Some(s)) if s.facility == code && s.state == expected => refuse(
             StatusCode::CONFLICT,
             "session_timeout",
             "時間切れです。カードを置き直してください。",
-        )));
+        ),
+        Ok(Some(s)) if s.facility == code => refuse(
+            StatusCode::CONFLICT,
+            "session_used",
+            "この受付は終了しています。カードを置き直してください。",
+        ),
+        _ => refuse(
+            StatusCode::NOT_FOUND,
+            "session_unknown",
+            "受付情報がありません。カードを置き直してください。",
+        ),
     }
-    Ok(s)
+}
+
+/// A session of this facility waiting at `expected`, not timed out.
+async fn session_at(
+    e: &Eligibility,
+    code: &str,
+    id: &str,
+    expected: &str,
+) -> Result<sessions::Session, Box<HttpResponse>> {
+    match sessions::get(&e.core.pool, id).await {
+        Ok(Some(s))
+            if s.facility == code
+                && s.state == expected
+                && e.core.clock.now()
+                    <= s.created_at + TimeDelta::minutes(sessions::SESSION_MINUTES) =>
+        {
+            Ok(s)
+        }
+        Ok(_) => Err(Box::new(diagnose(e, code, id, expected).await)),
+        Err(err) => Err(Box::new(internal(err.into()))),
+    }
 }
 
 #[derive(Deserialize)]
@@ -269,17 +277,17 @@ struct Identify {
 async fn identify(
     e: web::Data<Arc<Eligibility>>,
     req: HttpRequest,
-    path: web::Path<String>,
+    path: web::Path<(String, String)>,
     body: web::Payload,
 ) -> HttpResponse {
+    let (code, id) = path.into_inner();
     let i: Identify = match read_body(body, 4096).await.and_then(|b| parse_json(&b)) {
         Ok(i) => i,
         Err(err) => return refuse(StatusCode::BAD_REQUEST, "bad_request", &err.to_string()),
     };
-    let s = match session_for(&e, &req, &path, "identify").await {
-        Ok(s) => s,
-        Err(r) => return *r,
-    };
+    if let Err(r) = facility_of(&e, &req, &code) {
+        return *r;
+    }
     let pool = &e.core.pool;
     let now = e.core.clock.now();
     match (i.method.as_str(), i.face_match, i.pin.as_deref()) {
@@ -291,21 +299,29 @@ async fn identify(
                 "顔認証できませんでした。暗証番号を入力してください。",
             )
         }
-        ("pin", _, Some(pin)) => match cards::verify_pin(pool, &s.serial, pin, now).await {
-            Ok(cards::Pin::Correct) => {}
-            Ok(cards::Pin::Wrong { tries_left }) => {
-                return refuse(
-                    StatusCode::UNAUTHORIZED,
-                    "pin_wrong",
-                    &format!("暗証番号が違います。あと{tries_left}回間違えるとロックされます。"),
-                )
+        ("pin", _, Some(pin)) => {
+            let s = match session_at(&e, &code, &id, "identify").await {
+                Ok(s) => s,
+                Err(r) => return *r,
+            };
+            match cards::verify_pin(pool, &s.serial, pin, now).await {
+                Ok(cards::Pin::Correct) => {}
+                Ok(cards::Pin::Wrong { tries_left }) => {
+                    return refuse(
+                        StatusCode::UNAUTHORIZED,
+                        "pin_wrong",
+                        &format!(
+                            "暗証番号が違います。あと{tries_left}回間違えるとロックされます。"
+                        ),
+                    )
+                }
+                Ok(cards::Pin::Locked) => {
+                    let _ = sessions::advance(pool, &id, &code, "identify", "failed", now).await;
+                    return refuse(StatusCode::FORBIDDEN, "card_locked", "暗証番号がロックされました。市区町村の窓口でロック解除の手続きをしてください。");
+                }
+                Err(err) => return internal(err.into()),
             }
-            Ok(cards::Pin::Locked) => {
-                let _ = sessions::advance(pool, &s.id, "identify", "failed", now).await;
-                return refuse(StatusCode::FORBIDDEN, "card_locked", "暗証番号がロックされました。市区町村の窓口でロック解除の手続きをしてください。");
-            }
-            Err(err) => return internal(err.into()),
-        },
+        }
         _ => {
             return refuse(
                 StatusCode::BAD_REQUEST,
@@ -314,16 +330,11 @@ async fn identify(
             )
         }
     }
-    let registered =
-        matches!(cards::get(pool, &s.serial).await, Ok(Some(c)) if c.registered_on.is_some());
-    let next = if registered { "consent" } else { "register" };
-    match sessions::advance(pool, &s.id, "identify", next, now).await {
-        Ok(true) => HttpResponse::Ok().json(serde_json::json!({"identified": true, "next": next})),
-        Ok(false) => refuse(
-            StatusCode::CONFLICT,
-            "session_used",
-            "この受付は終了しています。カードを置き直してください。",
-        ),
+    match sessions::advance(pool, &id, &code, "identify", "after_identify", now).await {
+        Ok(Some(s)) => {
+            HttpResponse::Ok().json(serde_json::json!({"identified": true, "next": s.state}))
+        }
+        Ok(None) => diagnose(&e, &code, &id, "identify").await,
         Err(err) => internal(err.into()),
     }
 }
@@ -354,9 +365,13 @@ fn current_qualification(
 async fn register(
     e: web::Data<Arc<Eligibility>>,
     req: HttpRequest,
-    path: web::Path<String>,
+    path: web::Path<(String, String)>,
 ) -> HttpResponse {
-    let s = match session_for(&e, &req, &path, "register").await {
+    let (code, id) = path.into_inner();
+    if let Err(r) = facility_of(&e, &req, &code) {
+        return *r;
+    }
+    let s = match session_at(&e, &code, &id, "register").await {
         Ok(s) => s,
         Err(r) => return *r,
     };
@@ -377,21 +392,18 @@ async fn register(
     }
     match sessions::advance(
         &e.core.pool,
-        &s.id,
+        &id,
+        &code,
         "register",
         "consent",
         e.core.clock.now(),
     )
     .await
     {
-        Ok(true) => {
+        Ok(Some(_)) => {
             HttpResponse::Ok().json(serde_json::json!({"registered": true, "next": "consent"}))
         }
-        Ok(false) => refuse(
-            StatusCode::CONFLICT,
-            "session_used",
-            "この受付は終了しています。",
-        ),
+        Ok(None) => diagnose(&e, &code, &id, "register").await,
         Err(err) => internal(err.into()),
     }
 }
@@ -412,9 +424,10 @@ struct Consents {
 async fn consent(
     e: web::Data<Arc<Eligibility>>,
     req: HttpRequest,
-    path: web::Path<String>,
+    path: web::Path<(String, String)>,
     body: web::Payload,
 ) -> HttpResponse {
+    let (code, id) = path.into_inner();
     let started = Instant::now();
     let c: Consents = match read_body(body, 4096).await.and_then(|b| parse_json(&b)) {
         Ok(c) => c,
@@ -432,10 +445,9 @@ async fn consent(
             )
         }
     };
-    let s = match session_for(&e, &req, &path, "consent").await {
-        Ok(s) => s,
-        Err(r) => return *r,
-    };
+    if let Err(r) = facility_of(&e, &req, &code) {
+        return *r;
+    }
     let now = e.core.clock.now_dt();
     let until = DateTime::from_naive(now.naive() + TimeDelta::hours(CONSENT_HOURS));
     let given: Vec<Kind> = [
@@ -449,50 +461,36 @@ async fn consent(
     .into_iter()
     .filter_map(|(yes, k)| yes.then_some(k))
     .collect();
-    // The session ends and the consents are recorded together, once.
-    let recorded: anyhow::Result<bool> = async {
-        let mut tx = e.core.pool.begin().await?;
-        if !sessions::advance(&mut *tx, &s.id, "consent", "done", now.naive()).await? {
-            return Ok(false);
-        }
-        chain::give(
-            &mut tx,
-            &s.person_id,
-            &s.facility,
-            &given,
-            now.naive(),
-            until.naive(),
-            &s.id,
-        )
-        .await?;
-        tx.commit().await?;
-        Ok(true)
-    }
-    .await;
-    match recorded {
-        Ok(true) => {}
-        Ok(false) => {
-            return refuse(
-                StatusCode::CONFLICT,
-                "session_used",
-                "この受付は終了しています。",
-            )
-        }
+    // The session ends and the consents are recorded together, once (group-committed with other readers).
+    let finished = e
+        .consent_writer
+        .finish(chain::Finish {
+            session: id.clone(),
+            facility: code.clone(),
+            kinds: given.clone(),
+            at: now.naive(),
+            until: until.naive(),
+            deadline: now.naive() - TimeDelta::minutes(sessions::SESSION_MINUTES),
+        })
+        .await;
+    let person = match finished {
+        Ok(Some(p)) => p,
+        Ok(None) => return diagnose(&e, &code, &id, "consent").await,
         Err(err) => return internal(err),
-    }
-    let reference = crate::refnum::reference_for(&e.core.pool, &s.facility, &s.person_id)
+    };
+    let reference = crate::refnum::reference_for(&e.core.pool, &code, &person)
         .await
         .unwrap_or_else(|err| {
             tracing::warn!(error = %err, "card reader: reference number lookup failed");
             None
         });
-    let mut resp = face_response(&e, &s, &given, prescription, now, until);
+    let mut resp = face_response(&e, &code, &person, &given, prescription, now, until);
     if let Some(r) = resp.body.as_mut().and_then(|b| b.results.first_mut()) {
         r.reference_number = reference;
     }
     let file = format!(
         "OQSsiquc01res_face_{}{}_{}.xml",
-        s.facility,
+        code,
         random_bytes::<10>()
             .iter()
             .map(|b| format!("{b:02x}"))
@@ -501,7 +499,7 @@ async fn consent(
     );
     let bytes = resp.to_xml();
     if let Some(root) = &e.core.config.folder_root {
-        let dir = root.join(&s.facility).join("face");
+        let dir = root.join(&code).join("face");
         if let Err(err) = std::fs::create_dir_all(&dir)
             .and_then(|_| onshi_core::transport::write_atomically(&dir, &file, &bytes))
         {
@@ -512,7 +510,7 @@ async fn consent(
         onshi_core::xml::Encoding::Utf8 => String::from_utf8_lossy(&bytes).into_owned(),
         onshi_core::xml::Encoding::ShiftJis => encoding_rs::SHIFT_JIS.decode(&bytes).0.into_owned(),
     };
-    let seq = e.faces.push(&s.facility, file.clone(), xml.clone());
+    let seq = e.faces.push(&code, file.clone(), xml.clone());
     e.observe_face(started);
     HttpResponse::Ok().json(serde_json::json!({"seq": seq, "face_file": file, "xml": xml}))
 }
@@ -520,7 +518,8 @@ async fn consent(
 /// The face result: ReferenceClassification 1, the person's qualification today, the consents just given.
 fn face_response(
     e: &Eligibility,
-    s: &sessions::Session,
+    facility: &str,
+    person: &str,
     given: &[Kind],
     prescription: Option<PrescriptionIssueSelect>,
     now: DateTime,
@@ -543,13 +542,13 @@ fn face_response(
             }
         })
     };
-    let chosen = current_qualification(e, &s.person_id, today);
+    let chosen = current_qualification(e, person, today);
     let reg = e.registry.read().expect("registry");
     let (validity, results) = match &chosen {
         None => (QualificationValidity::NotFound, vec![]),
         Some((id, valid)) => {
             let q = reg
-                .of_person(&s.person_id)
+                .of_person(person)
                 .find(|q| &q.id == id)
                 .expect("chosen from the registry");
             let rec = &q.on(today).unwrap_or_else(|| q.first()).record;
@@ -580,7 +579,7 @@ fn face_response(
         }
     };
     let encoding = reg
-        .facility(&s.facility)
+        .facility(facility)
         .and_then(|f| f.response_encoding)
         .unwrap_or(e.core.config.response_encoding);
     Response {
@@ -588,7 +587,7 @@ fn face_response(
             process_time: now,
             echo: HeaderEcho {
                 confirmation_date: Some(today.compact()),
-                institution: Some(s.facility.clone()),
+                institution: Some(facility.to_string()),
                 arbitrary_file_identifier: Some(token()),
             },
             reference_classification: ReferenceClassification::MyNumberCard,
@@ -628,10 +627,10 @@ async fn faces(
 pub fn configure(cfg: &mut web::ServiceConfig) {
     cfg.service(
         web::scope("/reader/v1")
-            .route("/sessions", web::post().to(place))
-            .route("/sessions/{id}/identify", web::post().to(identify))
-            .route("/sessions/{id}/register", web::post().to(register))
-            .route("/sessions/{id}/consent", web::post().to(consent))
-            .route("/face/{code}", web::get().to(faces)),
+            .route("/{code}/sessions", web::post().to(place))
+            .route("/{code}/sessions/{id}/identify", web::post().to(identify))
+            .route("/{code}/sessions/{id}/register", web::post().to(register))
+            .route("/{code}/sessions/{id}/consent", web::post().to(consent))
+            .route("/{code}/face", web::get().to(faces)),
     );
 }

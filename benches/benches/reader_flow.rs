@@ -1,0 +1,134 @@
+//! The whole card-reader flow (issue target: ≥ 2,000 flows/s on 2 cores): place the card, identify by face,
+//! give consents → face XML, over HTTP/1.1 with keep-alive against the in-process services on a real
+//! PostgreSQL (private cluster, normal durability). `cargo bench -p onshi-benches --bench reader_flow [-- N]`.
+
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
+use std::time::Instant;
+
+use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
+
+use onshi_core::config::Config;
+use onshi_core::http::{Core, Metrics};
+use onshi_core::pg::{Durability, EmbeddedCluster};
+
+/// One keep-alive connection: POST a JSON body, return (status, body).
+struct Conn {
+    r: BufReader<tokio::net::tcp::OwnedReadHalf>,
+    w: tokio::net::tcp::OwnedWriteHalf,
+}
+
+impl Conn {
+    async fn open(addr: &str) -> Self {
+        let s = tokio::net::TcpStream::connect(addr).await.unwrap();
+        s.set_nodelay(true).unwrap();
+        let (r, w) = s.into_split();
+        Self {
+            r: BufReader::new(r),
+            w,
+        }
+    }
+    async fn post(&mut self, path: &str, body: &str) -> (u16, String) {
+        let req = format!(
+            "POST {path} HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n{body}",
+            body.len()
+        );
+        self.w.write_all(req.as_bytes()).await.unwrap();
+        let mut line = String::new();
+        self.r.read_line(&mut line).await.unwrap();
+        let status: u16 = line.split(' ').nth(1).unwrap().parse().unwrap();
+        let mut len = 0;
+        loop {
+            line.clear();
+            self.r.read_line(&mut line).await.unwrap();
+            if line == "\r\n" {
+                break;
+            }
+            if let Some(v) = line.to_ascii_lowercase().strip_prefix("content-length:") {
+                len = v.trim().parse().unwrap();
+            }
+        }
+        let mut buf = vec![0; len];
+        self.r.read_exact(&mut buf).await.unwrap();
+        (status, String::from_utf8(buf).unwrap())
+    }
+}
+
+fn field(json: &str, name: &str) -> String {
+    let v: serde_json::Value = serde_json::from_str(json).unwrap();
+    v[name].as_str().unwrap_or_default().to_string()
+}
+
+fn main() {
+    let flows: usize = std::env::args()
+        .skip(1)
+        .find_map(|a| a.parse().ok())
+        .unwrap_or(20_000);
+    let dir = std::env::temp_dir().join(format!("onshi-reader-bench-{}", std::process::id()));
+    let cluster = EmbeddedCluster::start(&dir, Durability::Normal).unwrap();
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .unwrap();
+    rt.block_on(async {
+        let admin = cluster.url("postgres");
+        onshi_core::db::create_database(&admin, "bench").await.unwrap();
+        let pool = onshi_core::db::connect(&onshi_core::db::with_database(&admin, "bench"), 40).await.unwrap();
+        onshi::host::migrate(&pool).await.unwrap();
+        let clock = onshi_core::clock::SimClock::connect(&pool).await.unwrap();
+        let core = Core { pool, clock, metrics: Metrics::new(), config: Arc::new(Config::default()) };
+        onshi_seed::demo::load(&core).await.unwrap();
+        // One card per concurrent terminal, registered to 山田 太郎's qualification.
+        let terminals = 64;
+        let today = core.clock.today();
+        for t in 0..terminals {
+            onshi_consent::cards::issue_fixed(
+                &core,
+                &format!("B{t:015}"),
+                "demo-yamada-taro",
+                "1234",
+                today,
+                10,
+                Some(("01130012:12345678:1:00", today)),
+            )
+            .await
+            .unwrap();
+        }
+        let host = onshi::host::Host::start(core.clone(), onshi::host::ALL, "127.0.0.1:0").await.unwrap();
+        let addr = host.addr.to_string();
+        let done = Arc::new(AtomicUsize::new(0));
+        let started = Instant::now();
+        let mut tasks = Vec::new();
+        for t in 0..terminals {
+            let (addr, done) = (addr.clone(), done.clone());
+            tasks.push(tokio::spawn(async move {
+                let mut c = Conn::open(&addr).await;
+                let place = format!(r#"{{"terminal":"T{t}","card_serial":"B{t:015}"}}"#);
+                while done.fetch_add(1, Ordering::Relaxed) < flows {
+                    let (s1, b1) = c.post("/reader/v1/1310112345/sessions", &place).await;
+                    assert_eq!(s1, 201, "{b1}");
+                    let id = field(&b1, "session");
+                    let (s2, _) = c.post(&format!("/reader/v1/1310112345/sessions/{id}/identify"), r#"{"method":"face","match":true}"#).await;
+                    assert_eq!(s2, 200);
+                    let (s3, b3) = c
+                        .post(
+                            &format!("/reader/v1/1310112345/sessions/{id}/consent"),
+                            r#"{"medication":true,"checkup":true,"limit_certificate":true,"prescription":"electronic"}"#,
+                        )
+                        .await;
+                    assert_eq!(s3, 200, "{b3}");
+                }
+            }));
+        }
+        for t in tasks {
+            t.await.unwrap();
+        }
+        let secs = started.elapsed().as_secs_f64();
+        println!("reader_flow: {flows} flows (place + face + consent → face XML), {terminals} terminals");
+        println!("  {secs:.2} s   {:.0} flows/s   ({:.0} HTTP requests/s)", flows as f64 / secs, 3.0 * flows as f64 / secs);
+        host.stop().await;
+    });
+    drop(cluster);
+    let _ = std::fs::remove_dir_all(&dir);
+}
