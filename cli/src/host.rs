@@ -19,6 +19,8 @@ pub enum Service {
     Eligibility,
     Portal,
     Consent,
+    /// Needs the eligibility service in the same process (it asks it about patients and facilities).
+    Medication,
 }
 
 pub const ALL: &[Service] = &[
@@ -26,6 +28,7 @@ pub const ALL: &[Service] = &[
     Service::Eligibility,
     Service::Portal,
     Service::Consent,
+    Service::Medication,
 ];
 
 /// Every schema's migrations, in dependency order.
@@ -34,6 +37,7 @@ pub const MIGRATIONS: &[Migrations] = &[
     onshi_insurer::MIGRATIONS,
     onshi_portal::MIGRATIONS,
     onshi_consent::MIGRATIONS,
+    onshi_medication::MIGRATIONS,
     onshi_eligibility::MIGRATIONS,
     onshi_seed::nation::MIGRATIONS,
 ];
@@ -77,9 +81,22 @@ impl Host {
         } else {
             None
         };
+        let medication = match (&eligibility, services.contains(&Service::Medication)) {
+            (Some(e), true) => {
+                let directory: Arc<dyn onshi_core::directory::Directory> = e.clone();
+                Some(onshi_medication::Medication::start(core.clone(), directory).await?)
+            }
+            (None, true) => {
+                anyhow::bail!("the medication service runs with the eligibility service")
+            }
+            _ => None,
+        };
         let mut router = Router::new();
         if let Some(e) = &eligibility {
             router.merge(e.router());
+        }
+        if let Some(m) = &medication {
+            router.merge(m.router());
         }
         let mut background = Vec::new();
         if let (Some(root), Some(_)) = (&core.config.folder_root, &eligibility) {
@@ -98,6 +115,7 @@ impl Host {
         let core_data = web::Data::new(core.clone());
         let router_data = web::Data::new(router);
         let elig_data = eligibility.clone().map(web::Data::new);
+        let med_data = medication.map(web::Data::new);
         let server = HttpServer::new(move || {
             let mut app = App::new()
                 .app_data(core_data.clone())
@@ -118,6 +136,11 @@ impl Host {
             }
             if services.contains(&Service::Consent) {
                 app = app.configure(onshi_consent::configure);
+            }
+            if let Some(m) = &med_data {
+                app = app
+                    .app_data(m.clone())
+                    .configure(onshi_medication::configure);
             }
             app
         })

@@ -112,6 +112,11 @@ enum Command {
         #[arg(long)]
         report: bool,
     },
+    /// Drug master tools.
+    Master {
+        #[command(subcommand)]
+        action: MasterAction,
+    },
     /// Consent service tools.
     Consent {
         #[command(subcommand)]
@@ -139,6 +144,13 @@ enum ClockAction {
     Freeze,
     /// Let the clock run again from the current simulated time.
     Resume,
+}
+
+#[derive(Subcommand)]
+enum MasterAction {
+    /// Load an official master file as downloaded: the 医薬品マスター (42 columns) or the 薬価基準収載品目リスト
+    /// (15 columns), Shift_JIS or UTF-8, with or without the header.
+    Import { file: PathBuf },
 }
 
 #[derive(Subcommand)]
@@ -424,6 +436,18 @@ async fn main() -> anyhow::Result<()> {
                     }
                     None => println!("no synthetic nation is loaded in this database"),
                 }
+                Ok(())
+            })
+            .await
+        }
+        Command::Master {
+            action: MasterAction::Import { file },
+        } => {
+            let bytes =
+                std::fs::read(&file).with_context(|| format!("reading {}", file.display()))?;
+            one_off(&home, |core| async move {
+                let n = onshi_medication::master::import(&core.pool, &bytes).await?;
+                println!("{}: {} rows loaded, {} skipped", n.kind, n.rows, n.skipped);
                 Ok(())
             })
             .await

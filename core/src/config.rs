@@ -56,6 +56,8 @@ pub struct Config {
     /// Lifetime of a Web API `idToken` on the simulated clock.
     pub web_api_token_minutes: i64,
     pub auth: AuthMode,
+    /// Days of the month on which claim files are accepted (default the real 5th–12th).
+    pub claims_window: (u32, u32),
     /// The TLS listener (mTLS) for facility-facing endpoints; None: plain HTTP only.
     pub tls_bind: Option<String>,
 }
@@ -70,6 +72,7 @@ impl Default for Config {
             rules: EligibilityRules::default(),
             web_api_token_minutes: 60,
             auth: AuthMode::Sandbox,
+            claims_window: (5, 12),
             tls_bind: None,
         }
     }

@@ -15,6 +15,7 @@
 //! | [`copy`] | the binary COPY encoder for bulk loads |
 //! | [`db`] | connection pool and the per-service migration runner |
 //! | [`pg`] | the embedded PostgreSQL cluster (the default when `DATABASE_URL` is unset) |
+//! | [`directory`] | what services may ask the eligibility service about people and facilities |
 //! | [`feed`] | the change-feed protocol between services (publisher lock, consumer batches, NOTIFY) |
 //! | [`config`] | runtime settings, including every rule that stands in for an unknown of the real system |
 //! | [`http`] | shared HTTP pieces: error shape, health, metrics, clock admin endpoints |
@@ -27,6 +28,7 @@ pub mod codes;
 pub mod config;
 pub mod copy;
 pub mod db;
+pub mod directory;
 pub mod feed;
 pub mod http;
 pub mod ids;

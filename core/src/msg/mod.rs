@@ -9,6 +9,7 @@ pub mod oqs_muimm02;
 pub mod oqs_siimm01;
 pub mod oqs_siquc01;
 pub mod qualification;
+pub mod yzk_siquc01;
 
 use crate::codes::{CodeTable, ReferenceClassification, SegmentOfResult};
 use crate::ids::{Date, DateTime, InstitutionCode};

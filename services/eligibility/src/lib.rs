@@ -352,3 +352,48 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
     webapi::configure(cfg);
     reader::configure(cfg);
 }
+
+impl onshi_core::directory::Directory for Eligibility {
+    fn person(
+        &self,
+        insurer: &onshi_core::ids::InsurerNumber,
+        symbol: &onshi_core::ids::CardSymbol,
+        number: &onshi_core::ids::CardNumber,
+        branch: Option<&str>,
+        birth: Option<Date>,
+    ) -> Option<onshi_core::directory::PersonRef> {
+        use onshi_core::codes::CodeTable;
+        let reg = self.registry.read().expect("registry");
+        let today = self.core.clock.today();
+        let key = registry::card_key(insurer, symbol, number);
+        let found: Vec<_> = reg
+            .by_card(&key)
+            .filter(|q| branch.is_none_or(|b| q.first().record.branch.as_string() == b))
+            .filter(|q| birth.is_none_or(|d| q.first().record.birth_date == d))
+            .collect();
+        // Ambiguous (twins without 枝番) or unknown: no person.
+        let [q] = found.as_slice() else { return None };
+        let r = &q.on(today).unwrap_or_else(|| q.first()).record;
+        Some(onshi_core::directory::PersonRef {
+            qualification_id: q.id.clone(),
+            person_id: q.person_id.clone(),
+            name: r.name.clone(),
+            kana: r.name_kana.clone(),
+            birth: r.birth_date,
+            sex: r.sex.code().to_string(),
+        })
+    }
+
+    fn facility(
+        &self,
+        code: &str,
+        terminal: Option<&str>,
+        today: Date,
+    ) -> (
+        onshi_core::xml::Encoding,
+        Result<(), onshi_core::result_codes::ResultKey>,
+    ) {
+        let reg = self.registry.read().expect("registry");
+        answer::check_facility(&reg, &self.core.config, code, terminal, today)
+    }
+}

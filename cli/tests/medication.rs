@@ -1,0 +1,433 @@
+//! 薬剤情報 end to end: UKE claim files in, the 11th-day schedule on the simulated clock, consent-gated
+//! `YZKsiquc01` retrieval, re-claims replacing earlier receipts, and bad files refused with nothing applied.
+
+use std::time::Duration;
+
+use onshi::host::{Host, ALL, MIGRATIONS};
+use onshi_core::config::Config;
+use onshi_core::http::Core;
+use onshi_core::testkit::{self, http};
+use onshi_core::xml::{self, Element};
+
+const MED: &str = "1310112345";
+const PHARMACY: &str = "1340140233";
+
+struct Sim {
+    host: Host,
+    core: Core,
+    addr: String,
+}
+
+async fn sim() -> Sim {
+    let core = testkit::core(MIGRATIONS, Config::default()).await;
+    core.clock.set_frozen(true).await.unwrap();
+    core.clock
+        .set(onshi_core::clock::parse_time("2026-11-09T10:00:00").unwrap())
+        .await
+        .unwrap();
+    onshi_seed::demo::load(&core).await.unwrap();
+    let host = Host::start(core.clone(), ALL, "127.0.0.1:0").await.unwrap();
+    Sim {
+        addr: host.addr.to_string(),
+        host,
+        core,
+    }
+}
+
+fn days(day: u32, count: u32) -> String {
+    (1..=31)
+        .map(|d| {
+            if d == day {
+                count.to_string()
+            } else {
+                String::new()
+            }
+        })
+        .collect::<Vec<_>>()
+        .join(",")
+}
+
+fn sjis(text: &str) -> Vec<u8> {
+    let mut b = encoding_rs::SHIFT_JIS
+        .encode(&text.replace('\n', "\r\n"))
+        .0
+        .into_owned();
+    b.push(0x1A);
+    b
+}
+
+/// A 医科 claim for 山田 太郎 (demo), treatment month 2026-10, with `drugs` (code, day, count).
+fn medical_claim(drugs: &[(&str, u32, u32)], search: &str) -> Vec<u8> {
+    let mut t = String::from("IR,1,13,1,0112345,,オンシ内科クリニック,202611,00,\n");
+    t.push_str(&format!(
+        "RE,1,1112,202610,山田　太郎,1,19800515,,,,,,,,,,,,{search},,,,,,,,,,,,,,,,,,,ﾔﾏﾀﾞ ﾀﾛｳ,\n"
+    ));
+    t.push_str("HO,01130012,12345678,1,1,100,,,,,,,,,\nSN,1,01,,,,00,,\n");
+    for (i, (code, day, count)) in drugs.iter().enumerate() {
+        let shinryo = if i == 0 { "21" } else { "" };
+        t.push_str(&format!(
+            "IY,{shinryo},1,{code},3,10,{count},,,,,,,{}\n",
+            days(*day, *count)
+        ));
+    }
+    t.push_str("GO,1,100,99\n");
+    sjis(&t)
+}
+
+fn pharmacy_claim() -> Vec<u8> {
+    sjis(
+        "YK,1,13,4,0140233,オンシ薬局,202611,00,\n\
+         RE,1,4112,202611,山田　太郎,1,19800515,,,13,1,0112345,オンシ内科クリニック,,,,,,,,,,,,,,,,,,,,,,,,,,,,ﾔﾏﾀﾞ ﾀﾛｳ\n\
+         HO,01130012,12345678,1,1,100,,,,,,,,\n\
+         SN,1,01,,,,00,,\n\
+         SH,01,1,001,１日１回朝食後,100,,,,\n\
+         CZ,1,20261110,20261112,1,28,,,,,,,,50\n\
+         IY,1,610406079,1,,,,,,1\n\
+         GO,1,200,99\n",
+    )
+}
+
+async fn claim(s: &Sim, bytes: &[u8]) -> http::Reply {
+    http::send(&s.addr, "POST", "/medication/v1/claims", &[], bytes).await
+}
+
+fn yzk(facility: &str) -> Vec<u8> {
+    format!(
+        "<?xml version=\"1.0\" encoding=\"Shift_JIS\"?><XmlMsg><MessageHeader>\
+         <MedicalInstitutionCode>{facility}</MedicalInstitutionCode><InsurerNumber>01130012</InsurerNumber>\
+         <InsuranceCardSymbol>12345678</InsuranceCardSymbol><InsuredPersonIdentificationNumber>1</InsuredPersonIdentificationNumber>\
+         <BranchNumber>00</BranchNumber><ArbitraryFileIdentifier>y1</ArbitraryFileIdentifier></MessageHeader>\
+         <MessageBody><StartDate>202601</StartDate><EndDate>202612</EndDate><FileCategory>2</FileCategory>\
+         <PrDiInfClassification>1</PrDiInfClassification><MedicalTreatmentFlag>1</MedicalTreatmentFlag></MessageBody></XmlMsg>"
+    )
+    .into_bytes()
+}
+
+async fn ask(s: &Sim, facility: &str) -> Element {
+    let r = http::send(
+        &s.addr,
+        "POST",
+        "/oqs/v1/req/YZKsiquc01req_1.xml",
+        &[],
+        &yzk(facility),
+    )
+    .await;
+    assert_eq!(
+        r.header("content-disposition"),
+        Some("attachment; filename=\"YZKsiquc01res_1.xml\"")
+    );
+    xml::parse(&r.body, &Default::default()).unwrap().root
+}
+
+fn header(t: &Element) -> &Element {
+    t.child("MessageHeader").unwrap()
+}
+
+async fn consent(s: &Sim, facility: &str, serial: &str, pin: &str) {
+    let (_, j) = {
+        let r = http::post_json(
+            &s.addr,
+            &format!("/reader/v1/{facility}/sessions"),
+            &serde_json::json!({"terminal": "T1", "card_serial": serial}),
+        )
+        .await;
+        (r.status, r.json())
+    };
+    let id = j["session"].as_str().unwrap().to_string();
+    http::post_json(
+        &s.addr,
+        &format!("/reader/v1/{facility}/sessions/{id}/identify"),
+        &serde_json::json!({"method": "pin", "pin": pin}),
+    )
+    .await;
+    let r = http::post_json(
+        &s.addr,
+        &format!("/reader/v1/{facility}/sessions/{id}/consent"),
+        &serde_json::json!({"medication": true}),
+    )
+    .await;
+    assert_eq!(r.status, 200, "{}", r.text());
+}
+
+async fn until_extracted(s: &Sim) {
+    for _ in 0..100 {
+        let b = http::get(&s.addr, "/medication/v1/batches").await.json();
+        if b.as_array().unwrap().iter().all(|b| b["pending"] == 0) {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    panic!("the due batches never ran");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn claims_become_history_on_the_schedule_and_only_with_consent() {
+    let s = sim().await;
+    // A claim on the 9th: accepted, visible from the morning of the 11th.
+    let first = medical_claim(&[("610406079", 8, 14), ("699999999", 8, 14)], "");
+    let r = claim(&s, &first).await;
+    assert_eq!(r.status, 201, "{}", r.text());
+    let j = r.json();
+    assert_eq!(
+        (j["receipts"].clone(), j["drug_lines"].clone()),
+        (1.into(), 2.into())
+    );
+    assert_eq!(j["visible_from"], "2026-11-11T05:00:00");
+    assert_eq!(j["unmatched_receipts"].as_array().unwrap().len(), 0);
+    // The same file again changes nothing.
+    let again = claim(&s, &first).await;
+    assert_eq!(
+        (again.status, again.json()["duplicate"].clone()),
+        (200, true.into())
+    );
+
+    // Without consent: refused, with the reference's error shape.
+    let t = ask(&s, MED).await;
+    assert_eq!(header(&t).value("ResultCode"), Some("2"));
+    assert!(header(&t)
+        .value("MessageContents")
+        .unwrap()
+        .contains("同意"));
+    consent(&s, MED, "D000000000000001", "1234").await;
+    // With consent but before the 11th: nothing visible yet.
+    let t = ask(&s, MED).await;
+    assert_eq!(header(&t).value("ResultCode"), Some("1"));
+    assert_eq!(
+        t.child("MessageBody")
+            .unwrap()
+            .children_named("MeTrMonthInf")
+            .count(),
+        0
+    );
+
+    // The pharmacy's claim arrives on the 12th (visible on the 13th).
+    s.core
+        .clock
+        .set(onshi_core::clock::parse_time("2026-11-12T09:00:00").unwrap())
+        .await
+        .unwrap();
+    let r = claim(&s, &pharmacy_claim()).await;
+    assert_eq!(r.status, 201, "{}", r.text());
+    assert_eq!(r.json()["visible_from"], "2026-11-13T05:00:00");
+    until_extracted_for(&s, 1).await;
+    consent(&s, MED, "D000000000000001", "1234").await;
+    let t = ask(&s, MED).await;
+    let body = t.child("MessageBody").unwrap();
+    let months: Vec<&Element> = body.children_named("MeTrMonthInf").collect();
+    assert_eq!(months.len(), 1, "the 医科 claim is visible since the 11th");
+    let drugs: Vec<&Element> = months[0]
+        .child("DiDateInfs")
+        .unwrap()
+        .children_named("DiDateInf")
+        .flat_map(|d| d.child("DrugInfs").unwrap().children_named("DrugInf"))
+        .collect();
+    assert_eq!(drugs.len(), 2);
+    assert_eq!(drugs[0].value("DrugC"), Some("610406079"));
+    assert_eq!(drugs[0].value("DrugN"), Some("ガスター散２％"));
+    assert_eq!(drugs[0].value("IngreN"), Some("ファモチジン"));
+    assert_eq!(drugs[0].value("MeTrIdCl"), Some("内服"));
+    assert_eq!(
+        drugs[1].value("DrugN"),
+        Some("（医薬品マスター未収載）699999999")
+    );
+    assert_eq!(
+        months[0]
+            .child("DiDateInfs")
+            .unwrap()
+            .child("DiDateInf")
+            .unwrap()
+            .value("DiDate"),
+        Some("20261008")
+    );
+    assert!(
+        body.child("CzDiInf").is_none(),
+        "the pharmacy claim waits for the 13th"
+    );
+
+    // The 13th: the pharmacy's 院外 dispensing appears, with its prescriber.
+    s.core
+        .clock
+        .set(onshi_core::clock::parse_time("2026-11-13T06:00:00").unwrap())
+        .await
+        .unwrap();
+    until_extracted(&s).await;
+    let t = ask(&s, MED).await;
+    let cz = t
+        .child("MessageBody")
+        .unwrap()
+        .child("CzDiInf")
+        .expect("調剤 history");
+    let m = cz.child("CzDiMonthInf").unwrap();
+    assert_eq!(m.value("CzMeTrDiHCd"), Some(PHARMACY));
+    assert_eq!(m.value("CzPrlsHCd"), Some(MED));
+    let day = m
+        .child("CzDiDateInfs")
+        .unwrap()
+        .child("CzDiDateInf")
+        .unwrap();
+    assert_eq!(
+        (day.value("CzDiDate"), day.value("CzPrDate")),
+        (Some("20261112"), Some("20261110"))
+    );
+    let drug = day.child("CzDrugInfs").unwrap().child("CzDrugInf").unwrap();
+    assert_eq!(drug.value("CzUsageN"), Some("１日１回朝食後"));
+    assert_eq!(drug.value("CzTimes"), Some("28"));
+
+    // Another facility without consent sees nothing; the patient sees who looked.
+    let t = ask(&s, "1330130129").await;
+    assert_eq!(header(&t).value("ResultCode"), Some("2"));
+    let log = http::get(&s.addr, "/consent/v1/persons/demo-yamada-taro/access-log")
+        .await
+        .json();
+    assert!(log
+        .as_array()
+        .unwrap()
+        .iter()
+        .all(|a| a["facility"] == MED && a["kind"] == "YZK"));
+    assert_eq!(log.as_array().unwrap().len(), 3);
+    s.host.stop().await;
+}
+
+async fn until_extracted_for(s: &Sim, done: usize) {
+    for _ in 0..100 {
+        let b = http::get(&s.addr, "/medication/v1/batches").await.json();
+        let finished = b
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|b| b["state"] == "done")
+            .count();
+        if finished >= done {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    panic!("batch not run");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_re_claim_replaces_the_earlier_receipt() {
+    let s = sim().await;
+    assert_eq!(
+        claim(&s, &medical_claim(&[("610406079", 8, 14)], ""))
+            .await
+            .status,
+        201
+    );
+    // Forced now by the admin endpoint (a trainer's "run the due batch now").
+    let r = http::send(&s.addr, "POST", "/medication/v1/batches/run", &[], b"").await;
+    assert_eq!(r.json()["files_extracted"], 1);
+    consent(&s, MED, "D000000000000001", "1234").await;
+    let count = |t: &Element| {
+        t.child("MessageBody")
+            .unwrap()
+            .children_named("MeTrMonthInf")
+            .flat_map(|m| m.child("DiDateInfs").unwrap().children_named("DiDateInf"))
+            .flat_map(|d| d.child("DrugInfs").unwrap().children_named("DrugInf"))
+            .map(|g| g.value("DrugC").unwrap().to_string())
+            .collect::<Vec<_>>()
+    };
+    assert_eq!(count(&ask(&s, MED).await), ["610406079"]);
+    // The returned receipt is re-claimed (with its 検索番号) with other drugs: it replaces the first as a whole.
+    assert_eq!(
+        claim(
+            &s,
+            &medical_claim(
+                &[("620160501", 9, 7), ("610406079", 9, 7)],
+                "12345678901234567"
+            )
+        )
+        .await
+        .status,
+        201
+    );
+    http::send(&s.addr, "POST", "/medication/v1/batches/run", &[], b"").await;
+    let drugs = count(&ask(&s, MED).await);
+    assert_eq!(drugs, ["620160501", "610406079"]);
+    // Running again changes nothing (each file is extracted exactly once).
+    let r = http::send(&s.addr, "POST", "/medication/v1/batches/run", &[], b"").await;
+    assert_eq!(r.json()["files_extracted"], 0);
+    assert_eq!(count(&ask(&s, MED).await).len(), 2);
+    // The patient's own view.
+    let mine = http::get(
+        &s.addr,
+        "/medication/v1/persons/demo-yamada-taro/medications",
+    )
+    .await
+    .json();
+    assert_eq!(mine[0]["days"][0]["drugs"][0]["code"], "620160501");
+    s.host.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn bad_claims_are_refused_whole_with_a_reason() {
+    let s = sim().await;
+    let count = || async {
+        let (n,): (i64,) = sqlx::query_as("SELECT count(*) FROM medication.claim_files")
+            .fetch_one(&s.core.pool)
+            .await
+            .unwrap();
+        n
+    };
+    let good: String = encoding_rs::SHIFT_JIS
+        .decode(&medical_claim(&[("610406079", 8, 14)], ""))
+        .0
+        .chars()
+        .filter(|c| *c != '\r' && *c != '\u{1a}')
+        .collect();
+    let cases: Vec<(&str, Vec<u8>, &str)> = vec![
+        (
+            "truncated",
+            sjis(&good.replace("GO,1,100,99\n", "")),
+            "truncated",
+        ),
+        (
+            "unknown record",
+            sjis(&good.replace("SN,1,", "XX,1,")),
+            "unknown record type",
+        ),
+        (
+            "bad encoding",
+            vec![0x49, 0x52, 0x2c, 0x81, 0x20, 0x1A],
+            "Shift_JIS",
+        ),
+        (
+            "bad date",
+            sjis(&good.replace("19800515", "19800545")),
+            "生年月日",
+        ),
+        ("not a claim", b"hello".to_vec(), "starts with"),
+    ];
+    for (label, bytes, reason) in cases {
+        let r = claim(&s, &bytes).await;
+        assert_eq!(r.status, 400, "{label}: {}", r.text());
+        assert!(
+            r.json()["error"]["message"]
+                .as_str()
+                .unwrap()
+                .contains(reason),
+            "{label}: {}",
+            r.text()
+        );
+    }
+    assert_eq!(count().await, 0, "nothing stored");
+    // A receipt for an unknown person is accepted, reported and kept, not extracted.
+    let unknown = sjis(&good.replace("HO,01130012,12345678,1,", "HO,01130012,99999999,9,"));
+    let r = claim(&s, &unknown).await;
+    assert_eq!(r.status, 201);
+    assert_eq!(r.json()["unmatched_receipts"], serde_json::json!([1]));
+    // Outside the acceptance window (the 13th): refused with the window in the reason.
+    s.core
+        .clock
+        .set(onshi_core::clock::parse_time("2026-11-13T09:00:00").unwrap())
+        .await
+        .unwrap();
+    let r = claim(&s, &medical_claim(&[("610406079", 9, 1)], "")).await;
+    assert_eq!(r.status, 400);
+    assert!(r.json()["error"]["message"]
+        .as_str()
+        .unwrap()
+        .contains("5th to the 12th"));
+    assert_eq!(count().await, 1);
+    s.host.stop().await;
+}

@@ -1,0 +1,226 @@
+//! `YZKsiquc01req` → `YZKsiquc01res`: 薬剤情報 retrieval (reference §2.7). The request names the patient with its
+//! own element names (`InsuranceCardSymbol`, `InsuredPersonIdentificationNumber`, `BranchNumber`); the response
+//! is `QuaInf` plus one `MeTrMonthInf` per institution and month (医科/歯科 claims) and `CzDiInf/CzDiMonthInf`
+//! (調剤 claims). Success is `ResultCode` 1; otherwise `MessageContents` says why.
+//!
+//! Where the reference is silent ([U]): `StartDate`/`EndDate` are read as YYYYMM (YYYYMMDD accepted), and
+//! `ResultCode`/`MessageContents` are written in the header.
+
+use crate::ids::{BranchNumber, CardNumber, CardSymbol, InstitutionCode, InsurerNumber};
+use crate::msg::{FileError, HeaderEcho};
+use crate::result_codes::ResultKey;
+use crate::xml::{Element, Emitter, OutputForm};
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Request {
+    pub institution: InstitutionCode,
+    pub echo: HeaderEcho,
+    pub insurer: InsurerNumber,
+    pub symbol: CardSymbol,
+    pub number: CardNumber,
+    pub branch: BranchNumber,
+    /// Inclusive months `YYYYMM`.
+    pub from_month: Option<String>,
+    pub to_month: Option<String>,
+    /// 1 PDF 薬剤, 2 XML 薬剤, 3 PDF 薬剤+診療, 4 XML 薬剤+診療.
+    pub file_category: u8,
+}
+
+fn month(s: Option<&str>, name: &str, echo: &HeaderEcho) -> Result<Option<String>, FileError> {
+    let Some(s) = s else { return Ok(None) };
+    let s = s.trim();
+    let ok = (s.len() == 6 || s.len() == 8) && s.bytes().all(|b| b.is_ascii_digit());
+    if !ok {
+        return Err(FileError::new(ResultKey::HeaderInvalid, name).with_echo(echo));
+    }
+    Ok(Some(s[..6].to_string()))
+}
+
+pub fn parse(root: &Element) -> Result<Request, FileError> {
+    if root.name != "XmlMsg" {
+        return Err(FileError::new(ResultKey::WrongRoot, &root.name));
+    }
+    let h = root
+        .child("MessageHeader")
+        .ok_or_else(|| FileError::new(ResultKey::HeaderMissing, "MessageHeader"))?;
+    let echo = HeaderEcho {
+        confirmation_date: None,
+        institution: h.value("MedicalInstitutionCode").map(str::to_string),
+        arbitrary_file_identifier: h.value("ArbitraryFileIdentifier").map(str::to_string),
+    };
+    let need = |name: &str| {
+        h.value(name)
+            .ok_or_else(|| FileError::new(ResultKey::HeaderMissing, name).with_echo(&echo))
+    };
+    let bad = |name: &str| FileError::new(ResultKey::HeaderInvalid, name).with_echo(&echo);
+    let institution = InstitutionCode::parse(need("MedicalInstitutionCode")?)
+        .map_err(|_| bad("MedicalInstitutionCode"))?;
+    let insurer = InsurerNumber::parse(need("InsurerNumber")?).map_err(|_| bad("InsurerNumber"))?;
+    let symbol = CardSymbol::parse(h.value("InsuranceCardSymbol").unwrap_or(""))
+        .map_err(|_| bad("InsuranceCardSymbol"))?;
+    let number = CardNumber::parse(need("InsuredPersonIdentificationNumber")?)
+        .map_err(|_| bad("InsuredPersonIdentificationNumber"))?;
+    let branch = BranchNumber::parse(need("BranchNumber")?).map_err(|_| bad("BranchNumber"))?;
+    let body = root
+        .child("MessageBody")
+        .ok_or_else(|| FileError::new(ResultKey::BodyMissing, "MessageBody").with_echo(&echo))?;
+    let file_category = match body.value("FileCategory") {
+        None => 2,
+        Some(c) => c
+            .trim()
+            .parse::<u8>()
+            .ok()
+            .filter(|c| (1..=4).contains(c))
+            .ok_or_else(|| bad("FileCategory"))?,
+    };
+    Ok(Request {
+        from_month: month(body.value("StartDate"), "StartDate", &echo)?,
+        to_month: month(body.value("EndDate"), "EndDate", &echo)?,
+        institution,
+        echo,
+        insurer,
+        symbol,
+        number,
+        branch,
+        file_category,
+    })
+}
+
+/// One drug of one day.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Drug {
+    pub code: String,
+    pub name: String,
+    pub quantity: String,
+    pub unit: String,
+    pub usage: String,
+    pub times: String,
+    pub ingredient: String,
+    /// 使用区分 label (内服, 頓服, 外用, 注射, その他).
+    pub use_class: String,
+}
+
+/// One day of one institution-month.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Day {
+    pub date: String,
+    pub prescribed: Option<String>,
+    pub drugs: Vec<Drug>,
+}
+
+/// One institution and month (`MeTrMonthInf`, or `CzDiMonthInf` for 調剤).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MonthInf {
+    pub pharmacy: bool,
+    /// 点数表 of the claiming institution (1 医科, 3 歯科, 4 調剤).
+    pub org: String,
+    pub facility: String,
+    pub facility_name: String,
+    pub prescriber: String,
+    pub prescriber_name: String,
+    pub month: String,
+    /// 1 院内, 2 院外.
+    pub in_out: String,
+    pub days: Vec<Day>,
+}
+
+/// The patient in the header (`QuaInf`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Patient {
+    pub name: String,
+    pub kana: Option<String>,
+    pub birth: String,
+    pub sex: String,
+}
+
+/// Writes the response: `ResultCode` 1 with the history, or an error with `MessageContents`.
+pub fn write(
+    echo: &HeaderEcho,
+    patient: Option<&Patient>,
+    result: Result<&[MonthInf], &str>,
+    form: OutputForm,
+) -> Vec<u8> {
+    let mut e = Emitter::new(form);
+    e.start("XmlMsg");
+    e.start("MessageHeader");
+    e.opt("MedicalInstitutionCode", echo.institution.as_deref());
+    e.opt(
+        "ArbitraryFileIdentifier",
+        echo.arbitrary_file_identifier.as_deref(),
+    );
+    match &result {
+        Ok(_) => e.leaf("ResultCode", "1"),
+        Err(message) => {
+            e.leaf("ResultCode", "2");
+            e.leaf("MessageContents", message);
+        }
+    }
+    if let Some(p) = patient {
+        e.start("QuaInf");
+        e.leaf("Name", &p.name);
+        e.opt("KanaName", p.kana.as_deref());
+        e.leaf("Birth", &p.birth);
+        e.leaf("AdmGendCode", &p.sex);
+        e.end();
+    }
+    e.end();
+    if let Ok(months) = result {
+        e.start("MessageBody");
+        write_months(&mut e, months.iter().filter(|m| !m.pharmacy), false);
+        let cz: Vec<&MonthInf> = months.iter().filter(|m| m.pharmacy).collect();
+        if !cz.is_empty() {
+            e.start("CzDiInf");
+            write_months(&mut e, cz.into_iter(), true);
+            e.end();
+        }
+        e.end();
+    }
+    e.end();
+    e.finish()
+}
+
+fn write_months<'a>(e: &mut Emitter, months: impl Iterator<Item = &'a MonthInf>, cz: bool) {
+    let n = |plain: &'static str, prefixed: &'static str| if cz { prefixed } else { plain };
+    e.start_list(n("MeTrMonthInf", "CzDiMonthInf"));
+    for m in months {
+        e.start(n("MeTrMonthInf", "CzDiMonthInf"));
+        e.leaf(n("DiOrg", "CzDiOrg"), &m.org);
+        e.leaf(n("MeTrDiHCd", "CzMeTrDiHCd"), &m.facility);
+        e.opt(
+            n("MeTrDiHNm", "CzMeTrDiHNm"),
+            Some(m.facility_name.as_str()),
+        );
+        e.leaf(n("PrlsHCd", "CzPrlsHCd"), &m.prescriber);
+        e.opt(n("PrlsHNm", "CzPrlsHNm"), Some(m.prescriber_name.as_str()));
+        e.leaf(n("MeTrMonth", "CzDiMonth"), &m.month);
+        e.leaf(n("InOut", "CzPrCl"), &m.in_out);
+        e.start(n("DiDateInfs", "CzDiDateInfs"));
+        e.start_list(n("DiDateInf", "CzDiDateInf"));
+        for d in &m.days {
+            e.start(n("DiDateInf", "CzDiDateInf"));
+            e.leaf(n("DiDate", "CzDiDate"), &d.date);
+            e.opt(n("PrDate", "CzPrDate"), d.prescribed.as_deref());
+            e.start(n("DrugInfs", "CzDrugInfs"));
+            e.start_list(n("DrugInf", "CzDrugInf"));
+            for g in &d.drugs {
+                e.start(n("DrugInf", "CzDrugInf"));
+                e.leaf(n("DrugC", "CzDrugC"), &g.code);
+                e.leaf(n("DrugN", "CzDrugN"), &g.name);
+                e.leaf(n("Qua1", "CzQua1"), &g.quantity);
+                e.opt(n("Unit", "CzUnit"), Some(g.unit.as_str()));
+                e.opt(n("UsageN", "CzUsageN"), Some(g.usage.as_str()));
+                e.opt(n("Times", "CzTimes"), Some(g.times.as_str()));
+                e.opt(n("IngreN", "CzIngreN"), Some(g.ingredient.as_str()));
+                e.leaf(n("MeTrIdCl", "CzMeTrIdCl"), &g.use_class);
+                e.end();
+            }
+            e.end_list();
+            e.end();
+            e.end();
+        }
+        e.end_list();
+        e.end();
+        e.end();
+    }
+    e.end_list();
+}

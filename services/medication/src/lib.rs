@@ -1,0 +1,317 @@
+//! # onshi-medication — 薬剤情報 (medication history)
+//!
+//! | module | what |
+//! |---|---|
+//! | [`uke`] | the UKE claim-file parser (医科, 歯科, 調剤) |
+//! | [`master`] | the drug master (Y master + MHLW price list), shipped sample and `onshi master import` |
+//! | [`claims`] | intake (5th–12th window), the 11th/12th/13th schedule, extraction, later claim wins |
+//! | this file | [`Medication`]: the batch runner, `YZKsiquc01` retrieval (consent-gated), the HTTP API |
+//!
+//! The service asks the eligibility service who a patient is and whether a facility may be answered through
+//! [`onshi_core::directory::Directory`]; every view goes through the consent service's access decision and log.
+
+pub mod claims;
+pub mod master;
+pub mod uke;
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+use std::time::Duration;
+
+use actix_web::{web, HttpResponse};
+use chrono::NaiveDate;
+
+use onshi_core::db::Migrations;
+use onshi_core::directory::Directory;
+use onshi_core::http::{read_body, ApiError, Core};
+use onshi_core::ids::Date;
+use onshi_core::msg::file_name::MessageKind;
+use onshi_core::msg::yzk_siquc01::{self, Day, Drug, MonthInf, Patient};
+use onshi_core::msg::FileError;
+use onshi_core::transport::{Incoming, Router};
+use onshi_core::xml::{self, OutputForm};
+
+pub const MIGRATIONS: Migrations = Migrations {
+    schema: "medication",
+    steps: &[(
+        "0001_medication",
+        include_str!("../../../schema/medication/0001_medication.sql"),
+    )],
+};
+
+/// Medication older than this is not shown (the system keeps 3 years).
+pub const HISTORY_DAYS: i64 = 3 * 365;
+
+/// Largest claim file accepted over HTTP.
+pub const CLAIM_LIMIT: usize = 64 * 1024 * 1024;
+
+pub struct Medication {
+    pub core: Core,
+    pub directory: Arc<dyn Directory>,
+}
+
+impl Medication {
+    /// Loads the shipped master if needed and runs due batches every second on the simulated clock.
+    pub async fn start(core: Core, directory: Arc<dyn Directory>) -> anyhow::Result<Arc<Self>> {
+        master::ensure_loaded(&core.pool).await?;
+        let me = Arc::new(Self { core, directory });
+        let weak = Arc::downgrade(&me);
+        tokio::spawn(async move {
+            loop {
+                tokio::time::sleep(Duration::from_secs(1)).await;
+                let Some(m) = weak.upgrade() else { return };
+                if let Err(e) = claims::run_batches(&m.core.pool, m.core.clock.now(), false).await {
+                    tracing::warn!(
+                        error = format!("{e:#}"),
+                        "medication: batch run failed; retrying"
+                    );
+                }
+            }
+        });
+        Ok(me)
+    }
+
+    /// Handlers of the message kinds this service answers.
+    pub fn router(self: &Arc<Self>) -> Router {
+        let mut router = Router::new();
+        let me = self.clone();
+        router.add(MessageKind::YzkSiquc01, move |i: Incoming| {
+            let me = me.clone();
+            async move { me.answer_yzk(&i).await }
+        });
+        router
+    }
+
+    /// `YZKsiquc01req` → `YZKsiquc01res` (XML; the PDF form is not produced yet).
+    pub async fn answer_yzk(&self, i: &Incoming) -> Vec<u8> {
+        let now = self.core.clock.now();
+        let default = self.core.config.response_encoding;
+        let fail = |echo: &onshi_core::msg::HeaderEcho, enc, message: &str| {
+            yzk_siquc01::write(echo, None, Err(message), OutputForm::Xml(enc))
+        };
+        let req = match xml::parse(&i.bytes, &self.core.config.limits)
+            .map_err(|e| {
+                FileError::new(
+                    onshi_core::result_codes::ResultKey::MalformedXml,
+                    &e.to_string(),
+                )
+            })
+            .and_then(|d| yzk_siquc01::parse(&d.root))
+        {
+            Ok(r) => r,
+            Err(e) => return fail(&e.echo, default, &e.outcome.message),
+        };
+        let today = Date::from_naive(now.date());
+        let (enc, check) =
+            self.directory
+                .facility(req.institution.as_str(), i.terminal.as_deref(), today);
+        if let Err(key) = check {
+            let o = onshi_core::result_codes::outcome(key, "");
+            return fail(&req.echo, enc, &o.message);
+        }
+        if req.file_category % 2 == 1 {
+            return fail(&req.echo, enc, "PDF形式（FileCategory 1, 3）は現在提供していません。XML形式（2, 4）を指定してください。");
+        }
+        let Some(person) = self.directory.person(
+            &req.insurer,
+            &req.symbol,
+            &req.number,
+            Some(&req.branch.as_string()),
+            None,
+        ) else {
+            return fail(&req.echo, enc, "該当する資格情報が存在しません。");
+        };
+        let allowed = onshi_consent::access::view(
+            &self.core.pool,
+            &person.person_id,
+            &req.institution,
+            onshi_consent::Kind::Medication,
+            now,
+        )
+        .await;
+        match allowed {
+            Err(e) => {
+                tracing::error!(error = %e, "medication: access check failed");
+                return fail(&req.echo, enc, "処理できませんでした。");
+            }
+            Ok(Err(refusal)) => return fail(&req.echo, enc, refusal.message()),
+            Ok(Ok(_)) => {}
+        }
+        let months = match self
+            .history(
+                &person.person_id,
+                req.from_month.as_deref(),
+                req.to_month.as_deref(),
+            )
+            .await
+        {
+            Ok(m) => m,
+            Err(e) => {
+                tracing::error!(error = %e, "medication: history query failed");
+                return fail(&req.echo, enc, "処理できませんでした。");
+            }
+        };
+        let patient = Patient {
+            name: person.name.clone(),
+            kana: person.kana.clone(),
+            birth: person.birth.compact(),
+            sex: person.sex.clone(),
+        };
+        yzk_siquc01::write(&req.echo, Some(&patient), Ok(&months), OutputForm::Xml(enc))
+    }
+
+    /// The visible, current (not superseded), last-3-years medication of a person, grouped by institution and
+    /// month, then by day.
+    pub async fn history(
+        &self,
+        person: &str,
+        from: Option<&str>,
+        to: Option<&str>,
+    ) -> sqlx::Result<Vec<MonthInf>> {
+        let now = self.core.clock.now();
+        let since = now.date() - chrono::TimeDelta::days(HISTORY_DAYS);
+        type Row = (
+            NaiveDate,
+            Option<NaiveDate>,
+            String,
+            Option<String>,
+            Option<String>,
+            Option<String>,
+            String,
+            String,
+            String,
+            String,
+            Option<String>,
+            Option<String>,
+            Option<String>,
+            Option<String>,
+            Option<String>,
+            String,
+        );
+        let rows: Vec<Row> = sqlx::query_as(
+            "SELECT d.date, d.prescribed_on, d.facility, d.facility_name, d.prescriber, d.prescriber_name, d.in_out, \
+             d.use_class, d.drug_code, d.drug_name, d.ingredient, d.usage, d.dose, d.quantity, d.unit, d.treatment_month \
+             FROM medication.dispensings d JOIN medication.receipts r ON r.id = d.receipt_id \
+             WHERE d.person_id = $1 AND r.superseded_by IS NULL AND d.visible_from <= $2 AND d.date >= $3 \
+               AND ($4::text IS NULL OR d.treatment_month >= $4) AND ($5::text IS NULL OR d.treatment_month <= $5) \
+             ORDER BY d.treatment_month, d.facility, d.date, d.id",
+        )
+        .bind(person)
+        .bind(now)
+        .bind(since)
+        .bind(from)
+        .bind(to)
+        .fetch_all(&self.core.pool)
+        .await?;
+        let mut months: BTreeMap<(String, String, String), MonthInf> = BTreeMap::new();
+        for r in rows {
+            let pharmacy = r.6 == "2";
+            let m = months
+                .entry((r.15.clone(), r.2.clone(), r.4.clone().unwrap_or_default()))
+                .or_insert_with(|| MonthInf {
+                    pharmacy,
+                    org: r.2[2..3].to_string(),
+                    facility: r.2.clone(),
+                    facility_name: r.3.clone().unwrap_or_default(),
+                    prescriber: r.4.clone().unwrap_or_default(),
+                    prescriber_name: r.5.clone().unwrap_or_default(),
+                    month: r.15.clone(),
+                    in_out: r.6.clone(),
+                    days: vec![],
+                });
+            let date = Date::from_naive(r.0).compact();
+            if m.days.last().is_none_or(|d| d.date != date) {
+                m.days.push(Day {
+                    date: date.clone(),
+                    prescribed: r.1.map(|p| Date::from_naive(p).compact()),
+                    drugs: vec![],
+                });
+            }
+            m.days.last_mut().expect("pushed").drugs.push(Drug {
+                code: r.8,
+                name: r.9,
+                quantity: r.12.unwrap_or_default(),
+                unit: r.14.unwrap_or_default(),
+                usage: r.11.unwrap_or_default(),
+                times: r.13.unwrap_or_default(),
+                ingredient: r.10.unwrap_or_default(),
+                use_class: r.7,
+            });
+        }
+        Ok(months.into_values().collect())
+    }
+}
+
+async fn post_claim(
+    m: web::Data<Arc<Medication>>,
+    body: web::Payload,
+) -> Result<HttpResponse, ApiError> {
+    let bytes = read_body(body, CLAIM_LIMIT).await?;
+    let core = &m.core;
+    match claims::intake(
+        &core.pool,
+        m.directory.as_ref(),
+        core.config.claims_window,
+        core.clock.now(),
+        &bytes,
+    )
+    .await
+    {
+        Ok(report) if report.duplicate => Ok(HttpResponse::Ok().json(report)),
+        Ok(report) => Ok(HttpResponse::Created().json(report)),
+        Err(claims::IntakeError::Db(e)) => Err(e.into()),
+        Err(e) => Err(ApiError::BadRequest {
+            message: e.to_string(),
+            details: vec![],
+        }),
+    }
+}
+
+async fn get_batches(m: web::Data<Arc<Medication>>) -> Result<HttpResponse, ApiError> {
+    Ok(HttpResponse::Ok().json(claims::batches(&m.core.pool).await?))
+}
+
+async fn run_batch(m: web::Data<Arc<Medication>>) -> Result<HttpResponse, ApiError> {
+    let n = claims::run_batches(&m.core.pool, m.core.clock.now(), true).await?;
+    Ok(HttpResponse::Ok().json(serde_json::json!({"files_extracted": n})))
+}
+
+/// The patient's own medication history (マイナポータル-like).
+async fn patient_view(
+    m: web::Data<Arc<Medication>>,
+    path: web::Path<String>,
+) -> Result<HttpResponse, ApiError> {
+    let months = m.history(&path, None, None).await?;
+    let out: Vec<_> = months
+        .iter()
+        .map(|mi| {
+            serde_json::json!({
+                "month": mi.month, "facility": mi.facility, "facility_name": mi.facility_name,
+                "prescriber": mi.prescriber, "prescriber_name": mi.prescriber_name,
+                "dispensed_at": if mi.pharmacy { "薬局 (院外処方)" } else { "医療機関 (院内)" },
+                "days": mi.days.iter().map(|d| serde_json::json!({
+                    "date": d.date,
+                    "drugs": d.drugs.iter().map(|g| serde_json::json!({
+                        "code": g.code, "name": g.name, "ingredient": g.ingredient, "use": g.use_class,
+                        "dose": g.quantity, "unit": g.unit, "times": g.times, "usage": g.usage,
+                    })).collect::<Vec<_>>(),
+                })).collect::<Vec<_>>(),
+            })
+        })
+        .collect();
+    Ok(HttpResponse::Ok().json(out))
+}
+
+/// The medication API (needs `web::Data<Arc<Medication>>`).
+pub fn configure(cfg: &mut web::ServiceConfig) {
+    cfg.service(
+        web::scope("/medication/v1")
+            .route("/claims", web::post().to(post_claim))
+            .route("/batches", web::get().to(get_batches))
+            .route("/batches/run", web::post().to(run_batch))
+            .route(
+                "/persons/{person_id}/medications",
+                web::get().to(patient_view),
+            ),
+    );
+}
