@@ -6,7 +6,7 @@
 //!   file again changes nothing.
 //! * **Schedule**: files received on the 5th–10th become visible together by the morning of the 11th, the 11th's
 //!   by the 12th, the 12th's by the 13th ([`batch_at`], 05:00). The batch runner extracts due files one
-//!   transaction per file, so a crash mid-batch is completed exactly once by the next run.
+//!   transaction per group of files, so a crash mid-batch is completed exactly once by the next run.
 //! * **Later claim wins**: a receipt for the same patient, institution, 診療年月 (and prescriber) extracted later
 //!   supersedes the earlier one as a whole; the superseded receipt is kept.
 
@@ -222,24 +222,47 @@ pub async fn batches(pool: &PgPool) -> sqlx::Result<Vec<Batch>> {
 /// Extracts every file due at `now`; with `force`, the earliest pending batch even if not due yet (it becomes
 /// visible now). Returns the files extracted.
 pub async fn run_batches(pool: &PgPool, now: NaiveDateTime, force: bool) -> anyhow::Result<usize> {
-    let due: Vec<(i64, NaiveDateTime)> = if force {
+    let due: Vec<(i64, NaiveDateTime, String)> = if force {
         sqlx::query_as(
-            "SELECT id, batch_at FROM medication.claim_files WHERE extracted_at IS NULL AND batch_at = \
+            "SELECT id, batch_at, facility FROM medication.claim_files WHERE extracted_at IS NULL AND batch_at = \
              (SELECT min(batch_at) FROM medication.claim_files WHERE extracted_at IS NULL) ORDER BY received_at, id",
         )
         .fetch_all(pool)
         .await?
     } else {
         sqlx::query_as(
-            "SELECT id, batch_at FROM medication.claim_files WHERE extracted_at IS NULL AND batch_at <= $1 \
+            "SELECT id, batch_at, facility FROM medication.claim_files WHERE extracted_at IS NULL AND batch_at <= $1 \
              ORDER BY received_at, id",
         )
         .bind(now)
         .fetch_all(pool)
         .await?
     };
-    for (id, at) in &due {
-        extract_file(pool, *id, if force { now.min(*at) } else { *at }, now).await?;
+    // Two workers, one file per transaction each. A claim key includes the institution, so every file of one
+    // institution goes to the same worker, in order of reception: a later claim is always extracted after the
+    // claim it replaces.
+    let mut lanes: [Vec<(i64, NaiveDateTime)>; 2] = Default::default();
+    for (id, at, facility) in &due {
+        let lane = facility.bytes().fold(0usize, |h, b| {
+            h.wrapping_mul(31).wrapping_add(usize::from(b))
+        }) % 2;
+        lanes[lane].push((*id, *at));
+    }
+    let work = lanes.into_iter().map(|lane| {
+        let pool = pool.clone();
+        async move {
+            let lane: Vec<_> = lane
+                .into_iter()
+                .map(|(id, at)| (id, if force { now.min(at) } else { at }))
+                .collect();
+            for group in lane.chunks(GROUP) {
+                extract_group(&pool, group, now).await?;
+            }
+            Ok::<(), anyhow::Error>(())
+        }
+    });
+    for r in futures_util::future::join_all(work).await {
+        r?;
     }
     if !due.is_empty() {
         tracing::info!(files = due.len(), "medication: batch extracted");
@@ -247,19 +270,53 @@ pub async fn run_batches(pool: &PgPool, now: NaiveDateTime, force: bool) -> anyh
     Ok(due.len())
 }
 
-/// Extracts one file in one transaction (receipts superseded, medication rows written, file marked).
-async fn extract_file(
+/// Files extracted together in one transaction (one COPY of their rows).
+pub const GROUP: usize = 16;
+
+/// Extracts a group of files (in order) in one transaction: receipts superseded, medication rows written with one
+/// COPY, files marked. A crash loses the group whole and the next run extracts it again, exactly once.
+pub async fn extract_group(
     pool: &PgPool,
-    id: i64,
-    visible_from: NaiveDateTime,
+    group: &[(i64, NaiveDateTime)],
     now: NaiveDateTime,
 ) -> anyhow::Result<()> {
     let mut tx = pool.begin().await?;
+    // Safe to commit asynchronously: a commit lost in a crash is lost whole, and the files (stored durably at
+    // intake) are then extracted again, still exactly once.
+    sqlx::query("SET LOCAL synchronous_commit = off")
+        .execute(&mut *tx)
+        .await?;
+    let mut copy = onshi_core::copy::BinaryCopy::new();
+    for (id, visible_from) in group {
+        extract_into(&mut tx, *id, *visible_from, now, &mut copy).await?;
+    }
+    if !copy.is_empty() {
+        onshi_core::copy::send(
+            &mut tx,
+            "COPY medication.dispensings (receipt_id, person_id, date, prescribed_on, facility, facility_name, prescriber, \
+             prescriber_name, in_out, use_class, drug_code, drug_name, ingredient, usage, dose, quantity, unit, \
+             treatment_month, visible_from) FROM STDIN (FORMAT binary)",
+            copy.finish(),
+        )
+        .await?;
+    }
+    tx.commit().await?;
+    Ok(())
+}
+
+/// One file of a group: supersedes earlier claims of its receipts, marks it extracted, and adds its rows.
+async fn extract_into(
+    tx: &mut sqlx::Transaction<'_, sqlx::Postgres>,
+    id: i64,
+    visible_from: NaiveDateTime,
+    now: NaiveDateTime,
+    copy: &mut onshi_core::copy::BinaryCopy,
+) -> anyhow::Result<()> {
     let row: Option<(Vec<u8>,)> = sqlx::query_as(
         "SELECT content FROM medication.claim_files WHERE id = $1 AND extracted_at IS NULL FOR UPDATE",
     )
     .bind(id)
-    .fetch_optional(&mut *tx)
+    .fetch_optional(&mut **tx)
     .await?;
     let Some((content,)) = row else {
         return Ok(()); // another runner did it
@@ -269,109 +326,86 @@ async fn extract_file(
         "SELECT id, receipt_no, claim_key, person_id FROM medication.receipts WHERE file_id = $1",
     )
     .bind(id)
-    .fetch_all(&mut *tx)
+    .fetch_all(&mut **tx)
     .await?;
     let by_no: HashMap<i32, (i64, String, Option<String>)> = receipts
         .into_iter()
         .map(|(rid, no, key, p)| (no, (rid, key, p)))
         .collect();
-    let codes: Vec<String> = file
+    let mut codes: Vec<String> = file
         .receipts
         .iter()
         .flat_map(|r| r.drugs.iter().map(|d| d.code.clone()))
         .collect();
+    codes.sort_unstable();
+    codes.dedup();
     let drugs: HashMap<String, Drug> = sqlx::query_as::<_, Drug>(
         "SELECT code, name, unit, ingredient FROM medication.drugs WHERE code = ANY($1)",
     )
     .bind(&codes)
-    .fetch_all(&mut *tx)
+    .fetch_all(&mut **tx)
     .await?
     .into_iter()
     .map(|d| (d.code.clone(), d))
     .collect();
+    let mut keys = Vec::new();
+    let mut ids = Vec::new();
     for r in &file.receipts {
         let Some((rid, key, Some(person))) = by_no.get(&(r.number as i32)) else {
             continue; // unmatched: kept, reported at intake, not extracted
         };
-        sqlx::query(
-            "UPDATE medication.receipts SET superseded_by = $2 WHERE claim_key = $1 AND id <> $2 \
-             AND superseded_by IS NULL AND file_id IN (SELECT id FROM medication.claim_files WHERE extracted_at IS NOT NULL)",
-        )
-        .bind(key)
-        .bind(rid)
-        .execute(&mut *tx)
-        .await?;
+        keys.push(key.clone());
+        ids.push(*rid);
         let (prescriber, prescriber_name, in_out) = match &r.prescriber {
-            Some((code, name)) => (code.clone(), name.clone(), "2"),
-            None => (
-                file.facility.as_str().to_string(),
-                file.facility_name.clone(),
-                "1",
-            ),
+            Some((code, name)) => (code.as_str(), name.as_str(), "2"),
+            None => (file.facility.as_str(), file.facility_name.as_str(), "1"),
         };
-        let n = r.drugs.len();
-        let mut cols: [Vec<String>; 8] = Default::default();
-        let mut dates = Vec::with_capacity(n);
-        let mut prescribed = Vec::with_capacity(n);
-        let mut usage: Vec<Option<String>> = Vec::with_capacity(n);
-        let mut ingredient: Vec<Option<String>> = Vec::with_capacity(n);
         for d in &r.drugs {
             let m = drugs.get(&d.code);
-            dates.push(d.date);
-            prescribed.push(d.prescribed_on);
-            usage.push(d.usage.clone());
-            ingredient.push(m.and_then(|m| m.ingredient.clone()));
-            for (c, v) in cols.iter_mut().zip([
-                d.code.clone(),
-                m.map(|m| m.name.clone())
-                    .unwrap_or_else(|| format!("{NOT_IN_MASTER}{}", d.code)),
-                d.dose.clone(),
-                d.quantity.clone(),
-                m.map(|m| m.unit.clone()).unwrap_or_default(),
-                d.use_class.label().to_string(),
-                prescriber.clone(),
-                prescriber_name.clone(),
-            ]) {
-                c.push(v);
-            }
+            let missing;
+            let name = match m {
+                Some(m) => m.name.as_str(),
+                None => {
+                    missing = format!("{NOT_IN_MASTER}{}", d.code);
+                    missing.as_str()
+                }
+            };
+            copy.row(19)
+                .int8(*rid)
+                .text(person)
+                .date(d.date)
+                .opt_date(d.prescribed_on)
+                .text(file.facility.as_str())
+                .text(&file.facility_name)
+                .text(prescriber)
+                .text(prescriber_name)
+                .text(in_out)
+                .text(d.use_class.label())
+                .text(&d.code)
+                .text(name)
+                .opt_text(m.and_then(|m| m.ingredient.as_deref()))
+                .opt_text(d.usage.as_deref())
+                .text(&d.dose)
+                .text(&d.quantity)
+                .text(m.map(|m| m.unit.as_str()).unwrap_or(""))
+                .text(&r.month)
+                .timestamp(visible_from);
         }
-        sqlx::query(
-            "INSERT INTO medication.dispensings (receipt_id, person_id, date, prescribed_on, facility, facility_name, \
-             prescriber, prescriber_name, in_out, use_class, drug_code, drug_name, ingredient, usage, dose, quantity, unit, \
-             treatment_month, visible_from) \
-             SELECT $1, $2, d, pd, $3, $4, pr, prn, $5, uc, code, name, ing, us, dose, qty, unit, $6, $7 \
-             FROM UNNEST($8::date[], $9::date[], $10::text[], $11::text[], $12::text[], $13::text[], $14::text[], \
-                         $15::text[], $16::text[], $17::text[], $18::text[], $19::text[]) \
-               AS t(d, pd, code, name, dose, qty, unit, uc, pr, prn, ing, us)",
-        )
-        .bind(rid)
-        .bind(person)
-        .bind(file.facility.as_str())
-        .bind(&file.facility_name)
-        .bind(in_out)
-        .bind(&r.month)
-        .bind(visible_from)
-        .bind(&dates)
-        .bind(&prescribed)
-        .bind(&cols[0])
-        .bind(&cols[1])
-        .bind(&cols[2])
-        .bind(&cols[3])
-        .bind(&cols[4])
-        .bind(&cols[5])
-        .bind(&cols[6])
-        .bind(&cols[7])
-        .bind(&ingredient)
-        .bind(&usage)
-        .execute(&mut *tx)
-        .await?;
     }
+    sqlx::query(
+        "UPDATE medication.receipts r SET superseded_by = u.id FROM UNNEST($1::text[], $2::bigint[]) AS u(key, id) \
+         WHERE r.claim_key = u.key AND r.id <> u.id AND r.superseded_by IS NULL \
+           AND r.file_id IN (SELECT id FROM medication.claim_files WHERE extracted_at IS NOT NULL)",
+    )
+    .bind(&keys)
+    .bind(&ids)
+    .execute(&mut **tx)
+    .await?;
     sqlx::query("UPDATE medication.claim_files SET extracted_at = $2 WHERE id = $1")
         .bind(id)
         .bind(now)
-        .execute(&mut *tx)
+        .execute(&mut **tx)
         .await?;
-    tx.commit().await?;
     Ok(())
 }
 

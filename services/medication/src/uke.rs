@@ -528,7 +528,10 @@ mod tests {
         );
         assert_eq!(r.drugs[1].usage.as_deref(), Some("１日３回毎食後"));
         assert_eq!(r.drugs[2].use_class, UseClass::External);
-        assert_eq!(r.drugs[2].date, NaiveDate::from_ymd_opt(2026, 10, 20).unwrap());
+        assert_eq!(
+            r.drugs[2].date,
+            NaiveDate::from_ymd_opt(2026, 10, 20).unwrap()
+        );
     }
 
     #[test]

@@ -1,0 +1,148 @@
+//! Medication extraction throughput (issue target: ≥ 0.5× a raw COPY of the same extracted rows, same run):
+//! parse the stored UKE files, map codes through the drug master, supersede earlier claims, write the rows.
+//! `cargo bench -p onshi-benches --bench extraction [-- <files>]` (100 receipts × 10 drug lines per file).
+
+use std::sync::Arc;
+use std::time::Instant;
+
+use onshi_core::directory::{Directory, PersonRef};
+use onshi_core::ids::{CardNumber, CardSymbol, Date, InsurerNumber};
+use onshi_core::pg::{Durability, EmbeddedCluster};
+use onshi_core::result_codes::ResultKey;
+use onshi_core::xml::Encoding;
+
+/// Every card is a person of its own (the bench measures extraction, not matching).
+struct Everyone;
+
+impl Directory for Everyone {
+    fn person(
+        &self,
+        insurer: &InsurerNumber,
+        _: &CardSymbol,
+        number: &CardNumber,
+        _: Option<&str>,
+        birth: Option<Date>,
+    ) -> Option<PersonRef> {
+        Some(PersonRef {
+            qualification_id: format!("{insurer}::{}:00", number.as_str()),
+            person_id: format!("bench-{}", number.as_str()),
+            name: "試験　太郎".into(),
+            kana: None,
+            birth: birth.unwrap_or(Date::parse("19800101").unwrap()),
+            sex: "1".into(),
+        })
+    }
+    fn facility(&self, _: &str, _: Option<&str>, _: Date) -> (Encoding, Result<(), ResultKey>) {
+        (Encoding::Utf8, Ok(()))
+    }
+}
+
+const CODES: [&str; 10] = [
+    "610406079",
+    "620160501",
+    "620007805",
+    "620098801",
+    "610406193",
+    "610406227",
+    "610406231",
+    "620008912",
+    "620007096",
+    "699999999",
+];
+
+/// File `n` of institution `n % 20` (real months have many institutions).
+fn file(n: usize) -> Vec<u8> {
+    let code =
+        onshi_core::ids::InstitutionCode::from_body(&format!("13102{:04}", 1000 + n % 20)).unwrap();
+    let mut t = format!(
+        "IR,1,13,1,{},,試験クリニック,202611,00,\r\n",
+        &code.as_str()[3..]
+    );
+    for r in 0..100 {
+        let number = n * 100 + r + 1;
+        t.push_str(&format!(
+            "RE,{},1112,202610,試験　太郎,1,19800101,,,,,,,,,,,,,,,,,,,,,,,,,,,,,,,,\r\n",
+            r + 1
+        ));
+        t.push_str(&format!(
+            "HO,01130012,1,{number},1,100,,,,,,,,,\r\nSN,1,01,,,,00,,\r\n"
+        ));
+        for (i, code) in CODES.iter().enumerate() {
+            let day = 1 + (i % 28);
+            let days: Vec<String> = (1..=31)
+                .map(|d| if d == day { "7".into() } else { String::new() })
+                .collect();
+            t.push_str(&format!(
+                "IY,{},1,{code},3,10,7,,,,,,,{}\r\n",
+                if i == 0 { "21" } else { "" },
+                days.join(",")
+            ));
+        }
+    }
+    t.push_str("GO,100,1000,99\r\n");
+    let mut b = encoding_rs::SHIFT_JIS.encode(&t).0.into_owned();
+    b.push(0x1A);
+    b
+}
+
+fn main() {
+    let files: usize = std::env::args()
+        .skip(1)
+        .find_map(|a| a.parse().ok())
+        .unwrap_or(200);
+    let dir = std::env::temp_dir().join(format!("onshi-extract-bench-{}", std::process::id()));
+    let cluster = EmbeddedCluster::start(&dir, Durability::Normal).unwrap();
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .unwrap();
+    rt.block_on(async {
+        let admin = cluster.url("postgres");
+        onshi_core::db::create_database(&admin, "bench").await.unwrap();
+        let pool = onshi_core::db::connect(&onshi_core::db::with_database(&admin, "bench"), 4).await.unwrap();
+        onshi::host::migrate(&pool).await.unwrap();
+        onshi_medication::master::ensure_loaded(&pool).await.unwrap();
+        let received = onshi_core::clock::parse_time("2026-11-09T10:00:00").unwrap();
+        let dir: Arc<dyn Directory> = Arc::new(Everyone);
+        for n in 0..files {
+            onshi_medication::claims::intake(&pool, dir.as_ref(), (5, 12), received, &file(n)).await.unwrap();
+        }
+        let after = onshi_core::clock::parse_time("2026-11-11T06:00:00").unwrap();
+        let t = Instant::now();
+        let n = onshi_medication::claims::run_batches(&pool, after, false).await.unwrap();
+        let t_extract = t.elapsed().as_secs_f64();
+        assert_eq!(n, files);
+        let (rows,): (i64,) = sqlx::query_as("SELECT count(*) FROM medication.dispensings").fetch_one(&pool).await.unwrap();
+
+        // Baseline: the same rows, as a binary COPY stream, into an identical empty table.
+        sqlx::raw_sql(
+            "CREATE TABLE medication.dispensings_copy (LIKE medication.dispensings INCLUDING ALL); \
+             ALTER TABLE medication.dispensings_copy ALTER COLUMN id DROP DEFAULT",
+        )
+        .execute(&pool)
+        .await
+        .unwrap();
+        let mut conn = pool.acquire().await.unwrap();
+        let mut out = conn.copy_out_raw("COPY medication.dispensings TO STDOUT (FORMAT binary)").await.unwrap();
+        let mut stream = Vec::new();
+        use futures_util::StreamExt;
+        while let Some(chunk) = out.next().await {
+            stream.extend_from_slice(&chunk.unwrap());
+        }
+        drop(out);
+        let t = Instant::now();
+        onshi_core::copy::send(&mut conn, "COPY medication.dispensings_copy FROM STDIN (FORMAT binary)", stream).await.unwrap();
+        let t_copy = t.elapsed().as_secs_f64();
+
+        let receipts = files * 100;
+        println!("extraction: {files} files, {receipts} receipts, {rows} medication rows");
+        println!("  extraction (parse + map + supersede + write)  {t_extract:7.2} s   {:>9.0} rows/s   {:>7.0} receipts/s", rows as f64 / t_extract, receipts as f64 / t_extract);
+        println!("  baseline: raw COPY of the same rows           {t_copy:7.2} s   {:>9.0} rows/s", rows as f64 / t_copy);
+        println!("  ratio extraction / raw COPY throughput        {:7.2}", t_copy / t_extract);
+        let national = 180_000_000.0;
+        println!("  projection, a national month of 180,000,000 claims at this rate: {:.1} h on these 2 cores", national / (receipts as f64 / t_extract) / 3600.0);
+    });
+    drop(cluster);
+    let _ = std::fs::remove_dir_all(&dir);
+}
