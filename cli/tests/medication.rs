@@ -348,6 +348,25 @@ async fn a_re_claim_replaces_the_earlier_receipt() {
     let r = http::send(&s.addr, "POST", "/medication/v1/batches/run", &[], b"").await;
     assert_eq!(r.json()["files_extracted"], 0);
     assert_eq!(count(&ask(&s, MED).await).len(), 2);
+    // The PDF form (FileCategory 1): same base name, .pdf.
+    let pdf_req = String::from_utf8(yzk(MED))
+        .unwrap()
+        .replace("<FileCategory>2<", "<FileCategory>1<");
+    let r = http::send(
+        &s.addr,
+        "POST",
+        "/oqs/v1/req/YZKsiquc01req_p.xml",
+        &[],
+        pdf_req.as_bytes(),
+    )
+    .await;
+    assert_eq!(r.header("content-type"), Some("application/pdf"));
+    assert_eq!(
+        r.header("content-disposition"),
+        Some("attachment; filename=\"YZKsiquc01res_p.pdf\"")
+    );
+    assert!(r.body.starts_with(b"%PDF-1.4") && r.body.ends_with(b"%%EOF\n"));
+    std::fs::write(std::env::temp_dir().join("onshi-yzk-sample.pdf"), &r.body).unwrap();
     // The patient's own view.
     let mine = http::get(
         &s.addr,

@@ -305,13 +305,22 @@ async fn post_request(
         }
         body.extend_from_slice(&chunk);
     }
-    let res_name = req_name.response();
     let incoming = Incoming {
-        name: req_name,
+        name: req_name.clone(),
         bytes: body,
         terminal,
         transport: "http",
     };
     let bytes = router.answer(incoming, now, enc).await;
+    let res_name = req_name.response_for(&bytes);
+    if res_name.ends_with(".pdf") {
+        return actix_web::HttpResponse::Ok()
+            .content_type("application/pdf")
+            .insert_header((
+                "Content-Disposition",
+                format!("attachment; filename=\"{res_name}\""),
+            ))
+            .body(bytes);
+    }
     reply(StatusCode::OK, &res_name, bytes)
 }

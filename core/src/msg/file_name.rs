@@ -117,6 +117,15 @@ impl RequestName {
     pub fn response(&self) -> String {
         format!("{}res_{}.xml", self.kind.stem(), self.suffix)
     }
+
+    /// The name of a response with these bytes: the same base name, `.pdf` for a PDF (e.g. 薬剤情報 forms).
+    pub fn response_for(&self, bytes: &[u8]) -> String {
+        if bytes.starts_with(b"%PDF-") {
+            format!("{}res_{}.pdf", self.kind.stem(), self.suffix)
+        } else {
+            self.response()
+        }
+    }
 }
 
 /// The name an error answer gets for a file whose name could not be recognised: the first `req` replaced by

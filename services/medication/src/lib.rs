@@ -4,6 +4,7 @@
 //! |---|---|
 //! | [`uke`] | the UKE claim-file parser (医科, 歯科, 調剤) |
 //! | [`master`] | the drug master (Y master + MHLW price list), shipped sample and `onshi master import` |
+//! | [`pdf`] | the PDF form of 薬剤情報 (Japanese, A4) |
 //! | [`claims`] | intake (5th–12th window), the 11th/12th/13th schedule, extraction, later claim wins |
 //! | this file | [`Medication`]: the batch runner, `YZKsiquc01` retrieval (consent-gated), the HTTP API |
 //!
@@ -12,6 +13,7 @@
 
 pub mod claims;
 pub mod master;
+pub mod pdf;
 pub mod uke;
 
 use std::collections::BTreeMap;
@@ -82,7 +84,7 @@ impl Medication {
         router
     }
 
-    /// `YZKsiquc01req` → `YZKsiquc01res` (XML; the PDF form is not produced yet).
+    /// `YZKsiquc01req` → `YZKsiquc01res`: XML (even `FileCategory`) or the PDF form (odd). Errors are XML.
     pub async fn answer_yzk(&self, i: &Incoming) -> Vec<u8> {
         let now = self.core.clock.now();
         let default = self.core.config.response_encoding;
@@ -108,9 +110,6 @@ impl Medication {
         if let Err(key) = check {
             let o = onshi_core::result_codes::outcome(key, "");
             return fail(&req.echo, enc, &o.message);
-        }
-        if req.file_category % 2 == 1 {
-            return fail(&req.echo, enc, "PDF形式（FileCategory 1, 3）は現在提供していません。XML形式（2, 4）を指定してください。");
         }
         let Some(person) = self.directory.person(
             &req.insurer,
@@ -157,6 +156,9 @@ impl Medication {
             birth: person.birth.compact(),
             sex: person.sex.clone(),
         };
+        if req.file_category % 2 == 1 {
+            return pdf::write(&patient, &months, &self.core.clock.now_dt().compact());
+        }
         yzk_siquc01::write(&req.echo, Some(&patient), Ok(&months), OutputForm::Xml(enc))
     }
 
