@@ -315,6 +315,7 @@ async fn a_re_claim_replaces_the_earlier_receipt() {
         201
     );
     // Forced now by the admin endpoint (a trainer's "run the due batch now").
+    // (グラケー 610407141 has a cheaper generic: メナテトレノン「トーワ」 620008109 at 9.90 yen.)
     let r = http::send(&s.addr, "POST", "/medication/v1/batches/run", &[], b"").await;
     assert_eq!(r.json()["files_extracted"], 1);
     consent(&s, MED, "D000000000000001", "1234").await;
@@ -333,7 +334,11 @@ async fn a_re_claim_replaces_the_earlier_receipt() {
         claim(
             &s,
             &medical_claim(
-                &[("620160501", 9, 7), ("610406079", 9, 7)],
+                &[
+                    ("620160501", 9, 7),
+                    ("610406079", 9, 7),
+                    ("610407141", 9, 7)
+                ],
                 "12345678901234567"
             )
         )
@@ -343,11 +348,11 @@ async fn a_re_claim_replaces_the_earlier_receipt() {
     );
     http::send(&s.addr, "POST", "/medication/v1/batches/run", &[], b"").await;
     let drugs = count(&ask(&s, MED).await);
-    assert_eq!(drugs, ["620160501", "610406079"]);
+    assert_eq!(drugs, ["620160501", "610406079", "610407141"]);
     // Running again changes nothing (each file is extracted exactly once).
     let r = http::send(&s.addr, "POST", "/medication/v1/batches/run", &[], b"").await;
     assert_eq!(r.json()["files_extracted"], 0);
-    assert_eq!(count(&ask(&s, MED).await).len(), 2);
+    assert_eq!(count(&ask(&s, MED).await).len(), 3);
     // The PDF form (FileCategory 1): same base name, .pdf.
     let pdf_req = String::from_utf8(yzk(MED))
         .unwrap()
@@ -374,7 +379,26 @@ async fn a_re_claim_replaces_the_earlier_receipt() {
     )
     .await
     .json();
-    assert_eq!(mine[0]["days"][0]["drugs"][0]["code"], "620160501");
+    let meds = mine["medications"].as_array().unwrap();
+    assert_eq!(meds.len(), 3);
+    assert_eq!(meds[0]["drug_code"], "620160501");
+    // ガスター散２％: 9.50 yen/g × 3 g × 7 days × 3割 = 59.85 → 60 yen.
+    let gaster = meds.iter().find(|m| m["drug_code"] == "610406079").unwrap();
+    assert_eq!(gaster["self_pay_yen"], 60);
+    assert_eq!(gaster["saving_yen"], 0, "no cheaper generic");
+    // グラケー: 11.90 × 3 × 7 × 0.3 = 74.97 → 75; saving (11.90 − 9.90) × 21 × 0.3 = 12.6 → 13.
+    let brand = meds.iter().find(|m| m["drug_code"] == "610407141").unwrap();
+    assert_eq!(
+        (brand["self_pay_yen"].as_i64(), brand["saving_yen"].as_i64()),
+        (Some(75), Some(13))
+    );
+    assert_eq!(mine["saving_total_yen"], 13);
+    assert_eq!(
+        mine["self_pay_total_yen"].as_i64().unwrap(),
+        meds.iter()
+            .filter_map(|m| m["self_pay_yen"].as_i64())
+            .sum::<i64>()
+    );
     s.host.stop().await;
 }
 

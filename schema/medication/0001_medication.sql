@@ -9,11 +9,13 @@ CREATE TABLE medication.drugs (
     form          text NOT NULL,         -- 剤形: 1 内用, 4 注射, 6 外用, 8 歯科用
     price_code    text,                  -- 薬価基準収載医薬品コード (12)
     ingredient    text,                  -- 成分名 (price list)
+    generic_code  text,                  -- 一般名コード: drugs with the same code are interchangeable
     generic_name  text,                  -- 一般名処方の標準的な記載
     valid_from    date,
     valid_to      date
 );
 CREATE INDEX drugs_price_code ON medication.drugs (price_code);
+CREATE INDEX drugs_generic_code ON medication.drugs (generic_code);
 
 -- The MHLW price list (成分名, 後発品 flags), joined to the Y master by 薬価基準収載医薬品コード.
 CREATE TABLE medication.price_list (
@@ -47,6 +49,7 @@ CREATE TABLE medication.receipts (
     search_number  text,                 -- 検索番号 of returned and re-claimed receipts
     qualification_id text,
     person_id      text,                 -- NULL: no such insured person (reported, kept)
+    birth_date     date NOT NULL,        -- RE 生年月日 (for the patient view's 負担割合)
     treatment_month text NOT NULL,
     superseded_by  bigint,               -- a later claim of the same receipt
     UNIQUE (file_id, receipt_no)

@@ -160,8 +160,8 @@ pub async fn intake(
             r,
         );
         sqlx::query(
-            "INSERT INTO medication.receipts (file_id, receipt_no, claim_key, search_number, qualification_id, person_id, treatment_month) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7)",
+            "INSERT INTO medication.receipts (file_id, receipt_no, claim_key, search_number, qualification_id, person_id, \
+             treatment_month, birth_date) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
         )
         .bind(id)
         .bind(r.number as i32)
@@ -170,6 +170,7 @@ pub async fn intake(
         .bind(p.as_ref().map(|p| p.qualification_id.clone()))
         .bind(p.as_ref().map(|p| p.person_id.clone()))
         .bind(&r.month)
+        .bind(r.birth.naive())
         .execute(&mut *tx)
         .await?;
     }

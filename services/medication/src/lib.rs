@@ -278,30 +278,110 @@ async fn run_batch(m: web::Data<Arc<Medication>>) -> Result<HttpResponse, ApiErr
     Ok(HttpResponse::Ok().json(serde_json::json!({"files_extracted": n})))
 }
 
-/// The patient's own medication history (マイナポータル-like).
+/// 自己負担割合 used for the patient view's amounts, by age on the day (a documented approximation of the
+/// qualification's own ratio): 未就学 and 70–74 2割, 75 and over 1割, otherwise 3割.
+pub fn self_pay_ratio(birth: Date, on: Date) -> f64 {
+    if onshi_core::record::is_preschool(birth, on) {
+        return 0.2;
+    }
+    match birth.age_on(on) {
+        70..=74 => 0.2,
+        75.. => 0.1,
+        _ => 0.3,
+    }
+}
+
+/// One drug of the patient view, with its amounts (yen).
+#[derive(Debug, serde::Serialize, sqlx::FromRow)]
+struct PatientDrug {
+    month: String,
+    date: NaiveDate,
+    facility_name: Option<String>,
+    prescriber_name: Option<String>,
+    in_out: String,
+    drug_code: String,
+    drug_name: String,
+    ingredient: Option<String>,
+    use_class: String,
+    usage: Option<String>,
+    dose: Option<String>,
+    quantity: Option<String>,
+    unit: Option<String>,
+    /// 薬価 per unit (current master), when known.
+    price: Option<f64>,
+    /// The cheapest generic of the same 一般名コード, when this drug is not itself the cheapest generic.
+    generic_price: Option<f64>,
+    generic_name: Option<String>,
+    #[sqlx(default)]
+    self_pay_yen: Option<i64>,
+    #[sqlx(default)]
+    saving_yen: Option<i64>,
+}
+
+/// The patient's own medication history (マイナポータル-like), with 自己負担相当額 and 削減可能額:
+///
+/// * units = 使用量 × 回数 (1日量 × 日数, 1回量 × 回数, or total × 1);
+/// * 薬剤費 = units × 薬価; 自己負担相当額 = 薬剤費 × [`self_pay_ratio`], rounded to the yen;
+/// * 削減可能額 = (薬価 − the cheapest 後発品 of the same 一般名コード) × units × the same ratio, when that generic is
+///   cheaper (0 otherwise). Prices are the current master's.
 async fn patient_view(
     m: web::Data<Arc<Medication>>,
     path: web::Path<String>,
 ) -> Result<HttpResponse, ApiError> {
-    let months = m.history(&path, None, None).await?;
-    let out: Vec<_> = months
-        .iter()
-        .map(|mi| {
-            serde_json::json!({
-                "month": mi.month, "facility": mi.facility, "facility_name": mi.facility_name,
-                "prescriber": mi.prescriber, "prescriber_name": mi.prescriber_name,
-                "dispensed_at": if mi.pharmacy { "薬局 (院外処方)" } else { "医療機関 (院内)" },
-                "days": mi.days.iter().map(|d| serde_json::json!({
-                    "date": d.date,
-                    "drugs": d.drugs.iter().map(|g| serde_json::json!({
-                        "code": g.code, "name": g.name, "ingredient": g.ingredient, "use": g.use_class,
-                        "dose": g.quantity, "unit": g.unit, "times": g.times, "usage": g.usage,
-                    })).collect::<Vec<_>>(),
-                })).collect::<Vec<_>>(),
-            })
-        })
-        .collect();
-    Ok(HttpResponse::Ok().json(out))
+    let now = m.core.clock.now();
+    let since = now.date() - chrono::TimeDelta::days(HISTORY_DAYS);
+    let mut rows: Vec<PatientDrug> = sqlx::query_as(
+        "SELECT d.treatment_month AS month, d.date, d.facility_name, d.prescriber_name, d.in_out, d.drug_code, \
+           d.drug_name, d.ingredient, d.use_class, d.usage, d.dose, d.quantity, d.unit, m.price::float8 AS price, \
+           g.price::float8 AS generic_price, g.name AS generic_name \
+         FROM medication.dispensings d JOIN medication.receipts r ON r.id = d.receipt_id \
+         LEFT JOIN medication.drugs m ON m.code = d.drug_code \
+         LEFT JOIN LATERAL (SELECT price, name FROM medication.drugs x WHERE x.generic_code = m.generic_code \
+           AND x.generic AND x.price < m.price ORDER BY x.price LIMIT 1) g ON true \
+         WHERE d.person_id = $1 AND r.superseded_by IS NULL AND d.visible_from <= $2 AND d.date >= $3 \
+         ORDER BY d.date, d.id",
+    )
+    .bind(path.as_str())
+    .bind(now)
+    .bind(since)
+    .fetch_all(&m.core.pool)
+    .await?;
+    let birth: Option<(NaiveDate,)> = sqlx::query_as(
+        "SELECT birth_date FROM medication.receipts WHERE person_id = $1 ORDER BY id DESC LIMIT 1",
+    )
+    .bind(path.as_str())
+    .fetch_optional(&m.core.pool)
+    .await?;
+    let birth = birth.map(|(b,)| Date::from_naive(b));
+    let (mut total, mut saving) = (0i64, 0i64);
+    for r in &mut rows {
+        let units = r
+            .dose
+            .as_deref()
+            .and_then(|d| d.parse::<f64>().ok())
+            .unwrap_or(0.0)
+            * r.quantity
+                .as_deref()
+                .and_then(|q| q.parse::<f64>().ok())
+                .unwrap_or(0.0);
+        let ratio = birth.map_or(0.3, |b| self_pay_ratio(b, Date::from_naive(r.date)));
+        if let Some(p) = r.price {
+            let pay = (p * units * ratio).round() as i64;
+            let save = r
+                .generic_price
+                .map_or(0, |g| ((p - g) * units * ratio).round() as i64);
+            r.self_pay_yen = Some(pay);
+            r.saving_yen = Some(save);
+            total += pay;
+            saving += save;
+        }
+    }
+    Ok(HttpResponse::Ok().json(serde_json::json!({
+        "person_id": path.as_str(),
+        "self_pay_total_yen": total,
+        "saving_total_yen": saving,
+        "medications": rows,
+    })))
 }
 
 /// The medication API (needs `web::Data<Arc<Medication>>`).

@@ -81,7 +81,7 @@ pub async fn import(pool: &PgPool, bytes: &[u8]) -> anyhow::Result<Imported> {
                     imported.skipped += 1;
                     continue;
                 }
-                for (c, i) in cols.iter_mut().zip([2, 4, 9, 11, 16, 27, 31, 37, 1]) {
+                for (c, i) in cols.iter_mut().zip([2, 4, 9, 11, 16, 27, 31, 37, 36]) {
                     c.push(r[i].trim().to_string());
                 }
                 from.push(date(&r[29]));
@@ -89,13 +89,15 @@ pub async fn import(pool: &PgPool, bytes: &[u8]) -> anyhow::Result<Imported> {
                 imported.rows += 1;
             }
             sqlx::query(
-                "INSERT INTO medication.drugs (code, name, unit, price, generic, form, price_code, generic_name, valid_from, valid_to) \
-                 SELECT code, name, unit, price::numeric, generic = '1', form, nullif(pc, ''), nullif(gn, ''), vf, vt \
+                "INSERT INTO medication.drugs (code, name, unit, price, generic, form, price_code, generic_name, generic_code, \
+                 valid_from, valid_to) \
+                 SELECT code, name, unit, price::numeric, generic = '1', form, nullif(pc, ''), nullif(gn, ''), nullif(gc, ''), vf, vt \
                  FROM UNNEST($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[], $7::text[], $8::text[], \
-                             $9::date[], $10::date[]) AS t(code, name, unit, price, generic, form, pc, gn, vf, vt) \
+                             $9::date[], $10::date[], $11::text[]) AS t(code, name, unit, price, generic, form, pc, gn, vf, vt, gc) \
                  ON CONFLICT (code) DO UPDATE SET name = EXCLUDED.name, unit = EXCLUDED.unit, price = EXCLUDED.price, \
                    generic = EXCLUDED.generic, form = EXCLUDED.form, price_code = EXCLUDED.price_code, \
-                   generic_name = EXCLUDED.generic_name, valid_from = EXCLUDED.valid_from, valid_to = EXCLUDED.valid_to",
+                   generic_name = EXCLUDED.generic_name, generic_code = EXCLUDED.generic_code, \
+                   valid_from = EXCLUDED.valid_from, valid_to = EXCLUDED.valid_to",
             )
             .bind(&cols[0])
             .bind(&cols[1])
@@ -107,6 +109,7 @@ pub async fn import(pool: &PgPool, bytes: &[u8]) -> anyhow::Result<Imported> {
             .bind(&cols[7])
             .bind(&from)
             .bind(&to)
+            .bind(&cols[8])
             .execute(pool)
             .await
             .context("loading the Y master")?;
