@@ -106,7 +106,7 @@ fn main() {
         let received = onshi_core::clock::parse_time("2026-11-09T10:00:00").unwrap();
         let dir: Arc<dyn Directory> = Arc::new(Everyone);
         for n in 0..files {
-            onshi_medication::claims::intake(&pool, dir.as_ref(), (5, 12), received, &file(n)).await.unwrap();
+            onshi_medication::claims::intake(&pool, dir.as_ref(), (5, 12), received, None, &file(n)).await.unwrap();
         }
         let after = onshi_core::clock::parse_time("2026-11-11T06:00:00").unwrap();
         let t = Instant::now();

@@ -474,3 +474,64 @@ async fn bad_claims_are_refused_whole_with_a_reason() {
     assert_eq!(count().await, 1);
     s.host.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn claims_dropped_in_the_facility_folder_are_taken_in() {
+    let folders = tempfile::tempdir().unwrap();
+    let config = Config {
+        folder_root: Some(folders.path().to_path_buf()),
+        ..Config::default()
+    };
+    let core = testkit::core(MIGRATIONS, config).await;
+    core.clock.set_frozen(true).await.unwrap();
+    core.clock
+        .set(onshi_core::clock::parse_time("2026-11-09T10:00:00").unwrap())
+        .await
+        .unwrap();
+    onshi_seed::demo::load(&core).await.unwrap();
+    let host = Host::start(core.clone(), ALL, "127.0.0.1:0").await.unwrap();
+    let claims = folders.path().join(MED).join("claims");
+    std::fs::create_dir_all(&claims).unwrap();
+    std::fs::write(
+        claims.join("RECEIPTC.UKE"),
+        medical_claim(&[("610406079", 8, 14)], ""),
+    )
+    .unwrap();
+    // The clinic's file dropped in the pharmacy's folder.
+    let other = folders.path().join(PHARMACY).join("claims");
+    std::fs::create_dir_all(&other).unwrap();
+    std::fs::write(
+        other.join("RECEIPTC.UKE"),
+        medical_claim(&[("610406079", 9, 14)], ""),
+    )
+    .unwrap();
+    let read = |p: std::path::PathBuf| async move {
+        for _ in 0..100 {
+            if let Ok(t) = std::fs::read_to_string(&p) {
+                return serde_json::from_str::<serde_json::Value>(&t).unwrap();
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        panic!("no report at {}", p.display());
+    };
+    let ok = read(claims.join("RECEIPTC.UKE.result.json")).await;
+    assert_eq!(ok["receipts"], 1, "{ok}");
+    assert!(
+        !claims.join("RECEIPTC.UKE").exists(),
+        "taken in and removed"
+    );
+    let refused = read(other.join("RECEIPTC.UKE.result.json")).await;
+    assert!(
+        refused["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("not for"),
+        "{refused}"
+    );
+    let (n,): (i64,) = sqlx::query_as("SELECT count(*) FROM medication.claim_files")
+        .fetch_one(&core.pool)
+        .await
+        .unwrap();
+    assert_eq!(n, 1, "the refused file was not stored");
+    host.stop().await;
+}

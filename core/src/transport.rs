@@ -130,7 +130,65 @@ pub struct Watcher {
     pub max_bytes: usize,
 }
 
-type Seen = HashMap<PathBuf, (u64, SystemTime)>;
+/// Size and modification time of files seen at the previous scan.
+pub type Seen = HashMap<PathBuf, (u64, SystemTime)>;
+
+/// A file a facility finished writing into one of its folders.
+#[derive(Debug, Clone)]
+pub struct Complete {
+    pub facility: String,
+    pub facility_dir: PathBuf,
+    pub name: String,
+    pub path: PathBuf,
+    pub len: u64,
+}
+
+/// The files in `<root>/<facility>/<sub>/` that are complete: unchanged since the previous scan (or older than a
+/// second), not hidden, not `.tmp`/`.part` (a vendor's temporary files) nor a `.result.json` report.
+/// `seen` carries the state between scans.
+pub fn complete_files(root: &Path, sub: &str, seen: &mut Seen) -> Vec<Complete> {
+    let mut out = Vec::new();
+    let mut still_there = Seen::new();
+    let Ok(facilities) = std::fs::read_dir(root) else {
+        return out;
+    };
+    for fac in facilities.flatten() {
+        let Ok(files) = std::fs::read_dir(fac.path().join(sub)) else {
+            continue;
+        };
+        let facility = fac.file_name().to_string_lossy().to_string();
+        for f in files.flatten() {
+            let name = f.file_name().to_string_lossy().to_string();
+            let Ok(meta) = f.metadata() else { continue };
+            if !meta.is_file() || ignored(&name) || name.ends_with(".result.json") {
+                continue;
+            }
+            let path = f.path();
+            let stamp = (
+                meta.len(),
+                meta.modified().unwrap_or(SystemTime::UNIX_EPOCH),
+            );
+            let old_enough = stamp
+                .1
+                .elapsed()
+                .map(|d| d > Duration::from_secs(1))
+                .unwrap_or(false);
+            if seen.get(&path) != Some(&stamp) && !old_enough {
+                still_there.insert(path, stamp);
+                continue;
+            }
+            out.push(Complete {
+                facility: facility.clone(),
+                facility_dir: fac.path(),
+                name,
+                path,
+                len: meta.len(),
+            });
+        }
+    }
+    *seen = still_there;
+    out
+}
 
 impl Watcher {
     /// Runs until the task is dropped.
@@ -148,42 +206,11 @@ impl Watcher {
     /// One pass over every facility's `req/`; returns how many files were answered.
     pub async fn scan(&self, seen: &mut Seen) -> std::io::Result<usize> {
         let mut answered = 0;
-        let mut still_there = Seen::new();
-        let Ok(facilities) = std::fs::read_dir(&self.root) else {
-            return Ok(0);
-        };
-        for fac in facilities.flatten() {
-            let req = fac.path().join("req");
-            let Ok(files) = std::fs::read_dir(&req) else {
-                continue;
-            };
-            let terminal = fac.file_name().to_string_lossy().to_string();
-            for f in files.flatten() {
-                let name = f.file_name().to_string_lossy().to_string();
-                let Ok(meta) = f.metadata() else { continue };
-                if !meta.is_file() || ignored(&name) {
-                    continue;
-                }
-                let path = f.path();
-                let stamp = (
-                    meta.len(),
-                    meta.modified().unwrap_or(SystemTime::UNIX_EPOCH),
-                );
-                let old_enough = stamp
-                    .1
-                    .elapsed()
-                    .map(|d| d > Duration::from_secs(1))
-                    .unwrap_or(false);
-                if seen.get(&path) != Some(&stamp) && !old_enough {
-                    still_there.insert(path, stamp);
-                    continue;
-                }
-                self.answer_file(&fac.path(), &terminal, &name, &path, meta.len())
-                    .await?;
-                answered += 1;
-            }
+        for f in complete_files(&self.root, "req", seen) {
+            self.answer_file(&f.facility_dir, &f.facility, &f.name, &f.path, f.len)
+                .await?;
+            answered += 1;
         }
-        *seen = still_there;
         Ok(answered)
     }
 

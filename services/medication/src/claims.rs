@@ -62,6 +62,8 @@ pub enum IntakeError {
     OutsideWindow { from: u32, to: u32, today: u32 },
     #[error("the file was refused: {0}")]
     Invalid(#[from] uke::UkeError),
+    #[error("the file claims for institution {found}, not for {expected}")]
+    WrongFacility { expected: String, found: String },
     #[error(transparent)]
     Db(#[from] sqlx::Error),
 }
@@ -76,11 +78,13 @@ fn claim_key(person: &str, file: &UkeFile, r: &uke::Receipt) -> String {
 }
 
 /// Accepts one file.
+/// `facility`: the institution the file must be from (its folder), when known.
 pub async fn intake(
     pool: &PgPool,
     dir: &dyn Directory,
     window: (u32, u32),
     now: NaiveDateTime,
+    facility: Option<&str>,
     bytes: &[u8],
 ) -> Result<IntakeReport, IntakeError> {
     let today = now.day();
@@ -92,6 +96,12 @@ pub async fn intake(
         });
     }
     let file = uke::parse(bytes)?;
+    if let Some(expected) = facility.filter(|f| *f != file.facility.as_str()) {
+        return Err(IntakeError::WrongFacility {
+            expected: expected.to_string(),
+            found: file.facility.as_str().to_string(),
+        });
+    }
     let sha = onshi_core::sha256_hex(bytes);
     let drug_lines = file.receipts.iter().map(|r| r.drugs.len()).sum();
     let mut report = IntakeReport {

@@ -57,6 +57,9 @@ impl Medication {
     pub async fn start(core: Core, directory: Arc<dyn Directory>) -> anyhow::Result<Arc<Self>> {
         master::ensure_loaded(&core.pool).await?;
         let me = Arc::new(Self { core, directory });
+        if let Some(root) = me.core.config.folder_root.clone() {
+            tokio::spawn(watch_claims(Arc::downgrade(&me), root));
+        }
         let weak = Arc::downgrade(&me);
         tokio::spawn(async move {
             loop {
@@ -244,6 +247,49 @@ impl Medication {
     }
 }
 
+/// Claim files dropped in `<folders>/<code>/claims/` are taken in like `POST /medication/v1/claims`; the
+/// report (or the refusal) is written next to it as `<name>.result.json` and the file is removed (it is stored).
+async fn watch_claims(me: std::sync::Weak<Medication>, root: std::path::PathBuf) {
+    let mut seen = onshi_core::transport::Seen::new();
+    loop {
+        tokio::time::sleep(Duration::from_millis(250)).await;
+        let Some(m) = me.upgrade() else { return };
+        for f in onshi_core::transport::complete_files(&root, "claims", &mut seen) {
+            let result = match std::fs::read(&f.path) {
+                Err(e) => {
+                    serde_json::json!({"error": {"code": "unreadable", "message": e.to_string()}})
+                }
+                Ok(bytes) => {
+                    let core = &m.core;
+                    let r = claims::intake(
+                        &core.pool,
+                        m.directory.as_ref(),
+                        core.config.claims_window,
+                        core.clock.now(),
+                        Some(&f.facility),
+                        &bytes,
+                    )
+                    .await;
+                    match r {
+                        Ok(report) => serde_json::to_value(&report).unwrap_or_default(),
+                        Err(e) => {
+                            serde_json::json!({"error": {"code": "refused", "message": e.to_string()}})
+                        }
+                    }
+                }
+            };
+            let dir = f.facility_dir.join("claims");
+            let name = format!("{}.result.json", f.name);
+            let written =
+                onshi_core::transport::write_atomically(&dir, &name, result.to_string().as_bytes())
+                    .and_then(|_| std::fs::remove_file(&f.path));
+            if let Err(e) = written {
+                tracing::warn!(error = %e, "medication: claim folder");
+            }
+        }
+    }
+}
+
 async fn post_claim(
     m: web::Data<Arc<Medication>>,
     body: web::Payload,
@@ -255,6 +301,7 @@ async fn post_claim(
         m.directory.as_ref(),
         core.config.claims_window,
         core.clock.now(),
+        None,
         &bytes,
     )
     .await
