@@ -2,7 +2,7 @@
 //! unquoted CSV, one record per line, the record ID first. This parser reads 医科 and 歯科 files (IR/UK, RE, HO,
 //! SN, IY with 診療識別 inheritance and the 31 day columns, CO) and 調剤 files (YK, RE with the prescribing
 //! institution, HO, SN, SH → CZ → IY groups), and reports every problem with its line number.
-//! DPC `CD` records are not read yet (see docs/MEDICATION.md).
+//! DPC receipts (BU, SB, KK, SK, GA, HH, GT, CD) take their drugs from the dated `CD` コーディングデータ.
 
 use chrono::NaiveDate;
 
@@ -97,6 +97,9 @@ pub struct Receipt {
     /// 調剤: the prescribing institution (10 digits) and name.
     pub prescriber: Option<(String, String)>,
     pub drugs: Vec<DrugLine>,
+    /// DPC: drugs of the コーディングデータ (`CD`); when present they replace the `IY` lines (which repeat the
+    /// 出来高 part of them).
+    pub coded: Vec<DrugLine>,
 }
 
 /// A parsed claim file.
@@ -207,7 +210,8 @@ fn field(r: &[String], i: usize) -> &str {
 }
 
 const MEDICAL_IGNORED: &[&str] = &[
-    "KO", "JD", "MF", "SY", "SI", "TO", "SJ", "GR", "KH", "TI", "TR", "TS", "HS", "SS",
+    "KO", "JD", "MF", "SY", "SI", "TO", "SJ", "GR", "KH", "TI", "TR", "TS", "HS", "SS", "BU", "SB",
+    "KK", "SK", "GA", "HH", "GT",
 ];
 const PHARMACY_IGNORED: &[&str] = &["KO", "JD", "MF", "TO", "TK", "KI", "ST", "CO"];
 
@@ -315,6 +319,7 @@ pub fn parse(bytes: &[u8]) -> Result<UkeFile, UkeError> {
                     search_number: (!search.is_empty()).then(|| search.to_string()),
                     prescriber,
                     drugs: vec![],
+                    coded: vec![],
                 });
             }
             (_, _) if current.is_none() => return err(line, format!("{id} before the first RE")),
@@ -388,6 +393,22 @@ pub fn parse(bytes: &[u8]) -> Result<UkeFile, UkeError> {
                     }
                 }
             }
+            ("CD", Kind::Medical) => {
+                // DPC コーディングデータ: 1 実施年月日, 2 診療識別, 5 code, 6 使用量, 9 回数.
+                let code = field(r, 5);
+                if code.starts_with('6') && code.len() == 9 {
+                    let date = date_of(field(r, 1), line, "CD 実施年月日")?;
+                    current.expect("checked").coded.push(DrugLine {
+                        date,
+                        prescribed_on: None,
+                        code: code.to_string(),
+                        dose: field(r, 6).to_string(),
+                        quantity: field(r, 9).to_string(),
+                        use_class: UseClass::from_shinryo(field(r, 2)),
+                        usage: None,
+                    });
+                }
+            }
             ("SH", Kind::Pharmacy) => {
                 let usage = [field(r, 4), field(r, 3)]
                     .into_iter()
@@ -445,12 +466,15 @@ pub fn parse(bytes: &[u8]) -> Result<UkeFile, UkeError> {
     if !closed {
         return err(recs.len(), "no GO record: the file is truncated");
     }
-    for r in &receipts {
+    for r in &mut receipts {
         if r.insurer.is_none() {
             return err(
                 r.line,
                 "receipt without HO (保険者): 公費単独 receipts are not handled yet",
             );
+        }
+        if !r.coded.is_empty() {
+            r.drugs = std::mem::take(&mut r.coded);
         }
     }
     Ok(UkeFile {
@@ -532,6 +556,30 @@ mod tests {
             r.drugs[2].date,
             NaiveDate::from_ymd_opt(2026, 10, 20).unwrap()
         );
+    }
+
+    #[test]
+    fn dpc_drugs_come_from_the_coding_data() {
+        let text = medical().replace(
+            "GO,1,135,99\n",
+            "BU,040080xx99x0xx,20261005,20261012,1,\nCD,20261006,21,1,1,610406079,2,,,5,\nCD,20261007,33,1,1,620008912,0.5,,,1,\nCD,20261007,40,1,1,140000610,,1,,1,\nGO,1,135,99\n",
+        );
+        let f = parse(&sjis(&text)).unwrap();
+        let r = &f.receipts[0];
+        assert_eq!(
+            r.drugs.len(),
+            2,
+            "the CD drugs replace the IY lines; procedures are not drugs"
+        );
+        assert_eq!(
+            r.drugs[0].date,
+            NaiveDate::from_ymd_opt(2026, 10, 6).unwrap()
+        );
+        assert_eq!(
+            (r.drugs[0].dose.as_str(), r.drugs[0].quantity.as_str()),
+            ("2", "5")
+        );
+        assert_eq!(r.drugs[1].use_class, UseClass::Injection);
     }
 
     #[test]
