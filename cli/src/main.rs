@@ -111,6 +111,13 @@ enum Command {
         /// Only print the report of the population already loaded.
         #[arg(long)]
         report: bool,
+        /// Also write the claim files (UKE) of this treatment month (YYYYMM) for the population, into
+        /// <folders>/<医療機関コード>/claims/ where a running simulator takes them in (between the 5th and the 12th).
+        #[arg(long, value_name = "YYYYMM")]
+        claims: Option<String>,
+        /// Root of the facility folders for --claims (default <home>/folders).
+        #[arg(long)]
+        folders: Option<PathBuf>,
     },
     /// Drug master tools.
     Master {
@@ -401,7 +408,18 @@ async fn main() -> anyhow::Result<()> {
             threads,
             decks,
             report,
+            claims,
+            folders,
         } => {
+            if let Some(m) = &claims {
+                let ok = m.len() == 6
+                    && m.bytes().all(|b| b.is_ascii_digit())
+                    && (1..=12).contains(&m[4..].parse::<u32>().unwrap_or(0));
+                if !ok {
+                    bail!("--claims: a treatment month YYYYMM, e.g. 202610");
+                }
+            }
+            let folders = folders.unwrap_or_else(|| home.join("folders"));
             let scale = onshi_seed::nation::Scale::parse(&scale).map_err(anyhow::Error::msg)?;
             let threads = threads
                 .unwrap_or_else(|| std::thread::available_parallelism().map_or(2, |n| n.get()));
@@ -432,7 +450,23 @@ async fn main() -> anyhow::Result<()> {
                 }
                 match nation::loaded_stats(&core.pool).await? {
                     Some((scale, seed, stats)) => {
-                        println!("{}", nation::report::format(&scale, seed, &stats))
+                        println!("{}", nation::report::format(&scale, seed, &stats));
+                        if let Some(month) = claims {
+                            let files = nation::claims::month_files(seed, scale.persons, nation::default_as_of(), &month)?;
+                            let mut receipts = 0;
+                            for f in &files {
+                                let dir = folders.join(&f.facility).join("claims");
+                                std::fs::create_dir_all(&dir)?;
+                                let name = f.file_name.replace(".UKE", &format!("_{month}.UKE"));
+                                onshi_core::transport::write_atomically(&dir, &name, &f.bytes)?;
+                                receipts += f.receipts;
+                            }
+                            println!(
+                                "claims {month}: {} files, {receipts} receipts written under {}/<code>/claims/",
+                                files.len(),
+                                folders.display()
+                            );
+                        }
                     }
                     None => println!("no synthetic nation is loaded in this database"),
                 }

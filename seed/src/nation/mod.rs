@@ -5,6 +5,7 @@
 //! | [`params`] | the real figures imitated (census, insurers, facilities, My Number rates) |
 //! | [`catalogue`] | the insurers (seed-independent) and invented place names |
 //! | [`people`] | one chunk of persons, households, qualifications, histories and cards |
+//! | [`claims`] | synthetic monthly UKE claim files for the population (`onshi seed claims`) |
 //! | [`facilities`] | facilities by prefecture with codes and adoption states |
 //! | [`names`] | family and given names with half-width kana |
 //! | [`rng`] | the per-chunk deterministic generator |
@@ -16,6 +17,7 @@
 //! with its row in `seed.chunks`: a killed load resumes with the missing chunks, without duplicates or gaps.
 
 pub mod catalogue;
+pub mod claims;
 pub mod facilities;
 pub mod names;
 pub mod params;
