@@ -353,6 +353,43 @@ async fn a_re_claim_replaces_the_earlier_receipt() {
     let r = http::send(&s.addr, "POST", "/medication/v1/batches/run", &[], b"").await;
     assert_eq!(r.json()["files_extracted"], 0);
     assert_eq!(count(&ask(&s, MED).await).len(), 3);
+    // The Web API: login, then the same request as JSON.
+    let login = http::post_json(
+        &s.addr,
+        "/oqs-api-pro/MSA12020/ILI12020SV01/auth",
+        &serde_json::json!({"MedicalInstitutionCode": MED, "ClientSecret": onshi_seed::demo::demo_secret(MED)}),
+    )
+    .await;
+    let token = login.json()["idToken"].as_str().unwrap().to_string();
+    let body = serde_json::json!({"XmlMsg": {"MessageHeader": {"MedicalInstitutionCode": MED, "InsurerNumber": "01130012",
+        "InsuranceCardSymbol": "12345678", "InsuredPersonIdentificationNumber": "1", "BranchNumber": "00"},
+        "MessageBody": {"FileCategory": "2"}}});
+    let r = http::send(
+        &s.addr,
+        "POST",
+        onshi_medication::WEB_API_PATH,
+        &[("Authorization", &token)],
+        body.to_string().as_bytes(),
+    )
+    .await;
+    let j = r.json();
+    assert_eq!(j["XmlMsg"]["MessageHeader"]["ResultCode"], "1", "{j}");
+    assert_eq!(
+        j["XmlMsg"]["MessageBody"]["MeTrMonthInf"]
+            .as_array()
+            .unwrap()
+            .len(),
+        1
+    );
+    let r = http::send(
+        &s.addr,
+        "POST",
+        onshi_medication::WEB_API_PATH,
+        &[],
+        body.to_string().as_bytes(),
+    )
+    .await;
+    assert_eq!(r.status, 401);
     // The PDF form (FileCategory 1): same base name, .pdf.
     let pdf_req = String::from_utf8(yzk(MED))
         .unwrap()

@@ -384,6 +384,15 @@ impl onshi_core::directory::Directory for Eligibility {
         })
     }
 
+    fn token_facility(&self, token: &str) -> Option<String> {
+        self.verify_token(token, self.core.clock.now_dt())
+            .map(|c| c.as_str().to_string())
+    }
+
+    fn authenticate(&self, req: &actix_web::HttpRequest) -> Result<Option<String>, FileError> {
+        Eligibility::authenticate(self, req)
+    }
+
     fn facility(
         &self,
         code: &str,

@@ -87,29 +87,46 @@ impl Medication {
         router
     }
 
-    /// `YZKsiquc01req` → `YZKsiquc01res`: XML (even `FileCategory`) or the PDF form (odd). Errors are XML.
+    /// `YZKsiquc01req` → `YZKsiquc01res` for the file transports.
     pub async fn answer_yzk(&self, i: &Incoming) -> Vec<u8> {
+        let parsed = xml::parse(&i.bytes, &self.core.config.limits);
+        let tree = parsed.as_ref().map(|d| &d.root).map_err(|e| {
+            FileError::new(
+                onshi_core::result_codes::ResultKey::MalformedXml,
+                &e.to_string(),
+            )
+        });
+        self.respond_yzk(tree, i.terminal.as_deref(), None).await
+    }
+
+    /// Answers a request tree: XML (even `FileCategory`) or the PDF form (odd); errors are `ResultCode` 2 with
+    /// `MessageContents`. `json`: answer as the Web API's JSON (`Some(encoding)` ignored for JSON).
+    pub async fn respond_yzk(
+        &self,
+        tree: Result<&xml::Element, FileError>,
+        terminal: Option<&str>,
+        json: Option<()>,
+    ) -> Vec<u8> {
         let now = self.core.clock.now();
         let default = self.core.config.response_encoding;
-        let fail = |echo: &onshi_core::msg::HeaderEcho, enc, message: &str| {
-            yzk_siquc01::write(echo, None, Err(message), OutputForm::Xml(enc))
+        let form = |enc| {
+            if json.is_some() {
+                OutputForm::Json
+            } else {
+                OutputForm::Xml(enc)
+            }
         };
-        let req = match xml::parse(&i.bytes, &self.core.config.limits)
-            .map_err(|e| {
-                FileError::new(
-                    onshi_core::result_codes::ResultKey::MalformedXml,
-                    &e.to_string(),
-                )
-            })
-            .and_then(|d| yzk_siquc01::parse(&d.root))
-        {
+        let fail = |echo: &onshi_core::msg::HeaderEcho, enc, message: &str| {
+            yzk_siquc01::write(echo, None, Err(message), form(enc))
+        };
+        let req = match tree.and_then(yzk_siquc01::parse) {
             Ok(r) => r,
             Err(e) => return fail(&e.echo, default, &e.outcome.message),
         };
         let today = Date::from_naive(now.date());
-        let (enc, check) =
-            self.directory
-                .facility(req.institution.as_str(), i.terminal.as_deref(), today);
+        let (enc, check) = self
+            .directory
+            .facility(req.institution.as_str(), terminal, today);
         if let Err(key) = check {
             let o = onshi_core::result_codes::outcome(key, "");
             return fail(&req.echo, enc, &o.message);
@@ -162,7 +179,7 @@ impl Medication {
         if req.file_category % 2 == 1 {
             return pdf::write(&patient, &months, &self.core.clock.now_dt().compact());
         }
-        yzk_siquc01::write(&req.echo, Some(&patient), Ok(&months), OutputForm::Xml(enc))
+        yzk_siquc01::write(&req.echo, Some(&patient), Ok(&months), form(enc))
     }
 
     /// The visible, current (not superseded), last-3-years medication of a person, grouped by institution and
@@ -431,6 +448,69 @@ async fn patient_view(
     })))
 }
 
+/// The Web API path of 薬剤情報 retrieval. The reference documents only the qualification search's path, so this
+/// one is the simulator's own (next to it, same `Authorization: <idToken>`, same JSON mirroring of the tree).
+pub const WEB_API_PATH: &str = "/oqs-api-pro/MSA01030/ILI01030SV01/yzk";
+
+async fn web_api(
+    m: web::Data<Arc<Medication>>,
+    req: actix_web::HttpRequest,
+    body: web::Payload,
+) -> HttpResponse {
+    let unauthorized = |message: &str| {
+        let echo = onshi_core::msg::HeaderEcho::default();
+        HttpResponse::Unauthorized()
+            .content_type("application/json; charset=UTF-8")
+            .body(yzk_siquc01::write(
+                &echo,
+                None,
+                Err(message),
+                OutputForm::Json,
+            ))
+    };
+    let cert = match m.directory.authenticate(&req) {
+        Ok(c) => c,
+        Err(e) => return unauthorized(&e.outcome.message),
+    };
+    let token = req
+        .headers()
+        .get("Authorization")
+        .and_then(|h| h.to_str().ok())
+        .map(|t| t.strip_prefix("Bearer ").unwrap_or(t).to_string());
+    let facility = token
+        .and_then(|t| m.directory.token_facility(&t))
+        .filter(|f| cert.as_deref().is_none_or(|c| c == f));
+    let Some(facility) = facility else {
+        return unauthorized("認証が必要です。（idToken）");
+    };
+    let bytes = match read_body(body, m.core.config.limits.max_bytes).await {
+        Ok(b) => b,
+        Err(e) => return unauthorized(&e.to_string()),
+    };
+    let tree = serde_json::from_slice::<serde_json::Value>(&bytes)
+        .map_err(|e| xml::XmlError::Malformed(format!("JSON: {e}")))
+        .and_then(|v| xml::from_json(&v))
+        .map_err(|e| {
+            FileError::new(
+                onshi_core::result_codes::ResultKey::MalformedXml,
+                &e.to_string(),
+            )
+        });
+    let out = m
+        .respond_yzk(
+            tree.as_ref().map_err(Clone::clone),
+            Some(&facility),
+            Some(()),
+        )
+        .await;
+    let content_type = if out.starts_with(b"%PDF-") {
+        "application/pdf"
+    } else {
+        "application/json; charset=UTF-8"
+    };
+    HttpResponse::Ok().content_type(content_type).body(out)
+}
+
 /// The medication API (needs `web::Data<Arc<Medication>>`).
 pub fn configure(cfg: &mut web::ServiceConfig) {
     cfg.service(
@@ -442,5 +522,6 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
                 "/persons/{person_id}/medications",
                 web::get().to(patient_view),
             ),
-    );
+    )
+    .route(WEB_API_PATH, web::post().to(web_api));
 }
