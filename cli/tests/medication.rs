@@ -63,6 +63,13 @@ fn medical_claim(drugs: &[(&str, u32, u32)], search: &str) -> Vec<u8> {
         "RE,1,1112,202610,山田　太郎,1,19800515,,,,,,,,,,,,{search},,,,,,,,,,,,,,,,,,,ﾔﾏﾀﾞ ﾀﾛｳ,\n"
     ));
     t.push_str("HO,01130012,12345678,1,1,100,,,,,,,,,\nSN,1,01,,,,00,,\n");
+    // 再診料 on the day of the first drug (診療情報).
+    if let Some((_, day, _)) = drugs.first() {
+        t.push_str(&format!(
+            "SI,12,1,112007410,,73,1,,,,,,,{}\n",
+            days(*day, 1)
+        ));
+    }
     for (i, (code, day, count)) in drugs.iter().enumerate() {
         let shinryo = if i == 0 { "21" } else { "" };
         t.push_str(&format!(
@@ -273,6 +280,65 @@ async fn claims_become_history_on_the_schedule_and_only_with_consent() {
     assert_eq!(drug.value("CzUsageN"), Some("１日１回朝食後"));
     assert_eq!(drug.value("CzTimes"), Some("28"));
 
+    // 診療情報 (FileCategory 4): the 診療行為 of the day under MeTrInfs.
+    let with_clinical = String::from_utf8(yzk(MED))
+        .unwrap()
+        .replace("<FileCategory>2<", "<FileCategory>4<");
+    let r = http::send(
+        &s.addr,
+        "POST",
+        "/oqs/v1/req/YZKsiquc01req_4.xml",
+        &[],
+        with_clinical.as_bytes(),
+    )
+    .await;
+    let t = xml::parse(&r.body, &Default::default()).unwrap().root;
+    let day = t
+        .child("MessageBody")
+        .unwrap()
+        .child("MeTrMonthInf")
+        .unwrap()
+        .child("DiDateInfs")
+        .unwrap()
+        .child("DiDateInf")
+        .unwrap();
+    let proc_ = day
+        .child("MeTrInfs")
+        .expect("診療情報")
+        .child("MeTrInf")
+        .unwrap();
+    assert_eq!(
+        (
+            proc_.value("SinInfCd"),
+            proc_.value("MeTrIdCl"),
+            proc_.value("Times")
+        ),
+        (Some("112007410"), Some("12"), Some("1"))
+    );
+    assert!(t
+        .child("MessageBody")
+        .unwrap()
+        .child("MeTrMonthInf")
+        .unwrap()
+        .child("DiDateInfs")
+        .unwrap()
+        .child("DiDateInf")
+        .unwrap()
+        .child("DrugInfs")
+        .is_some());
+    // Without it (FileCategory 2), no MeTrInfs.
+    assert!(ask(&s, MED)
+        .await
+        .child("MessageBody")
+        .unwrap()
+        .child("MeTrMonthInf")
+        .unwrap()
+        .child("DiDateInfs")
+        .unwrap()
+        .child("DiDateInf")
+        .unwrap()
+        .child("MeTrInfs")
+        .is_none());
     // Another facility without consent sees nothing; the patient sees who looked.
     let t = ask(&s, "1330130129").await;
     assert_eq!(header(&t).value("ResultCode"), Some("2"));
@@ -284,7 +350,7 @@ async fn claims_become_history_on_the_schedule_and_only_with_consent() {
         .unwrap()
         .iter()
         .all(|a| a["facility"] == MED && a["kind"] == "YZK"));
-    assert_eq!(log.as_array().unwrap().len(), 3);
+    assert_eq!(log.as_array().unwrap().len(), 5);
     s.host.stop().await;
 }
 

@@ -79,3 +79,19 @@ CREATE TABLE medication.dispensings (
     visible_from   timestamp NOT NULL
 );
 CREATE INDEX dispensings_person ON medication.dispensings (person_id, date);
+
+-- 診療行為 of 医科/歯科 receipts (SI), for 診療情報 (YZKsiquc01 FileCategory 3/4).
+CREATE TABLE medication.procedures (
+    id             bigserial PRIMARY KEY,
+    receipt_id     bigint NOT NULL REFERENCES medication.receipts (id),
+    person_id      text NOT NULL,
+    date           date NOT NULL,
+    facility       text NOT NULL,
+    code           text NOT NULL,        -- 診療行為コード (9)
+    shinryo        text NOT NULL,        -- 診療識別
+    quantity       text,
+    count          text NOT NULL,
+    treatment_month text NOT NULL,
+    visible_from   timestamp NOT NULL
+);
+CREATE INDEX procedures_person ON medication.procedures (person_id, date);

@@ -100,12 +100,25 @@ pub struct Drug {
     pub use_class: String,
 }
 
+/// One 診療行為 of one day (診療情報, `MeTrInf`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Procedure {
+    pub name: String,
+    pub code: String,
+    /// 診療識別.
+    pub class: String,
+    pub quantity: String,
+    pub times: String,
+}
+
 /// One day of one institution-month.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Day {
     pub date: String,
     pub prescribed: Option<String>,
     pub drugs: Vec<Drug>,
+    /// Only when 診療情報 was requested (FileCategory 3/4).
+    pub procedures: Vec<Procedure>,
 }
 
 /// One institution and month (`MeTrMonthInf`, or `CzDiMonthInf` for 調剤).
@@ -216,6 +229,21 @@ fn write_months<'a>(e: &mut Emitter, months: impl Iterator<Item = &'a MonthInf>,
             }
             e.end_list();
             e.end();
+            if !d.procedures.is_empty() {
+                e.start("MeTrInfs");
+                e.start_list("MeTrInf");
+                for p in &d.procedures {
+                    e.start("MeTrInf");
+                    e.leaf("SinInfN", &p.name);
+                    e.leaf("SinInfCd", &p.code);
+                    e.leaf("MeTrIdCl", &p.class);
+                    e.opt("Qua1", Some(p.quantity.as_str()));
+                    e.leaf("Times", &p.times);
+                    e.end();
+                }
+                e.end_list();
+                e.end();
+            }
             e.end();
         }
         e.end_list();

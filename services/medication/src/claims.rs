@@ -298,8 +298,18 @@ pub async fn extract_group(
         .execute(&mut *tx)
         .await?;
     let mut copy = onshi_core::copy::BinaryCopy::new();
+    let mut procedures = onshi_core::copy::BinaryCopy::new();
     for (id, visible_from) in group {
-        extract_into(&mut tx, *id, *visible_from, now, &mut copy).await?;
+        extract_into(&mut tx, *id, *visible_from, now, &mut copy, &mut procedures).await?;
+    }
+    if !procedures.is_empty() {
+        onshi_core::copy::send(
+            &mut tx,
+            "COPY medication.procedures (receipt_id, person_id, date, facility, code, shinryo, quantity, count, \
+             treatment_month, visible_from) FROM STDIN (FORMAT binary)",
+            procedures.finish(),
+        )
+        .await?;
     }
     if !copy.is_empty() {
         onshi_core::copy::send(
@@ -322,6 +332,7 @@ async fn extract_into(
     visible_from: NaiveDateTime,
     now: NaiveDateTime,
     copy: &mut onshi_core::copy::BinaryCopy,
+    procedures: &mut onshi_core::copy::BinaryCopy,
 ) -> anyhow::Result<()> {
     let row: Option<(Vec<u8>,)> = sqlx::query_as(
         "SELECT content FROM medication.claim_files WHERE id = $1 AND extracted_at IS NULL FOR UPDATE",
@@ -371,6 +382,20 @@ async fn extract_into(
             Some((code, name)) => (code.as_str(), name.as_str(), "2"),
             None => (file.facility.as_str(), file.facility_name.as_str(), "1"),
         };
+        for p in &r.procedures {
+            procedures
+                .row(10)
+                .int8(*rid)
+                .text(person)
+                .date(p.date)
+                .text(file.facility.as_str())
+                .text(&p.code)
+                .text(&p.shinryo)
+                .text(&p.quantity)
+                .text(&p.count)
+                .text(&r.month)
+                .timestamp(visible_from);
+        }
         for d in &r.drugs {
             let m = drugs.get(&d.code);
             let missing;

@@ -28,7 +28,7 @@ use onshi_core::directory::Directory;
 use onshi_core::http::{read_body, ApiError, Core};
 use onshi_core::ids::Date;
 use onshi_core::msg::file_name::MessageKind;
-use onshi_core::msg::yzk_siquc01::{self, Day, Drug, MonthInf, Patient};
+use onshi_core::msg::yzk_siquc01::{self, Day, Drug, MonthInf, Patient, Procedure};
 use onshi_core::msg::FileError;
 use onshi_core::transport::{Incoming, Router};
 use onshi_core::xml::{self, OutputForm};
@@ -40,6 +40,9 @@ pub const MIGRATIONS: Migrations = Migrations {
         include_str!("../../../schema/medication/0001_medication.sql"),
     )],
 };
+
+/// The name shown for a 診療行為: the simulator has no 診療行為マスター yet.
+pub const NOT_IN_PROCEDURE_MASTER: &str = "（診療行為マスター未収載）";
 
 /// Medication older than this is not shown (the system keeps 3 years).
 pub const HISTORY_DAYS: i64 = 3 * 365;
@@ -161,6 +164,7 @@ impl Medication {
                 &person.person_id,
                 req.from_month.as_deref(),
                 req.to_month.as_deref(),
+                req.file_category >= 3,
             )
             .await
         {
@@ -189,6 +193,7 @@ impl Medication {
         person: &str,
         from: Option<&str>,
         to: Option<&str>,
+        with_procedures: bool,
     ) -> sqlx::Result<Vec<MonthInf>> {
         let now = self.core.clock.now();
         let since = now.date() - chrono::TimeDelta::days(HISTORY_DAYS);
@@ -247,6 +252,7 @@ impl Medication {
                     date: date.clone(),
                     prescribed: r.1.map(|p| Date::from_naive(p).compact()),
                     drugs: vec![],
+                    procedures: vec![],
                 });
             }
             m.days.last_mut().expect("pushed").drugs.push(Drug {
@@ -259,6 +265,61 @@ impl Medication {
                 ingredient: r.10.unwrap_or_default(),
                 use_class: r.7,
             });
+        }
+        if with_procedures {
+            let procs: Vec<(NaiveDate, String, String, String, Option<String>, String, String)> = sqlx::query_as(
+                "SELECT p.date, p.facility, p.code, p.shinryo, p.quantity, p.count, p.treatment_month \
+                 FROM medication.procedures p JOIN medication.receipts r ON r.id = p.receipt_id \
+                 WHERE p.person_id = $1 AND r.superseded_by IS NULL AND p.visible_from <= $2 AND p.date >= $3 \
+                   AND ($4::text IS NULL OR p.treatment_month >= $4) AND ($5::text IS NULL OR p.treatment_month <= $5) \
+                 ORDER BY p.treatment_month, p.facility, p.date, p.id",
+            )
+            .bind(person)
+            .bind(now)
+            .bind(since)
+            .bind(from)
+            .bind(to)
+            .fetch_all(&self.core.pool)
+            .await?;
+            for (date, facility, code, class, quantity, count, month) in procs {
+                let m = months
+                    .entry((month.clone(), facility.clone(), facility.clone()))
+                    .or_insert_with(|| MonthInf {
+                        pharmacy: false,
+                        org: facility[2..3].to_string(),
+                        facility: facility.clone(),
+                        facility_name: String::new(),
+                        prescriber: facility.clone(),
+                        prescriber_name: String::new(),
+                        month,
+                        in_out: "1".into(),
+                        days: vec![],
+                    });
+                let date = Date::from_naive(date).compact();
+                let i = match m.days.iter().position(|d| d.date == date) {
+                    Some(i) => i,
+                    None => {
+                        let at = m.days.partition_point(|d| d.date < date);
+                        m.days.insert(
+                            at,
+                            Day {
+                                date: date.clone(),
+                                prescribed: None,
+                                drugs: vec![],
+                                procedures: vec![],
+                            },
+                        );
+                        at
+                    }
+                };
+                m.days[i].procedures.push(Procedure {
+                    name: format!("{NOT_IN_PROCEDURE_MASTER}{code}"),
+                    code,
+                    class,
+                    quantity: quantity.unwrap_or_default(),
+                    times: count,
+                });
+            }
         }
         Ok(months.into_values().collect())
     }

@@ -208,6 +208,7 @@ mod tests {
                     date: "20261008".into(),
                     prescribed: None,
                     drugs: vec![drug.clone()],
+                    procedures: vec![],
                 }],
             })
             .collect();

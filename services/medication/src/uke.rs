@@ -80,6 +80,17 @@ pub struct DrugLine {
     pub usage: Option<String>,
 }
 
+/// One dated 診療行為 occurrence (`SI`, for 診療情報).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ProcedureLine {
+    pub date: NaiveDate,
+    pub code: String,
+    /// 診療識別 (inherited like drug lines).
+    pub shinryo: String,
+    pub quantity: String,
+    pub count: String,
+}
+
 /// One receipt (レセプト).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Receipt {
@@ -100,6 +111,8 @@ pub struct Receipt {
     /// DPC: drugs of the コーディングデータ (`CD`); when present they replace the `IY` lines (which repeat the
     /// 出来高 part of them).
     pub coded: Vec<DrugLine>,
+    /// 診療行為 (`SI`) of 医科/歯科 receipts.
+    pub procedures: Vec<ProcedureLine>,
 }
 
 /// A parsed claim file.
@@ -210,8 +223,8 @@ fn field(r: &[String], i: usize) -> &str {
 }
 
 const MEDICAL_IGNORED: &[&str] = &[
-    "KO", "JD", "MF", "SY", "SI", "TO", "SJ", "GR", "KH", "TI", "TR", "TS", "HS", "SS", "BU", "SB",
-    "KK", "SK", "GA", "HH", "GT",
+    "KO", "JD", "MF", "SY", "TO", "SJ", "GR", "KH", "TI", "TR", "TS", "HS", "SS", "BU", "SB", "KK",
+    "SK", "GA", "HH", "GT",
 ];
 const PHARMACY_IGNORED: &[&str] = &["KO", "JD", "MF", "TO", "TK", "KI", "ST", "CO"];
 
@@ -320,6 +333,7 @@ pub fn parse(bytes: &[u8]) -> Result<UkeFile, UkeError> {
                     prescriber,
                     drugs: vec![],
                     coded: vec![],
+                    procedures: vec![],
                 });
             }
             (_, _) if current.is_none() => return err(line, format!("{id} before the first RE")),
@@ -374,6 +388,39 @@ pub fn parse(bytes: &[u8]) -> Result<UkeFile, UkeError> {
                         quantity: count.to_string(),
                         use_class: UseClass::from_shinryo(&shinryo),
                         usage: None,
+                    });
+                }
+            }
+            ("SI", Kind::Medical | Kind::Dental) => {
+                let rec = current.expect("checked");
+                if !field(r, 1).is_empty() {
+                    shinryo = field(r, 1).to_string();
+                }
+                let code = field(r, 3);
+                if code.len() != 9 || !code.bytes().all(|b| b.is_ascii_digit()) {
+                    return err(line, format!("SI 診療行為コード {code:?} is not 9 digits"));
+                }
+                let (y, m) = (
+                    rec.month[..4].parse::<i32>().expect("month"),
+                    rec.month[4..].parse::<u32>().expect("month"),
+                );
+                for day in 1..=31u32 {
+                    let count = field(r, 13 + day as usize - 1);
+                    if count.is_empty() || count == "0" {
+                        continue;
+                    }
+                    let Some(date) = NaiveDate::from_ymd_opt(y, m, day) else {
+                        return err(
+                            line,
+                            format!("SI has a count on day {day}, which {y}-{m:02} does not have"),
+                        );
+                    };
+                    rec.procedures.push(ProcedureLine {
+                        date,
+                        code: code.to_string(),
+                        shinryo: shinryo.clone(),
+                        quantity: field(r, 4).to_string(),
+                        count: count.to_string(),
                     });
                 }
             }
