@@ -41,6 +41,18 @@ pub const MIGRATIONS: Migrations = Migrations {
     )],
 };
 
+/// A stored 診療行為 as the history reads it.
+#[derive(sqlx::FromRow)]
+struct ProcedureRow {
+    date: NaiveDate,
+    facility: String,
+    code: String,
+    class: String,
+    quantity: Option<String>,
+    count: String,
+    month: String,
+}
+
 /// The name shown for a 診療行為: the simulator has no 診療行為マスター yet.
 pub const NOT_IN_PROCEDURE_MASTER: &str = "（診療行為マスター未収載）";
 
@@ -267,8 +279,8 @@ impl Medication {
             });
         }
         if with_procedures {
-            let procs: Vec<(NaiveDate, String, String, String, Option<String>, String, String)> = sqlx::query_as(
-                "SELECT p.date, p.facility, p.code, p.shinryo, p.quantity, p.count, p.treatment_month \
+            let procs: Vec<ProcedureRow> = sqlx::query_as(
+                "SELECT p.date, p.facility, p.code, p.shinryo AS class, p.quantity, p.count, p.treatment_month AS month \
                  FROM medication.procedures p JOIN medication.receipts r ON r.id = p.receipt_id \
                  WHERE p.person_id = $1 AND r.superseded_by IS NULL AND p.visible_from <= $2 AND p.date >= $3 \
                    AND ($4::text IS NULL OR p.treatment_month >= $4) AND ($5::text IS NULL OR p.treatment_month <= $5) \
@@ -281,7 +293,16 @@ impl Medication {
             .bind(to)
             .fetch_all(&self.core.pool)
             .await?;
-            for (date, facility, code, class, quantity, count, month) in procs {
+            for ProcedureRow {
+                date,
+                facility,
+                code,
+                class,
+                quantity,
+                count,
+                month,
+            } in procs
+            {
                 let m = months
                     .entry((month.clone(), facility.clone(), facility.clone()))
                     .or_insert_with(|| MonthInf {
