@@ -638,3 +638,70 @@ async fn claims_dropped_in_the_facility_folder_are_taken_in() {
     assert_eq!(n, 1, "the refused file was not stored");
     host.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_batch_that_fails_midway_is_completed_exactly_once() {
+    let s = sim().await;
+    assert_eq!(
+        claim(&s, &medical_claim(&[("610406079", 8, 14)], ""))
+            .await
+            .status,
+        201
+    );
+    let b = claim(
+        &s,
+        &medical_claim(&[("620160501", 9, 7)], "98765432109876543"),
+    )
+    .await
+    .json()["file_id"]
+        .as_i64()
+        .unwrap();
+    // The second file of the group cannot be read back (as if the process died while extracting it).
+    let (content,): (Vec<u8>,) =
+        sqlx::query_as("SELECT content FROM medication.claim_files WHERE id = $1")
+            .bind(b)
+            .fetch_one(&s.core.pool)
+            .await
+            .unwrap();
+    sqlx::query("UPDATE medication.claim_files SET content = 'garbage' WHERE id = $1")
+        .bind(b)
+        .execute(&s.core.pool)
+        .await
+        .unwrap();
+    let after = onshi_core::clock::parse_time("2026-11-11T06:00:00").unwrap();
+    assert!(
+        onshi_medication::claims::run_batches(&s.core.pool, after, false)
+            .await
+            .is_err()
+    );
+    let rows = || async {
+        let (n,): (i64,) = sqlx::query_as("SELECT count(*) FROM medication.dispensings")
+            .fetch_one(&s.core.pool)
+            .await
+            .unwrap();
+        n
+    };
+    assert_eq!(rows().await, 0, "nothing of the group was applied");
+    // Repaired, the next run completes it, exactly once.
+    sqlx::query("UPDATE medication.claim_files SET content = $2 WHERE id = $1")
+        .bind(b)
+        .bind(&content)
+        .execute(&s.core.pool)
+        .await
+        .unwrap();
+    assert_eq!(
+        onshi_medication::claims::run_batches(&s.core.pool, after, false)
+            .await
+            .unwrap(),
+        2
+    );
+    assert_eq!(rows().await, 2);
+    assert_eq!(
+        onshi_medication::claims::run_batches(&s.core.pool, after, false)
+            .await
+            .unwrap(),
+        0
+    );
+    assert_eq!(rows().await, 2);
+    s.host.stop().await;
+}
