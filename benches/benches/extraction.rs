@@ -7,7 +7,6 @@ use std::time::Instant;
 
 use onshi_core::directory::{Directory, PersonRef};
 use onshi_core::ids::{CardNumber, CardSymbol, Date, InsurerNumber};
-use onshi_core::pg::{Durability, EmbeddedCluster};
 use onshi_core::result_codes::ResultKey;
 use onshi_core::xml::Encoding;
 
@@ -95,22 +94,15 @@ fn file(n: usize) -> Vec<u8> {
 }
 
 fn main() {
-    let files: usize = std::env::args()
-        .skip(1)
-        .find_map(|a| a.parse().ok())
-        .unwrap_or(200);
-    let dir = std::env::temp_dir().join(format!("onshi-extract-bench-{}", std::process::id()));
-    let cluster = EmbeddedCluster::start(&dir, Durability::Normal).unwrap();
+    let files = onshi_benches::count_arg(200) as usize;
+    let server = onshi_benches::BenchServer::start("extract");
     let rt = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()
         .build()
         .unwrap();
     rt.block_on(async {
-        let admin = cluster.url("postgres");
-        onshi_core::db::create_database(&admin, "bench").await.unwrap();
-        let pool = onshi_core::db::connect(&onshi_core::db::with_database(&admin, "bench"), 4).await.unwrap();
-        onshi::host::migrate(&pool).await.unwrap();
+        let pool = server.database("bench", 4).await;
         onshi_medication::master::ensure_loaded(&pool).await.unwrap();
         let received = onshi_core::clock::parse_time("2026-11-09T10:00:00").unwrap();
         let dir: Arc<dyn Directory> = Arc::new(Everyone);
@@ -152,6 +144,5 @@ fn main() {
         let national = 180_000_000.0;
         println!("  projection, a national month of 180,000,000 claims at this rate: {:.1} h on these 2 cores", national / (receipts as f64 / t_extract) / 3600.0);
     });
-    drop(cluster);
-    let _ = std::fs::remove_dir_all(&dir);
+    drop(server);
 }

@@ -10,7 +10,6 @@ use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
 
 use onshi_core::config::Config;
 use onshi_core::http::{Core, Metrics};
-use onshi_core::pg::{Durability, EmbeddedCluster};
 
 /// One keep-alive connection: POST a JSON body, return (status, body).
 struct Conn {
@@ -60,22 +59,15 @@ fn field(json: &str, name: &str) -> String {
 }
 
 fn main() {
-    let flows: usize = std::env::args()
-        .skip(1)
-        .find_map(|a| a.parse().ok())
-        .unwrap_or(20_000);
-    let dir = std::env::temp_dir().join(format!("onshi-reader-bench-{}", std::process::id()));
-    let cluster = EmbeddedCluster::start(&dir, Durability::Normal).unwrap();
+    let flows = onshi_benches::count_arg(20_000) as usize;
+    let server = onshi_benches::BenchServer::start("reader");
     let rt = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()
         .build()
         .unwrap();
     rt.block_on(async {
-        let admin = cluster.url("postgres");
-        onshi_core::db::create_database(&admin, "bench").await.unwrap();
-        let pool = onshi_core::db::connect(&onshi_core::db::with_database(&admin, "bench"), 40).await.unwrap();
-        onshi::host::migrate(&pool).await.unwrap();
+        let pool = server.database("bench", 40).await;
         let clock = onshi_core::clock::SimClock::connect(&pool).await.unwrap();
         let core = Core { pool, clock, metrics: Metrics::new(), config: Arc::new(Config::default()) };
         onshi_seed::demo::load(&core).await.unwrap();
@@ -129,6 +121,5 @@ fn main() {
         println!("  {secs:.2} s   {:.0} flows/s   ({:.0} HTTP requests/s)", flows as f64 / secs, 3.0 * flows as f64 / secs);
         host.stop().await;
     });
-    drop(cluster);
-    let _ = std::fs::remove_dir_all(&dir);
+    drop(server);
 }

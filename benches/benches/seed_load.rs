@@ -6,8 +6,6 @@
 
 use std::time::Instant;
 
-use onshi_core::db;
-use onshi_core::pg::{Durability, EmbeddedCluster};
 use onshi_seed::nation::{self, catalogue::Catalogue, people, Options, Scale};
 
 fn peak_rss_mib() -> u64 {
@@ -23,15 +21,6 @@ fn peak_rss_mib() -> u64 {
         .map_or(0, |kib| kib / 1024)
 }
 
-async fn fresh(admin: &str, name: &str) -> sqlx::PgPool {
-    db::create_database(admin, name).await.unwrap();
-    let pool = db::connect(&db::with_database(admin, name), 4)
-        .await
-        .unwrap();
-    onshi::host::migrate(&pool).await.unwrap();
-    pool
-}
-
 async fn size_mib(pool: &sqlx::PgPool) -> i64 {
     let (b,): (i64,) = sqlx::query_as("SELECT pg_database_size(current_database())")
         .fetch_one(pool)
@@ -41,20 +30,9 @@ async fn size_mib(pool: &sqlx::PgPool) -> i64 {
 }
 
 fn main() {
-    let persons: u64 = std::env::args()
-        .skip(1)
-        .find_map(|a| a.parse().ok())
-        .unwrap_or(1_000_000);
+    let persons = onshi_benches::count_arg(1_000_000);
     let threads = 2;
-    let dir = std::env::temp_dir().join(format!("onshi-seed-bench-{}", std::process::id()));
-    let (cluster, admin) = match std::env::var("ONSHI_BENCH_DATABASE_URL") {
-        Ok(u) => (None, u),
-        Err(_) => {
-            let c = EmbeddedCluster::start(&dir, Durability::Normal).unwrap();
-            let u = c.url("postgres");
-            (Some(c), u)
-        }
-    };
+    let server = onshi_benches::BenchServer::start("seed");
     let rt = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(threads)
         .enable_all()
@@ -63,7 +41,7 @@ fn main() {
     rt.block_on(async {
         let suffix = std::process::id();
         // 1. The real thing: generate + load, as `onshi seed` does.
-        let full = fresh(&admin, &format!("bench_full_{suffix}")).await;
+        let full = server.database(&format!("bench_full_{suffix}"), 4).await;
         let opts = Options {
             seed: 1,
             scale: Scale::parse(&persons.to_string()).unwrap(),
@@ -83,7 +61,7 @@ fn main() {
             .unwrap();
 
         // 2. The baseline: the same rows, generated beforehand, sent with COPY alone (same parallelism).
-        let raw = fresh(&admin, &format!("bench_raw_{suffix}")).await;
+        let raw = server.database(&format!("bench_raw_{suffix}"), 4).await;
         let cat = Catalogue::build();
         let t = Instant::now();
         let recorded = opts.as_of.and_hms_opt(0, 0, 0).unwrap();
@@ -129,6 +107,5 @@ fn main() {
             size_full as f64 * nation / 1024.0
         );
     });
-    drop(cluster);
-    let _ = std::fs::remove_dir_all(&dir);
+    drop(server);
 }

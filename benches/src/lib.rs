@@ -4,3 +4,69 @@
 //! | bench | what |
 //! |---|---|
 //! | `siquc01` | one `OQSsiquc01` request: parse → answer → serialize, on the demo registry and on 1,000,000 qualifications |
+//! | `seed_load` | the synthetic nation: generate + load 1 M persons against a raw COPY of the same rows |
+//! | `reader_flow` | the card-reader flow (place + identify + consent → face XML) over HTTP |
+//! | `extraction` | medication extraction against a raw COPY of the same rows |
+
+use std::path::PathBuf;
+
+use onshi_core::pg::{Durability, EmbeddedCluster};
+
+/// The PostgreSQL server of a benchmark: `ONSHI_BENCH_DATABASE_URL`, or a private cluster with normal
+/// durability in a temporary directory, stopped and removed when dropped.
+pub struct BenchServer {
+    cluster: Option<EmbeddedCluster>,
+    dir: PathBuf,
+    pub admin: String,
+}
+
+impl BenchServer {
+    pub fn start(tag: &str) -> Self {
+        let dir = std::env::temp_dir().join(format!("onshi-{tag}-bench-{}", std::process::id()));
+        match std::env::var("ONSHI_BENCH_DATABASE_URL") {
+            Ok(admin) => Self {
+                cluster: None,
+                dir,
+                admin,
+            },
+            Err(_) => {
+                let c =
+                    EmbeddedCluster::start(&dir, Durability::Normal).expect("starting PostgreSQL");
+                let admin = c.url("postgres");
+                Self {
+                    cluster: Some(c),
+                    dir,
+                    admin,
+                }
+            }
+        }
+    }
+
+    /// A new database `name` with every service's migrations.
+    pub async fn database(&self, name: &str, max: u32) -> sqlx::PgPool {
+        onshi_core::db::create_database(&self.admin, name)
+            .await
+            .expect("create database");
+        let pool = onshi_core::db::connect(&onshi_core::db::with_database(&self.admin, name), max)
+            .await
+            .expect("connect");
+        onshi::host::migrate(&pool).await.expect("migrate");
+        pool
+    }
+}
+
+impl Drop for BenchServer {
+    fn drop(&mut self) {
+        if self.cluster.take().is_some() {
+            let _ = std::fs::remove_dir_all(&self.dir);
+        }
+    }
+}
+
+/// The first numeric command-line argument, or `default`.
+pub fn count_arg(default: u64) -> u64 {
+    std::env::args()
+        .skip(1)
+        .find_map(|a| a.parse().ok())
+        .unwrap_or(default)
+}

@@ -165,6 +165,14 @@ impl ResponseError for ApiError {
     }
 }
 
+/// The Web API token of a request: the `Authorization` header, raw (as the real API sends it) or `Bearer …`.
+pub fn id_token(req: &actix_web::HttpRequest) -> Option<String> {
+    req.headers()
+        .get("Authorization")
+        .and_then(|h| h.to_str().ok())
+        .map(|t| t.strip_prefix("Bearer ").unwrap_or(t).to_string())
+}
+
 /// Reads a request body up to `limit` bytes (larger bodies get the API error shape with 413).
 pub async fn read_body(mut payload: web::Payload, limit: usize) -> Result<Vec<u8>, ApiError> {
     use futures_util::StreamExt;

@@ -50,6 +50,14 @@ pub enum Applied {
     Unchanged { version: i32 },
 }
 
+/// The answer to one API write: the id and what happened.
+#[derive(Debug, Clone, Serialize)]
+pub struct Written {
+    pub id: String,
+    #[serde(flatten)]
+    pub applied: Applied,
+}
+
 /// A refused write, with every reason.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct LineError {

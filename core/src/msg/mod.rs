@@ -56,8 +56,12 @@ pub struct RequestHeader {
     pub echo: HeaderEcho,
 }
 
-/// Checks the root and reads the common header of a qualification request.
-pub fn parse_request_header(root: &Element) -> Result<(RequestHeader, &Element), FileError> {
+/// Checks the root and reads the header: `QualificationConfirmationDate` (when `with_date`),
+/// `MedicalInstitutionCode`, `ArbitraryFileIdentifier`; returns them with `MessageBody`.
+fn read_header(
+    root: &Element,
+    with_date: bool,
+) -> Result<(HeaderEcho, Option<Date>, InstitutionCode, &Element), FileError> {
     if root.name != "XmlMsg" {
         return Err(FileError::new(ResultKey::WrongRoot, &root.name));
     }
@@ -67,17 +71,24 @@ pub fn parse_request_header(root: &Element) -> Result<(RequestHeader, &Element),
     let echo = HeaderEcho {
         confirmation_date: header
             .value("QualificationConfirmationDate")
+            .filter(|_| with_date)
             .map(str::to_string),
         institution: header.value("MedicalInstitutionCode").map(str::to_string),
         arbitrary_file_identifier: header.value("ArbitraryFileIdentifier").map(str::to_string),
     };
     let fail = |key, detail: &str| FileError::new(key, detail).with_echo(&echo);
-    let date = echo
-        .confirmation_date
-        .as_deref()
-        .ok_or_else(|| fail(ResultKey::HeaderMissing, "QualificationConfirmationDate"))?;
-    let confirmation_date = Date::parse(date)
-        .map_err(|_| fail(ResultKey::HeaderInvalid, "QualificationConfirmationDate"))?;
+    let date = if with_date {
+        let raw = echo
+            .confirmation_date
+            .as_deref()
+            .ok_or_else(|| fail(ResultKey::HeaderMissing, "QualificationConfirmationDate"))?;
+        Some(
+            Date::parse(raw)
+                .map_err(|_| fail(ResultKey::HeaderInvalid, "QualificationConfirmationDate"))?,
+        )
+    } else {
+        None
+    };
     let code = echo
         .institution
         .as_deref()
@@ -94,9 +105,15 @@ pub fn parse_request_header(root: &Element) -> Result<(RequestHeader, &Element),
     let body = root
         .child("MessageBody")
         .ok_or_else(|| fail(ResultKey::BodyMissing, "MessageBody"))?;
+    Ok((echo, date, institution, body))
+}
+
+/// Checks the root and reads the common header of a qualification request.
+pub fn parse_request_header(root: &Element) -> Result<(RequestHeader, &Element), FileError> {
+    let (echo, date, institution, body) = read_header(root, true)?;
     Ok((
         RequestHeader {
-            confirmation_date,
+            confirmation_date: date.expect("read with the date"),
             institution,
             arbitrary_file_identifier: echo.arbitrary_file_identifier.clone(),
             echo,
@@ -110,34 +127,7 @@ pub fn parse_request_header(root: &Element) -> Result<(RequestHeader, &Element),
 pub fn parse_facility_header(
     root: &Element,
 ) -> Result<(InstitutionCode, HeaderEcho, &Element), FileError> {
-    if root.name != "XmlMsg" {
-        return Err(FileError::new(ResultKey::WrongRoot, &root.name));
-    }
-    let header = root
-        .child("MessageHeader")
-        .ok_or_else(|| FileError::new(ResultKey::HeaderMissing, "MessageHeader"))?;
-    let echo = HeaderEcho {
-        confirmation_date: None,
-        institution: header.value("MedicalInstitutionCode").map(str::to_string),
-        arbitrary_file_identifier: header.value("ArbitraryFileIdentifier").map(str::to_string),
-    };
-    let fail = |key, detail: &str| FileError::new(key, detail).with_echo(&echo);
-    let code = echo
-        .institution
-        .as_deref()
-        .ok_or_else(|| fail(ResultKey::HeaderMissing, "MedicalInstitutionCode"))?;
-    let institution = InstitutionCode::parse(code)
-        .map_err(|_| fail(ResultKey::HeaderInvalid, "MedicalInstitutionCode"))?;
-    if echo
-        .arbitrary_file_identifier
-        .as_ref()
-        .is_some_and(|a| a.chars().count() > MAX_ARBITRARY_ID)
-    {
-        return Err(fail(ResultKey::HeaderInvalid, "ArbitraryFileIdentifier"));
-    }
-    let body = root
-        .child("MessageBody")
-        .ok_or_else(|| fail(ResultKey::BodyMissing, "MessageBody"))?;
+    let (echo, _, institution, body) = read_header(root, false)?;
     Ok((institution, echo, body))
 }
 

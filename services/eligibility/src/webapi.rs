@@ -158,11 +158,7 @@ async fn search(
             return reply(StatusCode::UNAUTHORIZED, &resp);
         }
     };
-    let token = req
-        .headers()
-        .get("Authorization")
-        .and_then(|h| h.to_str().ok())
-        .map(|t| t.strip_prefix("Bearer ").unwrap_or(t).to_string());
+    let token = onshi_core::http::id_token(&req);
     let facility = token
         .and_then(|t| e.verify_token(&t, now))
         .filter(|f| cert_facility.as_deref().is_none_or(|c| c == f.as_str()));

@@ -21,7 +21,9 @@ use onshi_core::feed;
 use onshi_core::http::{parse_json, read_body, ApiError, Core};
 use onshi_core::ids::Date;
 use onshi_core::record::QualificationRecord;
-use onshi_core::versioned::{self, in_force, Applied, ApplyError, LineError, Mode, Store, Write};
+use onshi_core::versioned::{
+    self, in_force, Applied, ApplyError, LineError, Mode, Store, Write, Written,
+};
 
 /// The insurer schema's migrations.
 pub const MIGRATIONS: Migrations = Migrations {
@@ -255,13 +257,6 @@ async fn apply_one(core: &Core, w: Write) -> Result<(String, Applied), ApiError>
     }
 }
 
-#[derive(Serialize)]
-struct WriteResponse {
-    id: String,
-    #[serde(flatten)]
-    applied: Applied,
-}
-
 async fn register(core: web::Data<Core>, body: web::Payload) -> Result<HttpResponse, ApiError> {
     let v: Value = parse_json(&read_body(body, RECORD_LIMIT).await?)?;
     let (record, eff) = parse_registration(v).map_err(|details| ApiError::BadRequest {
@@ -269,7 +264,7 @@ async fn register(core: web::Data<Core>, body: web::Payload) -> Result<HttpRespo
         details,
     })?;
     let (id, applied) = apply_one(&core, write_of(1, &record, eff, Mode::Create)).await?;
-    Ok(HttpResponse::Created().json(WriteResponse { id, applied }))
+    Ok(HttpResponse::Created().json(Written { id, applied }))
 }
 
 async fn latest_version(core: &Core, id: &str) -> Result<versioned::VersionRow, ApiError> {
@@ -309,7 +304,7 @@ async fn patch_record(core: &Core, id: &str, mut patch: Value) -> Result<HttpRes
         ));
     }
     let (id, applied) = apply_one(core, w).await?;
-    Ok(HttpResponse::Ok().json(WriteResponse { id, applied }))
+    Ok(HttpResponse::Ok().json(Written { id, applied }))
 }
 
 async fn change(

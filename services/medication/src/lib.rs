@@ -554,11 +554,7 @@ async fn web_api(
         Ok(c) => c,
         Err(e) => return unauthorized(&e.outcome.message),
     };
-    let token = req
-        .headers()
-        .get("Authorization")
-        .and_then(|h| h.to_str().ok())
-        .map(|t| t.strip_prefix("Bearer ").unwrap_or(t).to_string());
+    let token = onshi_core::http::id_token(&req);
     let facility = token
         .and_then(|t| m.directory.token_facility(&t))
         .filter(|f| cert.as_deref().is_none_or(|c| c == f));

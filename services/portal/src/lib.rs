@@ -12,7 +12,6 @@
 //! | [`configure`] | the HTTP API under `/portal/v1` (documented in `docs/PORTAL.md`) |
 
 use actix_web::{web, HttpResponse};
-use serde::Serialize;
 use serde_json::Value;
 
 use onshi_core::db::Migrations;
@@ -21,7 +20,7 @@ use onshi_core::http::{parse_json, read_body, ApiError, Core};
 use onshi_core::ids::{Date, InstitutionCode};
 use onshi_core::pki::{Ca, Issued};
 use onshi_core::record::{FacilityRecord, FacilityStatus, TerminalCert};
-use onshi_core::versioned::{self, Applied, Mode, Store, Write};
+use onshi_core::versioned::{self, Applied, Mode, Store, Write, Written};
 
 pub const MIGRATIONS: Migrations = Migrations {
     schema: "portal",
@@ -36,6 +35,21 @@ pub const MIGRATIONS: Migrations = Migrations {
         ),
     ],
 };
+
+/// Writes a changed facility as a new version, if it is still at `version`.
+async fn save(core: &Core, f: &FacilityRecord, version: i32) -> Result<(), ApiError> {
+    let w = write_of(
+        1,
+        f,
+        Mode::Update {
+            expected_version: Some(version),
+        },
+    );
+    STORE
+        .apply(&core.pool, core.clock.now(), vec![w], "api")
+        .await?;
+    Ok(())
+}
 
 /// The simulator's CA of this database (created on first use).
 pub async fn ca(pool: &sqlx::PgPool) -> anyhow::Result<Ca> {
@@ -95,16 +109,7 @@ pub async fn issue_certificate(
         revoked_on: None,
     };
     f.certificates.push(info.clone());
-    let w = write_of(
-        1,
-        &f,
-        Mode::Update {
-            expected_version: Some(row.version),
-        },
-    );
-    STORE
-        .apply(&core.pool, core.clock.now(), vec![w], "api")
-        .await?;
+    save(core, &f, row.version).await?;
     tracing::info!(facility = %f.code, terminal, "portal: client certificate issued");
     Ok((issued, info))
 }
@@ -174,13 +179,6 @@ pub async fn register_facilities(
     }
 }
 
-#[derive(Serialize)]
-struct WriteResponse {
-    id: String,
-    #[serde(flatten)]
-    applied: Applied,
-}
-
 async fn apply_one(core: &Core, w: Write) -> Result<HttpResponse, ApiError> {
     let id = w.id.clone();
     let created = matches!(w.mode, Mode::Create);
@@ -189,7 +187,7 @@ async fn apply_one(core: &Core, w: Write) -> Result<HttpResponse, ApiError> {
         .await
     {
         Ok(mut a) => {
-            let body = WriteResponse {
+            let body = Written {
                 id,
                 applied: a.remove(0),
             };
@@ -352,16 +350,7 @@ async fn revoke_certificate(
     }
     cert.revoked_on = Some(today);
     let out = cert.clone();
-    let w = write_of(
-        1,
-        &f,
-        Mode::Update {
-            expected_version: Some(row.version),
-        },
-    );
-    STORE
-        .apply(&core.pool, core.clock.now(), vec![w], "api")
-        .await?;
+    save(&core, &f, row.version).await?;
     tracing::info!(facility = %f.code, "portal: client certificate revoked");
     Ok(HttpResponse::Ok().json(out))
 }
