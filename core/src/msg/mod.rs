@@ -156,6 +156,22 @@ impl PlainHeader {
     }
 }
 
+/// The common end of every `MessageHeader`: result segment, error (if any), encoding; closes the element.
+fn write_result_tail(
+    e: &mut Emitter,
+    segment: SegmentOfResult,
+    error: Option<&Outcome>,
+    encoding: Encoding,
+) {
+    e.leaf("SegmentOfResult", segment.code());
+    if let Some(err) = error {
+        e.leaf("ErrorCode", &err.code);
+        e.leaf("ErrorMessage", &err.message);
+    }
+    e.leaf("CharacterCodeIdentifier", encoding.code().code());
+    e.end();
+}
+
 /// Writes a [`PlainHeader`] as `MessageHeader`.
 pub fn write_plain_header(e: &mut Emitter, h: &PlainHeader) {
     e.start("MessageHeader");
@@ -166,13 +182,7 @@ pub fn write_plain_header(e: &mut Emitter, h: &PlainHeader) {
         h.echo.arbitrary_file_identifier.as_deref(),
     );
     e.opt("ReceptionNumber", h.reception_number.as_deref());
-    e.leaf("SegmentOfResult", h.segment.code());
-    if let Some(err) = &h.error {
-        e.leaf("ErrorCode", &err.code);
-        e.leaf("ErrorMessage", &err.message);
-    }
-    e.leaf("CharacterCodeIdentifier", h.encoding.code().code());
-    e.end();
+    write_result_tail(e, h.segment, h.error.as_ref(), h.encoding);
 }
 
 /// The response `MessageHeader` (reference §2.2).
@@ -200,11 +210,5 @@ pub fn write_header(e: &mut Emitter, h: &ResponseHeader) {
         h.echo.arbitrary_file_identifier.as_deref(),
     );
     e.leaf("ReferenceClassification", h.reference_classification.code());
-    e.leaf("SegmentOfResult", h.segment.code());
-    if let Some(err) = &h.error {
-        e.leaf("ErrorCode", &err.code);
-        e.leaf("ErrorMessage", &err.message);
-    }
-    e.leaf("CharacterCodeIdentifier", h.encoding.code().code());
-    e.end();
+    write_result_tail(e, h.segment, h.error.as_ref(), h.encoding);
 }
