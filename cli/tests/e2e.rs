@@ -2,17 +2,19 @@
 //! over HTTP, through the folder interface and through the Web API. Responses are parsed by element name and
 //! checked field by field against the registered data.
 
+mod common;
+
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use onshi::host::{Host, ALL, MIGRATIONS};
+use onshi::host::Host;
 use onshi_core::codes::CodeTable;
 use onshi_core::config::Config;
 use onshi_core::http::Core;
 use onshi_core::ids::Date;
 use onshi_core::record::{is_preschool, QualificationRecord};
-use onshi_core::testkit::{self, http};
+use onshi_core::testkit::http;
 use onshi_core::xml::{self, Element, Limits};
 
 struct Sim {
@@ -32,14 +34,7 @@ async fn sim() -> Sim {
         folder_poll: Duration::from_millis(50),
         ..Config::default()
     };
-    let core = testkit::core(MIGRATIONS, config).await;
-    core.clock.set_frozen(true).await.unwrap();
-    core.clock
-        .set(onshi_core::clock::parse_time(NOW).unwrap())
-        .await
-        .unwrap();
-    onshi_seed::demo::load(&core).await.unwrap();
-    let host = Host::start(core.clone(), ALL, "127.0.0.1:0").await.unwrap();
+    let (core, host) = common::demo_host(config, NOW).await;
     let addr = host.addr.to_string();
     Sim {
         host,

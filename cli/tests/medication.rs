@@ -1,12 +1,14 @@
 //! 薬剤情報 end to end: UKE claim files in, the 11th-day schedule on the simulated clock, consent-gated
 //! `YZKsiquc01` retrieval, re-claims replacing earlier receipts, and bad files refused with nothing applied.
 
+mod common;
+
 use std::time::Duration;
 
-use onshi::host::{Host, ALL, MIGRATIONS};
+use onshi::host::Host;
 use onshi_core::config::Config;
 use onshi_core::http::Core;
-use onshi_core::testkit::{self, http};
+use onshi_core::testkit::http;
 use onshi_core::xml::{self, Element};
 
 const MED: &str = "1310112345";
@@ -19,14 +21,7 @@ struct Sim {
 }
 
 async fn sim() -> Sim {
-    let core = testkit::core(MIGRATIONS, Config::default()).await;
-    core.clock.set_frozen(true).await.unwrap();
-    core.clock
-        .set(onshi_core::clock::parse_time("2026-11-09T10:00:00").unwrap())
-        .await
-        .unwrap();
-    onshi_seed::demo::load(&core).await.unwrap();
-    let host = Host::start(core.clone(), ALL, "127.0.0.1:0").await.unwrap();
+    let (core, host) = common::demo_host(Config::default(), "2026-11-09T10:00:00").await;
     Sim {
         addr: host.addr.to_string(),
         host,
@@ -585,14 +580,7 @@ async fn claims_dropped_in_the_facility_folder_are_taken_in() {
         folder_root: Some(folders.path().to_path_buf()),
         ..Config::default()
     };
-    let core = testkit::core(MIGRATIONS, config).await;
-    core.clock.set_frozen(true).await.unwrap();
-    core.clock
-        .set(onshi_core::clock::parse_time("2026-11-09T10:00:00").unwrap())
-        .await
-        .unwrap();
-    onshi_seed::demo::load(&core).await.unwrap();
-    let host = Host::start(core.clone(), ALL, "127.0.0.1:0").await.unwrap();
+    let (core, host) = common::demo_host(config, "2026-11-09T10:00:00").await;
     let claims = folders.path().join(MED).join("claims");
     std::fs::create_dir_all(&claims).unwrap();
     std::fs::write(

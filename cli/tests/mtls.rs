@@ -2,12 +2,14 @@
 //! no certificate, another CA's certificate, a revoked or expired one, and facility A's certificate used for
 //! facility B are refused with the right answer; the sandbox switch lets a request without a certificate in.
 
+mod common;
+
 use std::time::Duration;
 
-use onshi::host::{Host, ALL, MIGRATIONS};
+use onshi::host::Host;
 use onshi_core::config::{AuthMode, Config};
 use onshi_core::http::Core;
-use onshi_core::testkit::{self, http, https};
+use onshi_core::testkit::{http, https};
 use onshi_core::xml::{self, Element};
 
 const MED: &str = "1310112345";
@@ -27,14 +29,7 @@ async fn sim(auth: AuthMode) -> Sim {
         tls_bind: Some("127.0.0.1:0".into()),
         ..Config::default()
     };
-    let core = testkit::core(MIGRATIONS, config).await;
-    core.clock.set_frozen(true).await.unwrap();
-    core.clock
-        .set(onshi_core::clock::parse_time("2026-11-21T10:00:00").unwrap())
-        .await
-        .unwrap();
-    onshi_seed::demo::load(&core).await.unwrap();
-    let host = Host::start(core.clone(), ALL, "127.0.0.1:0").await.unwrap();
+    let (core, host) = common::demo_host(config, "2026-11-21T10:00:00").await;
     let ca = onshi_portal::ca(&core.pool).await.unwrap().cert_pem;
     Sim {
         tls: host.tls_addr.unwrap().to_string(),

@@ -2,13 +2,15 @@
 //! replayed sessions, card-side failures, consents that expire or belong to another facility, disaster mode,
 //! the patient's access log and the tamper-evident chains.
 
-use onshi::host::{Host, ALL, MIGRATIONS};
+mod common;
+
+use onshi::host::Host;
 use onshi_consent::access::{self, Basis, Refusal};
 use onshi_consent::Kind;
 use onshi_core::config::Config;
 use onshi_core::http::Core;
 use onshi_core::ids::InstitutionCode;
-use onshi_core::testkit::{self, http};
+use onshi_core::testkit::http;
 use onshi_core::xml::{self, Element};
 
 const MED: &str = "1310112345";
@@ -27,14 +29,7 @@ async fn sim() -> Sim {
         folder_root: Some(folders.path().to_path_buf()),
         ..Config::default()
     };
-    let core = testkit::core(MIGRATIONS, config).await;
-    core.clock.set_frozen(true).await.unwrap();
-    core.clock
-        .set(onshi_core::clock::parse_time("2026-11-21T10:00:00").unwrap())
-        .await
-        .unwrap();
-    onshi_seed::demo::load(&core).await.unwrap();
-    let host = Host::start(core.clone(), ALL, "127.0.0.1:0").await.unwrap();
+    let (core, host) = common::demo_host(config, "2026-11-21T10:00:00").await;
     Sim {
         addr: host.addr.to_string(),
         host,
