@@ -96,11 +96,7 @@ fn file(n: usize) -> Vec<u8> {
 fn main() {
     let files = onshi_benches::count_arg(200) as usize;
     let server = onshi_benches::BenchServer::start("extract");
-    let rt = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .unwrap();
+    let rt = onshi_benches::runtime(2);
     rt.block_on(async {
         let pool = server.database("bench", 4).await;
         onshi_medication::master::ensure_loaded(&pool).await.unwrap();

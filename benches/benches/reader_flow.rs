@@ -61,11 +61,7 @@ fn field(json: &str, name: &str) -> String {
 fn main() {
     let flows = onshi_benches::count_arg(20_000) as usize;
     let server = onshi_benches::BenchServer::start("reader");
-    let rt = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .unwrap();
+    let rt = onshi_benches::runtime(2);
     rt.block_on(async {
         let pool = server.database("bench", 40).await;
         let clock = onshi_core::clock::SimClock::connect(&pool).await.unwrap();

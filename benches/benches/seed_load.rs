@@ -33,11 +33,7 @@ fn main() {
     let persons = onshi_benches::count_arg(1_000_000);
     let threads = 2;
     let server = onshi_benches::BenchServer::start("seed");
-    let rt = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(threads)
-        .enable_all()
-        .build()
-        .unwrap();
+    let rt = onshi_benches::runtime(threads);
     rt.block_on(async {
         let suffix = std::process::id();
         // 1. The real thing: generate + load, as `onshi seed` does.

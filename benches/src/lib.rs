@@ -63,6 +63,15 @@ impl Drop for BenchServer {
     }
 }
 
+/// The multi-threaded tokio runtime a benchmark drives its work on.
+pub fn runtime(workers: usize) -> tokio::runtime::Runtime {
+    tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(workers)
+        .enable_all()
+        .build()
+        .expect("a tokio runtime")
+}
+
 /// The first numeric command-line argument, or `default`.
 pub fn count_arg(default: u64) -> u64 {
     std::env::args()

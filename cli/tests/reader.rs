@@ -14,6 +14,12 @@ use onshi_core::testkit::http;
 use onshi_core::xml::{self, Element};
 
 const MED: &str = "1310112345";
+/// The path of the one result in a face-recognition answer.
+const RESULT: &[&str] = &[
+    "MessageBody",
+    "ResultList",
+    "ResultOfQualificationConfirmation",
+];
 const DENTAL: &str = "1330130129";
 
 struct Sim {
@@ -100,14 +106,7 @@ async fn a_card_flow_writes_the_face_xml() {
     let b = child(&t, &["MessageBody"]);
     assert_eq!(b.value("QualificationValidity"), Some("1"));
     assert_eq!(b.value("PrescriptionIssueSelect"), Some("1"));
-    let r = child(
-        &t,
-        &[
-            "MessageBody",
-            "ResultList",
-            "ResultOfQualificationConfirmation",
-        ],
-    );
+    let r = child(&t, RESULT);
     assert_eq!(r.value("Name"), Some("佐藤　健一"));
     assert_eq!(r.value("PharmacistsInfoConsFlg"), Some("1"));
     assert_eq!(r.value("PharmacistsInfoConsTime"), Some("20261121100000"));
@@ -181,14 +180,7 @@ async fn the_job_changer_s_card_shows_the_new_qualification_and_registration_hap
     let t = xml::parse(j["xml"].as_str().unwrap().as_bytes(), &Default::default())
         .unwrap()
         .root;
-    let r = child(
-        &t,
-        &[
-            "MessageBody",
-            "ResultList",
-            "ResultOfQualificationConfirmation",
-        ],
-    );
+    let r = child(&t, RESULT);
     assert_eq!(r.value("InsurerNumber"), Some("06131270"));
     assert_eq!(r.value("PharmacistsInfoConsFlg"), Some("0"));
     // 鈴木: not registered → 初回登録 at the reader, then consent.

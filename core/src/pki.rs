@@ -116,18 +116,15 @@ impl Ca {
         not_before: Date,
         not_after: Date,
     ) -> anyhow::Result<Issued> {
-        let mut p = CertificateParams::default();
-        let mut dn = DistinguishedName::new();
-        dn.push(DnType::CountryName, "JP");
-        dn.push(DnType::OrganizationName, "onshi facility");
-        dn.push(DnType::OrganizationalUnitName, terminal);
-        dn.push(DnType::CommonName, facility);
-        p.distinguished_name = dn;
-        p.key_usages = vec![KeyUsagePurpose::DigitalSignature];
-        p.extended_key_usages = vec![ExtendedKeyUsagePurpose::ClientAuth];
-        p.not_before = to_time(not_before);
-        p.not_after = to_time(not_after);
-        self.issue(p)
+        self.issue(client_auth_params(
+            &[
+                (DnType::OrganizationName, "onshi facility"),
+                (DnType::OrganizationalUnitName, terminal),
+                (DnType::CommonName, facility),
+            ],
+            not_before,
+            not_after,
+        ))
     }
 
     /// The TLS server certificate for `names` (DNS names or IP addresses).
@@ -160,18 +157,35 @@ impl Ca {
         not_before: Date,
         not_after: Date,
     ) -> anyhow::Result<Issued> {
-        let mut p = CertificateParams::default();
-        let mut dn = DistinguishedName::new();
-        dn.push(DnType::CountryName, "JP");
-        dn.push(DnType::OrganizationName, "onshi card authority");
-        dn.push(DnType::CommonName, format!("利用者証明用 {serial_hint}"));
-        p.distinguished_name = dn;
-        p.key_usages = vec![KeyUsagePurpose::DigitalSignature];
-        p.extended_key_usages = vec![ExtendedKeyUsagePurpose::ClientAuth];
-        p.not_before = to_time(not_before);
-        p.not_after = to_time(not_after);
-        self.issue(p)
+        self.issue(client_auth_params(
+            &[
+                (DnType::OrganizationName, "onshi card authority"),
+                (DnType::CommonName, &format!("利用者証明用 {serial_hint}")),
+            ],
+            not_before,
+            not_after,
+        ))
     }
+}
+
+/// Parameters of a client-authentication certificate: `C=JP` then `subject`, valid over the given days.
+fn client_auth_params(
+    subject: &[(DnType, &str)],
+    not_before: Date,
+    not_after: Date,
+) -> CertificateParams {
+    let mut p = CertificateParams::default();
+    let mut dn = DistinguishedName::new();
+    dn.push(DnType::CountryName, "JP");
+    for (kind, value) in subject {
+        dn.push(kind.clone(), *value);
+    }
+    p.distinguished_name = dn;
+    p.key_usages = vec![KeyUsagePurpose::DigitalSignature];
+    p.extended_key_usages = vec![ExtendedKeyUsagePurpose::ClientAuth];
+    p.not_before = to_time(not_before);
+    p.not_after = to_time(not_after);
+    p
 }
 
 /// The DER of the first PEM block of `pem`.

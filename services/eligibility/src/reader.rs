@@ -75,6 +75,14 @@ fn refuse(status: StatusCode, code: &str, message: &str) -> HttpResponse {
         .json(serde_json::json!({"error": {"code": code, "message": message}}))
 }
 
+/// A small JSON request body, or the refusal for a bad one.
+async fn json_body<T: serde::de::DeserializeOwned>(body: web::Payload) -> Result<T, HttpResponse> {
+    read_body(body, 4096)
+        .await
+        .and_then(|b| parse_json(&b))
+        .map_err(|err| refuse(StatusCode::BAD_REQUEST, "bad_request", &err.to_string()))
+}
+
 fn random_bytes<const N: usize>() -> [u8; N] {
     use ring::rand::SecureRandom;
     let mut raw = [0u8; N];
@@ -131,9 +139,9 @@ async fn place(
     path: web::Path<String>,
     body: web::Payload,
 ) -> HttpResponse {
-    let p: Place = match read_body(body, 4096).await.and_then(|b| parse_json(&b)) {
+    let p: Place = match json_body(body).await {
         Ok(p) => p,
-        Err(err) => return refuse(StatusCode::BAD_REQUEST, "bad_request", &err.to_string()),
+        Err(r) => return r,
     };
     let code = match facility_of(&e, &req, &path) {
         Ok(c) => c,
@@ -281,9 +289,9 @@ async fn identify(
     body: web::Payload,
 ) -> HttpResponse {
     let (code, id) = path.into_inner();
-    let i: Identify = match read_body(body, 4096).await.and_then(|b| parse_json(&b)) {
+    let i: Identify = match json_body(body).await {
         Ok(i) => i,
-        Err(err) => return refuse(StatusCode::BAD_REQUEST, "bad_request", &err.to_string()),
+        Err(r) => return r,
     };
     if let Err(r) = facility_of(&e, &req, &code) {
         return *r;
@@ -429,9 +437,9 @@ async fn consent(
 ) -> HttpResponse {
     let (code, id) = path.into_inner();
     let started = Instant::now();
-    let c: Consents = match read_body(body, 4096).await.and_then(|b| parse_json(&b)) {
+    let c: Consents = match json_body(body).await {
         Ok(c) => c,
-        Err(err) => return refuse(StatusCode::BAD_REQUEST, "bad_request", &err.to_string()),
+        Err(r) => return r,
     };
     let prescription = match c.prescription.as_deref() {
         None => None,
