@@ -5,10 +5,10 @@
 use std::sync::Arc;
 use std::time::Instant;
 
-use onshi_core::directory::{Directory, PersonRef};
-use onshi_core::ids::{CardNumber, CardSymbol, Date, InsurerNumber};
-use onshi_core::result_codes::ResultKey;
-use onshi_core::xml::Encoding;
+use onshi_platform::directory::{Directory, PersonRef};
+use onshi_wire::ids::{CardNumber, CardSymbol, Date, InsurerNumber};
+use onshi_wire::result_codes::ResultKey;
+use onshi_wire::xml::Encoding;
 
 /// Every card is a person of its own (the bench measures extraction, not matching).
 struct Everyone;
@@ -37,7 +37,7 @@ impl Directory for Everyone {
     fn authenticate(
         &self,
         _: &actix_web::HttpRequest,
-    ) -> Result<Option<String>, onshi_core::msg::FileError> {
+    ) -> Result<Option<String>, onshi_wire::msg::FileError> {
         Ok(None)
     }
     fn facility(&self, _: &str, _: Option<&str>, _: Date) -> (Encoding, Result<(), ResultKey>) {
@@ -61,7 +61,7 @@ const CODES: [&str; 10] = [
 /// File `n` of institution `n % 20` (real months have many institutions).
 fn file(n: usize) -> Vec<u8> {
     let code =
-        onshi_core::ids::InstitutionCode::from_body(&format!("13102{:04}", 1000 + n % 20)).unwrap();
+        onshi_wire::ids::InstitutionCode::from_body(&format!("13102{:04}", 1000 + n % 20)).unwrap();
     let mut t = format!(
         "IR,1,13,1,{},,試験クリニック,202611,00,\r\n",
         &code.as_str()[3..]
@@ -100,12 +100,12 @@ fn main() {
     rt.block_on(async {
         let pool = server.database("bench", 4).await;
         onshi_medication::master::ensure_loaded(&pool).await.unwrap();
-        let received = onshi_core::clock::parse_time("2026-11-09T10:00:00").unwrap();
+        let received = onshi_platform::clock::parse_time("2026-11-09T10:00:00").unwrap();
         let dir: Arc<dyn Directory> = Arc::new(Everyone);
         for n in 0..files {
             onshi_medication::claims::intake(&pool, dir.as_ref(), (5, 12), received, None, &file(n)).await.unwrap();
         }
-        let after = onshi_core::clock::parse_time("2026-11-11T06:00:00").unwrap();
+        let after = onshi_platform::clock::parse_time("2026-11-11T06:00:00").unwrap();
         let t = Instant::now();
         let n = onshi_medication::claims::run_batches(&pool, after, false).await.unwrap();
         let t_extract = t.elapsed().as_secs_f64();
@@ -129,7 +129,7 @@ fn main() {
         }
         drop(out);
         let t = Instant::now();
-        onshi_core::copy::send(&mut conn, "COPY medication.dispensings_copy FROM STDIN (FORMAT binary)", stream).await.unwrap();
+        onshi_platform::copy::send(&mut conn, "COPY medication.dispensings_copy FROM STDIN (FORMAT binary)", stream).await.unwrap();
         let t_copy = t.elapsed().as_secs_f64();
 
         let receipts = files * 100;

@@ -8,8 +8,8 @@ use std::time::Instant;
 
 use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
 
-use onshi_core::config::Config;
-use onshi_core::http::{Core, Metrics};
+use onshi_platform::config::Config;
+use onshi_platform::http::{Core, Metrics};
 
 /// One keep-alive connection: POST a JSON body, return (status, body).
 struct Conn {
@@ -64,7 +64,7 @@ fn main() {
     let rt = onshi_benches::runtime(2);
     rt.block_on(async {
         let pool = server.database("bench", 40).await;
-        let clock = onshi_core::clock::SimClock::connect(&pool).await.unwrap();
+        let clock = onshi_platform::clock::SimClock::connect(&pool).await.unwrap();
         let core = Core { pool, clock, metrics: Metrics::new(), config: Arc::new(Config::default()) };
         onshi_seed::demo::load(&core).await.unwrap();
         // One card per concurrent terminal, registered to 山田 太郎's qualification.

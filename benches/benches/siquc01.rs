@@ -3,11 +3,11 @@
 
 use criterion::{black_box, criterion_group, criterion_main, Criterion};
 
-use onshi_core::config::Config;
-use onshi_core::ids::DateTime;
-use onshi_core::record::{FacilityRecord, QualificationRecord};
 use onshi_eligibility::answer::respond_bytes;
 use onshi_eligibility::registry::Registry;
+use onshi_platform::config::Config;
+use onshi_wire::ids::DateTime;
+use onshi_wire::record::{FacilityRecord, QualificationRecord};
 
 const REGISTRATIONS: &str = include_str!("../../seed/demo/01-registrations.jsonl");
 const FACILITIES: &str = include_str!("../../seed/demo/facilities.json");
@@ -43,7 +43,7 @@ fn registry(extra: u32) -> Registry {
     for n in 0..extra {
         let mut r = template.clone();
         r.person_id = format!("bench-{n}");
-        r.number = onshi_core::ids::CardNumber::parse(&format!("9{n:08}")).unwrap();
+        r.number = onshi_wire::ids::CardNumber::parse(&format!("9{n:08}")).unwrap();
         seq += 1;
         let id = r.individual_number().key();
         reg.apply_qualification(seq, &id, r.qualification_date, r);
@@ -65,7 +65,7 @@ fn bench(c: &mut Criterion) {
     }
     let reg = registry(0);
     c.bench_function("siquc01_parse_only", |b| {
-        b.iter(|| black_box(onshi_core::xml::parse(black_box(REQUEST), &config.limits).unwrap()))
+        b.iter(|| black_box(onshi_wire::xml::parse(black_box(REQUEST), &config.limits).unwrap()))
     });
     let resp = respond_bytes(&reg, &config, REQUEST, None, now);
     c.bench_function("siquc01_serialize_only", |b| {
@@ -77,7 +77,7 @@ fn bench(c: &mut Criterion) {
 /// The baseline: one SQL round trip per request (a primary-key lookup of the same record as JSONB) on a
 /// real PostgreSQL — the embedded cluster, or `ONSHI_BENCH_DATABASE_URL`.
 fn sql_baseline(c: &mut Criterion) {
-    use onshi_core::pg::{Durability, EmbeddedCluster};
+    use onshi_platform::pg::{Durability, EmbeddedCluster};
     let rt = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
@@ -93,7 +93,7 @@ fn sql_baseline(c: &mut Criterion) {
             u
         }
     };
-    let pool = rt.block_on(onshi_core::db::connect(&url, 1)).unwrap();
+    let pool = rt.block_on(onshi_platform::db::connect(&url, 1)).unwrap();
     let recs = records();
     rt.block_on(async {
         sqlx::raw_sql("DROP TABLE IF EXISTS bench_q; CREATE TABLE bench_q (id text PRIMARY KEY, record jsonb NOT NULL)")

@@ -10,7 +10,7 @@
 
 use std::path::PathBuf;
 
-use onshi_core::pg::{Durability, EmbeddedCluster};
+use onshi_platform::pg::{Durability, EmbeddedCluster};
 
 /// The PostgreSQL server of a benchmark: `ONSHI_BENCH_DATABASE_URL`, or a private cluster with normal
 /// durability in a temporary directory, stopped and removed when dropped.
@@ -44,12 +44,13 @@ impl BenchServer {
 
     /// A new database `name` with every service's migrations.
     pub async fn database(&self, name: &str, max: u32) -> sqlx::PgPool {
-        onshi_core::db::create_database(&self.admin, name)
+        onshi_platform::db::create_database(&self.admin, name)
             .await
             .expect("create database");
-        let pool = onshi_core::db::connect(&onshi_core::db::with_database(&self.admin, name), max)
-            .await
-            .expect("connect");
+        let pool =
+            onshi_platform::db::connect(&onshi_platform::db::with_database(&self.admin, name), max)
+                .await
+                .expect("connect");
         onshi::host::migrate(&pool).await.expect("migrate");
         pool
     }

@@ -7,8 +7,8 @@ use std::path::{Path, PathBuf};
 use anyhow::Context;
 use sqlx::PgPool;
 
-use onshi_core::db;
-use onshi_core::pg::{Durability, EmbeddedCluster};
+use onshi_platform::db;
+use onshi_platform::pg::{Durability, EmbeddedCluster};
 
 /// The database name the simulator uses on an embedded cluster.
 pub const DB_NAME: &str = "onshi";

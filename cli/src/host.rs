@@ -7,10 +7,10 @@ use std::sync::Arc;
 use actix_web::{web, App, HttpServer};
 use tokio::task::JoinHandle;
 
-use onshi_core::db::{Migrations, CLOCK};
-use onshi_core::http::{configure_common, json_config, Core};
-use onshi_core::transport::{configure_http, Router, Watcher};
 use onshi_eligibility::Eligibility;
+use onshi_platform::db::{Migrations, CLOCK};
+use onshi_platform::http::{configure_common, json_config, Core};
+use onshi_platform::transport::{configure_http, Router, Watcher};
 
 /// A service this binary can run.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, clap::ValueEnum)]
@@ -55,8 +55,8 @@ fn record_peer_certificate(conn: &dyn std::any::Any, ext: &mut actix_web::dev::E
     if let Some(tls) = conn.downcast_ref::<Tls>() {
         let (_, session) = tls.get_ref();
         if let Some(cert) = session.peer_certificates().and_then(|c| c.first()) {
-            ext.insert(onshi_core::pki::PeerCert {
-                sha256: onshi_core::pki::fingerprint(cert),
+            ext.insert(onshi_platform::pki::PeerCert {
+                sha256: onshi_platform::pki::fingerprint(cert),
             });
         }
     }
@@ -83,7 +83,7 @@ impl Host {
         };
         let medication = match (&eligibility, services.contains(&Service::Medication)) {
             (Some(e), true) => {
-                let directory: Arc<dyn onshi_core::directory::Directory> = e.clone();
+                let directory: Arc<dyn onshi_platform::directory::Directory> = e.clone();
                 Some(onshi_medication::Medication::start(core.clone(), directory).await?)
             }
             (None, true) => {
@@ -154,7 +154,7 @@ impl Host {
                 let cert = ca.issue_server(&["localhost", "127.0.0.1"])?;
                 server.bind_rustls_0_23(
                     tls_bind,
-                    onshi_core::pki::server_config(&ca, &cert, core.clock.clone())?,
+                    onshi_platform::pki::server_config(&ca, &cert, core.clock.clone())?,
                 )?
             }
             None => server,

@@ -8,10 +8,10 @@ use clap::{Parser, Subcommand};
 
 use onshi::database::Database;
 use onshi::host::{self, Host, Service, ALL};
-use onshi_core::clock::{parse_delta, parse_time, SimClock};
-use onshi_core::config::{AuthMode, Config};
-use onshi_core::http::{Core, Metrics};
-use onshi_core::xml::Encoding;
+use onshi_platform::clock::{parse_delta, parse_time, SimClock};
+use onshi_platform::config::{AuthMode, Config};
+use onshi_platform::http::{Core, Metrics};
+use onshi_wire::xml::Encoding;
 
 #[derive(Parser)]
 #[command(
@@ -348,7 +348,7 @@ fn print_clock(c: &SimClock) {
 async fn main() -> anyhow::Result<()> {
     init_logging();
     let cli = Cli::parse();
-    onshi_core::result_codes::ResultCodes::init_from_env().map_err(anyhow::Error::msg)?;
+    onshi_wire::result_codes::ResultCodes::init_from_env().map_err(anyhow::Error::msg)?;
     let home = cli.home;
     match cli.command {
         Command::Up {
@@ -458,7 +458,7 @@ async fn main() -> anyhow::Result<()> {
                                 let dir = folders.join(&f.facility).join("claims");
                                 std::fs::create_dir_all(&dir)?;
                                 let name = f.file_name.replace(".UKE", &format!("_{month}.UKE"));
-                                onshi_core::transport::write_atomically(&dir, &name, &f.bytes)?;
+                                onshi_platform::transport::write_atomically(&dir, &name, &f.bytes)?;
                                 receipts += f.receipts;
                             }
                             println!(

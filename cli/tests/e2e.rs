@@ -9,13 +9,13 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use onshi::host::Host;
-use onshi_core::codes::CodeTable;
-use onshi_core::config::Config;
-use onshi_core::http::Core;
-use onshi_core::ids::Date;
-use onshi_core::record::{is_preschool, QualificationRecord};
-use onshi_core::testkit::http;
-use onshi_core::xml::{self, Element, Limits};
+use onshi_platform::config::Config;
+use onshi_platform::http::Core;
+use onshi_platform::testkit::http;
+use onshi_wire::codes::CodeTable;
+use onshi_wire::ids::Date;
+use onshi_wire::record::{is_preschool, QualificationRecord};
+use onshi_wire::xml::{self, Element, Limits};
 
 struct Sim {
     host: Host,
@@ -752,7 +752,7 @@ async fn bad_input_gets_the_spec_error_shape_and_writes_nothing() {
             "unknown institution",
             good.replace(
                 MED,
-                &onshi_core::ids::InstitutionCode::from_body("131019999")
+                &onshi_wire::ids::InstitutionCode::from_body("131019999")
                     .unwrap()
                     .to_string(),
             )
@@ -949,7 +949,7 @@ async fn the_clock_is_shared_and_moves_the_answers() {
     assert_eq!(r.json()["compact"], "20261121100000");
     assert_eq!(r.json()["frozen"], true);
     // A second process on the same database sees a change made through the first one.
-    let other = onshi_core::clock::SimClock::connect(&s.core.pool)
+    let other = onshi_platform::clock::SimClock::connect(&s.core.pool)
         .await
         .unwrap();
     let r = http::post_json(

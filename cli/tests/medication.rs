@@ -6,10 +6,10 @@ mod common;
 use std::time::Duration;
 
 use onshi::host::Host;
-use onshi_core::config::Config;
-use onshi_core::http::Core;
-use onshi_core::testkit::http;
-use onshi_core::xml::{self, Element};
+use onshi_platform::config::Config;
+use onshi_platform::http::Core;
+use onshi_platform::testkit::http;
+use onshi_wire::xml::{self, Element};
 
 const MED: &str = "1310112345";
 const PHARMACY: &str = "1340140233";
@@ -205,7 +205,7 @@ async fn claims_become_history_on_the_schedule_and_only_with_consent() {
     // The pharmacy's claim arrives on the 12th (visible on the 13th).
     s.core
         .clock
-        .set(onshi_core::clock::parse_time("2026-11-12T09:00:00").unwrap())
+        .set(onshi_platform::clock::parse_time("2026-11-12T09:00:00").unwrap())
         .await
         .unwrap();
     let r = claim(&s, &pharmacy_claim()).await;
@@ -249,7 +249,7 @@ async fn claims_become_history_on_the_schedule_and_only_with_consent() {
     // The 13th: the pharmacy's 院外 dispensing appears, with its prescriber.
     s.core
         .clock
-        .set(onshi_core::clock::parse_time("2026-11-13T06:00:00").unwrap())
+        .set(onshi_platform::clock::parse_time("2026-11-13T06:00:00").unwrap())
         .await
         .unwrap();
     until_extracted(&s).await;
@@ -560,7 +560,7 @@ async fn bad_claims_are_refused_whole_with_a_reason() {
     // Outside the acceptance window (the 13th): refused with the window in the reason.
     s.core
         .clock
-        .set(onshi_core::clock::parse_time("2026-11-13T09:00:00").unwrap())
+        .set(onshi_platform::clock::parse_time("2026-11-13T09:00:00").unwrap())
         .await
         .unwrap();
     let r = claim(&s, &medical_claim(&[("610406079", 9, 1)], "")).await;
@@ -656,7 +656,7 @@ async fn a_batch_that_fails_midway_is_completed_exactly_once() {
         .execute(&s.core.pool)
         .await
         .unwrap();
-    let after = onshi_core::clock::parse_time("2026-11-11T06:00:00").unwrap();
+    let after = onshi_platform::clock::parse_time("2026-11-11T06:00:00").unwrap();
     assert!(
         onshi_medication::claims::run_batches(&s.core.pool, after, false)
             .await

@@ -7,10 +7,10 @@ mod common;
 use std::time::Duration;
 
 use onshi::host::Host;
-use onshi_core::config::{AuthMode, Config};
-use onshi_core::http::Core;
-use onshi_core::testkit::{http, https};
-use onshi_core::xml::{self, Element};
+use onshi_platform::config::{AuthMode, Config};
+use onshi_platform::http::Core;
+use onshi_platform::testkit::{http, https};
+use onshi_wire::xml::{self, Element};
 
 const MED: &str = "1310112345";
 const PHARMACY: &str = "1340140233";
@@ -125,8 +125,8 @@ async fn mtls_accepts_the_right_certificate_and_refuses_the_rest() {
     assert_eq!(r.status, 401);
 
     // Another CA's certificate: refused at the handshake.
-    let other = onshi_core::pki::Ca::generate().unwrap();
-    let d = |x| onshi_core::ids::Date::parse(x).unwrap();
+    let other = onshi_platform::pki::Ca::generate().unwrap();
+    let d = |x| onshi_wire::ids::Date::parse(x).unwrap();
     let foreign = other
         .issue_client(MED, "T1", d("20260101"), d("20301231"))
         .unwrap();

@@ -7,11 +7,11 @@ mod common;
 use onshi::host::Host;
 use onshi_consent::access::{self, Basis, Refusal};
 use onshi_consent::Kind;
-use onshi_core::config::Config;
-use onshi_core::http::Core;
-use onshi_core::ids::InstitutionCode;
-use onshi_core::testkit::http;
-use onshi_core::xml::{self, Element};
+use onshi_platform::config::Config;
+use onshi_platform::http::Core;
+use onshi_platform::testkit::http;
+use onshi_wire::ids::InstitutionCode;
+use onshi_wire::xml::{self, Element};
 
 const MED: &str = "1310112345";
 /// The path of the one result in a face-recognition answer.

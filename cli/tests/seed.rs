@@ -5,15 +5,15 @@
 use std::time::Duration;
 
 use onshi::host::{Host, ALL, MIGRATIONS};
-use onshi_core::config::Config;
-use onshi_core::http::Core;
-use onshi_core::testkit::{self, http};
+use onshi_platform::config::Config;
+use onshi_platform::http::Core;
+use onshi_platform::testkit::{self, http};
 use onshi_seed::nation::{self, Options, Scale};
 
 async fn core() -> Core {
     let core = testkit::core(MIGRATIONS, Config::default()).await;
     core.clock
-        .set(onshi_core::clock::parse_time("2026-11-21T09:00:00").unwrap())
+        .set(onshi_platform::clock::parse_time("2026-11-21T09:00:00").unwrap())
         .await
         .unwrap();
     core
@@ -88,7 +88,7 @@ async fn decks_replay_with_the_expected_answers() {
                 req.as_bytes(),
             )
             .await;
-            let doc = onshi_core::xml::parse(&reply.body, &Default::default()).unwrap();
+            let doc = onshi_wire::xml::parse(&reply.body, &Default::default()).unwrap();
             let body = doc
                 .root
                 .child("MessageBody")
@@ -131,7 +131,7 @@ async fn the_same_seed_gives_the_same_data_whatever_the_threads() {
 async fn a_killed_load_resumes_without_duplicates_or_gaps() {
     let core = core().await;
     let url = testkit::fresh_database_url().await;
-    let pool = onshi_core::db::connect(&url, 2).await.unwrap();
+    let pool = onshi_platform::db::connect(&url, 2).await.unwrap();
     let home = tempfile::tempdir().unwrap();
     let spawn = || {
         std::process::Command::new(env!("CARGO_BIN_EXE_onshi"))

@@ -6,8 +6,8 @@
 
 use anyhow::{bail, Context};
 
-use onshi_core::http::Core;
-use onshi_core::record::FacilityRecord;
+use onshi_platform::http::Core;
+use onshi_wire::record::FacilityRecord;
 
 /// The demo facilities (医科, 歯科, 薬局 operational; one clinic still "ready").
 pub const FACILITIES: &str = include_str!("../demo/facilities.json");
@@ -39,7 +39,7 @@ pub async fn load(core: &Core) -> anyhow::Result<Loaded> {
     let mut facilities: Vec<FacilityRecord> =
         serde_json::from_str(FACILITIES).context("demo facilities")?;
     for f in &mut facilities {
-        f.web_api_secret_sha256 = Some(onshi_core::sha256_hex(
+        f.web_api_secret_sha256 = Some(onshi_platform::sha256_hex(
             demo_secret(f.code.as_str()).as_bytes(),
         ));
     }
@@ -69,7 +69,7 @@ pub async fn load(core: &Core) -> anyhow::Result<Loaded> {
 /// `dir` (`<dir>/ca.crt`, `<dir>/<code>/terminal-1.crt|.key`). A certificate already there is kept while the
 /// portal still lists it as valid, so re-running changes nothing.
 pub async fn terminal_certificates(core: &Core, dir: &std::path::Path) -> anyhow::Result<usize> {
-    use onshi_core::record::FacilityStatus;
+    use onshi_wire::record::FacilityStatus;
     let facilities: Vec<FacilityRecord> =
         serde_json::from_str(FACILITIES).context("demo facilities")?;
     std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
@@ -94,8 +94,8 @@ pub async fn terminal_certificates(core: &Core, dir: &std::path::Path) -> anyhow
         };
         let still_valid = std::fs::read_to_string(&crt)
             .ok()
-            .and_then(|pem| onshi_core::pki::pem_to_der(&pem).ok())
-            .map(|der| onshi_core::pki::fingerprint(&der))
+            .and_then(|pem| onshi_platform::pki::pem_to_der(&pem).ok())
+            .map(|der| onshi_platform::pki::fingerprint(&der))
             .is_some_and(|sha| {
                 current.certificates.iter().any(|c| {
                     c.sha256 == sha
@@ -159,8 +159,8 @@ pub const CARDS: &[(&str, &str, &str, Option<&str>, bool)] = &[
 
 /// Issues the demo cards (idempotent): registered ones as registered on 2024-06-01; the lost one revoked.
 pub async fn cards(core: &Core) -> anyhow::Result<()> {
-    let issued = onshi_core::ids::Date::parse("20240401").expect("date");
-    let registered_on = onshi_core::ids::Date::parse("20240601").expect("date");
+    let issued = onshi_wire::ids::Date::parse("20240401").expect("date");
+    let registered_on = onshi_wire::ids::Date::parse("20240601").expect("date");
     for (serial, person, pin, qualification, lost) in CARDS {
         onshi_consent::cards::issue_fixed(
             core,

@@ -2,7 +2,7 @@
 //! insurers exist at every scale (47 協会けんぽ branches, 1,388 健保組合, 85 共済組合, 1,718 市町村国保,
 //! 160 国保組合, 47 後期高齢者医療広域連合), every number with a valid check digit, names invented.
 
-use onshi_core::ids::InsurerNumber;
+use onshi_wire::ids::InsurerNumber;
 
 use super::names::{COMPANY_HEAD, COMPANY_TAIL, GUILD, PLACE_HEAD, PLACE_TAIL};
 use super::params::{INSURED_BY_TYPE, PREFECTURES};

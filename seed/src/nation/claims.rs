@@ -8,8 +8,8 @@ use std::collections::BTreeMap;
 
 use chrono::NaiveDate;
 
-use onshi_core::codes::CodeTable;
-use onshi_core::record::{FacilityRecord, FacilityStatus, QualificationRecord};
+use onshi_wire::codes::CodeTable;
+use onshi_wire::record::{FacilityRecord, FacilityStatus, QualificationRecord};
 
 use super::catalogue::Catalogue;
 use super::people;
@@ -134,10 +134,10 @@ pub fn month_files(
                 continue;
             }
             match f.code.kind() {
-                onshi_core::ids::FacilityKind::Medical if !f.hospital => {
+                onshi_wire::ids::FacilityKind::Medical if !f.hospital => {
                     clinics.entry(pref).or_default().push(f)
                 }
-                onshi_core::ids::FacilityKind::Pharmacy => {
+                onshi_wire::ids::FacilityKind::Pharmacy => {
                     pharmacies.entry(pref).or_default().push(f)
                 }
                 _ => {}
@@ -148,7 +148,7 @@ pub fn month_files(
     let mut by_clinic: BTreeMap<String, (FacilityRecord, Vec<Visit>)> = BTreeMap::new();
     let mut by_pharmacy: BTreeMap<String, (FacilityRecord, Vec<(FacilityRecord, Visit)>)> =
         BTreeMap::new();
-    let month_date = onshi_core::ids::Date::from_naive(first);
+    let month_date = onshi_wire::ids::Date::from_naive(first);
     for spec in plan(persons) {
         let out = people::generate(seed, spec, as_of, &cat);
         let (Some(cl), ph) = (

@@ -4,9 +4,9 @@
 
 use chrono::NaiveDate;
 
-use onshi_core::ids::{Date, InstitutionCode};
-use onshi_core::record::{FacilityRecord, FacilityStatus};
-use onshi_core::versioned::NewVersion;
+use onshi_platform::versioned::NewVersion;
+use onshi_wire::ids::{Date, InstitutionCode};
+use onshi_wire::record::{FacilityRecord, FacilityStatus};
 
 use super::catalogue::{municipality, place};
 use super::names::COMPANY_HEAD;

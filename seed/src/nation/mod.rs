@@ -35,7 +35,7 @@ use anyhow::{bail, Context};
 use chrono::NaiveDate;
 use sqlx::PgPool;
 
-use onshi_core::db::Migrations;
+use onshi_platform::db::Migrations;
 
 use catalogue::Catalogue;
 use people::{ChunkSpec, Sample, Stats, CHUNK_PERSONS};
@@ -399,7 +399,8 @@ async fn load_chunk(
                 .await?;
             let r: sqlx::Result<()> = async {
                 onshi_insurer::STORE.send_copy(&mut tx, streams).await?;
-                onshi_core::copy::send(&mut tx, onshi_consent::cards::COPY_CARDS, cards).await?;
+                onshi_platform::copy::send(&mut tx, onshi_consent::cards::COPY_CARDS, cards)
+                    .await?;
                 mark_done(&mut tx, id, u64::from(spec.persons), &stats, &samples).await?;
                 Ok(())
             }
@@ -447,14 +448,14 @@ async fn load_chunk(
 }
 
 fn encode_cards(cards: &[people::Card]) -> Vec<u8> {
-    let mut c = onshi_core::copy::BinaryCopy::new();
+    let mut c = onshi_platform::copy::BinaryCopy::new();
     for card in cards {
         c.row(7)
             .text(&card.person_id)
             .text(&card.serial)
             .date(card.issued_on)
             .date(card.expires_on)
-            .text(&onshi_core::sha256_hex(
+            .text(&onshi_platform::sha256_hex(
                 format!("{}{}", card.serial, card.pin).as_bytes(),
             ))
             .opt_date(card.registered_on)

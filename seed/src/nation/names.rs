@@ -257,7 +257,7 @@ pub const GUILD: [&str; 10] = [
 #[cfg(test)]
 mod tests {
     use super::*;
-    use onshi_core::ids::is_halfwidth_kana;
+    use onshi_wire::ids::is_halfwidth_kana;
 
     #[test]
     fn readings_are_half_width_kana() {

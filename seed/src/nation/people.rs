@@ -10,15 +10,15 @@
 use chrono::{Datelike, NaiveDate};
 use serde::{Deserialize, Serialize};
 
-use onshi_core::codes::{
+use onshi_platform::versioned::NewVersion;
+use onshi_wire::codes::{
     InsuredCardClassification, LimitCertificateClassification, LimitCertificateFlag,
     PersonalFamily, ReasonOfLoss, Sex, SpecificDiseaseCategory,
 };
-use onshi_core::ids::{mod10_w21, BranchNumber, CardNumber, CardSymbol, Date, PostalCode};
-use onshi_core::record::{
+use onshi_wire::ids::{mod10_w21, BranchNumber, CardNumber, CardSymbol, Date, PostalCode};
+use onshi_wire::record::{
     ElderlyRecipient, LimitCertificate, QualificationRecord, SpecificDisease,
 };
-use onshi_core::versioned::NewVersion;
 
 use super::catalogue::{municipality, place, Catalogue, Kind};
 use super::names::{FAMILY, FEMALE, MALE};
@@ -697,7 +697,7 @@ pub fn generate(seed: u64, spec: ChunkSpec, as_of: NaiveDate, cat: &Catalogue) -
                 s.expected = expected;
                 sample(&mut out, s);
             };
-            let preschool = onshi_core::record::is_preschool(r.birth_date, Date::from_naive(as_of));
+            let preschool = onshi_wire::record::is_preschool(r.birth_date, Date::from_naive(as_of));
             if g.old {
                 push("old_card", "3", true);
             } else if dead[p] {

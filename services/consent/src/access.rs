@@ -6,8 +6,8 @@ use chrono::NaiveDateTime;
 use serde::Serialize;
 use sqlx::PgPool;
 
-use onshi_core::http::{ApiError, Core};
-use onshi_core::ids::{Date, InstitutionCode};
+use onshi_platform::http::{ApiError, Core};
+use onshi_wire::ids::{Date, InstitutionCode};
 
 use crate::chain;
 use crate::Kind;

@@ -7,8 +7,8 @@ use chrono::NaiveDateTime;
 use serde::Serialize;
 use sqlx::PgPool;
 
-use onshi_core::http::{ApiError, Core};
-use onshi_core::ids::Date;
+use onshi_platform::http::{ApiError, Core};
+use onshi_wire::ids::Date;
 
 /// The binary COPY statement for bulk-loading cards (the synthetic nation); user certificates are issued on
 /// first use.
@@ -18,7 +18,7 @@ pub const COPY_CARDS: &str =
 
 /// The PIN digest stored for a card.
 pub fn pin_digest(serial: &str, pin: &str) -> String {
-    onshi_core::sha256_hex(format!("{serial}{pin}").as_bytes())
+    onshi_platform::sha256_hex(format!("{serial}{pin}").as_bytes())
 }
 
 /// Wrong PINs in a row that lock a card.

@@ -54,7 +54,7 @@ fn access_line(
 }
 
 fn link(prev: &str, line: &str) -> String {
-    onshi_core::sha256_hex(format!("{prev}\n{line}").as_bytes())
+    onshi_platform::sha256_hex(format!("{prev}\n{line}").as_bytes())
 }
 
 async fn last_hash(

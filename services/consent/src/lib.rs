@@ -20,9 +20,9 @@ pub mod sessions;
 use actix_web::{web, HttpResponse};
 use serde::Deserialize;
 
-use onshi_core::db::Migrations;
-use onshi_core::http::{parse_json, read_body, ApiError, Core};
-use onshi_core::ids::Date;
+use onshi_platform::db::Migrations;
+use onshi_platform::http::{parse_json, read_body, ApiError, Core};
+use onshi_wire::ids::Date;
 
 pub const MIGRATIONS: Migrations = Migrations {
     schema: "consent",

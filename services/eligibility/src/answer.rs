@@ -1,17 +1,17 @@
 //! The answer path of `OQSsiquc01`, pure and synchronous: request tree → file checks (facility, terminal,
 //! date) → per-person keys → decision → response. No I/O and no lock: callers pass the registry and the time.
 
-use onshi_core::codes::{
+use onshi_platform::config::{AuthMode, Config};
+use onshi_platform::pki::PeerCert;
+use onshi_wire::codes::{
     LimitConsent, ProcessingResultStatus, ReferenceClassification, SegmentOfResult,
 };
-use onshi_core::config::{AuthMode, Config};
-use onshi_core::ids::{Date, DateTime};
-use onshi_core::msg::oqs_siquc01::{self, Body, Response};
-use onshi_core::msg::qualification::{Disclosure, QualificationResult};
-use onshi_core::msg::{FileError, ResponseHeader};
-use onshi_core::pki::PeerCert;
-use onshi_core::result_codes::{outcome, ResultKey};
-use onshi_core::xml::{self, Element, XmlError};
+use onshi_wire::ids::{Date, DateTime};
+use onshi_wire::msg::oqs_siquc01::{self, Body, Response};
+use onshi_wire::msg::qualification::{Disclosure, QualificationResult};
+use onshi_wire::msg::{FileError, ResponseHeader};
+use onshi_wire::result_codes::{outcome, ResultKey};
+use onshi_wire::xml::{self, Element, XmlError};
 
 use crate::decide::decide;
 use crate::registry::Registry;
@@ -52,7 +52,7 @@ pub fn check_facility(
     code: &str,
     terminal: Option<&str>,
     today: Date,
-) -> (onshi_core::xml::Encoding, Result<(), ResultKey>) {
+) -> (onshi_wire::xml::Encoding, Result<(), ResultKey>) {
     let facility = reg.facility(code);
     let enc = facility
         .and_then(|f| f.response_encoding)

@@ -9,11 +9,11 @@
 //! 4. None valid → the most recent candidate is reported: lost and the same person holds another qualification
 //!    valid on the date → **3 無効（新しい資格あり）**; otherwise **2 無効**.
 
-use onshi_core::codes::QualificationValidity;
-use onshi_core::config::EligibilityRules;
-use onshi_core::ids::Date;
-use onshi_core::msg::oqs_siquc01::SearchKeys;
-use onshi_core::record::QualificationRecord;
+use onshi_platform::config::EligibilityRules;
+use onshi_wire::codes::QualificationValidity;
+use onshi_wire::ids::Date;
+use onshi_wire::msg::oqs_siquc01::SearchKeys;
+use onshi_wire::record::QualificationRecord;
 
 use crate::registry::{card_key, Qual, Registry};
 
@@ -130,8 +130,8 @@ pub fn decide<'a>(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use onshi_core::codes::{LimitConsent, ReasonOfLoss};
-    use onshi_core::ids::{BranchNumber, CardNumber, CardSymbol, InsurerNumber};
+    use onshi_wire::codes::{LimitConsent, ReasonOfLoss};
+    use onshi_wire::ids::{BranchNumber, CardNumber, CardSymbol, InsurerNumber};
     use proptest::prelude::*;
 
     fn d(s: &str) -> Date {

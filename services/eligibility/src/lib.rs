@@ -26,18 +26,18 @@ use std::time::{Duration, Instant};
 
 use actix_web::{web, HttpResponse};
 
-use onshi_core::codes::ProcessingResultStatus;
-use onshi_core::db::Migrations;
-use onshi_core::feed::{self, Feed};
-use onshi_core::http::{ApiError, Core};
-use onshi_core::ids::{Date, DateTime};
-use onshi_core::msg::file_name::MessageKind;
-use onshi_core::msg::oqs_siquc01::Response;
-use onshi_core::msg::FileError;
-use onshi_core::record::{FacilityRecord, QualificationRecord};
-use onshi_core::transport::{Incoming, Router};
-use onshi_core::versioned::{read_feed_text, FeedText};
-use onshi_core::xml::Element;
+use onshi_platform::db::Migrations;
+use onshi_platform::feed::{self, Feed};
+use onshi_platform::http::{ApiError, Core};
+use onshi_platform::transport::{Incoming, Router};
+use onshi_platform::versioned::{read_feed_text, FeedText};
+use onshi_wire::codes::ProcessingResultStatus;
+use onshi_wire::ids::{Date, DateTime};
+use onshi_wire::msg::file_name::MessageKind;
+use onshi_wire::msg::oqs_siquc01::Response;
+use onshi_wire::msg::FileError;
+use onshi_wire::record::{FacilityRecord, QualificationRecord};
+use onshi_wire::xml::Element;
 
 use crate::registry::Registry;
 
@@ -179,7 +179,7 @@ impl Eligibility {
         // The terminal's folders exist for every registered facility.
         if let Some(root) = &self.core.config.folder_root {
             for code in new_facilities {
-                if let Err(e) = onshi_core::transport::ensure_facility_dirs(root, &code) {
+                if let Err(e) = onshi_platform::transport::ensure_facility_dirs(root, &code) {
                     tracing::warn!(error = %e, "cannot create the facility folders");
                 }
             }
@@ -235,7 +235,7 @@ impl Eligibility {
             (None, Some(b)) => format!(
                 "validity_{}",
                 b.validity
-                    .map(onshi_core::codes::CodeTable::code)
+                    .map(onshi_wire::codes::CodeTable::code)
                     .unwrap_or("none")
             ),
             (None, None) => "empty".into(),
@@ -287,7 +287,7 @@ impl Eligibility {
 
     /// The facility an HTTP request speaks for (see [`answer::authenticate`]).
     pub fn authenticate(&self, req: &actix_web::HttpRequest) -> Result<Option<String>, FileError> {
-        let peer = req.conn_data::<onshi_core::pki::PeerCert>();
+        let peer = req.conn_data::<onshi_platform::pki::PeerCert>();
         let reg = self.registry.read().expect("registry");
         answer::authenticate(&reg, self.core.config.auth, peer, self.core.clock.today())
     }
@@ -353,16 +353,16 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
     reader::configure(cfg);
 }
 
-impl onshi_core::directory::Directory for Eligibility {
+impl onshi_platform::directory::Directory for Eligibility {
     fn person(
         &self,
-        insurer: &onshi_core::ids::InsurerNumber,
-        symbol: &onshi_core::ids::CardSymbol,
-        number: &onshi_core::ids::CardNumber,
+        insurer: &onshi_wire::ids::InsurerNumber,
+        symbol: &onshi_wire::ids::CardSymbol,
+        number: &onshi_wire::ids::CardNumber,
         branch: Option<&str>,
         birth: Option<Date>,
-    ) -> Option<onshi_core::directory::PersonRef> {
-        use onshi_core::codes::CodeTable;
+    ) -> Option<onshi_platform::directory::PersonRef> {
+        use onshi_wire::codes::CodeTable;
         let reg = self.registry.read().expect("registry");
         let today = self.core.clock.today();
         let key = registry::card_key(insurer, symbol, number);
@@ -374,7 +374,7 @@ impl onshi_core::directory::Directory for Eligibility {
         // Ambiguous (twins without 枝番) or unknown: no person.
         let [q] = found.as_slice() else { return None };
         let r = &q.on(today).unwrap_or_else(|| q.first()).record;
-        Some(onshi_core::directory::PersonRef {
+        Some(onshi_platform::directory::PersonRef {
             qualification_id: q.id.clone(),
             person_id: q.person_id.clone(),
             name: r.name.clone(),
@@ -399,8 +399,8 @@ impl onshi_core::directory::Directory for Eligibility {
         terminal: Option<&str>,
         today: Date,
     ) -> (
-        onshi_core::xml::Encoding,
-        Result<(), onshi_core::result_codes::ResultKey>,
+        onshi_wire::xml::Encoding,
+        Result<(), onshi_wire::result_codes::ResultKey>,
     ) {
         let reg = self.registry.read().expect("registry");
         answer::check_facility(&reg, &self.core.config, code, terminal, today)

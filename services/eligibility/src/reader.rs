@@ -20,15 +20,15 @@ use chrono::TimeDelta;
 use serde::{Deserialize, Serialize};
 
 use onshi_consent::{cards, chain, sessions, Kind, CONSENT_HOURS};
-use onshi_core::codes::{
+use onshi_platform::http::{parse_json, read_body};
+use onshi_wire::codes::{
     ConsentStatus, PrescriptionIssueSelect, ProcessingResultStatus, QualificationValidity,
     ReferenceClassification, SegmentOfResult,
 };
-use onshi_core::http::{parse_json, read_body};
-use onshi_core::ids::{DateTime, InstitutionCode};
-use onshi_core::msg::oqs_siquc01::{Body, Response};
-use onshi_core::msg::qualification::{Consent, Disclosure, QualificationResult};
-use onshi_core::msg::{HeaderEcho, ResponseHeader};
+use onshi_wire::ids::{DateTime, InstitutionCode};
+use onshi_wire::msg::oqs_siquc01::{Body, Response};
+use onshi_wire::msg::qualification::{Consent, Disclosure, QualificationResult};
+use onshi_wire::msg::{HeaderEcho, ResponseHeader};
 
 use crate::decide::{state, State};
 use crate::Eligibility;
@@ -351,7 +351,7 @@ async fn identify(
 fn current_qualification(
     e: &Eligibility,
     person: &str,
-    on: onshi_core::ids::Date,
+    on: onshi_wire::ids::Date,
 ) -> Option<(String, bool)> {
     let reg = e.registry.read().expect("registry");
     let rules = &e.core.config.rules;
@@ -509,14 +509,14 @@ async fn consent(
     if let Some(root) = &e.core.config.folder_root {
         let dir = root.join(&code).join("face");
         if let Err(err) = std::fs::create_dir_all(&dir)
-            .and_then(|_| onshi_core::transport::write_atomically(&dir, &file, &bytes))
+            .and_then(|_| onshi_platform::transport::write_atomically(&dir, &file, &bytes))
         {
             tracing::warn!(error = %err, "card reader: cannot write the face file");
         }
     }
     let xml = match resp.header.encoding {
-        onshi_core::xml::Encoding::Utf8 => String::from_utf8_lossy(&bytes).into_owned(),
-        onshi_core::xml::Encoding::ShiftJis => encoding_rs::SHIFT_JIS.decode(&bytes).0.into_owned(),
+        onshi_wire::xml::Encoding::Utf8 => String::from_utf8_lossy(&bytes).into_owned(),
+        onshi_wire::xml::Encoding::ShiftJis => encoding_rs::SHIFT_JIS.decode(&bytes).0.into_owned(),
     };
     let seq = e.faces.push(&code, file.clone(), xml.clone());
     e.observe_face(started);

@@ -4,14 +4,14 @@
 
 use sqlx::PgPool;
 
-use onshi_core::codes::SegmentOfResult;
-use onshi_core::ids::DateTime;
-use onshi_core::msg::file_name::MessageKind;
-use onshi_core::msg::oqs_siimm01::{Outcome1, RegistrationEcho, RegistrationKeys};
-use onshi_core::msg::{oqs_muimm01, oqs_muimm02, oqs_siimm01, FileError, HeaderEcho, PlainHeader};
-use onshi_core::result_codes::{outcome, Outcome, ResultKey};
-use onshi_core::transport::Incoming;
-use onshi_core::xml::{self, Encoding, OutputForm};
+use onshi_platform::transport::Incoming;
+use onshi_wire::codes::SegmentOfResult;
+use onshi_wire::ids::DateTime;
+use onshi_wire::msg::file_name::MessageKind;
+use onshi_wire::msg::oqs_siimm01::{Outcome1, RegistrationEcho, RegistrationKeys};
+use onshi_wire::msg::{oqs_muimm01, oqs_muimm02, oqs_siimm01, FileError, HeaderEcho, PlainHeader};
+use onshi_wire::result_codes::{outcome, Outcome, ResultKey};
+use onshi_wire::xml::{self, Encoding, OutputForm};
 
 use crate::answer::{check_facility, file_error_key};
 use crate::Eligibility;

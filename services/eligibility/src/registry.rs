@@ -5,9 +5,9 @@
 use std::collections::HashMap;
 use std::sync::Arc;
 
-use onshi_core::ids::{CardNumber, CardSymbol, Date, InsurerNumber};
-use onshi_core::record::{FacilityRecord, QualificationRecord, TerminalCert};
-use onshi_core::versioned::in_force;
+use onshi_platform::versioned::in_force;
+use onshi_wire::ids::{CardNumber, CardSymbol, Date, InsurerNumber};
+use onshi_wire::record::{FacilityRecord, QualificationRecord, TerminalCert};
 
 /// One stored version of a qualification.
 #[derive(Debug, Clone)]

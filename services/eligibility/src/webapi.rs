@@ -15,12 +15,12 @@ use ring::hmac;
 use serde::Deserialize;
 use sqlx::PgPool;
 
-use onshi_core::http::{parse_json, read_body, ApiError};
-use onshi_core::ids::{DateTime, InstitutionCode};
-use onshi_core::msg::oqs_siquc01::Response;
-use onshi_core::msg::FileError;
-use onshi_core::result_codes::ResultKey;
-use onshi_core::xml::{self, OutputForm};
+use onshi_platform::http::{parse_json, read_body, ApiError};
+use onshi_wire::ids::{DateTime, InstitutionCode};
+use onshi_wire::msg::oqs_siquc01::Response;
+use onshi_wire::msg::FileError;
+use onshi_wire::result_codes::ResultKey;
+use onshi_wire::xml::{self, OutputForm};
 
 use crate::answer::file_error_key;
 use crate::Eligibility;
@@ -121,7 +121,7 @@ async fn login(
         reg.facility(code.as_str()).is_some_and(|f| {
             f.is_operational_on(now.date())
                 && f.web_api_secret_sha256.as_deref()
-                    == Some(onshi_core::sha256_hex(req.client_secret.as_bytes()).as_str())
+                    == Some(onshi_platform::sha256_hex(req.client_secret.as_bytes()).as_str())
         })
     };
     if !ok {
@@ -158,7 +158,7 @@ async fn search(
             return reply(StatusCode::UNAUTHORIZED, &resp);
         }
     };
-    let token = onshi_core::http::id_token(&req);
+    let token = onshi_platform::http::id_token(&req);
     let facility = token
         .and_then(|t| e.verify_token(&t, now))
         .filter(|f| cert_facility.as_deref().is_none_or(|c| c == f.as_str()));

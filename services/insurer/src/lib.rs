@@ -1,7 +1,7 @@
 //! # onshi-insurer — the insurer registration service (保険者)
 //!
 //! Insurers register, change and end people's qualifications. Every change is a new version (see
-//! [`onshi_core::versioned`]), so the registry can answer "as of" any past date, and the versions are published on
+//! [`onshi_platform::versioned`]), so the registry can answer "as of" any past date, and the versions are published on
 //! the `insurer.feed_v1` change feed that the eligibility service consumes.
 //!
 //! | item | what |
@@ -16,14 +16,14 @@ use actix_web::{web, HttpResponse};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
-use onshi_core::db::Migrations;
-use onshi_core::feed;
-use onshi_core::http::{parse_json, read_body, ApiError, Core};
-use onshi_core::ids::Date;
-use onshi_core::record::QualificationRecord;
-use onshi_core::versioned::{
+use onshi_platform::db::Migrations;
+use onshi_platform::feed;
+use onshi_platform::http::{parse_json, read_body, ApiError, Core};
+use onshi_platform::versioned::{
     self, in_force, Applied, ApplyError, LineError, Mode, Store, Write, Written,
 };
+use onshi_wire::ids::Date;
+use onshi_wire::record::QualificationRecord;
 
 /// The insurer schema's migrations.
 pub const MIGRATIONS: Migrations = Migrations {
@@ -131,7 +131,7 @@ pub async fn load_bulk(
     dry_run: bool,
     label: &str,
 ) -> anyhow::Result<BulkReport> {
-    let sha256 = onshi_core::sha256_hex(bytes);
+    let sha256 = onshi_platform::sha256_hex(bytes);
     let mut report = BulkReport {
         accepted: false,
         dry_run,
@@ -236,7 +236,7 @@ pub async fn load_bulk(
 
 /// Whether a file was already loaded under `label` (some version records `<label>:<sha256 of bytes>`).
 pub async fn already_loaded(core: &Core, label: &str, bytes: &[u8]) -> sqlx::Result<bool> {
-    let source = format!("{label}:{}", onshi_core::sha256_hex(bytes));
+    let source = format!("{label}:{}", onshi_platform::sha256_hex(bytes));
     let (found,): (bool,) = sqlx::query_as(
         "SELECT EXISTS (SELECT 1 FROM insurer.qualification_versions WHERE source = $1)",
     )

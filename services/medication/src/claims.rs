@@ -16,8 +16,8 @@ use chrono::{Datelike, NaiveDateTime};
 use serde::Serialize;
 use sqlx::PgPool;
 
-use onshi_core::directory::Directory;
-use onshi_core::ids::{CardNumber, CardSymbol};
+use onshi_platform::directory::Directory;
+use onshi_wire::ids::{CardNumber, CardSymbol};
 
 use crate::master::{Drug, NOT_IN_MASTER};
 use crate::uke::{self, UkeFile};
@@ -102,7 +102,7 @@ pub async fn intake(
             found: file.facility.as_str().to_string(),
         });
     }
-    let sha = onshi_core::sha256_hex(bytes);
+    let sha = onshi_platform::sha256_hex(bytes);
     let drug_lines = file.receipts.iter().map(|r| r.drugs.len()).sum();
     let mut report = IntakeReport {
         file_id: 0,
@@ -297,13 +297,13 @@ pub async fn extract_group(
     sqlx::query("SET LOCAL synchronous_commit = off")
         .execute(&mut *tx)
         .await?;
-    let mut copy = onshi_core::copy::BinaryCopy::new();
-    let mut procedures = onshi_core::copy::BinaryCopy::new();
+    let mut copy = onshi_platform::copy::BinaryCopy::new();
+    let mut procedures = onshi_platform::copy::BinaryCopy::new();
     for (id, visible_from) in group {
         extract_into(&mut tx, *id, *visible_from, now, &mut copy, &mut procedures).await?;
     }
     if !procedures.is_empty() {
-        onshi_core::copy::send(
+        onshi_platform::copy::send(
             &mut tx,
             "COPY medication.procedures (receipt_id, person_id, date, facility, code, shinryo, quantity, count, \
              treatment_month, visible_from) FROM STDIN (FORMAT binary)",
@@ -312,7 +312,7 @@ pub async fn extract_group(
         .await?;
     }
     if !copy.is_empty() {
-        onshi_core::copy::send(
+        onshi_platform::copy::send(
             &mut tx,
             "COPY medication.dispensings (receipt_id, person_id, date, prescribed_on, facility, facility_name, prescriber, \
              prescriber_name, in_out, use_class, drug_code, drug_name, ingredient, usage, dose, quantity, unit, \
@@ -331,8 +331,8 @@ async fn extract_into(
     id: i64,
     visible_from: NaiveDateTime,
     now: NaiveDateTime,
-    copy: &mut onshi_core::copy::BinaryCopy,
-    procedures: &mut onshi_core::copy::BinaryCopy,
+    copy: &mut onshi_platform::copy::BinaryCopy,
+    procedures: &mut onshi_platform::copy::BinaryCopy,
 ) -> anyhow::Result<()> {
     let row: Option<(Vec<u8>,)> = sqlx::query_as(
         "SELECT content FROM medication.claim_files WHERE id = $1 AND extracted_at IS NULL FOR UPDATE",
@@ -450,7 +450,7 @@ mod tests {
     use super::*;
 
     fn t(s: &str) -> NaiveDateTime {
-        onshi_core::clock::parse_time(s).unwrap()
+        onshi_platform::clock::parse_time(s).unwrap()
     }
 
     #[test]

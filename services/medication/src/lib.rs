@@ -9,7 +9,7 @@
 //! | this file | [`Medication`]: the batch runner, `YZKsiquc01` retrieval (consent-gated), the HTTP API |
 //!
 //! The service asks the eligibility service who a patient is and whether a facility may be answered through
-//! [`onshi_core::directory::Directory`]; every view goes through the consent service's access decision and log.
+//! [`onshi_platform::directory::Directory`]; every view goes through the consent service's access decision and log.
 
 pub mod claims;
 pub mod master;
@@ -23,15 +23,15 @@ use std::time::Duration;
 use actix_web::{web, HttpResponse};
 use chrono::NaiveDate;
 
-use onshi_core::db::Migrations;
-use onshi_core::directory::Directory;
-use onshi_core::http::{read_body, ApiError, Core};
-use onshi_core::ids::Date;
-use onshi_core::msg::file_name::MessageKind;
-use onshi_core::msg::yzk_siquc01::{self, Day, Drug, MonthInf, Patient, Procedure};
-use onshi_core::msg::FileError;
-use onshi_core::transport::{Incoming, Router};
-use onshi_core::xml::{self, OutputForm};
+use onshi_platform::db::Migrations;
+use onshi_platform::directory::Directory;
+use onshi_platform::http::{read_body, ApiError, Core};
+use onshi_platform::transport::{Incoming, Router};
+use onshi_wire::ids::Date;
+use onshi_wire::msg::file_name::MessageKind;
+use onshi_wire::msg::yzk_siquc01::{self, Day, Drug, MonthInf, Patient, Procedure};
+use onshi_wire::msg::FileError;
+use onshi_wire::xml::{self, OutputForm};
 
 pub const MIGRATIONS: Migrations = Migrations {
     schema: "medication",
@@ -107,7 +107,7 @@ impl Medication {
         let parsed = xml::parse(&i.bytes, &self.core.config.limits);
         let tree = parsed.as_ref().map(|d| &d.root).map_err(|e| {
             FileError::new(
-                onshi_core::result_codes::ResultKey::MalformedXml,
+                onshi_wire::result_codes::ResultKey::MalformedXml,
                 &e.to_string(),
             )
         });
@@ -131,7 +131,7 @@ impl Medication {
                 OutputForm::Xml(enc)
             }
         };
-        let fail = |echo: &onshi_core::msg::HeaderEcho, enc, message: &str| {
+        let fail = |echo: &onshi_wire::msg::HeaderEcho, enc, message: &str| {
             yzk_siquc01::write(echo, None, Err(message), form(enc))
         };
         let req = match tree.and_then(yzk_siquc01::parse) {
@@ -143,7 +143,7 @@ impl Medication {
             .directory
             .facility(req.institution.as_str(), terminal, today);
         if let Err(key) = check {
-            let o = onshi_core::result_codes::outcome(key, "");
+            let o = onshi_wire::result_codes::outcome(key, "");
             return fail(&req.echo, enc, &o.message);
         }
         let Some(person) = self.directory.person(
@@ -349,11 +349,11 @@ impl Medication {
 /// Claim files dropped in `<folders>/<code>/claims/` are taken in like `POST /medication/v1/claims`; the
 /// report (or the refusal) is written next to it as `<name>.result.json` and the file is removed (it is stored).
 async fn watch_claims(me: std::sync::Weak<Medication>, root: std::path::PathBuf) {
-    let mut seen = onshi_core::transport::Seen::new();
+    let mut seen = onshi_platform::transport::Seen::new();
     loop {
         tokio::time::sleep(Duration::from_millis(250)).await;
         let Some(m) = me.upgrade() else { return };
-        for f in onshi_core::transport::complete_files(&root, "claims", &mut seen) {
+        for f in onshi_platform::transport::complete_files(&root, "claims", &mut seen) {
             let result = match std::fs::read(&f.path) {
                 Err(e) => {
                     serde_json::json!({"error": {"code": "unreadable", "message": e.to_string()}})
@@ -379,9 +379,12 @@ async fn watch_claims(me: std::sync::Weak<Medication>, root: std::path::PathBuf)
             };
             let dir = f.facility_dir.join("claims");
             let name = format!("{}.result.json", f.name);
-            let written =
-                onshi_core::transport::write_atomically(&dir, &name, result.to_string().as_bytes())
-                    .and_then(|_| std::fs::remove_file(&f.path));
+            let written = onshi_platform::transport::write_atomically(
+                &dir,
+                &name,
+                result.to_string().as_bytes(),
+            )
+            .and_then(|_| std::fs::remove_file(&f.path));
             if let Err(e) = written {
                 tracing::warn!(error = %e, "medication: claim folder");
             }
@@ -427,7 +430,7 @@ async fn run_batch(m: web::Data<Arc<Medication>>) -> Result<HttpResponse, ApiErr
 /// 自己負担割合 used for the patient view's amounts, by age on the day (a documented approximation of the
 /// qualification's own ratio): 未就学 and 70–74 2割, 75 and over 1割, otherwise 3割.
 pub fn self_pay_ratio(birth: Date, on: Date) -> f64 {
-    if onshi_core::record::is_preschool(birth, on) {
+    if onshi_wire::record::is_preschool(birth, on) {
         return 0.2;
     }
     match birth.age_on(on) {
@@ -540,7 +543,7 @@ async fn web_api(
     body: web::Payload,
 ) -> HttpResponse {
     let unauthorized = |message: &str| {
-        let echo = onshi_core::msg::HeaderEcho::default();
+        let echo = onshi_wire::msg::HeaderEcho::default();
         HttpResponse::Unauthorized()
             .content_type("application/json; charset=UTF-8")
             .body(yzk_siquc01::write(
@@ -554,7 +557,7 @@ async fn web_api(
         Ok(c) => c,
         Err(e) => return unauthorized(&e.outcome.message),
     };
-    let token = onshi_core::http::id_token(&req);
+    let token = onshi_platform::http::id_token(&req);
     let facility = token
         .and_then(|t| m.directory.token_facility(&t))
         .filter(|f| cert.as_deref().is_none_or(|c| c == f));
@@ -570,7 +573,7 @@ async fn web_api(
         .and_then(|v| xml::from_json(&v))
         .map_err(|e| {
             FileError::new(
-                onshi_core::result_codes::ResultKey::MalformedXml,
+                onshi_wire::result_codes::ResultKey::MalformedXml,
                 &e.to_string(),
             )
         });

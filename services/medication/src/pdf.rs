@@ -2,7 +2,7 @@
 //! directly (PDF 1.4). Text uses the standard Japanese font HeiseiKakuGo-W5 with the UniJIS-UCS2-H CMap (viewers
 //! supply the font; nothing is embedded) and carries a ToUnicode map, so it can be read and searched.
 
-use onshi_core::msg::yzk_siquc01::{MonthInf, Patient};
+use onshi_wire::msg::yzk_siquc01::{MonthInf, Patient};
 
 const LINES_PER_PAGE: usize = 48;
 const TOP: i32 = 800;
@@ -174,7 +174,7 @@ endcmap CMapName currentdict /CMap defineresource pop end end\n";
 #[cfg(test)]
 mod tests {
     use super::*;
-    use onshi_core::msg::yzk_siquc01::{Day, Drug};
+    use onshi_wire::msg::yzk_siquc01::{Day, Drug};
 
     #[test]
     fn a_well_formed_pdf_with_its_text() {

@@ -6,7 +6,7 @@
 
 use chrono::NaiveDate;
 
-use onshi_core::ids::{normalize_printed, Date, InstitutionCode, InsurerNumber};
+use onshi_wire::ids::{normalize_printed, Date, InstitutionCode, InsurerNumber};
 
 /// What kind of claim file.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

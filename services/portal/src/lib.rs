@@ -14,13 +14,13 @@
 use actix_web::{web, HttpResponse};
 use serde_json::Value;
 
-use onshi_core::db::Migrations;
-use onshi_core::feed;
-use onshi_core::http::{parse_json, read_body, ApiError, Core};
-use onshi_core::ids::{Date, InstitutionCode};
-use onshi_core::pki::{Ca, Issued};
-use onshi_core::record::{FacilityRecord, FacilityStatus, TerminalCert};
-use onshi_core::versioned::{self, Applied, Mode, Store, Write, Written};
+use onshi_platform::db::Migrations;
+use onshi_platform::feed;
+use onshi_platform::http::{parse_json, read_body, ApiError, Core};
+use onshi_platform::pki::{Ca, Issued};
+use onshi_platform::versioned::{self, Applied, Mode, Store, Write, Written};
+use onshi_wire::ids::{Date, InstitutionCode};
+use onshi_wire::record::{FacilityRecord, FacilityStatus, TerminalCert};
 
 pub const MIGRATIONS: Migrations = Migrations {
     schema: "portal",
@@ -274,8 +274,7 @@ async fn issue_credentials(
         .fill(&mut raw)
         .map_err(|_| ApiError::Internal(anyhow::anyhow!("no randomness")))?;
     let secret: String = raw.iter().map(|b| format!("{b:02x}")).collect();
-    let patch =
-        serde_json::json!({ "web_api_secret_sha256": onshi_core::sha256_hex(secret.as_bytes()) });
+    let patch = serde_json::json!({ "web_api_secret_sha256": onshi_platform::sha256_hex(secret.as_bytes()) });
     patch_facility(&core, &path, &patch).await?;
     let code = InstitutionCode::parse(&path).map_err(|e| ApiError::bad(e.0))?;
     Ok(HttpResponse::Created().json(serde_json::json!({
@@ -377,10 +376,10 @@ async fn adoption(core: web::Data<Core>) -> Result<HttpResponse, ApiError> {
             continue;
         };
         let t = match (f.kind(), f.hospital) {
-            (onshi_core::ids::FacilityKind::Medical, true) => 0,
-            (onshi_core::ids::FacilityKind::Medical, false) => 1,
-            (onshi_core::ids::FacilityKind::Dental, _) => 2,
-            (onshi_core::ids::FacilityKind::Pharmacy, _) => 3,
+            (onshi_wire::ids::FacilityKind::Medical, true) => 0,
+            (onshi_wire::ids::FacilityKind::Medical, false) => 1,
+            (onshi_wire::ids::FacilityKind::Dental, _) => 2,
+            (onshi_wire::ids::FacilityKind::Pharmacy, _) => 3,
         };
         let s = match f.status {
             FacilityStatus::NotApplied => 0,

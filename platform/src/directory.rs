@@ -1,9 +1,9 @@
 //! What one service may ask the eligibility service about people and facilities, without reading its tables:
 //! implemented by the eligibility service, used by the medication service (claims and 薬剤情報 retrieval).
 
-use crate::ids::{CardNumber, CardSymbol, Date, InsurerNumber};
-use crate::result_codes::ResultKey;
-use crate::xml::Encoding;
+use onshi_wire::ids::{CardNumber, CardSymbol, Date, InsurerNumber};
+use onshi_wire::result_codes::ResultKey;
+use onshi_wire::xml::Encoding;
 
 /// A resolved insured person.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -36,7 +36,7 @@ pub trait Directory: Send + Sync {
     fn authenticate(
         &self,
         req: &actix_web::HttpRequest,
-    ) -> Result<Option<String>, crate::msg::FileError>;
+    ) -> Result<Option<String>, onshi_wire::msg::FileError>;
 
     /// The response encoding for a facility, and whether it may be answered (registered, operational, and the
     /// terminal's facility when known).

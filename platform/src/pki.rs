@@ -11,7 +11,7 @@ use rcgen::{
 };
 use rustls::pki_types::{CertificateDer, PrivateKeyDer, PrivatePkcs8KeyDer};
 
-use crate::ids::Date;
+use onshi_wire::ids::Date;
 
 /// The SHA-256 (hex) of a certificate's DER: how registries recognise it.
 pub fn fingerprint(der: &[u8]) -> String {

@@ -12,7 +12,7 @@ use chrono::{NaiveDateTime, TimeDelta};
 use serde::Serialize;
 use sqlx::PgPool;
 
-use crate::ids::{Date, DateTime};
+use onshi_wire::ids::{Date, DateTime};
 
 /// NOTIFY channel announcing a clock change.
 pub const CHANNEL: &str = "onshi_clock";

@@ -4,7 +4,7 @@
 use std::path::PathBuf;
 use std::time::Duration;
 
-use crate::xml::{Encoding, Limits};
+use onshi_wire::xml::{Encoding, Limits};
 
 /// Rules of the qualification decision that the public sources leave open.
 #[derive(Debug, Clone, PartialEq, Eq)]

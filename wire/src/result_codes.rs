@@ -1,4 +1,4 @@
-//! The one data table of result codes and messages (`core/data/result-codes.tsv`).
+//! The one data table of result codes and messages (`wire/data/result-codes.tsv`).
 //!
 //! The real 別紙6-1 codes are not public, so code values and messages are data: the embedded table gives the
 //! defaults and `ONSHI_RESULT_CODES` names a file (same columns) whose rows replace them key by key

@@ -289,7 +289,7 @@ pub fn configure_common(cfg: &mut web::ServiceConfig) {
 }
 
 async fn codes() -> HttpResponse {
-    let tables: Vec<_> = crate::codes::catalogue()
+    let tables: Vec<_> = onshi_wire::codes::catalogue()
         .into_iter()
         .map(|(id, name, values)| {
             serde_json::json!({

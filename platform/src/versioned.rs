@@ -15,7 +15,7 @@ use serde_json::Value;
 use sqlx::{PgPool, Postgres, Transaction};
 
 use crate::feed::{self, Feed};
-use crate::ids::Date;
+use onshi_wire::ids::Date;
 
 /// How a write treats an existing entity.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -14,11 +14,11 @@ use std::pin::Pin;
 use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
-use crate::msg::file_name::{error_response_name, MessageKind, RequestName};
-use crate::msg::oqs_siquc01::Response;
-use crate::msg::FileError;
-use crate::result_codes::ResultKey;
-use crate::xml::Encoding;
+use onshi_wire::msg::file_name::{error_response_name, MessageKind, RequestName};
+use onshi_wire::msg::oqs_siquc01::Response;
+use onshi_wire::msg::FileError;
+use onshi_wire::result_codes::ResultKey;
+use onshi_wire::xml::Encoding;
 
 /// A request taken from a folder (or posted over HTTP, which shares this path).
 #[derive(Debug, Clone)]
@@ -85,7 +85,7 @@ impl Router {
     pub async fn answer(
         &self,
         incoming: Incoming,
-        now: crate::ids::DateTime,
+        now: onshi_wire::ids::DateTime,
         enc: Encoding,
     ) -> Answer {
         match self.handlers.get(&incoming.name.kind) {
