@@ -31,15 +31,6 @@ impl Directory for Everyone {
             sex: "1".into(),
         })
     }
-    fn token_facility(&self, _: &str) -> Option<String> {
-        None
-    }
-    fn authenticate(
-        &self,
-        _: &actix_web::HttpRequest,
-    ) -> Result<Option<String>, onshi_wire::msg::FileError> {
-        Ok(None)
-    }
     fn facility(&self, _: &str, _: Option<&str>, _: Date) -> (Encoding, Result<(), ResultKey>) {
         (Encoding::Utf8, Ok(()))
     }

@@ -1,11 +1,13 @@
-//! parse → answer → serialize of one `OQSsiquc01` message (issue target: under 20 µs), with the registry in
+//! decode → answer → serialize of one `OQSsiquc01` message (the pipeline's decode step and the handler's pure
+//! answer path) (issue target: under 20 µs), with the registry in
 //! memory as the eligibility service holds it.
 
 use criterion::{black_box, criterion_group, criterion_main, Criterion};
 
-use onshi_eligibility::answer::respond_bytes;
+use onshi_eligibility::oqs_siquc01::respond;
 use onshi_eligibility::registry::Registry;
 use onshi_platform::config::Config;
+use onshi_platform::pipeline::{decode, Form};
 use onshi_wire::ids::DateTime;
 use onshi_wire::record::{FacilityRecord, QualificationRecord};
 
@@ -58,7 +60,8 @@ fn bench(c: &mut Criterion) {
         let reg = registry(extra);
         c.bench_function(&format!("siquc01_parse_answer_serialize/{label}"), |b| {
             b.iter(|| {
-                let resp = respond_bytes(&reg, &config, black_box(REQUEST), None, now);
+                let tree = decode(black_box(REQUEST), Form::File, &config.limits);
+                let resp = respond(&reg, &config, tree.as_ref(), None, now);
                 black_box(resp.to_xml())
             })
         });
@@ -67,7 +70,8 @@ fn bench(c: &mut Criterion) {
     c.bench_function("siquc01_parse_only", |b| {
         b.iter(|| black_box(onshi_wire::xml::parse(black_box(REQUEST), &config.limits).unwrap()))
     });
-    let resp = respond_bytes(&reg, &config, REQUEST, None, now);
+    let tree = decode(REQUEST, Form::File, &config.limits);
+    let resp = respond(&reg, &config, tree.as_ref(), None, now);
     c.bench_function("siquc01_serialize_only", |b| {
         b.iter(|| black_box(resp.to_xml()))
     });

@@ -8,9 +8,12 @@ use actix_web::{web, App, HttpServer};
 use tokio::task::JoinHandle;
 
 use onshi_eligibility::Eligibility;
+
+use crate::dispatch::Services;
 use onshi_platform::db::{Migrations, CLOCK};
 use onshi_platform::http::{configure_common, json_config, Core};
-use onshi_platform::transport::{configure_http, Router, Watcher};
+use onshi_platform::pipeline::Pipeline;
+use onshi_platform::transport::{self, Watcher};
 
 /// A service this binary can run.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, clap::ValueEnum)]
@@ -91,38 +94,43 @@ impl Host {
             }
             _ => None,
         };
-        let mut router = Router::new();
-        if let Some(e) = &eligibility {
-            router.merge(e.router());
-        }
-        if let Some(m) = &medication {
-            router.merge(m.router());
-        }
         let mut background = Vec::new();
-        if let (Some(root), Some(_)) = (&core.config.folder_root, &eligibility) {
+        let pipeline = eligibility.clone().map(|e| {
+            Arc::new(Pipeline {
+                handlers: Arc::new(Services {
+                    eligibility: e,
+                    medication: medication.clone(),
+                }),
+                clock: core.clock.clone(),
+                metrics: core.metrics.clone(),
+                limits: core.config.limits,
+                default_encoding: core.config.response_encoding,
+            })
+        });
+        if let (Some(root), Some(pipeline)) = (&core.config.folder_root, &pipeline) {
             std::fs::create_dir_all(root)?;
             let watcher = Watcher {
                 root: root.clone(),
                 poll: core.config.folder_poll,
-                router: router.clone(),
-                clock: core.clock.clone(),
-                encoding: core.config.response_encoding,
-                max_bytes: core.config.limits.max_bytes,
+                pipeline: pipeline.clone(),
             };
             background.push(tokio::spawn(watcher.run()));
         }
         let services = services.to_vec();
         let core_data = web::Data::new(core.clone());
-        let router_data = web::Data::new(router);
+        let pipeline_data = pipeline.map(web::Data::from);
         let elig_data = eligibility.clone().map(web::Data::new);
         let med_data = medication.map(web::Data::new);
         let server = HttpServer::new(move || {
             let mut app = App::new()
                 .app_data(core_data.clone())
-                .app_data(router_data.clone())
                 .app_data(json_config(64 * 1024))
-                .configure(configure_common)
-                .configure(configure_http);
+                .configure(configure_common);
+            if let Some(p) = &pipeline_data {
+                app = app
+                    .app_data(p.clone())
+                    .configure(transport::configure::<Services>);
+            }
             if let Some(e) = &elig_data {
                 app = app
                     .app_data(e.clone())

@@ -264,10 +264,12 @@ async fn serve(
     if services.contains(&Service::Eligibility) {
         println!("  request files   POST {url}/oqs/v1/req/<OQSsiquc01req_….xml>  (body: the file)");
         println!(
-            "  Web API         POST {url}{}  then  {url}{}",
-            onshi_eligibility::webapi::LOGIN_PATH,
-            onshi_eligibility::webapi::SEARCH_PATH
+            "  Web API         POST {url}{}  then",
+            onshi_wire::msg::file_name::WEB_API_LOGIN
         );
+        for (path, kind) in onshi_wire::msg::file_name::WEB_API_MESSAGES {
+            println!("                  POST {url}{path}  ({})", kind.stem());
+        }
         if let Some(f) = &folders {
             println!(
                 "  folders         {}/<医療機関コード>/req → res",

@@ -3,6 +3,7 @@
 
 mod common;
 
+use onshi_wire::msg::file_name::{web_api_path, MessageKind};
 use std::time::Duration;
 
 use onshi::host::Host;
@@ -428,7 +429,7 @@ async fn a_re_claim_replaces_the_earlier_receipt() {
     let r = http::send(
         &s.addr,
         "POST",
-        onshi_medication::WEB_API_PATH,
+        web_api_path(MessageKind::YzkSiquc01).unwrap(),
         &[("Authorization", &token)],
         body.to_string().as_bytes(),
     )
@@ -445,7 +446,7 @@ async fn a_re_claim_replaces_the_earlier_receipt() {
     let r = http::send(
         &s.addr,
         "POST",
-        onshi_medication::WEB_API_PATH,
+        web_api_path(MessageKind::YzkSiquc01).unwrap(),
         &[],
         body.to_string().as_bytes(),
     )

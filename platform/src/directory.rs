@@ -28,16 +28,6 @@ pub trait Directory: Send + Sync {
         birth: Option<Date>,
     ) -> Option<PersonRef>;
 
-    /// The facility of a valid Web API `idToken`.
-    fn token_facility(&self, token: &str) -> Option<String>;
-
-    /// The facility an HTTP request speaks for (its client certificate), `None` in the sandbox without one; an
-    /// error when authentication fails.
-    fn authenticate(
-        &self,
-        req: &actix_web::HttpRequest,
-    ) -> Result<Option<String>, onshi_wire::msg::FileError>;
-
     /// The response encoding for a facility, and whether it may be answered (registered, operational, and the
     /// terminal's facility when known).
     fn facility(

@@ -29,6 +29,7 @@ pub mod directory;
 pub mod feed;
 pub mod http;
 pub mod pg;
+pub mod pipeline;
 pub mod pki;
 #[cfg(feature = "testkit")]
 pub mod testkit;

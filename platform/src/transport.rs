@@ -1,104 +1,26 @@
-//! Request files in, response files out, over two transports that answer identically: the folder interface of
-//! the 資格確認端末 (reference §1.2–1.3) and `POST /oqs/v1/req/<file name>` over HTTP.
+//! The doors onto the entry pipeline ([`crate::pipeline`]): the folder interface of the 資格確認端末 (reference
+//! §1.2–1.3), `POST /oqs/v1/req/<file name>` over HTTP, and the JSON Web API's message paths — each of them also
+//! over the TLS listener. A door only identifies the caller, reads the body within the limit and delivers the reply;
+//! everything else is the pipeline's.
 //!
-//! Layout: `<root>/<医療機関コード>/req`, `res`, `face`. The watcher scans every facility's `req/` folder; a file is
-//! taken once it has stopped changing between two scans (or is older than one second), so a vendor may write in
-//! place or write-then-rename. Names starting with `.` or ending in `.tmp`/`.part` are left alone (a vendor's own
-//! temporary files). The answer is written under the paired name in `res/` as a hidden temporary file and then
-//! renamed, so a half-written response is never visible; then the request is removed.
+//! Folder layout: `<root>/<医療機関コード>/req`, `res`, `face`. The watcher scans every facility's `req/` folder; a
+//! file is taken once it has stopped changing between two scans (or is older than one second), so a vendor may
+//! write in place or write-then-rename. Names starting with `.` or ending in `.tmp`/`.part` are left alone (a
+//! vendor's own temporary files). The answer is written under the paired name in `res/` as a hidden temporary file
+//! and then renamed, so a half-written response is never visible; then the request is removed.
 
 use std::collections::HashMap;
-use std::future::Future;
 use std::path::{Path, PathBuf};
-use std::pin::Pin;
 use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
-use onshi_wire::msg::file_name::{error_response_name, MessageKind, RequestName};
-use onshi_wire::msg::oqs_siquc01::Response;
-use onshi_wire::msg::FileError;
-use onshi_wire::result_codes::ResultKey;
-use onshi_wire::xml::Encoding;
+use actix_web::http::StatusCode;
+use actix_web::{web, HttpRequest, HttpResponse};
 
-/// A request taken from a folder (or posted over HTTP, which shares this path).
-#[derive(Debug, Clone)]
-pub struct Incoming {
-    pub name: RequestName,
-    pub bytes: Vec<u8>,
-    /// The facility whose terminal the file came from (the folder name), when known.
-    pub terminal: Option<String>,
-    /// Transport label for metrics: `folder`, `http`.
-    pub transport: &'static str,
-}
+use onshi_wire::msg::file_name::{error_response_name, MessageKind, RequestName, WEB_API_MESSAGES};
 
-/// A handler's answer: the response file's bytes.
-pub type Answer = Vec<u8>;
-
-type HandlerFn = dyn Fn(Incoming) -> Pin<Box<dyn Future<Output = Answer> + Send>> + Send + Sync;
-
-type AuthFn = dyn Fn(&actix_web::HttpRequest) -> Result<Option<String>, FileError> + Send + Sync;
-
-/// Message kind → handler, for the kinds this process answers; and who may send them over HTTP.
-#[derive(Clone, Default)]
-pub struct Router {
-    handlers: HashMap<MessageKind, Arc<HandlerFn>>,
-    auth: Option<Arc<AuthFn>>,
-}
-
-impl Router {
-    pub fn new() -> Self {
-        Self::default()
-    }
-
-    pub fn add<F, Fut>(&mut self, kind: MessageKind, f: F)
-    where
-        F: Fn(Incoming) -> Fut + Send + Sync + 'static,
-        Fut: Future<Output = Answer> + Send + 'static,
-    {
-        self.handlers
-            .insert(kind, Arc::new(move |i| Box::pin(f(i))));
-    }
-
-    pub fn merge(&mut self, other: Router) {
-        self.handlers.extend(other.handlers);
-        if other.auth.is_some() {
-            self.auth = other.auth;
-        }
-    }
-
-    /// Sets how HTTP requests are authenticated: the facility they speak for (`None`: not bound to one).
-    pub fn set_auth<F>(&mut self, f: F)
-    where
-        F: Fn(&actix_web::HttpRequest) -> Result<Option<String>, FileError> + Send + Sync + 'static,
-    {
-        self.auth = Some(Arc::new(f));
-    }
-
-    fn authenticate(&self, req: &actix_web::HttpRequest) -> Result<Option<String>, FileError> {
-        match &self.auth {
-            Some(f) => f(req),
-            None => Ok(None),
-        }
-    }
-
-    /// Answers a request file; kinds without a handler get a file-level error.
-    pub async fn answer(
-        &self,
-        incoming: Incoming,
-        now: onshi_wire::ids::DateTime,
-        enc: Encoding,
-    ) -> Answer {
-        match self.handlers.get(&incoming.name.kind) {
-            Some(h) => h(incoming).await,
-            None => Response::file_error(
-                FileError::new(ResultKey::UnsupportedMessage, incoming.name.kind.stem()),
-                now,
-                enc,
-            )
-            .to_xml(),
-        }
-    }
-}
+use crate::pipeline::{Body, Caller, Handlers, Pipeline, Reply, Stage, Transport};
+use crate::pki::PeerCert;
 
 /// Creates `<root>/<code>/{req,res,face}`.
 pub fn ensure_facility_dirs(root: &Path, code: &str) -> std::io::Result<PathBuf> {
@@ -118,16 +40,6 @@ pub fn write_atomically(dir: &Path, name: &str, bytes: &[u8]) -> std::io::Result
 
 fn ignored(name: &str) -> bool {
     name.starts_with('.') || name.ends_with(".tmp") || name.ends_with(".part")
-}
-
-/// Settings of the watcher.
-pub struct Watcher {
-    pub root: PathBuf,
-    pub poll: Duration,
-    pub router: Router,
-    pub clock: crate::clock::SimClock,
-    pub encoding: Encoding,
-    pub max_bytes: usize,
 }
 
 /// Size and modification time of files seen at the previous scan.
@@ -190,7 +102,14 @@ pub fn complete_files(root: &Path, sub: &str, seen: &mut Seen) -> Vec<Complete> 
     out
 }
 
-impl Watcher {
+/// The folder door: scans every facility's `req/` and answers each complete request file in `res/`.
+pub struct Watcher<H> {
+    pub root: PathBuf,
+    pub poll: Duration,
+    pub pipeline: Arc<Pipeline<H>>,
+}
+
+impl<H: Handlers> Watcher<H> {
     /// Runs until the task is dropped.
     pub async fn run(self) {
         tracing::info!(root = %self.root.display(), "folder interface: watching req/ folders");
@@ -207,147 +126,156 @@ impl Watcher {
     pub async fn scan(&self, seen: &mut Seen) -> std::io::Result<usize> {
         let mut answered = 0;
         for f in complete_files(&self.root, "req", seen) {
-            self.answer_file(&f.facility_dir, &f.facility, &f.name, &f.path, f.len)
-                .await?;
+            self.answer_file(&f).await?;
             answered += 1;
         }
         Ok(answered)
     }
 
-    async fn answer_file(
-        &self,
-        fac_dir: &Path,
-        terminal: &str,
-        name: &str,
-        path: &Path,
-        len: u64,
-    ) -> std::io::Result<()> {
-        let res_dir = fac_dir.join("res");
+    async fn answer_file(&self, f: &Complete) -> std::io::Result<()> {
+        let res_dir = f.facility_dir.join("res");
         std::fs::create_dir_all(&res_dir)?;
-        let now = self.clock.now_dt();
-        let (res_name, bytes) = match RequestName::parse(name) {
+        let (res_name, bytes) = match RequestName::parse(&f.name) {
             Err(e) => (
-                error_response_name(name),
-                Response::file_error(
-                    FileError::new(ResultKey::UnknownFile, &e.to_string()),
-                    now,
-                    self.encoding,
-                )
-                .to_xml(),
+                error_response_name(&f.name),
+                self.pipeline
+                    .unknown_name(Transport::Folder, &e.to_string()),
             ),
-            Ok(_) if len as usize > self.max_bytes => (
-                RequestName::parse(name).expect("parsed").response(),
-                Response::file_error(
-                    FileError::new(ResultKey::TooLarge, &self.max_bytes.to_string()),
-                    now,
-                    self.encoding,
-                )
-                .to_xml(),
-            ),
-            Ok(req_name) => {
-                let bytes = std::fs::read(path)?;
-                let res_name = req_name.response();
-                let incoming = Incoming {
-                    name: req_name,
-                    bytes,
-                    terminal: Some(terminal.to_string()),
-                    transport: "folder",
+            Ok(name) => {
+                let body = if f.len as usize > self.pipeline.limits.max_bytes {
+                    Body::TooLarge
+                } else {
+                    Body::Bytes(std::fs::read(&f.path)?)
                 };
-                (
-                    res_name,
-                    self.router.answer(incoming, now, self.encoding).await,
-                )
+                let caller = Caller {
+                    facility: Some(f.facility.clone()),
+                    transport: Transport::Folder,
+                };
+                let (_, reply) = self.pipeline.run(name.kind, Ok(caller), body).await;
+                (name.response_for(&reply.body), reply.body)
             }
         };
         write_atomically(&res_dir, &res_name, &bytes)?;
-        std::fs::remove_file(path)?;
+        std::fs::remove_file(&f.path)?;
         tracing::debug!(file = %res_name, "folder: answered");
         Ok(())
     }
 }
 
-/// `POST /oqs/v1/req/{file_name}`: the body is the request file, the answer the response file (named in
-/// `Content-Disposition`). Needs `web::Data<Router>` and `web::Data<Core>` in the app.
-pub fn configure_http(cfg: &mut actix_web::web::ServiceConfig) {
-    cfg.route(
-        "/oqs/v1/req/{file_name}",
-        actix_web::web::post().to(post_request),
-    );
+/// The HTTP doors, for a process whose dispatcher is `H` (needs `web::Data<Pipeline<H>>` in the app):
+/// `POST /oqs/v1/req/{file_name}` (the body is the request file, the answer the response file, named in
+/// `Content-Disposition`) and every Web API message path of [`WEB_API_MESSAGES`].
+pub fn configure<H: Handlers>(cfg: &mut web::ServiceConfig) {
+    cfg.route("/oqs/v1/req/{file_name}", web::post().to(post_file::<H>));
+    for &(path, kind) in WEB_API_MESSAGES {
+        cfg.route(
+            path,
+            web::post().to(
+                move |req: HttpRequest, payload: web::Payload, p: web::Data<Pipeline<H>>| {
+                    web_api(req, payload, p, kind)
+                },
+            ),
+        );
+    }
 }
 
-async fn post_request(
-    req: actix_web::HttpRequest,
-    path: actix_web::web::Path<String>,
-    mut payload: actix_web::web::Payload,
-    router: actix_web::web::Data<Router>,
-    core: actix_web::web::Data<crate::http::Core>,
-) -> actix_web::HttpResponse {
-    use actix_web::http::StatusCode;
+/// The limit step of the HTTP doors: reads the body up to `limit` bytes (not at all for a refused caller);
+/// `None` when the connection failed mid-body.
+async fn read_limited<T, E>(
+    caller: &Result<T, E>,
+    mut payload: web::Payload,
+    limit: usize,
+) -> Option<Body> {
     use futures_util::StreamExt;
-    let name = path.into_inner();
-    let now = core.clock.now_dt();
-    let enc = core.config.response_encoding;
-    let max = core.config.limits.max_bytes;
-    let reply = |status: StatusCode, file: &str, bytes: Vec<u8>| {
-        actix_web::HttpResponse::build(status)
-            .content_type("application/xml")
-            .insert_header((
-                "Content-Disposition",
-                format!("attachment; filename=\"{file}\""),
-            ))
-            .body(bytes)
-    };
-    let req_name = match RequestName::parse(&name) {
-        Ok(n) => n,
-        Err(e) => {
-            let bytes = Response::file_error(
-                FileError::new(ResultKey::UnknownFile, &e.to_string()),
-                now,
-                enc,
-            )
-            .to_xml();
-            return reply(StatusCode::NOT_FOUND, &error_response_name(&name), bytes);
-        }
-    };
-    let terminal = match router.authenticate(&req) {
-        Ok(t) => t,
-        Err(e) => {
-            let bytes = Response::file_error(e, now, enc).to_xml();
-            return reply(StatusCode::UNAUTHORIZED, &req_name.response(), bytes);
-        }
-    };
     let mut body = Vec::new();
+    if caller.is_err() {
+        return Some(Body::Bytes(body));
+    }
     while let Some(chunk) = payload.next().await {
-        let Ok(chunk) = chunk else {
-            return actix_web::HttpResponse::BadRequest().finish();
-        };
-        if body.len() + chunk.len() > max {
-            let bytes = Response::file_error(
-                FileError::new(ResultKey::TooLarge, &max.to_string()),
-                now,
-                enc,
-            )
-            .to_xml();
-            return reply(StatusCode::PAYLOAD_TOO_LARGE, &req_name.response(), bytes);
+        let chunk = chunk.ok()?;
+        if body.len() + chunk.len() > limit {
+            return Some(Body::TooLarge);
         }
         body.extend_from_slice(&chunk);
     }
-    let incoming = Incoming {
-        name: req_name.clone(),
-        bytes: body,
-        terminal,
-        transport: "http",
-    };
-    let bytes = router.answer(incoming, now, enc).await;
-    let res_name = req_name.response_for(&bytes);
-    if res_name.ends_with(".pdf") {
-        return actix_web::HttpResponse::Ok()
-            .content_type("application/pdf")
-            .insert_header((
-                "Content-Disposition",
-                format!("attachment; filename=\"{res_name}\""),
-            ))
-            .body(bytes);
+    Some(Body::Bytes(body))
+}
+
+fn status(stage: Stage) -> StatusCode {
+    match stage {
+        Stage::Caller => StatusCode::UNAUTHORIZED,
+        Stage::Limit => StatusCode::PAYLOAD_TOO_LARGE,
+        Stage::Handled => StatusCode::OK,
     }
-    reply(StatusCode::OK, &res_name, bytes)
+}
+
+fn file_reply(status: StatusCode, name: &str, reply: &Reply) -> HttpResponse {
+    let content_type = if reply.is_pdf() {
+        "application/pdf"
+    } else {
+        "application/xml"
+    };
+    HttpResponse::build(status)
+        .content_type(content_type)
+        .insert_header((
+            "Content-Disposition",
+            format!("attachment; filename=\"{name}\""),
+        ))
+        .body(reply.body.clone())
+}
+
+async fn post_file<H: Handlers>(
+    req: HttpRequest,
+    path: web::Path<String>,
+    payload: web::Payload,
+    pipeline: web::Data<Pipeline<H>>,
+) -> HttpResponse {
+    let name = path.into_inner();
+    let req_name = match RequestName::parse(&name) {
+        Ok(n) => n,
+        Err(e) => {
+            let body = pipeline.unknown_name(Transport::Http, &e.to_string());
+            return file_reply(
+                StatusCode::NOT_FOUND,
+                &error_response_name(&name),
+                &Reply::new(body, "unknown_name"),
+            );
+        }
+    };
+    let caller = pipeline
+        .identify(Transport::Http, req.conn_data::<PeerCert>(), None)
+        .map_err(|e| (Transport::Http, e));
+    let Some(body) = read_limited(&caller, payload, pipeline.limits.max_bytes).await else {
+        return HttpResponse::BadRequest().finish();
+    };
+    let (stage, reply) = pipeline.run(req_name.kind, caller, body).await;
+    file_reply(status(stage), &req_name.response_for(&reply.body), &reply)
+}
+
+async fn web_api<H: Handlers>(
+    req: HttpRequest,
+    payload: web::Payload,
+    pipeline: web::Data<Pipeline<H>>,
+    kind: MessageKind,
+) -> HttpResponse {
+    let token = crate::http::id_token(&req);
+    let caller = pipeline
+        .identify(
+            Transport::WebApi,
+            req.conn_data::<PeerCert>(),
+            token.as_deref(),
+        )
+        .map_err(|e| (Transport::WebApi, e));
+    let Some(body) = read_limited(&caller, payload, pipeline.limits.max_bytes).await else {
+        return HttpResponse::BadRequest().finish();
+    };
+    let (stage, reply) = pipeline.run(kind, caller, body).await;
+    let content_type = if reply.is_pdf() {
+        "application/pdf"
+    } else {
+        "application/json; charset=UTF-8"
+    };
+    HttpResponse::build(status(stage))
+        .content_type(content_type)
+        .body(reply.body)
 }

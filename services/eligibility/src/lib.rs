@@ -1,22 +1,30 @@
 //! # onshi-eligibility — the eligibility service (資格確認)
 //!
-//! Answers `OQSsiquc01req` with `OQSsiquc01res` over three transports that share one answer path: request files
-//! in a facility's `req/` folder, HTTP POST of the file, and the JSON Web API behind an `idToken` login.
+//! Answers the qualification messages that reach it through the entry pipeline (`onshi_platform::pipeline`),
+//! from every door alike: request files in a facility's `req/` folder, HTTP POST of the file, and the JSON Web API
+//! behind an `idToken` login. One handler module per message stem:
 //!
 //! | module | what |
 //! |---|---|
+//! | [`oqs_siquc01`] | 資格確認 by card data: the pure answer path, request tree → checks → decision → response |
+//! | [`oqs_siimm01`] | 照会番号登録, single |
+//! | [`oqs_muimm01`] / [`oqs_muimm02`] | 照会番号登録, bulk: receipt with a `ReceptionNumber`, then the results |
+//! | [`reference_numbers`] | what the three 照会番号 messages share (admission, storage, `ReferenceNumber` lookup) |
+//! | [`gate`] | who may ask: the client certificate's facility, the facility check of every message |
 //! | [`registry`] | the in-memory read model built from the insurer and portal change feeds |
 //! | [`decide`] | the pure QualificationValidity decision |
-//! | [`answer`] | the pure answer path: request tree → checks → decision → response |
-//! | [`webapi`] | the JSON Web API (login → `idToken`, search) |
-//! | [`refnum`] | 照会番号 registration: `OQSsiimm01`, the two-step bulk `OQSmuimm01`/`02` |
+//! | [`webapi`] | the Web API login (`idToken` issue and verification) |
 //! | [`reader`] | the card reader: place card → face/PIN → 初回登録 → consents → face XML |
-//! | this file | [`Eligibility`]: feed consumption, the answer path, the router for the folder/HTTP transports |
+//! | this file | [`Eligibility`]: feed consumption, status, the [`Directory`](onshi_platform::directory::Directory) |
 
-pub mod answer;
 pub mod decide;
+pub mod gate;
+pub mod oqs_muimm01;
+pub mod oqs_muimm02;
+pub mod oqs_siimm01;
+pub mod oqs_siquc01;
 pub mod reader;
-pub mod refnum;
+pub mod reference_numbers;
 pub mod registry;
 pub mod webapi;
 
@@ -29,15 +37,11 @@ use actix_web::{web, HttpResponse};
 use onshi_platform::db::Migrations;
 use onshi_platform::feed::{self, Feed};
 use onshi_platform::http::{ApiError, Core};
-use onshi_platform::transport::{Incoming, Router};
+use onshi_platform::pki::PeerCert;
 use onshi_platform::versioned::{read_feed_text, FeedText};
-use onshi_wire::codes::ProcessingResultStatus;
-use onshi_wire::ids::{Date, DateTime};
-use onshi_wire::msg::file_name::MessageKind;
-use onshi_wire::msg::oqs_siquc01::Response;
+use onshi_wire::ids::Date;
 use onshi_wire::msg::FileError;
 use onshi_wire::record::{FacilityRecord, QualificationRecord};
-use onshi_wire::xml::Element;
 
 use crate::registry::Registry;
 
@@ -200,55 +204,6 @@ impl Eligibility {
         Ok(())
     }
 
-    /// Answers one request tree (from XML or the Web API's JSON).
-    pub fn respond(
-        &self,
-        tree: Result<&Element, FileError>,
-        terminal: Option<&str>,
-        now: DateTime,
-    ) -> Response {
-        let reg = self.registry.read().expect("registry");
-        answer::respond(&reg, &self.core.config, tree, terminal, now)
-    }
-
-    /// Answers request file bytes with response file bytes (folder and HTTP transports).
-    pub fn answer_file(&self, bytes: &[u8], terminal: Option<&str>, transport: &str) -> Vec<u8> {
-        let started = Instant::now();
-        let now = self.core.clock.now_dt();
-        let resp = {
-            let reg = self.registry.read().expect("registry");
-            answer::respond_bytes(&reg, &self.core.config, bytes, terminal, now)
-        };
-        let out = resp.to_xml();
-        self.observe(&resp, transport, started);
-        out
-    }
-
-    /// Records metrics for one answer (codes only; never personal data).
-    pub fn observe(&self, resp: &Response, transport: &str, started: Instant) {
-        let outcome = match (&resp.header.error, &resp.body) {
-            (Some(e), _) => {
-                tracing::debug!(code = %e.code, transport, "OQSsiquc01: file error");
-                "file_error".to_string()
-            }
-            (None, Some(b)) if b.status == ProcessingResultStatus::Error => "person_error".into(),
-            (None, Some(b)) => format!(
-                "validity_{}",
-                b.validity
-                    .map(onshi_wire::codes::CodeTable::code)
-                    .unwrap_or("none")
-            ),
-            (None, None) => "empty".into(),
-        };
-        let m = &self.core.metrics;
-        m.messages
-            .with_label_values(&["OQSsiquc01", transport, &outcome])
-            .inc();
-        m.latency
-            .with_label_values(&["OQSsiquc01", transport])
-            .observe(started.elapsed().as_secs_f64());
-    }
-
     /// Records metrics for one card-reader flow that produced a face result.
     pub fn observe_face(&self, started: Instant) {
         let m = &self.core.metrics;
@@ -260,36 +215,15 @@ impl Eligibility {
             .observe(started.elapsed().as_secs_f64());
     }
 
-    /// Handlers of the message kinds this service answers (folder and HTTP transports).
-    pub fn router(self: &Arc<Self>) -> Router {
-        let mut router = Router::new();
-        let me = self.clone();
-        let auth = self.clone();
-        router.set_auth(move |req| auth.authenticate(req));
-        let me = me.clone();
-        router.add(MessageKind::OqsSiquc01, move |i: Incoming| {
-            let me = me.clone();
-            async move { me.answer_file(&i.bytes, i.terminal.as_deref(), i.transport) }
-        });
-        for kind in [
-            MessageKind::OqsSiimm01,
-            MessageKind::OqsMuimm01,
-            MessageKind::OqsMuimm02,
-        ] {
-            let me = self.clone();
-            router.add(kind, move |i: Incoming| {
-                let me = me.clone();
-                async move { refnum::answer(&me, kind, &i).await }
-            });
-        }
-        router
+    /// The facility a client certificate speaks for (see [`gate::authenticate`]).
+    pub fn certificate(&self, peer: Option<&PeerCert>) -> Result<Option<String>, FileError> {
+        let reg = self.registry.read().expect("registry");
+        gate::authenticate(&reg, self.core.config.auth, peer, self.core.clock.today())
     }
 
-    /// The facility an HTTP request speaks for (see [`answer::authenticate`]).
+    /// The facility an HTTP request speaks for: its TLS client certificate, if any.
     pub fn authenticate(&self, req: &actix_web::HttpRequest) -> Result<Option<String>, FileError> {
-        let peer = req.conn_data::<onshi_platform::pki::PeerCert>();
-        let reg = self.registry.read().expect("registry");
-        answer::authenticate(&reg, self.core.config.auth, peer, self.core.clock.today())
+        self.certificate(req.conn_data::<PeerCert>())
     }
 
     pub fn is_ready(&self) -> bool {
@@ -384,15 +318,6 @@ impl onshi_platform::directory::Directory for Eligibility {
         })
     }
 
-    fn token_facility(&self, token: &str) -> Option<String> {
-        self.verify_token(token, self.core.clock.now_dt())
-            .map(|c| c.as_str().to_string())
-    }
-
-    fn authenticate(&self, req: &actix_web::HttpRequest) -> Result<Option<String>, FileError> {
-        Eligibility::authenticate(self, req)
-    }
-
     fn facility(
         &self,
         code: &str,
@@ -403,6 +328,6 @@ impl onshi_platform::directory::Directory for Eligibility {
         Result<(), onshi_wire::result_codes::ResultKey>,
     ) {
         let reg = self.registry.read().expect("registry");
-        answer::check_facility(&reg, &self.core.config, code, terminal, today)
+        gate::check_facility(&reg, &self.core.config, code, terminal, today)
     }
 }

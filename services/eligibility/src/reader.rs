@@ -486,7 +486,7 @@ async fn consent(
         Ok(None) => return diagnose(&e, &code, &id, "consent").await,
         Err(err) => return internal(err),
     };
-    let reference = crate::refnum::reference_for(&e.core.pool, &code, &person)
+    let reference = crate::reference_numbers::reference_for(&e.core.pool, &code, &person)
         .await
         .unwrap_or_else(|err| {
             tracing::warn!(error = %err, "card reader: reference number lookup failed");

@@ -1,15 +1,12 @@
-//! The JSON Web API (reference §1.7): `POST …/MSA12020/ILI12020SV01/auth` returns an `idToken`;
-//! `POST …/MSA01030/ILI01030SV01/search` with `Authorization: <idToken>` takes the request as JSON mirroring the
-//! XmlMsg tree and answers the same tree as JSON. The answer path is the one of the file transports.
+//! The JSON Web API's login (reference §1.7): `POST …/MSA12020/ILI12020SV01/auth` returns an `idToken`, which the
+//! entry pipeline's Web API door verifies here for every message path (`WEB_API_MESSAGES` in `onshi-wire`).
 //!
 //! The real login body is not public ([U]); the simulator's is `{"MedicalInstitutionCode", "ClientSecret"}` with
 //! the secret issued by the portal. Tokens are `<code>.<expiry YYYYMMDDHHmmss>.<HMAC-SHA256>` signed with a key
 //! stored once per database, so every process accepts them; expiry is on the simulated clock.
 
 use std::sync::Arc;
-use std::time::Instant;
 
-use actix_web::http::StatusCode;
 use actix_web::{web, HttpRequest, HttpResponse};
 use ring::hmac;
 use serde::Deserialize;
@@ -17,16 +14,9 @@ use sqlx::PgPool;
 
 use onshi_platform::http::{parse_json, read_body, ApiError};
 use onshi_wire::ids::{DateTime, InstitutionCode};
-use onshi_wire::msg::oqs_siquc01::Response;
-use onshi_wire::msg::FileError;
-use onshi_wire::result_codes::ResultKey;
-use onshi_wire::xml::{self, OutputForm};
+use onshi_wire::msg::file_name::WEB_API_LOGIN;
 
-use crate::answer::file_error_key;
 use crate::Eligibility;
-
-pub const LOGIN_PATH: &str = "/oqs-api-pro/MSA12020/ILI12020SV01/auth";
-pub const SEARCH_PATH: &str = "/oqs-api-pro/MSA01030/ILI01030SV01/search";
 
 /// Loads (creating on first use) the token signing key of this database.
 pub async fn load_key(pool: &PgPool) -> anyhow::Result<hmac::Key> {
@@ -137,69 +127,6 @@ async fn login(
     })))
 }
 
-async fn search(
-    e: web::Data<Arc<Eligibility>>,
-    req: HttpRequest,
-    body: web::Payload,
-) -> HttpResponse {
-    let started = Instant::now();
-    let now = e.core.clock.now_dt();
-    let limits = e.core.config.limits;
-    let reply = |status: StatusCode, resp: &Response| {
-        HttpResponse::build(status)
-            .content_type("application/json; charset=UTF-8")
-            .body(resp.write(OutputForm::Json))
-    };
-    let cert_facility = match e.authenticate(&req) {
-        Ok(f) => f,
-        Err(err) => {
-            let resp = Response::file_error(err, now, e.core.config.response_encoding);
-            e.observe(&resp, "webapi", started);
-            return reply(StatusCode::UNAUTHORIZED, &resp);
-        }
-    };
-    let token = onshi_platform::http::id_token(&req);
-    let facility = token
-        .and_then(|t| e.verify_token(&t, now))
-        .filter(|f| cert_facility.as_deref().is_none_or(|c| c == f.as_str()));
-    let Some(facility) = facility else {
-        let resp = Response::file_error(
-            FileError::new(ResultKey::AuthRequired, "idToken"),
-            now,
-            e.core.config.response_encoding,
-        );
-        e.observe(&resp, "webapi", started);
-        return reply(StatusCode::UNAUTHORIZED, &resp);
-    };
-    let bytes = match read_body(body, limits.max_bytes).await {
-        Ok(b) => b,
-        Err(_) => {
-            let resp = Response::file_error(
-                FileError::new(ResultKey::TooLarge, &limits.max_bytes.to_string()),
-                now,
-                e.core.config.response_encoding,
-            );
-            e.observe(&resp, "webapi", started);
-            return reply(StatusCode::PAYLOAD_TOO_LARGE, &resp);
-        }
-    };
-    let tree = serde_json::from_slice::<serde_json::Value>(&bytes)
-        .map_err(|err| xml::XmlError::Malformed(format!("JSON: {err}")))
-        .and_then(|v| xml::from_json(&v))
-        .map_err(|err| {
-            let (key, detail) = file_error_key(&err);
-            FileError::new(key, &detail)
-        });
-    let resp = e.respond(
-        tree.as_ref().map_err(Clone::clone),
-        Some(facility.as_str()),
-        now,
-    );
-    e.observe(&resp, "webapi", started);
-    reply(StatusCode::OK, &resp)
-}
-
 pub fn configure(cfg: &mut web::ServiceConfig) {
-    cfg.route(LOGIN_PATH, web::post().to(login))
-        .route(SEARCH_PATH, web::post().to(search));
+    cfg.route(WEB_API_LOGIN, web::post().to(login));
 }

@@ -6,17 +6,20 @@
 //! | [`master`] | the drug master (Y master + MHLW price list), shipped sample and `onshi master import` |
 //! | [`pdf`] | the PDF form of 薬剤情報 (Japanese, A4) |
 //! | [`claims`] | intake (5th–12th window), the 11th/12th/13th schedule, extraction, later claim wins |
-//! | this file | [`Medication`]: the batch runner, `YZKsiquc01` retrieval (consent-gated), the HTTP API |
+//! | [`yzk_siquc01`] | the handler of `YZKsiquc01` retrieval (consent-gated), XML, JSON or PDF |
+//! | [`history`] | the visible medication history of a person, as `YZKsiquc01res` groups it |
+//! | this file | [`Medication`]: the batch runner, the claims folder, the HTTP API and the patient view |
 //!
 //! The service asks the eligibility service who a patient is and whether a facility may be answered through
 //! [`onshi_platform::directory::Directory`]; every view goes through the consent service's access decision and log.
 
 pub mod claims;
+pub mod history;
 pub mod master;
 pub mod pdf;
 pub mod uke;
+pub mod yzk_siquc01;
 
-use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -26,12 +29,7 @@ use chrono::NaiveDate;
 use onshi_platform::db::Migrations;
 use onshi_platform::directory::Directory;
 use onshi_platform::http::{read_body, ApiError, Core};
-use onshi_platform::transport::{Incoming, Router};
 use onshi_wire::ids::Date;
-use onshi_wire::msg::file_name::MessageKind;
-use onshi_wire::msg::yzk_siquc01::{self, Day, Drug, MonthInf, Patient, Procedure};
-use onshi_wire::msg::FileError;
-use onshi_wire::xml::{self, OutputForm};
 
 pub const MIGRATIONS: Migrations = Migrations {
     schema: "medication",
@@ -40,18 +38,6 @@ pub const MIGRATIONS: Migrations = Migrations {
         include_str!("../../../schema/medication/0001_medication.sql"),
     )],
 };
-
-/// A stored 診療行為 as the history reads it.
-#[derive(sqlx::FromRow)]
-struct ProcedureRow {
-    date: NaiveDate,
-    facility: String,
-    code: String,
-    class: String,
-    quantity: Option<String>,
-    count: String,
-    month: String,
-}
 
 /// The name shown for a 診療行為: the simulator has no 診療行為マスター yet.
 pub const NOT_IN_PROCEDURE_MASTER: &str = "（診療行為マスター未収載）";
@@ -89,260 +75,6 @@ impl Medication {
             }
         });
         Ok(me)
-    }
-
-    /// Handlers of the message kinds this service answers.
-    pub fn router(self: &Arc<Self>) -> Router {
-        let mut router = Router::new();
-        let me = self.clone();
-        router.add(MessageKind::YzkSiquc01, move |i: Incoming| {
-            let me = me.clone();
-            async move { me.answer_yzk(&i).await }
-        });
-        router
-    }
-
-    /// `YZKsiquc01req` → `YZKsiquc01res` for the file transports.
-    pub async fn answer_yzk(&self, i: &Incoming) -> Vec<u8> {
-        let parsed = xml::parse(&i.bytes, &self.core.config.limits);
-        let tree = parsed.as_ref().map(|d| &d.root).map_err(|e| {
-            FileError::new(
-                onshi_wire::result_codes::ResultKey::MalformedXml,
-                &e.to_string(),
-            )
-        });
-        self.respond_yzk(tree, i.terminal.as_deref(), None).await
-    }
-
-    /// Answers a request tree: XML (even `FileCategory`) or the PDF form (odd); errors are `ResultCode` 2 with
-    /// `MessageContents`. `json`: answer as the Web API's JSON (`Some(encoding)` ignored for JSON).
-    pub async fn respond_yzk(
-        &self,
-        tree: Result<&xml::Element, FileError>,
-        terminal: Option<&str>,
-        json: Option<()>,
-    ) -> Vec<u8> {
-        let now = self.core.clock.now();
-        let default = self.core.config.response_encoding;
-        let form = |enc| {
-            if json.is_some() {
-                OutputForm::Json
-            } else {
-                OutputForm::Xml(enc)
-            }
-        };
-        let fail = |echo: &onshi_wire::msg::HeaderEcho, enc, message: &str| {
-            yzk_siquc01::write(echo, None, Err(message), form(enc))
-        };
-        let req = match tree.and_then(yzk_siquc01::parse) {
-            Ok(r) => r,
-            Err(e) => return fail(&e.echo, default, &e.outcome.message),
-        };
-        let today = Date::from_naive(now.date());
-        let (enc, check) = self
-            .directory
-            .facility(req.institution.as_str(), terminal, today);
-        if let Err(key) = check {
-            let o = onshi_wire::result_codes::outcome(key, "");
-            return fail(&req.echo, enc, &o.message);
-        }
-        let Some(person) = self.directory.person(
-            &req.insurer,
-            &req.symbol,
-            &req.number,
-            Some(&req.branch.as_string()),
-            None,
-        ) else {
-            return fail(&req.echo, enc, "該当する資格情報が存在しません。");
-        };
-        let allowed = onshi_consent::access::view(
-            &self.core.pool,
-            &person.person_id,
-            &req.institution,
-            onshi_consent::Kind::Medication,
-            now,
-        )
-        .await;
-        match allowed {
-            Err(e) => {
-                tracing::error!(error = %e, "medication: access check failed");
-                return fail(&req.echo, enc, "処理できませんでした。");
-            }
-            Ok(Err(refusal)) => return fail(&req.echo, enc, refusal.message()),
-            Ok(Ok(_)) => {}
-        }
-        let months = match self
-            .history(
-                &person.person_id,
-                req.from_month.as_deref(),
-                req.to_month.as_deref(),
-                req.file_category >= 3,
-            )
-            .await
-        {
-            Ok(m) => m,
-            Err(e) => {
-                tracing::error!(error = %e, "medication: history query failed");
-                return fail(&req.echo, enc, "処理できませんでした。");
-            }
-        };
-        let patient = Patient {
-            name: person.name.clone(),
-            kana: person.kana.clone(),
-            birth: person.birth.compact(),
-            sex: person.sex.clone(),
-        };
-        if req.file_category % 2 == 1 {
-            return pdf::write(&patient, &months, &self.core.clock.now_dt().compact());
-        }
-        yzk_siquc01::write(&req.echo, Some(&patient), Ok(&months), form(enc))
-    }
-
-    /// The visible, current (not superseded), last-3-years medication of a person, grouped by institution and
-    /// month, then by day.
-    pub async fn history(
-        &self,
-        person: &str,
-        from: Option<&str>,
-        to: Option<&str>,
-        with_procedures: bool,
-    ) -> sqlx::Result<Vec<MonthInf>> {
-        let now = self.core.clock.now();
-        let since = now.date() - chrono::TimeDelta::days(HISTORY_DAYS);
-        type Row = (
-            NaiveDate,
-            Option<NaiveDate>,
-            String,
-            Option<String>,
-            Option<String>,
-            Option<String>,
-            String,
-            String,
-            String,
-            String,
-            Option<String>,
-            Option<String>,
-            Option<String>,
-            Option<String>,
-            Option<String>,
-            String,
-        );
-        let rows: Vec<Row> = sqlx::query_as(
-            "SELECT d.date, d.prescribed_on, d.facility, d.facility_name, d.prescriber, d.prescriber_name, d.in_out, \
-             d.use_class, d.drug_code, d.drug_name, d.ingredient, d.usage, d.dose, d.quantity, d.unit, d.treatment_month \
-             FROM medication.dispensings d JOIN medication.receipts r ON r.id = d.receipt_id \
-             WHERE d.person_id = $1 AND r.superseded_by IS NULL AND d.visible_from <= $2 AND d.date >= $3 \
-               AND ($4::text IS NULL OR d.treatment_month >= $4) AND ($5::text IS NULL OR d.treatment_month <= $5) \
-             ORDER BY d.treatment_month, d.facility, d.date, d.id",
-        )
-        .bind(person)
-        .bind(now)
-        .bind(since)
-        .bind(from)
-        .bind(to)
-        .fetch_all(&self.core.pool)
-        .await?;
-        let mut months: BTreeMap<(String, String, String), MonthInf> = BTreeMap::new();
-        for r in rows {
-            let pharmacy = r.6 == "2";
-            let m = months
-                .entry((r.15.clone(), r.2.clone(), r.4.clone().unwrap_or_default()))
-                .or_insert_with(|| MonthInf {
-                    pharmacy,
-                    org: r.2[2..3].to_string(),
-                    facility: r.2.clone(),
-                    facility_name: r.3.clone().unwrap_or_default(),
-                    prescriber: r.4.clone().unwrap_or_default(),
-                    prescriber_name: r.5.clone().unwrap_or_default(),
-                    month: r.15.clone(),
-                    in_out: r.6.clone(),
-                    days: vec![],
-                });
-            let date = Date::from_naive(r.0).compact();
-            if m.days.last().is_none_or(|d| d.date != date) {
-                m.days.push(Day {
-                    date: date.clone(),
-                    prescribed: r.1.map(|p| Date::from_naive(p).compact()),
-                    drugs: vec![],
-                    procedures: vec![],
-                });
-            }
-            m.days.last_mut().expect("pushed").drugs.push(Drug {
-                code: r.8,
-                name: r.9,
-                quantity: r.12.unwrap_or_default(),
-                unit: r.14.unwrap_or_default(),
-                usage: r.11.unwrap_or_default(),
-                times: r.13.unwrap_or_default(),
-                ingredient: r.10.unwrap_or_default(),
-                use_class: r.7,
-            });
-        }
-        if with_procedures {
-            let procs: Vec<ProcedureRow> = sqlx::query_as(
-                "SELECT p.date, p.facility, p.code, p.shinryo AS class, p.quantity, p.count, p.treatment_month AS month \
-                 FROM medication.procedures p JOIN medication.receipts r ON r.id = p.receipt_id \
-                 WHERE p.person_id = $1 AND r.superseded_by IS NULL AND p.visible_from <= $2 AND p.date >= $3 \
-                   AND ($4::text IS NULL OR p.treatment_month >= $4) AND ($5::text IS NULL OR p.treatment_month <= $5) \
-                 ORDER BY p.treatment_month, p.facility, p.date, p.id",
-            )
-            .bind(person)
-            .bind(now)
-            .bind(since)
-            .bind(from)
-            .bind(to)
-            .fetch_all(&self.core.pool)
-            .await?;
-            for ProcedureRow {
-                date,
-                facility,
-                code,
-                class,
-                quantity,
-                count,
-                month,
-            } in procs
-            {
-                let m = months
-                    .entry((month.clone(), facility.clone(), facility.clone()))
-                    .or_insert_with(|| MonthInf {
-                        pharmacy: false,
-                        org: facility[2..3].to_string(),
-                        facility: facility.clone(),
-                        facility_name: String::new(),
-                        prescriber: facility.clone(),
-                        prescriber_name: String::new(),
-                        month,
-                        in_out: "1".into(),
-                        days: vec![],
-                    });
-                let date = Date::from_naive(date).compact();
-                let i = match m.days.iter().position(|d| d.date == date) {
-                    Some(i) => i,
-                    None => {
-                        let at = m.days.partition_point(|d| d.date < date);
-                        m.days.insert(
-                            at,
-                            Day {
-                                date: date.clone(),
-                                prescribed: None,
-                                drugs: vec![],
-                                procedures: vec![],
-                            },
-                        );
-                        at
-                    }
-                };
-                m.days[i].procedures.push(Procedure {
-                    name: format!("{NOT_IN_PROCEDURE_MASTER}{code}"),
-                    code,
-                    class,
-                    quantity: quantity.unwrap_or_default(),
-                    times: count,
-                });
-            }
-        }
-        Ok(months.into_values().collect())
     }
 }
 
@@ -533,65 +265,6 @@ async fn patient_view(
     })))
 }
 
-/// The Web API path of 薬剤情報 retrieval. The reference documents only the qualification search's path, so this
-/// one is the simulator's own (next to it, same `Authorization: <idToken>`, same JSON mirroring of the tree).
-pub const WEB_API_PATH: &str = "/oqs-api-pro/MSA01030/ILI01030SV01/yzk";
-
-async fn web_api(
-    m: web::Data<Arc<Medication>>,
-    req: actix_web::HttpRequest,
-    body: web::Payload,
-) -> HttpResponse {
-    let unauthorized = |message: &str| {
-        let echo = onshi_wire::msg::HeaderEcho::default();
-        HttpResponse::Unauthorized()
-            .content_type("application/json; charset=UTF-8")
-            .body(yzk_siquc01::write(
-                &echo,
-                None,
-                Err(message),
-                OutputForm::Json,
-            ))
-    };
-    let cert = match m.directory.authenticate(&req) {
-        Ok(c) => c,
-        Err(e) => return unauthorized(&e.outcome.message),
-    };
-    let token = onshi_platform::http::id_token(&req);
-    let facility = token
-        .and_then(|t| m.directory.token_facility(&t))
-        .filter(|f| cert.as_deref().is_none_or(|c| c == f));
-    let Some(facility) = facility else {
-        return unauthorized("認証が必要です。（idToken）");
-    };
-    let bytes = match read_body(body, m.core.config.limits.max_bytes).await {
-        Ok(b) => b,
-        Err(e) => return unauthorized(&e.to_string()),
-    };
-    let tree = serde_json::from_slice::<serde_json::Value>(&bytes)
-        .map_err(|e| xml::XmlError::Malformed(format!("JSON: {e}")))
-        .and_then(|v| xml::from_json(&v))
-        .map_err(|e| {
-            FileError::new(
-                onshi_wire::result_codes::ResultKey::MalformedXml,
-                &e.to_string(),
-            )
-        });
-    let out = m
-        .respond_yzk(
-            tree.as_ref().map_err(Clone::clone),
-            Some(&facility),
-            Some(()),
-        )
-        .await;
-    let content_type = if out.starts_with(b"%PDF-") {
-        "application/pdf"
-    } else {
-        "application/json; charset=UTF-8"
-    };
-    HttpResponse::Ok().content_type(content_type).body(out)
-}
-
 /// The medication API (needs `web::Data<Arc<Medication>>`).
 pub fn configure(cfg: &mut web::ServiceConfig) {
     cfg.service(
@@ -603,6 +276,5 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
                 "/persons/{person_id}/medications",
                 web::get().to(patient_view),
             ),
-    )
-    .route(WEB_API_PATH, web::post().to(web_api));
+    );
 }

@@ -64,6 +64,32 @@ impl MessageKind {
     }
 }
 
+/// The JSON Web API (reference §1.7): each message path and the message kind it carries. The login path
+/// (`…/MSA12020/ILI12020SV01/auth`) issues the `idToken` and carries no message.
+///
+/// Only the qualification search's path is documented; the 薬剤情報 path is the simulator's own, next to it.
+pub const WEB_API_MESSAGES: &[(&str, MessageKind)] = &[
+    (
+        "/oqs-api-pro/MSA01030/ILI01030SV01/search",
+        MessageKind::OqsSiquc01,
+    ),
+    (
+        "/oqs-api-pro/MSA01030/ILI01030SV01/yzk",
+        MessageKind::YzkSiquc01,
+    ),
+];
+
+/// The Web API path of a message kind, when it has one.
+pub fn web_api_path(kind: MessageKind) -> Option<&'static str> {
+    WEB_API_MESSAGES
+        .iter()
+        .find(|(_, k)| *k == kind)
+        .map(|(path, _)| *path)
+}
+
+/// The Web API login path.
+pub const WEB_API_LOGIN: &str = "/oqs-api-pro/MSA12020/ILI12020SV01/auth";
+
 /// A recognised request file name.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct RequestName {

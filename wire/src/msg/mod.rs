@@ -14,7 +14,7 @@ pub mod yzk_siquc01;
 use crate::codes::{CodeTable, ReferenceClassification, SegmentOfResult};
 use crate::ids::{Date, DateTime, InstitutionCode};
 use crate::result_codes::{outcome, Outcome, ResultKey};
-use crate::xml::{Element, Emitter, Encoding};
+use crate::xml::{Element, Emitter, Encoding, XmlError};
 
 /// Header values of a request echoed back as received, also when the request could not be read further.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -41,6 +41,17 @@ impl FileError {
     pub fn with_echo(mut self, echo: &HeaderEcho) -> Self {
         self.echo = Box::new(echo.clone());
         self
+    }
+
+    /// The file-level error of a file that could not be read as a tree (every message kind, every transport).
+    pub fn unreadable(e: &XmlError) -> Self {
+        match e {
+            XmlError::TooLarge { limit } => Self::new(ResultKey::TooLarge, &limit.to_string()),
+            XmlError::BadEncoding(enc) => Self::new(ResultKey::BadEncoding, enc),
+            XmlError::UnsupportedEncoding(enc) => Self::new(ResultKey::BadEncoding, enc),
+            XmlError::Doctype => Self::new(ResultKey::Doctype, ""),
+            other => Self::new(ResultKey::MalformedXml, &other.to_string()),
+        }
     }
 }
 

@@ -1,0 +1,58 @@
+//! The dispatcher: the one place where a message kind meets its handler. Every door of the entry pipeline
+//! (`onshi_platform::pipeline`) ends here; follow a stem from this `match` to the handler module named after it.
+
+use std::sync::Arc;
+
+use onshi_eligibility::Eligibility;
+use onshi_medication::Medication;
+use onshi_platform::pipeline::{Handlers, Reply, Request};
+use onshi_platform::pki::PeerCert;
+use onshi_wire::msg::file_name::MessageKind;
+use onshi_wire::msg::FileError;
+
+/// The services of this process that answer messages.
+pub struct Services {
+    /// Verifies certificates and Web API tokens, and answers the qualification messages.
+    pub eligibility: Arc<Eligibility>,
+    pub medication: Option<Arc<Medication>>,
+}
+
+impl Handlers for Services {
+    fn certificate(&self, peer: Option<&PeerCert>) -> Result<Option<String>, FileError> {
+        self.eligibility.certificate(peer)
+    }
+
+    fn token(&self, token: &str) -> Option<String> {
+        let now = self.eligibility.core.clock.now_dt();
+        self.eligibility
+            .verify_token(token, now)
+            .map(|code| code.as_str().to_string())
+    }
+
+    async fn dispatch(&self, req: Request) -> Reply {
+        use onshi_eligibility::{oqs_muimm01, oqs_muimm02, oqs_siimm01, oqs_siquc01};
+        let e = &self.eligibility;
+        match (req.kind, &self.medication) {
+            (MessageKind::OqsSiquc01, _) => oqs_siquc01::answer(e, req),
+            (MessageKind::OqsSiimm01, _) => oqs_siimm01::answer(e, req).await,
+            (MessageKind::OqsMuimm01, _) => oqs_muimm01::answer(e, req).await,
+            (MessageKind::OqsMuimm02, _) => oqs_muimm02::answer(e, req).await,
+            (MessageKind::YzkSiquc01, Some(m)) => {
+                onshi_medication::yzk_siquc01::answer(m, req).await
+            }
+            (
+                MessageKind::YzkSiquc01
+                | MessageKind::OqsMuquc01
+                | MessageKind::OqsMuquc02
+                | MessageKind::OqsMutic01
+                | MessageKind::OqsMutic02
+                | MessageKind::OqsMuhvq01
+                | MessageKind::OqsMuhvq02
+                | MessageKind::OqsMuonq01
+                | MessageKind::OqsMuonq02
+                | MessageKind::TkkSiquc01,
+                _,
+            ) => Reply::unsupported(&req),
+        }
+    }
+}

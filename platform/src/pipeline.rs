@@ -1,0 +1,296 @@
+//! The one entry pipeline. Every door (the folder interface, HTTP POST of a file, the JSON Web API, each of them
+//! also over the TLS listener) hands a request to [`Pipeline::run`], which takes it through the same steps:
+//!
+//! ```text
+//! caller (door)  →  limit  →  decode (encoding, no DTD, limits; or JSON)  →  tree  →  MessageKind
+//!                →  Handlers::dispatch (one `match` on the kind, one module per stem)  →  Reply  →  metrics
+//! ```
+//!
+//! A step that refuses does not answer by itself: its [`FileError`] travels on as the request's `tree` and the
+//! handler of the message kind writes it in that message's own error shape, so the same bad input gets the same
+//! answer on every transport. The door only chooses the HTTP status from the [`Stage`] that refused.
+
+use std::borrow::Cow;
+use std::future::Future;
+use std::sync::Arc;
+use std::time::Instant;
+
+use onshi_wire::ids::DateTime;
+use onshi_wire::msg::file_name::MessageKind;
+use onshi_wire::msg::oqs_siquc01::Response;
+use onshi_wire::msg::FileError;
+use onshi_wire::result_codes::ResultKey;
+use onshi_wire::xml::{self, Element, Encoding, Limits, OutputForm, XmlError};
+
+use crate::clock::SimClock;
+use crate::http::Metrics;
+use crate::pki::PeerCert;
+
+/// The door a request came through (a metrics label).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Transport {
+    /// A file in `<folders>/<code>/req/`.
+    Folder,
+    /// `POST /oqs/v1/req/<file name>`, over plain HTTP or the TLS listener.
+    Http,
+    /// The JSON Web API behind an `idToken`.
+    WebApi,
+}
+
+impl Transport {
+    pub fn label(self) -> &'static str {
+        match self {
+            Self::Folder => "folder",
+            Self::Http => "http",
+            Self::WebApi => "webapi",
+        }
+    }
+
+    /// What the caller reads back: the response file, or the Web API's JSON.
+    pub fn form(self) -> Form {
+        match self {
+            Self::Folder | Self::Http => Form::File,
+            Self::WebApi => Form::Json,
+        }
+    }
+}
+
+/// The form of a request and of its answer.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Form {
+    /// An XML file in, the response file out (XML in the facility's encoding, or a PDF form).
+    File,
+    /// JSON mirroring the XmlMsg tree in and out (the Web API).
+    Json,
+}
+
+impl Form {
+    /// The emitter form for an answer in `encoding` (ignored for JSON).
+    pub fn output(self, encoding: Encoding) -> OutputForm {
+        match self {
+            Self::File => OutputForm::Xml(encoding),
+            Self::Json => OutputForm::Json,
+        }
+    }
+}
+
+/// The step at which the pipeline refused a request, when it did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Stage {
+    /// The caller could not be identified or is not allowed (HTTP 401).
+    Caller,
+    /// The body is over the limit (HTTP 413).
+    Limit,
+    /// Everything reached the handler; an unreadable file is answered like any other (HTTP 200).
+    Handled,
+}
+
+/// Who is calling, as the door established it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Caller {
+    /// The facility the request speaks for: the folder's, the client certificate's or the `idToken`'s. `None`
+    /// over HTTP in the sandbox without a certificate.
+    pub facility: Option<String>,
+    pub transport: Transport,
+}
+
+/// A request as the handlers see it.
+#[derive(Debug)]
+pub struct Request {
+    pub kind: MessageKind,
+    pub caller: Caller,
+    /// The request tree, or why there is none (caller refused, body over the limit, unreadable file): the handler
+    /// answers that in its message's error shape.
+    pub tree: Result<Element, FileError>,
+    /// The simulated instant the request entered the pipeline (one clock read per request).
+    pub now: DateTime,
+    /// The answer's encoding unless the facility's record says otherwise.
+    pub default_encoding: Encoding,
+}
+
+impl Request {
+    pub fn form(&self) -> Form {
+        self.caller.transport.form()
+    }
+
+    /// The facility of the door (folder, certificate, token), when known.
+    pub fn terminal(&self) -> Option<&str> {
+        self.caller.facility.as_deref()
+    }
+}
+
+/// A handler's answer.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Reply {
+    /// The response file (XML or PDF) or the Web API's JSON.
+    pub body: Vec<u8>,
+    /// The metrics label of the outcome (`file_error`, `validity_1`, `refused`, …): codes only, never personal data.
+    pub outcome: Cow<'static, str>,
+}
+
+impl Reply {
+    pub fn new(body: Vec<u8>, outcome: impl Into<Cow<'static, str>>) -> Self {
+        Self {
+            body,
+            outcome: outcome.into(),
+        }
+    }
+
+    /// The answer to a message kind no service of this process handles (in the `OQSsiquc01` shape).
+    pub fn unsupported(req: &Request) -> Self {
+        let err = match &req.tree {
+            Err(e) => e.clone(),
+            Ok(_) => FileError::new(ResultKey::UnsupportedMessage, req.kind.stem()),
+        };
+        let body = Response::file_error(err, req.now, req.default_encoding)
+            .write(req.form().output(req.default_encoding));
+        Self::new(body, "unsupported")
+    }
+
+    /// Whether the body is a PDF form (`.pdf` answer name, `application/pdf`).
+    pub fn is_pdf(&self) -> bool {
+        self.body.starts_with(b"%PDF-")
+    }
+}
+
+/// What the pipeline needs from the services of a process: who a credential speaks for, and the dispatcher.
+pub trait Handlers: Send + Sync + 'static {
+    /// The facility a client certificate was issued to; `Ok(None)` without a certificate in the sandbox; an error
+    /// (`auth_required`, with the reason) when the certificate or its absence is refused.
+    fn certificate(&self, peer: Option<&PeerCert>) -> Result<Option<String>, FileError>;
+
+    /// The facility of a valid, unexpired Web API `idToken`.
+    fn token(&self, token: &str) -> Option<String>;
+
+    /// The dispatcher: one `match` on [`Request::kind`] naming the handler module of every message stem.
+    fn dispatch(&self, req: Request) -> impl Future<Output = Reply> + Send;
+}
+
+/// The body of a request as the door read it, within the limit or not.
+pub enum Body {
+    Bytes(Vec<u8>),
+    /// Larger than the limit: not read further.
+    TooLarge,
+}
+
+/// The pipeline of one process.
+pub struct Pipeline<H> {
+    pub handlers: Arc<H>,
+    pub clock: SimClock,
+    pub metrics: Metrics,
+    pub limits: Limits,
+    pub default_encoding: Encoding,
+}
+
+impl<H: Handlers> Pipeline<H> {
+    /// Identifies an HTTP caller: the client certificate, and for the Web API also the `idToken` (which must
+    /// belong to the certificate's facility when there is one).
+    pub fn identify(
+        &self,
+        transport: Transport,
+        peer: Option<&PeerCert>,
+        token: Option<&str>,
+    ) -> Result<Caller, FileError> {
+        let cert = self.handlers.certificate(peer)?;
+        let facility = match transport {
+            Transport::WebApi => Some(
+                token
+                    .and_then(|t| self.handlers.token(t))
+                    .filter(|f| cert.as_deref().is_none_or(|c| c == f))
+                    .ok_or_else(|| FileError::new(ResultKey::AuthRequired, "idToken"))?,
+            ),
+            Transport::Folder | Transport::Http => cert,
+        };
+        Ok(Caller {
+            facility,
+            transport,
+        })
+    }
+
+    /// Runs one request from its door to its reply. `caller` is the door's identification (an error refuses the
+    /// request at the first step); `body` the bytes within the limit.
+    pub async fn run(
+        &self,
+        kind: MessageKind,
+        caller: Result<Caller, (Transport, FileError)>,
+        body: Body,
+    ) -> (Stage, Reply) {
+        let started = Instant::now();
+        let (caller, stage, tree) = match (caller, body) {
+            (Err((transport, e)), _) => (
+                Caller {
+                    facility: None,
+                    transport,
+                },
+                Stage::Caller,
+                Err(e),
+            ),
+            (Ok(c), Body::TooLarge) => (
+                c,
+                Stage::Limit,
+                Err(FileError::new(
+                    ResultKey::TooLarge,
+                    &self.limits.max_bytes.to_string(),
+                )),
+            ),
+            (Ok(c), Body::Bytes(bytes)) => {
+                let tree = decode(&bytes, c.transport.form(), &self.limits);
+                (c, Stage::Handled, tree)
+            }
+        };
+        let transport = caller.transport;
+        let req = Request {
+            kind,
+            caller,
+            tree,
+            now: self.clock.now_dt(),
+            default_encoding: self.default_encoding,
+        };
+        let reply = self.handlers.dispatch(req).await;
+        let stem = kind.stem();
+        self.metrics
+            .messages
+            .with_label_values(&[stem, transport.label(), &reply.outcome])
+            .inc();
+        self.metrics
+            .latency
+            .with_label_values(&[stem, transport.label()])
+            .observe(started.elapsed().as_secs_f64());
+        (stage, reply)
+    }
+
+    /// The answer to a file whose name is not a request name (in the `OQSsiquc01` shape), for the folder and
+    /// HTTP doors.
+    pub fn unknown_name(&self, transport: Transport, detail: &str) -> Vec<u8> {
+        self.metrics
+            .messages
+            .with_label_values(&["unknown", transport.label(), "unknown_name"])
+            .inc();
+        Response::file_error(
+            FileError::new(ResultKey::UnknownFile, detail),
+            self.clock.now_dt(),
+            self.default_encoding,
+        )
+        .to_xml()
+    }
+}
+
+/// The decode step: request bytes to a tree — an XML file (UTF-8 or Shift_JIS, no DTD, within the limits) or
+/// the Web API's JSON mirroring the tree. Unreadable input is a file-level error of the same key on every door.
+pub fn decode(bytes: &[u8], form: Form, limits: &Limits) -> Result<Element, FileError> {
+    let tree = match form {
+        Form::File => xml::parse(bytes, limits).map(|d| d.root),
+        Form::Json => {
+            if bytes.len() > limits.max_bytes {
+                Err(XmlError::TooLarge {
+                    limit: limits.max_bytes,
+                })
+            } else {
+                serde_json::from_slice::<serde_json::Value>(bytes)
+                    .map_err(|e| XmlError::Malformed(format!("JSON: {e}")))
+                    .and_then(|v| xml::from_json(&v))
+            }
+        }
+    };
+    tree.map_err(|e| FileError::unreadable(&e))
+}
