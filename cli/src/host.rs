@@ -24,6 +24,8 @@ pub enum Service {
     Consent,
     /// Needs the eligibility service in the same process (it asks it about patients and facilities).
     Medication,
+    /// The card reader; needs the eligibility service in the same process (who is calling, what to show).
+    Reader,
 }
 
 pub const ALL: &[Service] = &[
@@ -32,6 +34,7 @@ pub const ALL: &[Service] = &[
     Service::Portal,
     Service::Consent,
     Service::Medication,
+    Service::Reader,
 ];
 
 /// Every schema's migrations, in dependency order.
@@ -40,6 +43,7 @@ pub const MIGRATIONS: &[Migrations] = &[
     onshi_insurer::MIGRATIONS,
     onshi_portal::MIGRATIONS,
     onshi_consent::MIGRATIONS,
+    onshi_reader::MIGRATIONS,
     onshi_medication::MIGRATIONS,
     onshi_eligibility::MIGRATIONS,
     onshi_seed::nation::MIGRATIONS,
@@ -94,6 +98,15 @@ impl Host {
             }
             _ => None,
         };
+        let reader = match (&eligibility, services.contains(&Service::Reader)) {
+            (Some(e), true) => Some(onshi_reader::Reader::start(
+                core.clone(),
+                e.clone(),
+                Arc::new(onshi_consent::port::Local { core: core.clone() }),
+            )),
+            (None, true) => anyhow::bail!("the reader service runs with the eligibility service"),
+            _ => None,
+        };
         let mut background = Vec::new();
         let pipeline = eligibility.clone().map(|e| {
             Arc::new(Pipeline {
@@ -121,6 +134,7 @@ impl Host {
         let pipeline_data = pipeline.map(web::Data::from);
         let elig_data = eligibility.clone().map(web::Data::new);
         let med_data = medication.map(web::Data::new);
+        let reader_data = reader.map(web::Data::new);
         let server = HttpServer::new(move || {
             let mut app = App::new()
                 .app_data(core_data.clone())
@@ -149,6 +163,9 @@ impl Host {
                 app = app
                     .app_data(m.clone())
                     .configure(onshi_medication::configure);
+            }
+            if let Some(r) = &reader_data {
+                app = app.app_data(r.clone()).configure(onshi_reader::configure);
             }
             app
         })

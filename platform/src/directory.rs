@@ -1,9 +1,26 @@
 //! What one service may ask the eligibility service about people and facilities, without reading its tables:
-//! implemented by the eligibility service, used by the medication service (claims and 薬剤情報 retrieval).
+//! implemented by the eligibility service, used by the medication service (claims and 薬剤情報 retrieval) and the
+//! card reader (who is calling, the qualification to show, the facility's 照会番号). Every method is a narrow
+//! question with an owned answer, so the trait can later have a network implementation.
+
+use futures_util::future::BoxFuture;
 
 use onshi_wire::ids::{CardNumber, CardSymbol, Date, InsurerNumber};
+use onshi_wire::msg::FileError;
+use onshi_wire::record::QualificationRecord;
 use onshi_wire::result_codes::ResultKey;
 use onshi_wire::xml::Encoding;
+
+use crate::pki::PeerCert;
+
+/// The qualification a card reader shows for a person on a day: one valid that day (the most recent), else the
+/// most recent; with its record as of that day.
+#[derive(Debug, Clone, PartialEq)]
+pub struct CurrentQualification {
+    pub id: String,
+    pub valid: bool,
+    pub record: std::sync::Arc<QualificationRecord>,
+}
 
 /// A resolved insured person.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -36,4 +53,21 @@ pub trait Directory: Send + Sync {
         terminal: Option<&str>,
         today: Date,
     ) -> (Encoding, Result<(), ResultKey>);
+}
+
+/// What the card reader asks besides: who is calling, the qualification to show and the 照会番号 for a face result.
+pub trait ReaderDirectory: Directory {
+    /// The facility a client certificate was issued to; `Ok(None)` without one in the sandbox; `auth_required`
+    /// with the reason when refused.
+    fn certificate(&self, peer: Option<&PeerCert>) -> Result<Option<String>, FileError>;
+
+    /// The qualification to show for `person` on `on`, if the person has any.
+    fn current_qualification(&self, person: &str, on: Date) -> Option<CurrentQualification>;
+
+    /// The 照会番号 `facility` registered for `person` (the latest), for face results.
+    fn reference_number<'a>(
+        &'a self,
+        facility: &'a str,
+        person: &'a str,
+    ) -> BoxFuture<'a, anyhow::Result<Option<String>>>;
 }

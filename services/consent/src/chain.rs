@@ -74,72 +74,16 @@ async fn last_hash(
     Ok(last.map_or_else(|| GENESIS.to_string(), |(h,)| h))
 }
 
-/// A card-reader session to finish: its consents are recorded and the session marked done, together.
+/// The consents a patient gave at a card reader, to append to the consent log.
 #[derive(Debug, Clone)]
-pub struct Finish {
-    pub session: String,
+pub struct Given {
+    pub person: String,
     pub facility: String,
     pub kinds: Vec<Kind>,
     pub at: NaiveDateTime,
     pub until: NaiveDateTime,
-    /// Sessions created before this have timed out.
-    pub deadline: NaiveDateTime,
-}
-
-type Reply = tokio::sync::oneshot::Sender<Result<Option<String>, String>>;
-
-/// Group commit for the consent log: concurrent reader flows are queued and written by one task, many per
-/// transaction, so the chain (which must be appended in order) costs one lock and one commit per batch.
-#[derive(Clone)]
-pub struct Writer {
-    queue: tokio::sync::mpsc::Sender<(Finish, Reply)>,
-}
-
-/// Most sessions finished in one transaction.
-const BATCH: usize = 512;
-
-impl Writer {
-    /// Starts the writer task on `pool`.
-    pub fn start(pool: PgPool) -> Self {
-        let (queue, mut rx) = tokio::sync::mpsc::channel::<(Finish, Reply)>(4096);
-        tokio::spawn(async move {
-            while let Some(first) = rx.recv().await {
-                let mut batch = vec![first];
-                while batch.len() < BATCH {
-                    match rx.try_recv() {
-                        Ok(x) => batch.push(x),
-                        Err(_) => break,
-                    }
-                }
-                let (items, replies): (Vec<Finish>, Vec<Reply>) = batch.into_iter().unzip();
-                match write_batch(&pool, &items).await {
-                    Ok(people) => {
-                        for (reply, person) in replies.into_iter().zip(people) {
-                            let _ = reply.send(Ok(person));
-                        }
-                    }
-                    Err(e) => {
-                        tracing::error!(error = %e, "consent log: batch failed");
-                        for reply in replies {
-                            let _ = reply.send(Err(e.to_string()));
-                        }
-                    }
-                }
-            }
-        });
-        Self { queue }
-    }
-
-    /// Marks the session done and records its consents; the person, or `None` when the session was not waiting
-    /// for consent (replayed, timed out, or another facility's).
-    pub async fn finish(&self, f: Finish) -> anyhow::Result<Option<String>> {
-        let (tx, rx) = tokio::sync::oneshot::channel();
-        self.queue
-            .send((f, tx))
-            .await
-            .map_err(|_| anyhow::anyhow!("the consent writer stopped"))?;
-        rx.await?.map_err(anyhow::Error::msg)
-    }
+    /// The reader session they were given in.
+    pub session: String,
 }
 
 /// One consent row of a batch, with its place in the chain.
@@ -154,30 +98,16 @@ struct NewRow {
     hash: String,
 }
 
-async fn write_batch(pool: &PgPool, items: &[Finish]) -> sqlx::Result<Vec<Option<String>>> {
+/// Appends the consents of many reader sessions to the chain in one transaction (one lock, one commit: the card
+/// reader group-commits its finished sessions through this).
+pub async fn record_given(pool: &PgPool, items: &[Given]) -> sqlx::Result<()> {
     let mut tx = pool.begin().await?;
-    let advanced: Vec<(String, String)> = sqlx::query_as(
-        "UPDATE consent.reader_sessions s SET state = 'done', updated_at = u.at \
-         FROM UNNEST($1::text[], $2::text[], $3::timestamp[], $4::timestamp[]) AS u(id, facility, at, deadline) \
-         WHERE s.id = u.id AND s.facility = u.facility AND s.state = 'consent' AND s.created_at > u.deadline \
-         RETURNING s.id, s.person_id",
-    )
-    .bind(items.iter().map(|i| i.session.clone()).collect::<Vec<_>>())
-    .bind(items.iter().map(|i| i.facility.clone()).collect::<Vec<_>>())
-    .bind(items.iter().map(|i| i.at).collect::<Vec<_>>())
-    .bind(items.iter().map(|i| i.deadline).collect::<Vec<_>>())
-    .fetch_all(&mut *tx)
-    .await?;
-    let mut person_of: std::collections::HashMap<String, String> = advanced.into_iter().collect();
-    // The first request of a session in the batch gets it; a concurrent replay does not.
-    let people: Vec<Option<String>> = items.iter().map(|i| person_of.remove(&i.session)).collect();
     let mut prev = last_hash(&mut tx, "consent.consents", CONSENT_LOCK).await?;
     let mut rows: Vec<NewRow> = Vec::new();
-    for (item, person) in items.iter().zip(&people) {
-        let Some(person) = person else { continue };
+    for item in items {
         for k in &item.kinds {
             let line = Event {
-                person,
+                person: &item.person,
                 facility: &item.facility,
                 kind: k.code(),
                 action: "given",
@@ -189,7 +119,7 @@ async fn write_batch(pool: &PgPool, items: &[Finish]) -> sqlx::Result<Vec<Option
             .line();
             let hash = link(&prev, &line);
             rows.push(NewRow {
-                person: person.clone(),
+                person: item.person.clone(),
                 facility: item.facility.clone(),
                 kind: k.code(),
                 at: item.at,
@@ -219,7 +149,7 @@ async fn write_batch(pool: &PgPool, items: &[Finish]) -> sqlx::Result<Vec<Option
         .await?;
     }
     tx.commit().await?;
-    Ok(people)
+    Ok(())
 }
 
 /// Records a revocation (OQSCD031 reason: 1 facility, 2 patient).

@@ -6,16 +6,16 @@
 //! | [`cards`] | virtual My Number cards: user certificate, PIN (3 wrong tries lock), expiry, loss, 初回登録 |
 //! | [`chain`] | the consent log and the access log: append-only hash chains, and their verification |
 //! | [`access`] | may facility F view data kind K of person P now? (a live consent, or a disaster declaration) |
-//! | [`sessions`] | card-reader sessions: single-use state machines (a finished session cannot be replayed) |
+//! | [`port`] | what the card reader may ask this service ([`port::CardReaderPort`]), and its in-process answer |
 //! | [`configure`] | the HTTP API under `/consent/v1` and `/admin/v1/disasters` (`docs/CONSENT.md`) |
 //!
-//! The card reader itself (place card → identify → consent → face XML) is in the eligibility service, which
-//! produces the face result; it uses this crate's functions for everything about cards and consents.
+//! The card reader itself (place card → identify → consent → face XML) is the reader service
+//! (`services/reader`), which reaches this one only through [`port::CardReaderPort`].
 
 pub mod access;
 pub mod cards;
 pub mod chain;
-pub mod sessions;
+pub mod port;
 
 use actix_web::{web, HttpResponse};
 use serde::Deserialize;
@@ -26,10 +26,16 @@ use onshi_wire::ids::Date;
 
 pub const MIGRATIONS: Migrations = Migrations {
     schema: "consent",
-    steps: &[(
-        "0001_consent",
-        include_str!("../../../schema/consent/0001_consent.sql"),
-    )],
+    steps: &[
+        (
+            "0001_consent",
+            include_str!("../../../schema/consent/0001_consent.sql"),
+        ),
+        (
+            "0002_reader_sessions_moved",
+            include_str!("../../../schema/consent/0002_reader_sessions_moved.sql"),
+        ),
+    ],
 };
 
 /// The kinds of data a patient consents to (OQSCD036) plus 限度額適用認定証情報 (`LIM`, OQSCD001).

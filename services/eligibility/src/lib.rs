@@ -14,7 +14,6 @@
 //! | [`registry`] | the in-memory read model built from the insurer and portal change feeds |
 //! | [`decide`] | the pure QualificationValidity decision |
 //! | [`webapi`] | the Web API login (`idToken` issue and verification) |
-//! | [`reader`] | the card reader: place card → face/PIN → 初回登録 → consents → face XML |
 //! | this file | [`Eligibility`]: feed consumption, status, the [`Directory`](onshi_platform::directory::Directory) |
 
 pub mod decide;
@@ -23,7 +22,6 @@ pub mod oqs_muimm01;
 pub mod oqs_muimm02;
 pub mod oqs_siimm01;
 pub mod oqs_siquc01;
-pub mod reader;
 pub mod reference_numbers;
 pub mod registry;
 pub mod webapi;
@@ -68,24 +66,17 @@ pub struct Eligibility {
     registry: RwLock<Registry>,
     token_key: ring::hmac::Key,
     ready: AtomicBool,
-    /// Face results of the card readers, for HTTP polling.
-    pub faces: reader::FaceStore,
-    /// Group commit of the consent log for the card readers.
-    pub consent_writer: onshi_consent::chain::Writer,
 }
 
 impl Eligibility {
     /// Loads the Web API key, catches up with both feeds, and keeps following them in the background.
     pub async fn start(core: Core) -> anyhow::Result<Arc<Self>> {
         let token_key = webapi::load_key(&core.pool).await?;
-        let consent_writer = onshi_consent::chain::Writer::start(core.pool.clone());
         let me = Arc::new(Self {
             core,
             registry: RwLock::new(Registry::default()),
             token_key,
             ready: AtomicBool::new(false),
-            faces: reader::FaceStore::default(),
-            consent_writer,
         });
         let started = Instant::now();
         me.sync().await?;
@@ -204,17 +195,6 @@ impl Eligibility {
         Ok(())
     }
 
-    /// Records metrics for one card-reader flow that produced a face result.
-    pub fn observe_face(&self, started: Instant) {
-        let m = &self.core.metrics;
-        m.messages
-            .with_label_values(&["OQSsiquc01_face", "reader", "face"])
-            .inc();
-        m.latency
-            .with_label_values(&["OQSsiquc01_face", "reader"])
-            .observe(started.elapsed().as_secs_f64());
-    }
-
     /// The facility a client certificate speaks for (see [`gate::authenticate`]).
     pub fn certificate(&self, peer: Option<&PeerCert>) -> Result<Option<String>, FileError> {
         let reg = self.registry.read().expect("registry");
@@ -284,7 +264,6 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
     cfg.route("/eligibility/v1/status", web::get().to(status))
         .route("/eligibility/v1/sync", web::post().to(sync));
     webapi::configure(cfg);
-    reader::configure(cfg);
 }
 
 impl onshi_platform::directory::Directory for Eligibility {
@@ -329,5 +308,44 @@ impl onshi_platform::directory::Directory for Eligibility {
     ) {
         let reg = self.registry.read().expect("registry");
         gate::check_facility(&reg, &self.core.config, code, terminal, today)
+    }
+}
+
+impl onshi_platform::directory::ReaderDirectory for Eligibility {
+    fn certificate(&self, peer: Option<&PeerCert>) -> Result<Option<String>, FileError> {
+        Eligibility::certificate(self, peer)
+    }
+
+    fn current_qualification(
+        &self,
+        person: &str,
+        on: Date,
+    ) -> Option<onshi_platform::directory::CurrentQualification> {
+        let reg = self.registry.read().expect("registry");
+        let rules = &self.core.config.rules;
+        reg.of_person(person)
+            .map(|q| {
+                let record = &q.on(on).unwrap_or_else(|| q.first()).record;
+                let valid = decide::state(q, on, rules) == decide::State::Valid;
+                (q, valid, record)
+            })
+            .max_by_key(|(_, valid, record)| (*valid, record.qualification_date))
+            .map(
+                |(q, valid, record)| onshi_platform::directory::CurrentQualification {
+                    id: q.id.clone(),
+                    valid,
+                    record: record.clone(),
+                },
+            )
+    }
+
+    fn reference_number<'a>(
+        &'a self,
+        facility: &'a str,
+        person: &'a str,
+    ) -> futures_util::future::BoxFuture<'a, anyhow::Result<Option<String>>> {
+        Box::pin(async move {
+            Ok(reference_numbers::reference_for(&self.core.pool, facility, person).await?)
+        })
     }
 }

@@ -1,0 +1,82 @@
+//! What the card reader may ask the consent service: read a card, give it its certificate, check a PIN, link it
+//! to a qualification (初回登録), and append the consents given at the reader to the log. Each method is one
+//! narrow question with an owned answer, so the trait can later have a network implementation; [`Local`] answers
+//! in-process.
+
+use chrono::NaiveDateTime;
+use futures_util::future::BoxFuture;
+
+use onshi_platform::http::{ApiError, Core};
+use onshi_wire::ids::Date;
+
+use crate::cards::{self, Card, Pin};
+use crate::chain::{self, Given};
+
+pub trait CardReaderPort: Send + Sync {
+    /// The card with this serial, if it exists.
+    fn card<'a>(&'a self, serial: &'a str) -> BoxFuture<'a, anyhow::Result<Option<Card>>>;
+
+    /// Gives a seeded card its user certificate on first use.
+    fn ensure_certificate<'a>(&'a self, card: &'a Card) -> BoxFuture<'a, anyhow::Result<()>>;
+
+    /// Checks a PIN (3 wrong tries lock the card).
+    fn verify_pin<'a>(
+        &'a self,
+        serial: &'a str,
+        pin: &'a str,
+        now: NaiveDateTime,
+    ) -> BoxFuture<'a, anyhow::Result<Pin>>;
+
+    /// 初回登録: links the card to the individual-unit qualification, once.
+    fn register<'a>(
+        &'a self,
+        serial: &'a str,
+        qualification: &'a str,
+        today: Date,
+    ) -> BoxFuture<'a, Result<(), ApiError>>;
+
+    /// Appends the consents of finished reader sessions to the consent log, all or none.
+    fn record_consents<'a>(&'a self, given: &'a [Given]) -> BoxFuture<'a, anyhow::Result<()>>;
+}
+
+/// The consent service in this process.
+pub struct Local {
+    pub core: Core,
+}
+
+impl CardReaderPort for Local {
+    fn card<'a>(&'a self, serial: &'a str) -> BoxFuture<'a, anyhow::Result<Option<Card>>> {
+        Box::pin(async move { Ok(cards::get(&self.core.pool, serial).await?) })
+    }
+
+    fn ensure_certificate<'a>(&'a self, card: &'a Card) -> BoxFuture<'a, anyhow::Result<()>> {
+        Box::pin(cards::ensure_certificate(&self.core, card))
+    }
+
+    fn verify_pin<'a>(
+        &'a self,
+        serial: &'a str,
+        pin: &'a str,
+        now: NaiveDateTime,
+    ) -> BoxFuture<'a, anyhow::Result<Pin>> {
+        Box::pin(async move { Ok(cards::verify_pin(&self.core.pool, serial, pin, now).await?) })
+    }
+
+    fn register<'a>(
+        &'a self,
+        serial: &'a str,
+        qualification: &'a str,
+        today: Date,
+    ) -> BoxFuture<'a, Result<(), ApiError>> {
+        Box::pin(cards::register(
+            &self.core.pool,
+            serial,
+            qualification,
+            today,
+        ))
+    }
+
+    fn record_consents<'a>(&'a self, given: &'a [Given]) -> BoxFuture<'a, anyhow::Result<()>> {
+        Box::pin(async move { Ok(chain::record_given(&self.core.pool, given).await?) })
+    }
+}

@@ -1,0 +1,108 @@
+//! # onshi-reader — the card-reader service (顔認証付きカードリーダー)
+//!
+//! Place the card → face or PIN → 初回登録 → consents → the face XML in the facility's `face/` folder. The service
+//! owns the reader sessions and the face results; it reaches the eligibility service only through
+//! [`ReaderDirectory`] (who is calling, the qualification to show, the facility's 照会番号) and the consent service
+//! only through [`CardReaderPort`] (cards, PINs, 初回登録, the consent log), so either may later be another
+//! process.
+//!
+//! | module | what |
+//! |---|---|
+//! | [`routes`] | the HTTP API under `/reader/v1` (`docs/CONSENT.md`) |
+//! | [`sessions`] | single-use sessions, their state a PostgreSQL enum moved by compare-and-set |
+//! | [`finish`] | the group commit of finished sessions and their consents |
+//! | [`faces`] | the face result (`OQSsiquc01res`, `ReferenceClassification` 1), its file name, the polling store |
+//! | this file | [`Reader`]: the running service, publishing a face result (folder, store, metrics) |
+
+pub mod faces;
+pub mod finish;
+pub mod routes;
+pub mod sessions;
+
+use std::sync::Arc;
+use std::time::Instant;
+
+use onshi_consent::port::CardReaderPort;
+use onshi_platform::db::Migrations;
+use onshi_platform::directory::ReaderDirectory;
+use onshi_platform::http::Core;
+use onshi_wire::ids::DateTime;
+use onshi_wire::msg::oqs_siquc01::Response;
+use onshi_wire::xml::Encoding;
+
+pub use routes::configure;
+
+pub const MIGRATIONS: Migrations = Migrations {
+    schema: "reader",
+    steps: &[(
+        "0001_sessions",
+        include_str!("../../../schema/reader/0001_sessions.sql"),
+    )],
+};
+
+/// Largest JSON body of a reader step.
+pub const BODY_LIMIT: usize = 4096;
+
+/// The running card-reader service.
+pub struct Reader {
+    pub core: Core,
+    pub eligibility: Arc<dyn ReaderDirectory>,
+    pub consent: Arc<dyn CardReaderPort>,
+    /// Face results of this process, for polling.
+    pub faces: faces::FaceStore,
+    finisher: finish::Finisher,
+}
+
+impl Reader {
+    pub fn start(
+        core: Core,
+        eligibility: Arc<dyn ReaderDirectory>,
+        consent: Arc<dyn CardReaderPort>,
+    ) -> Arc<Self> {
+        let finisher = finish::Finisher::start(core.pool.clone(), consent.clone());
+        Arc::new(Self {
+            core,
+            eligibility,
+            consent,
+            faces: faces::FaceStore::default(),
+            finisher,
+        })
+    }
+
+    /// Writes a face result into the facility's `face/` folder (when the folder interface is on) and keeps it for
+    /// polling; returns its sequence number, file name and text.
+    pub fn publish_face(
+        &self,
+        facility: &str,
+        resp: &Response,
+        now: DateTime,
+    ) -> (u64, String, String) {
+        let file = faces::file_name(facility, now);
+        let bytes = resp.to_xml();
+        if let Some(root) = &self.core.config.folder_root {
+            let dir = root.join(facility).join("face");
+            if let Err(err) = std::fs::create_dir_all(&dir)
+                .and_then(|_| onshi_platform::transport::write_atomically(&dir, &file, &bytes))
+            {
+                tracing::warn!(error = %err, "card reader: cannot write the face file");
+            }
+        }
+        let xml = match resp.header.encoding {
+            Encoding::Utf8 => String::from_utf8_lossy(&bytes).into_owned(),
+            Encoding::ShiftJis => encoding_rs::SHIFT_JIS.decode(&bytes).0.into_owned(),
+        };
+        let seq = self.faces.push(facility, file.clone(), xml.clone());
+        (seq, file, xml)
+    }
+
+    /// Records metrics for one card-reader flow that produced a face result.
+    pub fn observe_face(&self, started: Instant) {
+        let m = &self.core.metrics;
+        m.messages
+            .with_label_values(&["OQSsiquc01_face", "reader", "face"])
+            .inc();
+        m.latency
+            .with_label_values(&["OQSsiquc01_face", "reader"])
+            .observe(started.elapsed().as_secs_f64());
+    }
+}

@@ -1,0 +1,457 @@
+//! The card reader's HTTP API (顔認証付きカードリーダー, per terminal of a facility; reference §1.5b):
+//!
+//! `POST /reader/v1/{code}/sessions` (place the card) → `…/sessions/{id}/identify` (face match or PIN) →
+//! `…/sessions/{id}/register` (初回登録, only for a card not yet registered) → `…/sessions/{id}/consent` (the
+//! consent screens and the prescription form) → the **face XML** in the facility's `face/` folder, also returned
+//! and listed at `GET /reader/v1/{code}/face?after=<seq>` for polling.
+//!
+//! Card-side failures answer as the reader would (JSON `{"error":{"code","message"}}` with the reader's
+//! message); no face XML is written for them. Every step is single-use (a replayed session is refused).
+
+use std::sync::Arc;
+use std::time::Instant;
+
+use actix_web::http::StatusCode;
+use actix_web::{web, HttpRequest, HttpResponse};
+use chrono::TimeDelta;
+use serde::Deserialize;
+
+use onshi_consent::cards::Pin;
+use onshi_consent::{Kind, CONSENT_HOURS};
+use onshi_platform::http::{parse_json, read_body};
+use onshi_platform::pki::PeerCert;
+use onshi_wire::codes::PrescriptionIssueSelect;
+use onshi_wire::ids::{DateTime, InstitutionCode};
+
+use crate::faces::{self, Face};
+use crate::finish::Finish;
+use crate::sessions::{self, Next, Placed, Session, SessionState};
+use crate::Reader;
+
+fn refuse(status: StatusCode, code: &str, message: &str) -> HttpResponse {
+    tracing::info!(code, "card reader: refused");
+    HttpResponse::build(status)
+        .json(serde_json::json!({"error": {"code": code, "message": message}}))
+}
+
+fn internal(err: anyhow::Error) -> HttpResponse {
+    tracing::error!(error = format!("{err:#}"), "card reader: internal error");
+    refuse(
+        StatusCode::INTERNAL_SERVER_ERROR,
+        "internal",
+        "処理できませんでした。",
+    )
+}
+
+/// A small JSON request body, or the refusal for a bad one.
+async fn json_body<T: serde::de::DeserializeOwned>(body: web::Payload) -> Result<T, HttpResponse> {
+    read_body(body, crate::BODY_LIMIT)
+        .await
+        .and_then(|b| parse_json(&b))
+        .map_err(|err| refuse(StatusCode::BAD_REQUEST, "bad_request", &err.to_string()))
+}
+
+/// Which facility a reader request speaks for: the authenticated one must be the claimed one.
+fn facility_of(
+    r: &Reader,
+    req: &HttpRequest,
+    claimed: &str,
+) -> Result<InstitutionCode, Box<HttpResponse>> {
+    let refused = |status, code, message: &str| Box::new(refuse(status, code, message));
+    let code = InstitutionCode::parse(claimed)
+        .map_err(|err| refused(StatusCode::BAD_REQUEST, "bad_request", &err.0))?;
+    match r.eligibility.certificate(req.conn_data::<PeerCert>()) {
+        Err(err) => Err(refused(
+            StatusCode::UNAUTHORIZED,
+            "unauthorized",
+            &err.outcome.message,
+        )),
+        Ok(Some(c)) if c != code.as_str() => Err(refused(
+            StatusCode::FORBIDDEN,
+            "facility_mismatch",
+            "この端末の医療機関ではありません。",
+        )),
+        Ok(_) => Ok(code),
+    }
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Place {
+    terminal: String,
+    card_serial: String,
+}
+
+async fn place(
+    r: web::Data<Arc<Reader>>,
+    req: HttpRequest,
+    path: web::Path<String>,
+    body: web::Payload,
+) -> HttpResponse {
+    let p: Place = match json_body(body).await {
+        Ok(p) => p,
+        Err(resp) => return resp,
+    };
+    let code = match facility_of(&r, &req, &path) {
+        Ok(c) => c,
+        Err(resp) => return *resp,
+    };
+    let now = r.core.clock.now();
+    let today = r.core.clock.today();
+    if r.eligibility
+        .facility(code.as_str(), None, today)
+        .1
+        .is_err()
+    {
+        return refuse(
+            StatusCode::FORBIDDEN,
+            "facility_inactive",
+            "オンライン資格確認を利用できない医療機関です。",
+        );
+    }
+    let card = match r.consent.card(&p.card_serial).await {
+        Ok(Some(c)) => c,
+        Ok(None) => {
+            return refuse(
+                StatusCode::NOT_FOUND,
+                "card_unreadable",
+                "カードを読み取れませんでした。",
+            )
+        }
+        Err(err) => return internal(err),
+    };
+    if card.revoked_on.is_some() {
+        return refuse(
+            StatusCode::FORBIDDEN,
+            "card_revoked",
+            "このカードは失効しています（紛失等の届出済み）。",
+        );
+    }
+    if today.naive() > card.expires_on {
+        return refuse(
+            StatusCode::FORBIDDEN,
+            "card_expired",
+            "カードの電子証明書の有効期限が切れています。市区町村の窓口で更新してください。",
+        );
+    }
+    if card.locked_at.is_some() {
+        return refuse(
+            StatusCode::FORBIDDEN,
+            "card_locked",
+            "暗証番号がロックされています。市区町村の窓口でロック解除の手続きをしてください。",
+        );
+    }
+    if let Err(err) = r.consent.ensure_certificate(&card).await {
+        return internal(err);
+    }
+    let placed = Placed {
+        facility: code.as_str(),
+        terminal: &p.terminal,
+        serial: &card.serial,
+        person_id: &card.person_id,
+        registered: card.registered_on.is_some(),
+    };
+    match sessions::create(&r.core.pool, placed, now).await {
+        Ok(id) => HttpResponse::Created().json(serde_json::json!({
+            "session": id,
+            "next": SessionState::Identify,
+            "registered": card.registered_on.is_some(),
+        })),
+        Err(err) => internal(err.into()),
+    }
+}
+
+/// Explains why a step did not apply to a session (it does not exist for this facility, is past that step,
+/// or timed out).
+async fn diagnose(r: &Reader, code: &str, id: &str, expected: SessionState) -> HttpResponse {
+    match sessions::get(&r.core.pool, id).await {
+        Err(err) => internal(err.into()),
+        Ok(Some(s)) if s.facility == code && s.state == expected => refuse(
+            StatusCode::CONFLICT,
+            "session_timeout",
+            "時間切れです。カードを置き直してください。",
+        ),
+        Ok(Some(s)) if s.facility == code => refuse(
+            StatusCode::CONFLICT,
+            "session_used",
+            "この受付は終了しています。カードを置き直してください。",
+        ),
+        _ => refuse(
+            StatusCode::NOT_FOUND,
+            "session_unknown",
+            "受付情報がありません。カードを置き直してください。",
+        ),
+    }
+}
+
+/// A session of this facility waiting at `expected`, not timed out.
+async fn session_at(
+    r: &Reader,
+    code: &str,
+    id: &str,
+    expected: SessionState,
+) -> Result<Session, Box<HttpResponse>> {
+    match sessions::get(&r.core.pool, id).await {
+        Ok(Some(s))
+            if s.facility == code
+                && s.state == expected
+                && r.core.clock.now()
+                    <= s.created_at + TimeDelta::minutes(sessions::SESSION_MINUTES) =>
+        {
+            Ok(s)
+        }
+        Ok(_) => Err(Box::new(diagnose(r, code, id, expected).await)),
+        Err(err) => Err(Box::new(internal(err.into()))),
+    }
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Identify {
+    /// `face` or `pin`.
+    method: String,
+    /// face: whether the face matched the card's photo (the outcome is the caller's to choose).
+    #[serde(rename = "match")]
+    face_match: Option<bool>,
+    pin: Option<String>,
+}
+
+async fn identify(
+    r: web::Data<Arc<Reader>>,
+    req: HttpRequest,
+    path: web::Path<(String, String)>,
+    body: web::Payload,
+) -> HttpResponse {
+    let (code, id) = path.into_inner();
+    let i: Identify = match json_body(body).await {
+        Ok(i) => i,
+        Err(resp) => return resp,
+    };
+    if let Err(resp) = facility_of(&r, &req, &code) {
+        return *resp;
+    }
+    let pool = &r.core.pool;
+    let now = r.core.clock.now();
+    match (i.method.as_str(), i.face_match, i.pin.as_deref()) {
+        ("face", Some(true), _) => {}
+        ("face", Some(false), _) => {
+            return refuse(
+                StatusCode::UNAUTHORIZED,
+                "face_no_match",
+                "顔認証できませんでした。暗証番号を入力してください。",
+            )
+        }
+        ("pin", _, Some(pin)) => {
+            let s = match session_at(&r, &code, &id, SessionState::Identify).await {
+                Ok(s) => s,
+                Err(resp) => return *resp,
+            };
+            match r.consent.verify_pin(&s.serial, pin, now).await {
+                Ok(Pin::Correct) => {}
+                Ok(Pin::Wrong { tries_left }) => {
+                    return refuse(
+                        StatusCode::UNAUTHORIZED,
+                        "pin_wrong",
+                        &format!(
+                            "暗証番号が違います。あと{tries_left}回間違えるとロックされます。"
+                        ),
+                    )
+                }
+                Ok(Pin::Locked) => {
+                    let failed = Next::To(SessionState::Failed);
+                    let _ =
+                        sessions::advance(pool, &id, &code, SessionState::Identify, failed, now)
+                            .await;
+                    return refuse(StatusCode::FORBIDDEN, "card_locked", "暗証番号がロックされました。市区町村の窓口でロック解除の手続きをしてください。");
+                }
+                Err(err) => return internal(err),
+            }
+        }
+        _ => {
+            return refuse(
+                StatusCode::BAD_REQUEST,
+                "bad_request",
+                "method face with match, or pin with pin",
+            )
+        }
+    }
+    let next = Next::AfterIdentify;
+    match sessions::advance(pool, &id, &code, SessionState::Identify, next, now).await {
+        Ok(Some(s)) => {
+            HttpResponse::Ok().json(serde_json::json!({"identified": true, "next": s.state}))
+        }
+        Ok(None) => diagnose(&r, &code, &id, SessionState::Identify).await,
+        Err(err) => internal(err.into()),
+    }
+}
+
+async fn register(
+    r: web::Data<Arc<Reader>>,
+    req: HttpRequest,
+    path: web::Path<(String, String)>,
+) -> HttpResponse {
+    let (code, id) = path.into_inner();
+    if let Err(resp) = facility_of(&r, &req, &code) {
+        return *resp;
+    }
+    let s = match session_at(&r, &code, &id, SessionState::Register).await {
+        Ok(s) => s,
+        Err(resp) => return *resp,
+    };
+    let today = r.core.clock.today();
+    let Some(q) = r
+        .eligibility
+        .current_qualification(&s.person_id, today)
+        .filter(|q| q.valid)
+    else {
+        return refuse(
+            StatusCode::CONFLICT,
+            "no_qualification",
+            "登録できる保険資格がありません。保険者にお問い合わせください。",
+        );
+    };
+    if let Err(err) = r.consent.register(&s.serial, &q.id, today).await {
+        return refuse(
+            StatusCode::CONFLICT,
+            "registration_failed",
+            &err.to_string(),
+        );
+    }
+    let next = Next::To(SessionState::Consent);
+    let now = r.core.clock.now();
+    match sessions::advance(&r.core.pool, &id, &code, SessionState::Register, next, now).await {
+        Ok(Some(_)) => HttpResponse::Ok()
+            .json(serde_json::json!({"registered": true, "next": SessionState::Consent})),
+        Ok(None) => diagnose(&r, &code, &id, SessionState::Register).await,
+        Err(err) => internal(err.into()),
+    }
+}
+
+#[derive(Deserialize, Default)]
+#[serde(deny_unknown_fields, default)]
+struct Consents {
+    medication: bool,
+    clinical: bool,
+    surgery: bool,
+    checkup: bool,
+    limit_certificate: bool,
+    specific_disease: bool,
+    /// `electronic` or `paper` (OQSCD017), when the reader asks.
+    prescription: Option<String>,
+}
+
+impl Consents {
+    fn kinds(&self) -> Vec<Kind> {
+        [
+            (self.medication, Kind::Medication),
+            (self.clinical, Kind::Clinical),
+            (self.surgery, Kind::Surgery),
+            (self.checkup, Kind::Checkup),
+            (self.limit_certificate, Kind::Limit),
+            (self.specific_disease, Kind::SpecificDisease),
+        ]
+        .into_iter()
+        .filter_map(|(yes, k)| yes.then_some(k))
+        .collect()
+    }
+}
+
+async fn consent(
+    r: web::Data<Arc<Reader>>,
+    req: HttpRequest,
+    path: web::Path<(String, String)>,
+    body: web::Payload,
+) -> HttpResponse {
+    let (code, id) = path.into_inner();
+    let started = Instant::now();
+    let c: Consents = match json_body(body).await {
+        Ok(c) => c,
+        Err(resp) => return resp,
+    };
+    let prescription = match c.prescription.as_deref() {
+        None => None,
+        Some("electronic") => Some(PrescriptionIssueSelect::Electronic),
+        Some("paper") => Some(PrescriptionIssueSelect::Paper),
+        Some(_) => {
+            return refuse(
+                StatusCode::BAD_REQUEST,
+                "bad_request",
+                "prescription: electronic or paper",
+            )
+        }
+    };
+    if let Err(resp) = facility_of(&r, &req, &code) {
+        return *resp;
+    }
+    let now = r.core.clock.now_dt();
+    let until = DateTime::from_naive(now.naive() + TimeDelta::hours(CONSENT_HOURS));
+    let given = c.kinds();
+    // The session ends and the consents are recorded together, once (group-committed with other readers).
+    let finished = r
+        .finisher
+        .finish(Finish {
+            session: id.clone(),
+            facility: code.clone(),
+            kinds: given.clone(),
+            at: now.naive(),
+            until: until.naive(),
+            deadline: now.naive() - TimeDelta::minutes(sessions::SESSION_MINUTES),
+        })
+        .await;
+    let person = match finished {
+        Ok(Some(p)) => p,
+        Ok(None) => return diagnose(&r, &code, &id, SessionState::Consent).await,
+        Err(err) => return internal(err),
+    };
+    let reference_number = r
+        .eligibility
+        .reference_number(&code, &person)
+        .await
+        .unwrap_or_else(|err| {
+            tracing::warn!(error = %err, "card reader: reference number lookup failed");
+            None
+        });
+    let today = now.date();
+    let resp = faces::response(Face {
+        facility: &code,
+        encoding: r.eligibility.facility(&code, None, today).0,
+        qualification: r.eligibility.current_qualification(&person, today),
+        given: &given,
+        prescription,
+        reference_number,
+        now,
+        until,
+    });
+    let (seq, file, xml) = r.publish_face(&code, &resp, now);
+    r.observe_face(started);
+    HttpResponse::Ok().json(serde_json::json!({"seq": seq, "face_file": file, "xml": xml}))
+}
+
+#[derive(Deserialize)]
+struct After {
+    after: Option<u64>,
+}
+
+async fn faces(
+    r: web::Data<Arc<Reader>>,
+    req: HttpRequest,
+    path: web::Path<String>,
+    q: web::Query<After>,
+) -> HttpResponse {
+    let code = match facility_of(&r, &req, &path) {
+        Ok(c) => c,
+        Err(resp) => return *resp,
+    };
+    HttpResponse::Ok().json(r.faces.after(code.as_str(), q.after.unwrap_or(0)))
+}
+
+pub fn configure(cfg: &mut web::ServiceConfig) {
+    cfg.service(
+        web::scope("/reader/v1")
+            .route("/{code}/sessions", web::post().to(place))
+            .route("/{code}/sessions/{id}/identify", web::post().to(identify))
+            .route("/{code}/sessions/{id}/register", web::post().to(register))
+            .route("/{code}/sessions/{id}/consent", web::post().to(consent))
+            .route("/{code}/face", web::get().to(faces)),
+    );
+}
