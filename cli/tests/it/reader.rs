@@ -2,84 +2,35 @@
 //! replayed sessions, card-side failures, consents that expire or belong to another facility, disaster mode,
 //! the patient's access log and the tamper-evident chains.
 
-mod common;
-
-use onshi::host::Host;
+use crate::app::{child, TestApp, DENTAL, MED};
 use onshi_consent::access::{self, Basis, Refusal};
 use onshi_consent::Kind;
-use onshi_platform::config::Config;
-use onshi_platform::http::Core;
 use onshi_platform::testkit::http;
 use onshi_wire::ids::InstitutionCode;
 use onshi_wire::xml::{self, Element};
 
-const MED: &str = "1310112345";
 /// The path of the one result in a face-recognition answer.
 const RESULT: &[&str] = &[
     "MessageBody",
     "ResultList",
     "ResultOfQualificationConfirmation",
 ];
-const DENTAL: &str = "1330130129";
-
-struct Sim {
-    host: Host,
-    core: Core,
-    addr: String,
-    folders: tempfile::TempDir,
-}
-
-async fn sim() -> Sim {
-    let folders = tempfile::tempdir().unwrap();
-    let config = Config {
-        folder_root: Some(folders.path().to_path_buf()),
-        ..Config::default()
-    };
-    let (core, host) = common::demo_host(config, "2026-11-21T10:00:00").await;
-    Sim {
-        addr: host.addr.to_string(),
-        host,
-        core,
-        folders,
-    }
-}
-
-async fn post(s: &Sim, path: &str, body: serde_json::Value) -> (u16, serde_json::Value) {
-    let r = http::post_json(&s.addr, path, &body).await;
-    (r.status, r.json())
-}
-
-async fn place(s: &Sim, facility: &str, serial: &str) -> (u16, serde_json::Value) {
-    post(
-        s,
-        &format!("/reader/v1/{facility}/sessions"),
-        serde_json::json!({"terminal": "T1", "card_serial": serial}),
-    )
-    .await
-}
-
-fn child<'a>(e: &'a Element, path: &[&str]) -> &'a Element {
-    path.iter()
-        .fold(e, |e, n| e.child(n).unwrap_or_else(|| panic!("no {n}")))
-}
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_card_flow_writes_the_face_xml() {
-    let s = sim().await;
-    let (status, j) = place(&s, MED, "D000000000000004").await;
+    let s = TestApp::start().await;
+    let (status, j) = s.place_card(MED, "D000000000000004").await;
     assert_eq!(status, 201, "{j}");
     assert_eq!(j["registered"], true);
     let id = j["session"].as_str().unwrap().to_string();
-    let (status, j) = post(
-        &s,
-        &format!("/reader/v1/{MED}/sessions/{id}/identify"),
-        serde_json::json!({"method": "face", "match": true}),
-    )
-    .await;
+    let (status, j) = s
+        .post_json(
+            &format!("/reader/v1/{MED}/sessions/{id}/identify"),
+            serde_json::json!({"method": "face", "match": true}),
+        )
+        .await;
     assert_eq!((status, j["next"].as_str()), (200, Some("consent")), "{j}");
-    let (status, j) = post(
-        &s,
-        &format!("/reader/v1/{MED}/sessions/{id}/consent"),
+    let (status, j) = s.post_json(&format!("/reader/v1/{MED}/sessions/{id}/consent"),
         serde_json::json!({"medication": true, "clinical": false, "surgery": false, "checkup": true,
                            "limit_certificate": true, "specific_disease": true, "prescription": "electronic"}),
     )
@@ -134,12 +85,12 @@ async fn a_card_flow_writes_the_face_xml() {
         .json();
     assert_eq!(faces[0]["file"], file.as_str());
     // Replaying the finished session is refused.
-    let (status, j) = post(
-        &s,
-        &format!("/reader/v1/{MED}/sessions/{id}/consent"),
-        serde_json::json!({"medication": true}),
-    )
-    .await;
+    let (status, j) = s
+        .post_json(
+            &format!("/reader/v1/{MED}/sessions/{id}/consent"),
+            serde_json::json!({"medication": true}),
+        )
+        .await;
     assert_eq!(
         (status, j["error"]["code"].as_str()),
         (409, Some("session_used"))
@@ -161,22 +112,21 @@ async fn a_card_flow_writes_the_face_xml() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_job_changer_s_card_shows_the_new_qualification_and_registration_happens_once() {
-    let s = sim().await;
+    let s = TestApp::start().await;
     // 伊藤: the card was registered with the old qualification; the face result shows the one valid today.
-    let (_, j) = place(&s, MED, "D000000000000002").await;
+    let (_, j) = s.place_card(MED, "D000000000000002").await;
     let id = j["session"].as_str().unwrap().to_string();
-    post(
-        &s,
+    s.post_json(
         &format!("/reader/v1/{MED}/sessions/{id}/identify"),
         serde_json::json!({"method": "pin", "pin": "2345"}),
     )
     .await;
-    let (_, j) = post(
-        &s,
-        &format!("/reader/v1/{MED}/sessions/{id}/consent"),
-        serde_json::json!({}),
-    )
-    .await;
+    let (_, j) = s
+        .post_json(
+            &format!("/reader/v1/{MED}/sessions/{id}/consent"),
+            serde_json::json!({}),
+        )
+        .await;
     let t = xml::parse(j["xml"].as_str().unwrap().as_bytes(), &Default::default())
         .unwrap()
         .root;
@@ -184,29 +134,29 @@ async fn the_job_changer_s_card_shows_the_new_qualification_and_registration_hap
     assert_eq!(r.value("InsurerNumber"), Some("06131270"));
     assert_eq!(r.value("PharmacistsInfoConsFlg"), Some("0"));
     // 鈴木: not registered → 初回登録 at the reader, then consent.
-    let (_, j) = place(&s, MED, "D000000000000003").await;
+    let (_, j) = s.place_card(MED, "D000000000000003").await;
     assert_eq!(j["registered"], false);
     let id = j["session"].as_str().unwrap().to_string();
-    let (_, j) = post(
-        &s,
-        &format!("/reader/v1/{MED}/sessions/{id}/identify"),
-        serde_json::json!({"method": "face", "match": true}),
-    )
-    .await;
+    let (_, j) = s
+        .post_json(
+            &format!("/reader/v1/{MED}/sessions/{id}/identify"),
+            serde_json::json!({"method": "face", "match": true}),
+        )
+        .await;
     assert_eq!(j["next"], "register");
-    let (status, j) = post(
-        &s,
-        &format!("/reader/v1/{MED}/sessions/{id}/register"),
-        serde_json::json!({}),
-    )
-    .await;
+    let (status, j) = s
+        .post_json(
+            &format!("/reader/v1/{MED}/sessions/{id}/register"),
+            serde_json::json!({}),
+        )
+        .await;
     assert_eq!(status, 200, "{j}");
-    let (status, _) = post(
-        &s,
-        &format!("/reader/v1/{MED}/sessions/{id}/consent"),
-        serde_json::json!({"medication": true}),
-    )
-    .await;
+    let (status, _) = s
+        .post_json(
+            &format!("/reader/v1/{MED}/sessions/{id}/consent"),
+            serde_json::json!({"medication": true}),
+        )
+        .await;
     assert_eq!(status, 200);
     let card = http::get(&s.addr, "/consent/v1/cards/D000000000000003")
         .await
@@ -221,69 +171,69 @@ async fn the_job_changer_s_card_shows_the_new_qualification_and_registration_hap
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn card_side_failures_answer_like_the_reader() {
-    let s = sim().await;
+    let s = TestApp::start().await;
     // Lost (revoked) card.
-    let (status, j) = place(&s, MED, "D000000000000005").await;
+    let (status, j) = s.place_card(MED, "D000000000000005").await;
     assert_eq!(
         (status, j["error"]["code"].as_str()),
         (403, Some("card_revoked"))
     );
     // Unknown card.
     assert_eq!(
-        place(&s, MED, "FFFFFFFFFFFFFFFF").await.1["error"]["code"],
+        s.place_card(MED, "FFFFFFFFFFFFFFFF").await.1["error"]["code"],
         "card_unreadable"
     );
     // A facility that is not operational.
     assert_eq!(
-        place(&s, "1310115025", "D000000000000001").await.1["error"]["code"],
+        s.place_card("1310115025", "D000000000000001").await.1["error"]["code"],
         "facility_inactive"
     );
     // Face no match, then PIN brute force: three wrong PINs lock the card.
-    let (_, j) = place(&s, MED, "D000000000000001").await;
+    let (_, j) = s.place_card(MED, "D000000000000001").await;
     let id = j["session"].as_str().unwrap().to_string();
-    let (status, j) = post(
-        &s,
-        &format!("/reader/v1/{MED}/sessions/{id}/identify"),
-        serde_json::json!({"method": "face", "match": false}),
-    )
-    .await;
+    let (status, j) = s
+        .post_json(
+            &format!("/reader/v1/{MED}/sessions/{id}/identify"),
+            serde_json::json!({"method": "face", "match": false}),
+        )
+        .await;
     assert_eq!(
         (status, j["error"]["code"].as_str()),
         (401, Some("face_no_match"))
     );
     for left in [2, 1] {
-        let (_, j) = post(
-            &s,
-            &format!("/reader/v1/{MED}/sessions/{id}/identify"),
-            serde_json::json!({"method": "pin", "pin": "0000"}),
-        )
-        .await;
+        let (_, j) = s
+            .post_json(
+                &format!("/reader/v1/{MED}/sessions/{id}/identify"),
+                serde_json::json!({"method": "pin", "pin": "0000"}),
+            )
+            .await;
         assert_eq!(j["error"]["code"], "pin_wrong");
         assert!(j["error"]["message"]
             .as_str()
             .unwrap()
             .contains(&format!("あと{left}回")));
     }
-    let (status, j) = post(
-        &s,
-        &format!("/reader/v1/{MED}/sessions/{id}/identify"),
-        serde_json::json!({"method": "pin", "pin": "0000"}),
-    )
-    .await;
+    let (status, j) = s
+        .post_json(
+            &format!("/reader/v1/{MED}/sessions/{id}/identify"),
+            serde_json::json!({"method": "pin", "pin": "0000"}),
+        )
+        .await;
     assert_eq!(
         (status, j["error"]["code"].as_str()),
         (403, Some("card_locked"))
     );
     // Even the right PIN does nothing now, and the card cannot start a new session.
-    let (_, j) = post(
-        &s,
-        &format!("/reader/v1/{MED}/sessions/{id}/identify"),
-        serde_json::json!({"method": "pin", "pin": "1234"}),
-    )
-    .await;
+    let (_, j) = s
+        .post_json(
+            &format!("/reader/v1/{MED}/sessions/{id}/identify"),
+            serde_json::json!({"method": "pin", "pin": "1234"}),
+        )
+        .await;
     assert_eq!(j["error"]["code"], "session_used");
     assert_eq!(
-        place(&s, MED, "D000000000000001").await.1["error"]["code"],
+        s.place_card(MED, "D000000000000001").await.1["error"]["code"],
         "card_locked"
     );
     // Expired card: its certificate ends 10 years after 2024-04-01.
@@ -293,7 +243,7 @@ async fn card_side_failures_answer_like_the_reader() {
         .await
         .unwrap();
     assert_eq!(
-        place(&s, MED, "D000000000000004").await.1["error"]["code"],
+        s.place_card(MED, "D000000000000004").await.1["error"]["code"],
         "card_expired"
     );
     // No face file was written for any of it.
@@ -304,27 +254,9 @@ async fn card_side_failures_answer_like_the_reader() {
     s.host.stop().await;
 }
 
-async fn consent_at(s: &Sim, facility: &str, serial: &str, pin: &str) {
-    let (_, j) = place(s, facility, serial).await;
-    let id = j["session"].as_str().unwrap().to_string();
-    post(
-        s,
-        &format!("/reader/v1/{MED}/sessions/{id}/identify"),
-        serde_json::json!({"method": "pin", "pin": pin}),
-    )
-    .await;
-    let (status, _) = post(
-        s,
-        &format!("/reader/v1/{MED}/sessions/{id}/consent"),
-        serde_json::json!({"medication": true}),
-    )
-    .await;
-    assert_eq!(status, 200);
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn consents_expire_belong_to_one_facility_and_disasters_are_bounded() {
-    let s = sim().await;
+    let s = TestApp::start().await;
     let med = InstitutionCode::parse(MED).unwrap();
     let dental = InstitutionCode::parse(DENTAL).unwrap();
     let person = "demo-sato-kenichi";
@@ -336,7 +268,7 @@ async fn consents_expire_belong_to_one_facility_and_disasters_are_bounded() {
             .unwrap(),
         Err(Refusal::NoConsent)
     );
-    consent_at(&s, MED, "D000000000000004", "4567").await;
+    s.consent_with_pin(MED, "D000000000000004", "4567").await;
     let now = s.core.clock.now();
     assert!(matches!(
         access::view(&s.core.pool, person, &med, Kind::Medication, now)
@@ -377,13 +309,13 @@ async fn consents_expire_belong_to_one_facility_and_disasters_are_bounded() {
         Err(Refusal::Expired)
     );
     // Revoked by the patient.
-    consent_at(&s, MED, "D000000000000004", "4567").await;
-    let (status, _) = post(
-        &s,
-        &format!("/consent/v1/persons/{person}/consents/revoke"),
-        serde_json::json!({"facility": MED, "kind": "YZK", "by": "patient"}),
-    )
-    .await;
+    s.consent_with_pin(MED, "D000000000000004", "4567").await;
+    let (status, _) = s
+        .post_json(
+            &format!("/consent/v1/persons/{person}/consents/revoke"),
+            serde_json::json!({"facility": MED, "kind": "YZK", "by": "patient"}),
+        )
+        .await;
     assert_eq!(status, 200);
     let now = s.core.clock.now();
     assert_eq!(
@@ -393,7 +325,7 @@ async fn consents_expire_belong_to_one_facility_and_disasters_are_bounded() {
         Err(Refusal::Revoked)
     );
     // A disaster in Osaka (27) does not open Tokyo; one in Tokyo does, only within its period.
-    let (status, _) = post(&s, "/admin/v1/disasters", serde_json::json!({"name": "大阪地震", "prefectures": [27], "from": "20261101", "to": "20261231"})).await;
+    let (status, _) = s.post_json("/admin/v1/disasters", serde_json::json!({"name": "大阪地震", "prefectures": [27], "from": "20261101", "to": "20261231"})).await;
     assert_eq!(status, 201);
     assert!(
         access::view(&s.core.pool, person, &dental, Kind::Medication, now)
@@ -401,7 +333,7 @@ async fn consents_expire_belong_to_one_facility_and_disasters_are_bounded() {
             .unwrap()
             .is_err()
     );
-    let (_, j) = post(&s, "/admin/v1/disasters", serde_json::json!({"name": "首都直下地震", "prefectures": [13, 14], "from": "20261120", "to": "20261125"})).await;
+    let (_, j) = s.post_json("/admin/v1/disasters", serde_json::json!({"name": "首都直下地震", "prefectures": [13, 14], "from": "20261120", "to": "20261125"})).await;
     let id = j["id"].as_i64().unwrap();
     assert_eq!(
         access::view(&s.core.pool, person, &dental, Kind::Checkup, now)
@@ -417,9 +349,7 @@ async fn consents_expire_belong_to_one_facility_and_disasters_are_bounded() {
             .is_err()
     );
     // Bad declarations are refused.
-    let (status, _) = post(
-        &s,
-        "/admin/v1/disasters",
+    let (status, _) = s.post_json("/admin/v1/disasters",
         serde_json::json!({"name": "x", "prefectures": [48], "from": "20261120", "to": "20261125"}),
     )
     .await;
@@ -471,7 +401,7 @@ fn registration(items: &[(&str, &str, &str, &str, &str)]) -> String {
     )
 }
 
-async fn file(s: &Sim, name: &str, body: &str) -> Element {
+async fn file(s: &TestApp, name: &str, body: &str) -> Element {
     let bytes = encoding_rs::SHIFT_JIS.encode(body).0.into_owned();
     let r = http::send(&s.addr, "POST", &format!("/oqs/v1/req/{name}"), &[], &bytes).await;
     xml::parse(&r.body, &Default::default()).unwrap().root
@@ -479,7 +409,7 @@ async fn file(s: &Sim, name: &str, body: &str) -> Element {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn reference_numbers_are_registered_and_echoed_in_face_results() {
-    let s = sim().await;
+    let s = TestApp::start().await;
     let t = file(
         &s,
         "OQSsiimm01req_1.xml",
@@ -499,20 +429,19 @@ async fn reference_numbers_are_registered_and_echoed_in_face_results() {
         Some("P-0042")
     );
     // The face result of that person at that facility carries it.
-    let (_, j) = place(&s, MED, "D000000000000004").await;
+    let (_, j) = s.place_card(MED, "D000000000000004").await;
     let id = j["session"].as_str().unwrap().to_string();
-    post(
-        &s,
+    s.post_json(
         &format!("/reader/v1/{MED}/sessions/{id}/identify"),
         serde_json::json!({"method": "face", "match": true}),
     )
     .await;
-    let (_, j) = post(
-        &s,
-        &format!("/reader/v1/{MED}/sessions/{id}/consent"),
-        serde_json::json!({}),
-    )
-    .await;
+    let (_, j) = s
+        .post_json(
+            &format!("/reader/v1/{MED}/sessions/{id}/consent"),
+            serde_json::json!({}),
+        )
+        .await;
     let face = xml::parse(j["xml"].as_str().unwrap().as_bytes(), &Default::default())
         .unwrap()
         .root;

@@ -2,14 +2,11 @@
 //! over HTTP, through the folder interface and through the Web API. Responses are parsed by element name and
 //! checked field by field against the registered data.
 
-mod common;
-
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use onshi::host::Host;
-use onshi_platform::config::Config;
+use crate::app::{tree, wait_for, TestApp, MED};
 use onshi_platform::http::Core;
 use onshi_platform::testkit::http;
 use onshi_wire::codes::CodeTable;
@@ -17,49 +14,12 @@ use onshi_wire::ids::Date;
 use onshi_wire::record::{is_preschool, QualificationRecord};
 use onshi_wire::xml::{self, Element, Limits};
 
-struct Sim {
-    host: Host,
-    core: Core,
-    addr: String,
-    folders: tempfile::TempDir,
-}
-
-const NOW: &str = "2026-11-21T10:00:00";
-const MED: &str = "1310112345";
-
-async fn sim() -> Sim {
-    let folders = tempfile::tempdir().unwrap();
-    let config = Config {
-        folder_root: Some(folders.path().to_path_buf()),
-        folder_poll: Duration::from_millis(50),
-        ..Config::default()
-    };
-    let (core, host) = common::demo_host(config, NOW).await;
-    let addr = host.addr.to_string();
-    Sim {
-        host,
-        core,
-        addr,
-        folders,
-    }
-}
-
 fn demo_dir() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../seed/demo")
 }
 
 fn request_file(slug: &str) -> Vec<u8> {
     std::fs::read(demo_dir().join(format!("requests/OQSsiquc01req_{slug}.xml"))).unwrap()
-}
-
-async fn post_file(s: &Sim, name: &str, body: &[u8]) -> http::Reply {
-    http::send(&s.addr, "POST", &format!("/oqs/v1/req/{name}"), &[], body).await
-}
-
-fn tree(bytes: &[u8]) -> Element {
-    xml::parse(bytes, &Limits::default())
-        .unwrap_or_else(|e| panic!("response is not XML: {e}"))
-        .root
 }
 
 fn header(t: &Element) -> &Element {
@@ -303,7 +263,7 @@ const PERSONAS: &[(&str, &str, &[&str], usize)] = &[
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn every_persona_answers_with_its_registered_data() {
-    let s = sim().await;
+    let s = TestApp::start().await;
     let (first, latest) = demo_records();
     for (slug, validity, ids, step) in PERSONAS {
         let req = request_file(slug);
@@ -319,7 +279,9 @@ async fn every_persona_answers_with_its_registered_data() {
             .unwrap()
             .value("LimitApplicationCertificateRelatedConsFlg")
             == Some("1");
-        let reply = post_file(&s, &format!("OQSsiquc01req_{slug}.xml"), &req).await;
+        let reply = s
+            .post_file(&format!("OQSsiquc01req_{slug}.xml"), &req)
+            .await;
         assert_eq!(reply.status, 200, "{slug}");
         assert_eq!(
             reply.header("content-disposition"),
@@ -368,21 +330,11 @@ async fn every_persona_answers_with_its_registered_data() {
     s.host.stop().await;
 }
 
-async fn wait_for(path: &Path) -> Vec<u8> {
-    for _ in 0..200 {
-        if let Ok(b) = std::fs::read(path) {
-            return b;
-        }
-        tokio::time::sleep(Duration::from_millis(25)).await;
-    }
-    panic!("{} never appeared", path.display());
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn folder_http_and_web_api_answer_identically() {
-    let s = sim().await;
+    let s = TestApp::start().await;
     let req = request_file("sato_kenichi");
-    let http_answer = post_file(&s, "OQSsiquc01req_x1.xml", &req).await.body;
+    let http_answer = s.post_file("OQSsiquc01req_x1.xml", &req).await.body;
 
     // Folder: written in place (a vendor may do that), picked up, answered under the paired name, removed.
     let fac = s.folders.path().join(MED);
@@ -499,13 +451,13 @@ fn normalize(e: &Element) -> Element {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn shift_jis_in_and_the_facility_encoding_out() {
-    let s = sim().await;
+    let s = TestApp::start().await;
     let req = request_file("pharmacy_sjis");
     assert!(
         std::str::from_utf8(&req).is_err(),
         "the request file really is Shift_JIS"
     );
-    let reply = post_file(&s, "OQSsiquc01req_sjis.xml", &req).await;
+    let reply = s.post_file("OQSsiquc01req_sjis.xml", &req).await;
     assert!(reply
         .body
         .starts_with(b"<?xml version=\"1.0\" encoding=\"Shift_JIS\""));
@@ -520,7 +472,7 @@ async fn shift_jis_in_and_the_facility_encoding_out() {
     s.host.stop().await;
 }
 
-async fn wait_feed(s: &Sim) {
+async fn wait_feed(s: &TestApp) {
     s.host.eligibility.as_ref().unwrap().sync().await.unwrap();
 }
 
@@ -538,7 +490,7 @@ fn query(date: &str, insurer: &str, symbol: &str, number: &str, birth: &str) -> 
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn past_dated_queries_follow_the_version_history() {
-    let s = sim().await;
+    let s = TestApp::start().await;
     let person = serde_json::json!({
         "person_id": "e2e-1", "insurer_number": "01130012", "insurer_name": "全国健康保険協会東京支部",
         "card_classification": "01", "symbol": "4444", "number": "9", "branch": "00", "personal_family": "1",
@@ -594,8 +546,7 @@ async fn past_dated_queries_follow_the_version_history() {
         let s = &s;
         async move {
             let t = tree(
-                &post_file(
-                    s,
+                &s.post_file(
                     "OQSsiquc01req_h.xml",
                     &query(date, "01130012", "4444", "9", "19900101"),
                 )
@@ -685,7 +636,7 @@ async fn version_count(core: &Core) -> (i64, i64) {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn bad_input_gets_the_spec_error_shape_and_writes_nothing() {
-    let s = sim().await;
+    let s = TestApp::start().await;
     let before = version_count(&s.core).await;
     let good = String::from_utf8(request_file("yamada_taro")).unwrap();
     let sjis_bad = {
@@ -822,7 +773,7 @@ async fn bad_input_gets_the_spec_error_shape_and_writes_nothing() {
         ),
     ];
     for (label, bytes, segment, code) in cases {
-        let reply = post_file(&s, "OQSsiquc01req_bad.xml", &bytes).await;
+        let reply = s.post_file("OQSsiquc01req_bad.xml", &bytes).await;
         assert_eq!(reply.status, 200, "{label}");
         let t = tree(&reply.body);
         let h = header(&t);
@@ -845,14 +796,14 @@ async fn bad_input_gets_the_spec_error_shape_and_writes_nothing() {
     }
     // Over the size limit: 413 with the error file.
     let big = vec![b' '; 2 * 1024 * 1024];
-    let reply = post_file(&s, "OQSsiquc01req_big.xml", &big).await;
+    let reply = s.post_file("OQSsiquc01req_big.xml", &big).await;
     assert_eq!(reply.status, 413);
     assert_eq!(
         header(&tree(&reply.body)).value("ErrorCode"),
         Some("EC0009")
     );
     // Unknown prefix over HTTP and in a folder.
-    let reply = post_file(&s, "XYZsiquc01req_1.xml", good.as_bytes()).await;
+    let reply = s.post_file("XYZsiquc01req_1.xml", good.as_bytes()).await;
     assert_eq!(reply.status, 404);
     assert_eq!(
         header(&tree(&reply.body)).value("ErrorCode"),
@@ -874,7 +825,7 @@ async fn bad_input_gets_the_spec_error_shape_and_writes_nothing() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn bulk_files_are_all_or_nothing_and_idempotent() {
-    let s = sim().await;
+    let s = TestApp::start().await;
     let line = |n: u32| {
         serde_json::json!({
             "person_id": format!("bulk-{n}"), "insurer_number": "06131270", "insurer_name": "オンシ商事健康保険組合",
@@ -930,8 +881,7 @@ async fn bulk_files_are_all_or_nothing_and_idempotent() {
     // Eligibility sees the loaded records.
     wait_feed(&s).await;
     let t = tree(
-        &post_file(
-            &s,
+        &s.post_file(
             "OQSsiquc01req_b.xml",
             &query("20261120", "06131270", "900", "7", "19850101"),
         )
@@ -944,7 +894,7 @@ async fn bulk_files_are_all_or_nothing_and_idempotent() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_clock_is_shared_and_moves_the_answers() {
-    let s = sim().await;
+    let s = TestApp::start().await;
     let r = http::get(&s.addr, "/admin/v1/clock").await;
     assert_eq!(r.json()["compact"], "20261121100000");
     assert_eq!(r.json()["frozen"], true);
@@ -971,7 +921,7 @@ async fn the_clock_is_shared_and_moves_the_answers() {
     assert!(seen.is_some(), "the other process saw the change");
     // With today = 2026-10-22 a query for 2026-11-20 is a future date.
     let t = tree(
-        &post_file(&s, "OQSsiquc01req_c.xml", &request_file("yamada_taro"))
+        &s.post_file("OQSsiquc01req_c.xml", &request_file("yamada_taro"))
             .await
             .body,
     );

@@ -1,34 +1,13 @@
 //! 薬剤情報 end to end: UKE claim files in, the 11th-day schedule on the simulated clock, consent-gated
 //! `YZKsiquc01` retrieval, re-claims replacing earlier receipts, and bad files refused with nothing applied.
 
-mod common;
-
 use onshi_wire::msg::file_name::{web_api_path, MessageKind};
 use std::time::Duration;
 
-use onshi::host::Host;
+use crate::app::{TestApp, MED, PHARMACY};
 use onshi_platform::config::Config;
-use onshi_platform::http::Core;
 use onshi_platform::testkit::http;
 use onshi_wire::xml::{self, Element};
-
-const MED: &str = "1310112345";
-const PHARMACY: &str = "1340140233";
-
-struct Sim {
-    host: Host,
-    core: Core,
-    addr: String,
-}
-
-async fn sim() -> Sim {
-    let (core, host) = common::demo_host(Config::default(), "2026-11-09T10:00:00").await;
-    Sim {
-        addr: host.addr.to_string(),
-        host,
-        core,
-    }
-}
 
 fn days(day: u32, count: u32) -> String {
     (1..=31)
@@ -90,7 +69,7 @@ fn pharmacy_claim() -> Vec<u8> {
     )
 }
 
-async fn claim(s: &Sim, bytes: &[u8]) -> http::Reply {
+async fn claim(s: &TestApp, bytes: &[u8]) -> http::Reply {
     http::send(&s.addr, "POST", "/medication/v1/claims", &[], bytes).await
 }
 
@@ -106,7 +85,7 @@ fn yzk(facility: &str) -> Vec<u8> {
     .into_bytes()
 }
 
-async fn ask(s: &Sim, facility: &str) -> Element {
+async fn ask(s: &TestApp, facility: &str) -> Element {
     let r = http::send(
         &s.addr,
         "POST",
@@ -126,33 +105,7 @@ fn header(t: &Element) -> &Element {
     t.child("MessageHeader").unwrap()
 }
 
-async fn consent(s: &Sim, facility: &str, serial: &str, pin: &str) {
-    let (_, j) = {
-        let r = http::post_json(
-            &s.addr,
-            &format!("/reader/v1/{facility}/sessions"),
-            &serde_json::json!({"terminal": "T1", "card_serial": serial}),
-        )
-        .await;
-        (r.status, r.json())
-    };
-    let id = j["session"].as_str().unwrap().to_string();
-    http::post_json(
-        &s.addr,
-        &format!("/reader/v1/{facility}/sessions/{id}/identify"),
-        &serde_json::json!({"method": "pin", "pin": pin}),
-    )
-    .await;
-    let r = http::post_json(
-        &s.addr,
-        &format!("/reader/v1/{facility}/sessions/{id}/consent"),
-        &serde_json::json!({"medication": true}),
-    )
-    .await;
-    assert_eq!(r.status, 200, "{}", r.text());
-}
-
-async fn until_extracted(s: &Sim) {
+async fn until_extracted(s: &TestApp) {
     for _ in 0..100 {
         let b = http::get(&s.addr, "/medication/v1/batches").await.json();
         if b.as_array().unwrap().iter().all(|b| b["pending"] == 0) {
@@ -165,7 +118,7 @@ async fn until_extracted(s: &Sim) {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn claims_become_history_on_the_schedule_and_only_with_consent() {
-    let s = sim().await;
+    let s = TestApp::with(Config::default(), "2026-11-09T10:00:00").await;
     // A claim on the 9th: accepted, visible from the morning of the 11th.
     let first = medical_claim(&[("610406079", 8, 14), ("699999999", 8, 14)], "");
     let r = claim(&s, &first).await;
@@ -191,7 +144,7 @@ async fn claims_become_history_on_the_schedule_and_only_with_consent() {
         .value("MessageContents")
         .unwrap()
         .contains("同意"));
-    consent(&s, MED, "D000000000000001", "1234").await;
+    s.consent_with_pin(MED, "D000000000000001", "1234").await;
     // With consent but before the 11th: nothing visible yet.
     let t = ask(&s, MED).await;
     assert_eq!(header(&t).value("ResultCode"), Some("1"));
@@ -213,7 +166,7 @@ async fn claims_become_history_on_the_schedule_and_only_with_consent() {
     assert_eq!(r.status, 201, "{}", r.text());
     assert_eq!(r.json()["visible_from"], "2026-11-13T05:00:00");
     until_extracted_for(&s, 1).await;
-    consent(&s, MED, "D000000000000001", "1234").await;
+    s.consent_with_pin(MED, "D000000000000001", "1234").await;
     let t = ask(&s, MED).await;
     let body = t.child("MessageBody").unwrap();
     let months: Vec<&Element> = body.children_named("MeTrMonthInf").collect();
@@ -350,7 +303,7 @@ async fn claims_become_history_on_the_schedule_and_only_with_consent() {
     s.host.stop().await;
 }
 
-async fn until_extracted_for(s: &Sim, done: usize) {
+async fn until_extracted_for(s: &TestApp, done: usize) {
     for _ in 0..100 {
         let b = http::get(&s.addr, "/medication/v1/batches").await.json();
         let finished = b
@@ -369,7 +322,7 @@ async fn until_extracted_for(s: &Sim, done: usize) {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_re_claim_replaces_the_earlier_receipt() {
-    let s = sim().await;
+    let s = TestApp::with(Config::default(), "2026-11-09T10:00:00").await;
     assert_eq!(
         claim(&s, &medical_claim(&[("610406079", 8, 14)], ""))
             .await
@@ -380,7 +333,7 @@ async fn a_re_claim_replaces_the_earlier_receipt() {
     // (グラケー 610407141 has a cheaper generic: メナテトレノン「トーワ」 620008109 at 9.90 yen.)
     let r = http::send(&s.addr, "POST", "/medication/v1/batches/run", &[], b"").await;
     assert_eq!(r.json()["files_extracted"], 1);
-    consent(&s, MED, "D000000000000001", "1234").await;
+    s.consent_with_pin(MED, "D000000000000001", "1234").await;
     let count = |t: &Element| {
         t.child("MessageBody")
             .unwrap()
@@ -503,7 +456,7 @@ async fn a_re_claim_replaces_the_earlier_receipt() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn bad_claims_are_refused_whole_with_a_reason() {
-    let s = sim().await;
+    let s = TestApp::with(Config::default(), "2026-11-09T10:00:00").await;
     let count = || async {
         let (n,): (i64,) = sqlx::query_as("SELECT count(*) FROM medication.claim_files")
             .fetch_one(&s.core.pool)
@@ -576,13 +529,8 @@ async fn bad_claims_are_refused_whole_with_a_reason() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn claims_dropped_in_the_facility_folder_are_taken_in() {
-    let folders = tempfile::tempdir().unwrap();
-    let config = Config {
-        folder_root: Some(folders.path().to_path_buf()),
-        ..Config::default()
-    };
-    let (core, host) = common::demo_host(config, "2026-11-09T10:00:00").await;
-    let claims = folders.path().join(MED).join("claims");
+    let s = TestApp::with(Config::default(), "2026-11-09T10:00:00").await;
+    let claims = s.folder(MED).join("claims");
     std::fs::create_dir_all(&claims).unwrap();
     std::fs::write(
         claims.join("RECEIPTC.UKE"),
@@ -590,7 +538,7 @@ async fn claims_dropped_in_the_facility_folder_are_taken_in() {
     )
     .unwrap();
     // The clinic's file dropped in the pharmacy's folder.
-    let other = folders.path().join(PHARMACY).join("claims");
+    let other = s.folder(PHARMACY).join("claims");
     std::fs::create_dir_all(&other).unwrap();
     std::fs::write(
         other.join("RECEIPTC.UKE"),
@@ -621,16 +569,16 @@ async fn claims_dropped_in_the_facility_folder_are_taken_in() {
         "{refused}"
     );
     let (n,): (i64,) = sqlx::query_as("SELECT count(*) FROM medication.claim_files")
-        .fetch_one(&core.pool)
+        .fetch_one(&s.core.pool)
         .await
         .unwrap();
     assert_eq!(n, 1, "the refused file was not stored");
-    host.stop().await;
+    s.stop().await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_batch_that_fails_midway_is_completed_exactly_once() {
-    let s = sim().await;
+    let s = TestApp::with(Config::default(), "2026-11-09T10:00:00").await;
     assert_eq!(
         claim(&s, &medical_claim(&[("610406079", 8, 14)], ""))
             .await

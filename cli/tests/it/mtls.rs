@@ -2,60 +2,26 @@
 //! no certificate, another CA's certificate, a revoked or expired one, and facility A's certificate used for
 //! facility B are refused with the right answer; the sandbox switch lets a request without a certificate in.
 
-mod common;
-
 use std::time::Duration;
 
-use onshi::host::Host;
+use crate::app::{TestApp, MED, NOW, PHARMACY};
 use onshi_platform::config::{AuthMode, Config};
-use onshi_platform::http::Core;
 use onshi_platform::testkit::{http, https};
 use onshi_wire::xml::{self, Element};
 
-const MED: &str = "1310112345";
-const PHARMACY: &str = "1340140233";
-
-struct Sim {
-    host: Host,
-    core: Core,
-    tls: String,
-    plain: String,
-    ca: String,
-}
-
-async fn sim(auth: AuthMode) -> Sim {
+async fn sim(auth: AuthMode) -> TestApp {
     let config = Config {
         auth,
         tls_bind: Some("127.0.0.1:0".into()),
         ..Config::default()
     };
-    let (core, host) = common::demo_host(config, "2026-11-21T10:00:00").await;
-    let ca = onshi_portal::ca(&core.pool).await.unwrap().cert_pem;
-    Sim {
-        tls: host.tls_addr.unwrap().to_string(),
-        plain: host.addr.to_string(),
-        host,
-        core,
-        ca,
-    }
+    TestApp::with(config, NOW).await
 }
 
 /// Issues a terminal certificate through the portal API; returns (cert, key, sha256).
-async fn issue(s: &Sim, code: &str, valid_days: i64) -> (String, String, String) {
-    let r = http::post_json(
-        &s.plain,
-        &format!("/portal/v1/facilities/{code}/certificates"),
-        &serde_json::json!({"terminal": "T1", "valid_days": valid_days}),
-    )
-    .await;
-    assert_eq!(r.status, 201, "{}", r.text());
-    let j = r.json();
-    s.host.eligibility.as_ref().unwrap().sync().await.unwrap();
-    (
-        j["cert_pem"].as_str().unwrap().to_string(),
-        j["key_pem"].as_str().unwrap().to_string(),
-        j["certificate"]["sha256"].as_str().unwrap().to_string(),
-    )
+async fn issue(s: &TestApp, code: &str, valid_days: i64) -> (String, String, String) {
+    let c = s.issue_certificate(code, valid_days).await;
+    (c.cert_pem, c.key_pem, c.sha256)
 }
 
 fn request() -> Vec<u8> {
@@ -66,10 +32,10 @@ fn request() -> Vec<u8> {
     .unwrap()
 }
 
-async fn post(s: &Sim, cert: Option<(String, String)>) -> Result<(u16, Element), String> {
+async fn post(s: &TestApp, cert: Option<(String, String)>) -> Result<(u16, Element), String> {
     let r = https::send(
-        &s.tls,
-        &s.ca,
+        &s.tls(),
+        &s.ca().await,
         cert,
         "POST",
         "/oqs/v1/req/OQSsiquc01req_t.xml",
@@ -115,7 +81,7 @@ async fn mtls_accepts_the_right_certificate_and_refuses_the_rest() {
 
     // The plain port in mtls mode refuses the same way.
     let r = http::send(
-        &s.plain,
+        &s.addr,
         "POST",
         "/oqs/v1/req/OQSsiquc01req_t.xml",
         &[],
@@ -143,7 +109,7 @@ async fn mtls_accepts_the_right_certificate_and_refuses_the_rest() {
 
     // Revoked: refused once the revocation has reached the eligibility service.
     let r = http::send(
-        &s.plain,
+        &s.addr,
         "POST",
         &format!("/portal/v1/facilities/{MED}/certificates/{sha}/revoke"),
         &[],
@@ -204,8 +170,8 @@ async fn the_web_api_login_needs_the_facility_s_own_certificate_under_mtls() {
             let body = serde_json::json!({"MedicalInstitutionCode": code,
                 "ClientSecret": onshi_seed::demo::demo_secret(code)});
             https::send(
-                &s.tls,
-                &s.ca,
+                &s.tls(),
+                &s.ca().await,
                 cert,
                 "POST",
                 "/oqs-api-pro/MSA12020/ILI12020SV01/auth",

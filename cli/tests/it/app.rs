@@ -1,0 +1,281 @@
+//! The typed test harness of the integration tests: [`TestApp`] runs the whole simulator in this process on random
+//! ports, over a fresh database (on the one PostgreSQL cluster of the test run) with the demo population, the
+//! simulated clock frozen at a given time, and the folder interface in a temporary directory. Its methods are the
+//! things a vendor does: post a file, drop it in a folder, log in to the Web API, place a card, identify, consent.
+
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use onshi::host::{Host, ALL, MIGRATIONS};
+use onshi_platform::config::Config;
+use onshi_platform::http::Core;
+use onshi_platform::testkit::{self, http, https};
+use onshi_wire::msg::file_name::{web_api_path, MessageKind, WEB_API_LOGIN};
+use onshi_wire::xml::{self, Element};
+
+/// The demo clinic (医科).
+pub const MED: &str = "1310112345";
+/// The demo pharmacy.
+pub const PHARMACY: &str = "1340140233";
+/// The demo dental clinic.
+pub const DENTAL: &str = "1330130129";
+/// The simulated time most tests run at.
+pub const NOW: &str = "2026-11-21T10:00:00";
+
+/// A terminal certificate and its key, as the portal issues them.
+pub struct TerminalCert {
+    pub cert_pem: String,
+    pub key_pem: String,
+    pub sha256: String,
+}
+
+impl TerminalCert {
+    pub fn pair(&self) -> (String, String) {
+        (self.cert_pem.clone(), self.key_pem.clone())
+    }
+}
+
+/// The whole simulator, started for one test.
+pub struct TestApp {
+    pub host: Host,
+    pub core: Core,
+    /// The plain HTTP address.
+    pub addr: String,
+    /// Root of the folder interface.
+    pub folders: tempfile::TempDir,
+}
+
+impl TestApp {
+    /// Every service, the folder interface on, the clock frozen at [`NOW`].
+    pub async fn start() -> Self {
+        Self::with(Config::default(), NOW).await
+    }
+
+    /// Every service with `config` (its folder root is replaced by a temporary one), the clock frozen at `now`
+    /// (`YYYY-MM-DDTHH:MM:SS`).
+    pub async fn with(config: Config, now: &str) -> Self {
+        let folders = tempfile::tempdir().unwrap();
+        let config = Config {
+            folder_root: Some(folders.path().to_path_buf()),
+            folder_poll: Duration::from_millis(50),
+            ..config
+        };
+        let core = testkit::core(MIGRATIONS, config).await;
+        core.clock.set_frozen(true).await.unwrap();
+        core.clock
+            .set(onshi_platform::clock::parse_time(now).unwrap())
+            .await
+            .unwrap();
+        onshi_seed::demo::load(&core).await.unwrap();
+        let host = Host::start(core.clone(), ALL, "127.0.0.1:0").await.unwrap();
+        Self {
+            addr: host.addr.to_string(),
+            host,
+            core,
+            folders,
+        }
+    }
+
+    /// The TLS listener's address (configure `tls_bind`).
+    pub fn tls(&self) -> String {
+        self.host.tls_addr.expect("the TLS listener").to_string()
+    }
+
+    /// The simulator CA's certificate (PEM).
+    pub async fn ca(&self) -> String {
+        onshi_portal::ca(&self.core.pool).await.unwrap().cert_pem
+    }
+
+    pub async fn stop(self) {
+        self.host.stop().await;
+    }
+
+    /// Makes the eligibility service catch up with the feeds now.
+    pub async fn sync(&self) {
+        self.host
+            .eligibility
+            .as_ref()
+            .unwrap()
+            .sync()
+            .await
+            .unwrap();
+    }
+
+    // ---- request files -------------------------------------------------------------------------------------
+
+    /// `POST /oqs/v1/req/<name>` over plain HTTP.
+    pub async fn post_file(&self, name: &str, body: &[u8]) -> http::Reply {
+        http::send(
+            &self.addr,
+            "POST",
+            &format!("/oqs/v1/req/{name}"),
+            &[],
+            body,
+        )
+        .await
+    }
+
+    /// `POST /oqs/v1/req/<name>` over the TLS listener with a terminal certificate.
+    pub async fn post_file_tls(&self, cert: &TerminalCert, name: &str, body: &[u8]) -> http::Reply {
+        https::send(
+            &self.tls(),
+            &self.ca().await,
+            Some(cert.pair()),
+            "POST",
+            &format!("/oqs/v1/req/{name}"),
+            &[],
+            body,
+        )
+        .await
+        .unwrap()
+    }
+
+    /// The folder of a facility (`<root>/<code>`).
+    pub fn folder(&self, code: &str) -> PathBuf {
+        self.folders.path().join(code)
+    }
+
+    /// Drops a request file in a facility's `req/` and waits for `res/<answer>`; returns the answer's bytes.
+    pub async fn drop_in_folder(
+        &self,
+        code: &str,
+        name: &str,
+        body: &[u8],
+        answer: &str,
+    ) -> Vec<u8> {
+        let dir = self.folder(code);
+        std::fs::write(dir.join("req").join(name), body).unwrap();
+        wait_for(&dir.join("res").join(answer)).await
+    }
+
+    // ---- the Web API ---------------------------------------------------------------------------------------
+
+    /// Logs a facility in with its demo secret; returns the `idToken`.
+    pub async fn login(&self, code: &str) -> String {
+        let r = http::post_json(
+            &self.addr,
+            WEB_API_LOGIN,
+            &serde_json::json!({"MedicalInstitutionCode": code, "ClientSecret": format!("demo-secret-{code}")}),
+        )
+        .await;
+        assert_eq!(r.status, 200, "{}", r.text());
+        r.json()["idToken"].as_str().unwrap().to_string()
+    }
+
+    /// Posts a JSON body to the Web API path of `kind` with `Authorization: <token>`.
+    pub async fn web_api(&self, kind: MessageKind, token: &str, body: &[u8]) -> http::Reply {
+        http::send(
+            &self.addr,
+            "POST",
+            web_api_path(kind).unwrap(),
+            &[("Authorization", token)],
+            body,
+        )
+        .await
+    }
+
+    // ---- the portal ----------------------------------------------------------------------------------------
+
+    /// Issues a terminal certificate through the portal API (the read model follows before it returns).
+    pub async fn issue_certificate(&self, code: &str, valid_days: i64) -> TerminalCert {
+        let r = http::post_json(
+            &self.addr,
+            &format!("/portal/v1/facilities/{code}/certificates"),
+            &serde_json::json!({"terminal": "T1", "valid_days": valid_days}),
+        )
+        .await;
+        assert_eq!(r.status, 201, "{}", r.text());
+        let j = r.json();
+        self.sync().await;
+        TerminalCert {
+            cert_pem: j["cert_pem"].as_str().unwrap().to_string(),
+            key_pem: j["key_pem"].as_str().unwrap().to_string(),
+            sha256: j["certificate"]["sha256"].as_str().unwrap().to_string(),
+        }
+    }
+
+    // ---- the card reader -----------------------------------------------------------------------------------
+
+    /// Posts JSON to a path; returns the status and the JSON answer.
+    pub async fn post_json(&self, path: &str, body: serde_json::Value) -> (u16, serde_json::Value) {
+        let r = http::post_json(&self.addr, path, &body).await;
+        (r.status, r.json())
+    }
+
+    /// Places a card on terminal T1 of a facility's reader.
+    pub async fn place_card(&self, facility: &str, serial: &str) -> (u16, serde_json::Value) {
+        self.post_json(
+            &format!("/reader/v1/{facility}/sessions"),
+            serde_json::json!({"terminal": "T1", "card_serial": serial}),
+        )
+        .await
+    }
+
+    /// Identifies the card holder: `{"method":"face","match":…}` or `{"method":"pin","pin":…}`.
+    pub async fn identify(
+        &self,
+        facility: &str,
+        session: &str,
+        how: serde_json::Value,
+    ) -> (u16, serde_json::Value) {
+        self.post_json(
+            &format!("/reader/v1/{facility}/sessions/{session}/identify"),
+            how,
+        )
+        .await
+    }
+
+    /// Answers the consent screens (e.g. `{"medication":true}`).
+    pub async fn consent(
+        &self,
+        facility: &str,
+        session: &str,
+        consents: serde_json::Value,
+    ) -> (u16, serde_json::Value) {
+        self.post_json(
+            &format!("/reader/v1/{facility}/sessions/{session}/consent"),
+            consents,
+        )
+        .await
+    }
+
+    /// The whole flow with a PIN, consenting to medication: place, identify, consent (asserts success).
+    pub async fn consent_with_pin(&self, facility: &str, serial: &str, pin: &str) {
+        let (_, j) = self.place_card(facility, serial).await;
+        let id = j["session"].as_str().unwrap().to_string();
+        self.identify(
+            facility,
+            &id,
+            serde_json::json!({"method": "pin", "pin": pin}),
+        )
+        .await;
+        let (status, j) = self
+            .consent(facility, &id, serde_json::json!({"medication": true}))
+            .await;
+        assert_eq!(status, 200, "{j}");
+    }
+}
+
+/// Waits for a file to appear (the folder interface answers within a fraction of a second).
+pub async fn wait_for(path: &Path) -> Vec<u8> {
+    for _ in 0..200 {
+        if let Ok(b) = std::fs::read(path) {
+            return b;
+        }
+        tokio::time::sleep(Duration::from_millis(25)).await;
+    }
+    panic!("no {} after 5 s", path.display());
+}
+
+/// The tree of an XML answer.
+pub fn tree(bytes: &[u8]) -> Element {
+    xml::parse(bytes, &Default::default())
+        .unwrap_or_else(|e| panic!("{e}: {}", String::from_utf8_lossy(bytes)))
+        .root
+}
+
+/// The element at a path of child names.
+pub fn child<'a>(e: &'a Element, path: &[&str]) -> &'a Element {
+    path.iter()
+        .fold(e, |e, n| e.child(n).unwrap_or_else(|| panic!("no {n}")))
+}

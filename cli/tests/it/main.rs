@@ -1,0 +1,10 @@
+//! The integration tests, one binary (one PostgreSQL cluster per run, each test on a fresh database): the whole
+//! simulator started in-process through [`app::TestApp`] and driven through its public doors.
+
+mod app;
+mod doors;
+mod e2e;
+mod medication;
+mod mtls;
+mod reader;
+mod seed;
