@@ -19,6 +19,7 @@
 //! | [`feed`] | the change-feed protocol between services (publisher lock, consumer batches, NOTIFY) |
 //! | [`http`] | shared HTTP pieces: error shape, health, metrics, clock admin endpoints |
 //! | [`versioned`] | the append-only versioned registry (every change a new version) used by insurer and portal |
+//! | [`registry_api`] | the HTTP API of a versioned registry, written once for insurer and portal |
 //! | `testkit` | (feature `testkit`) a fresh database per test on a shared embedded cluster |
 
 pub mod clock;
@@ -31,6 +32,7 @@ pub mod http;
 pub mod pg;
 pub mod pipeline;
 pub mod pki;
+pub mod registry_api;
 #[cfg(feature = "testkit")]
 pub mod testkit;
 pub mod transport;

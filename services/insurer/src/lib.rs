@@ -10,6 +10,7 @@
 //! | [`STORE`] | the versioned qualification table and its plan (register / change / end, effective dates) |
 //! | [`parse_registration`] | one JSON registration → validated record (every reason reported) |
 //! | [`load_bulk`] | a JSON Lines bulk file, all-or-nothing, idempotent |
+//! | [`Qualifications`] | the records of the generic registry API (`onshi_platform::registry_api`) |
 //! | [`configure`] | the HTTP API under `/insurer/v1` (documented in `docs/INSURER.md`) |
 
 use actix_web::{web, HttpResponse};
@@ -19,9 +20,8 @@ use serde_json::Value;
 use onshi_platform::db::Migrations;
 use onshi_platform::feed;
 use onshi_platform::http::{parse_json, read_body, ApiError, Core};
-use onshi_platform::versioned::{
-    self, in_force, Applied, ApplyError, LineError, Mode, Store, Write, Written,
-};
+use onshi_platform::registry_api::{self, Checked, Registry};
+use onshi_platform::versioned::{Applied, ApplyError, LineError, Mode, Store};
 use onshi_wire::ids::Date;
 use onshi_wire::record::QualificationRecord;
 
@@ -88,18 +88,28 @@ pub fn parse_registration(
     Ok((record, effective))
 }
 
-fn write_of(
-    line: usize,
-    record: &QualificationRecord,
-    effective: Option<Date>,
-    mode: Mode,
-) -> Write {
-    Write {
-        line,
+/// A checked registration, ready to be written.
+fn checked(record: &QualificationRecord, effective: Option<Date>) -> Checked {
+    Checked {
         id: record.individual_number().key(),
         record: serde_json::to_value(record).expect("records serialise"),
         effective_date: effective,
-        mode,
+    }
+}
+
+/// The qualification registry's records, for the generic registry API.
+pub struct Qualifications;
+
+impl Registry for Qualifications {
+    const STORE: Store = STORE;
+    const BODY_LIMIT: usize = RECORD_LIMIT;
+
+    fn check(mut record: Value, effective: Option<Value>) -> Result<Checked, Vec<String>> {
+        if let (Some(e), Some(o)) = (effective, record.as_object_mut()) {
+            o.insert("effective_date".into(), e);
+        }
+        let (record, effective) = parse_registration(record)?;
+        Ok(checked(&record, effective))
     }
 }
 
@@ -176,7 +186,7 @@ pub async fn load_bulk(
                 reasons,
             }),
             Ok((record, eff)) => {
-                let w = write_of(line_no, &record, eff, Mode::Upsert);
+                let w = checked(&record, eff).write(line_no, Mode::Upsert);
                 if let Some(first) = first_line.get(&w.id) {
                     report.errors.push(LineError {
                         line: line_no,
@@ -246,81 +256,6 @@ pub async fn already_loaded(core: &Core, label: &str, bytes: &[u8]) -> sqlx::Res
     Ok(found)
 }
 
-async fn apply_one(core: &Core, w: Write) -> Result<(String, Applied), ApiError> {
-    let id = w.id.clone();
-    match STORE
-        .apply(&core.pool, core.clock.now(), vec![w], "api")
-        .await
-    {
-        Ok(mut a) => Ok((id, a.remove(0))),
-        Err(e) => Err(e.into()),
-    }
-}
-
-async fn register(core: web::Data<Core>, body: web::Payload) -> Result<HttpResponse, ApiError> {
-    let v: Value = parse_json(&read_body(body, RECORD_LIMIT).await?)?;
-    let (record, eff) = parse_registration(v).map_err(|details| ApiError::BadRequest {
-        message: "the record was refused".into(),
-        details,
-    })?;
-    let (id, applied) = apply_one(&core, write_of(1, &record, eff, Mode::Create)).await?;
-    Ok(HttpResponse::Created().json(Written { id, applied }))
-}
-
-async fn latest_version(core: &Core, id: &str) -> Result<versioned::VersionRow, ApiError> {
-    STORE
-        .versions_of(&core.pool, id)
-        .await?
-        .pop()
-        .ok_or_else(|| ApiError::NotFound(format!("qualification {id} does not exist")))
-}
-
-/// Merges `patch` onto the latest record and writes the result as a new version.
-async fn patch_record(core: &Core, id: &str, mut patch: Value) -> Result<HttpResponse, ApiError> {
-    let latest = latest_version(core, id).await?;
-    let effective = patch
-        .as_object_mut()
-        .and_then(|o| o.remove("effective_date"));
-    let mut merged = latest.record.clone();
-    versioned::merge_patch(&mut merged, &patch);
-    if let Some(e) = effective {
-        merged["effective_date"] = e;
-    }
-    let (record, eff) = parse_registration(merged).map_err(|details| ApiError::BadRequest {
-        message: "the changed record was refused".into(),
-        details,
-    })?;
-    let w = write_of(
-        1,
-        &record,
-        eff,
-        Mode::Update {
-            expected_version: Some(latest.version),
-        },
-    );
-    if w.id != id {
-        return Err(ApiError::bad(
-            "insurer_number, symbol, number and branch identify the qualification and cannot change",
-        ));
-    }
-    let (id, applied) = apply_one(core, w).await?;
-    Ok(HttpResponse::Ok().json(Written { id, applied }))
-}
-
-async fn change(
-    core: web::Data<Core>,
-    path: web::Path<String>,
-    body: web::Payload,
-) -> Result<HttpResponse, ApiError> {
-    let patch: Value = parse_json(&read_body(body, RECORD_LIMIT).await?)?;
-    if !patch.is_object() {
-        return Err(ApiError::bad(
-            "a change must be a JSON object (merge patch)",
-        ));
-    }
-    patch_record(&core, &path, patch).await
-}
-
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 struct EndRequest {
@@ -343,91 +278,8 @@ async fn end(
     if let Some(e) = req.effective_date {
         patch["effective_date"] = Value::String(e);
     }
-    patch_record(&core, &path, patch).await
-}
-
-#[derive(Deserialize)]
-struct AsOf {
-    as_of: Option<String>,
-}
-
-async fn get_one(
-    core: web::Data<Core>,
-    path: web::Path<String>,
-    q: web::Query<AsOf>,
-) -> Result<HttpResponse, ApiError> {
-    let versions = STORE.versions_of(&core.pool, &path).await?;
-    if versions.is_empty() {
-        return Err(ApiError::NotFound(format!(
-            "qualification {path} does not exist"
-        )));
-    }
-    let row = match q.as_of.as_deref() {
-        None => versions.last(),
-        Some(s) => {
-            let on = Date::parse(s).map_err(|e| ApiError::bad(format!("as_of: {e}")))?;
-            in_force(&versions, on, |v| {
-                (Date::from_naive(v.effective_from), v.seq)
-            })
-        }
-    };
-    match row {
-        Some(r) => Ok(HttpResponse::Ok().json(r)),
-        None => Err(ApiError::NotFound(format!(
-            "qualification {path} has no version in force on that date"
-        ))),
-    }
-}
-
-async fn get_versions(
-    core: web::Data<Core>,
-    path: web::Path<String>,
-) -> Result<HttpResponse, ApiError> {
-    let versions = STORE.versions_of(&core.pool, &path).await?;
-    if versions.is_empty() {
-        return Err(ApiError::NotFound(format!(
-            "qualification {path} does not exist"
-        )));
-    }
-    Ok(HttpResponse::Ok().json(versions))
-}
-
-#[derive(Deserialize)]
-struct Page {
-    after: Option<String>,
-    limit: Option<i64>,
-}
-
-async fn list(core: web::Data<Core>, q: web::Query<Page>) -> Result<HttpResponse, ApiError> {
-    let limit = q.limit.unwrap_or(100).clamp(1, 1000);
-    let rows = STORE
-        .list_latest(&core.pool, q.after.as_deref().unwrap_or(""), limit)
-        .await?;
-    Ok(HttpResponse::Ok().json(rows))
-}
-
-#[derive(Deserialize)]
-struct FeedQuery {
-    after: Option<i64>,
-    limit: Option<i64>,
-}
-
-async fn feed_page(
-    core: web::Data<Core>,
-    q: web::Query<FeedQuery>,
-) -> Result<HttpResponse, ApiError> {
-    let limit = q.limit.unwrap_or(1000).clamp(1, 10_000);
-    // Writers are brief; retry the try-lock a few times before answering "busy".
-    for _ in 0..50 {
-        if let Some(rows) = STORE
-            .feed_after(&core.pool, q.after.unwrap_or(0), limit)
-            .await?
-        {
-            return Ok(HttpResponse::Ok().json(rows));
-        }
-        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
-    }
-    Err(ApiError::Conflict("writers are busy; retry".into()))
+    let written = registry_api::patch::<Qualifications>(&core, &path, patch).await?;
+    Ok(HttpResponse::Ok().json(written))
 }
 
 #[derive(Deserialize)]
@@ -458,14 +310,9 @@ async fn bulk(
 /// The insurer API under `/insurer/v1` (needs `web::Data<Core>`).
 pub fn configure(cfg: &mut web::ServiceConfig) {
     cfg.service(
-        web::scope("/insurer/v1")
-            .route("/qualifications", web::post().to(register))
-            .route("/qualifications", web::get().to(list))
-            .route("/qualifications/{id}", web::get().to(get_one))
-            .route("/qualifications/{id}", web::patch().to(change))
-            .route("/qualifications/{id}/versions", web::get().to(get_versions))
-            .route("/qualifications/{id}/end", web::post().to(end))
-            .route("/bulk", web::post().to(bulk))
-            .route("/feed", web::get().to(feed_page)),
-    );
+        registry_api::records::<Qualifications>("/insurer/v1/qualifications")
+            .route("/{id}/end", web::post().to(end)),
+    )
+    .route("/insurer/v1/bulk", web::post().to(bulk));
+    registry_api::feed::<Qualifications>(cfg, "/insurer/v1/feed");
 }

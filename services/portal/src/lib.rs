@@ -9,6 +9,7 @@
 //! | [`MIGRATIONS`] | `schema/portal/*.sql` |
 //! | [`STORE`] | the versioned facility table |
 //! | [`register_facilities`] | idempotent registration of many facilities (demo data, seeds) |
+//! | [`Facilities`] | the records of the generic registry API (`onshi_platform::registry_api`) |
 //! | [`configure`] | the HTTP API under `/portal/v1` (documented in `docs/PORTAL.md`) |
 
 use actix_web::{web, HttpResponse};
@@ -18,7 +19,8 @@ use onshi_platform::db::Migrations;
 use onshi_platform::feed;
 use onshi_platform::http::{parse_json, read_body, ApiError, Core};
 use onshi_platform::pki::{Ca, Issued};
-use onshi_platform::versioned::{self, Applied, Mode, Store, Write, Written};
+use onshi_platform::registry_api::{self, Checked, Registry};
+use onshi_platform::versioned::{Applied, Mode, Store};
 use onshi_wire::ids::{Date, InstitutionCode};
 use onshi_wire::record::{FacilityRecord, FacilityStatus, TerminalCert};
 
@@ -38,16 +40,7 @@ pub const MIGRATIONS: Migrations = Migrations {
 
 /// Writes a changed facility as a new version, if it is still at `version`.
 async fn save(core: &Core, f: &FacilityRecord, version: i32) -> Result<(), ApiError> {
-    let w = write_of(
-        1,
-        f,
-        Mode::Update {
-            expected_version: Some(version),
-        },
-    );
-    STORE
-        .apply(&core.pool, core.clock.now(), vec![w], "api")
-        .await?;
+    registry_api::save::<Facilities>(core, checked(f), version).await?;
     Ok(())
 }
 
@@ -95,7 +88,7 @@ pub async fn issue_certificate(
     if valid_to < valid_from {
         return Err(ApiError::bad("the certificate would end before it starts"));
     }
-    let row = latest(core, code).await?;
+    let row = registry_api::latest::<Facilities>(core, code).await?;
     let mut f: FacilityRecord =
         serde_json::from_value(row.record).map_err(|e| ApiError::Internal(e.into()))?;
     let ca = ca(&core.pool).await?;
@@ -143,13 +136,43 @@ fn parse_facility(v: Value) -> Result<FacilityRecord, Vec<String>> {
     }
 }
 
-fn write_of(line: usize, f: &FacilityRecord, mode: Mode) -> Write {
-    Write {
-        line,
+/// A checked facility, ready to be written.
+fn checked(f: &FacilityRecord) -> Checked {
+    Checked {
         id: f.code.as_str().to_string(),
         record: serde_json::to_value(f).expect("records serialise"),
         effective_date: None,
-        mode,
+    }
+}
+
+/// The facility registry's records, for the generic registry API.
+pub struct Facilities;
+
+impl Registry for Facilities {
+    const STORE: Store = STORE;
+    const BODY_LIMIT: usize = BODY_LIMIT;
+
+    fn path_id(raw: &str) -> Result<String, ApiError> {
+        let code = InstitutionCode::parse(raw).map_err(|e| ApiError::bad(e.0))?;
+        Ok(code.as_str().to_string())
+    }
+
+    fn refuse_fields(body: &Value) -> Result<(), ApiError> {
+        if body.get("web_api_secret_sha256").is_some() {
+            return Err(ApiError::bad(
+                "web_api_secret_sha256 is set by POST /portal/v1/facilities/{code}/web-api-credentials",
+            ));
+        }
+        Ok(())
+    }
+
+    fn check(record: Value, effective: Option<Value>) -> Result<Checked, Vec<String>> {
+        if effective.is_some() {
+            return Err(vec![
+                "effective_date: a facility version takes effect when it is recorded".into(),
+            ]);
+        }
+        Ok(checked(&parse_facility(record)?))
     }
 }
 
@@ -168,7 +191,7 @@ pub async fn register_facilities(
                 details: problems,
             });
         }
-        writes.push(write_of(i + 1, f, Mode::Upsert));
+        writes.push(checked(f).write(i + 1, Mode::Upsert));
     }
     match STORE
         .apply(&core.pool, core.clock.now(), writes, source)
@@ -177,91 +200,6 @@ pub async fn register_facilities(
         Ok(a) => Ok(a),
         Err(e) => Err(e.into()),
     }
-}
-
-async fn apply_one(core: &Core, w: Write) -> Result<HttpResponse, ApiError> {
-    let id = w.id.clone();
-    let created = matches!(w.mode, Mode::Create);
-    match STORE
-        .apply(&core.pool, core.clock.now(), vec![w], "api")
-        .await
-    {
-        Ok(mut a) => {
-            let body = Written {
-                id,
-                applied: a.remove(0),
-            };
-            Ok(if created {
-                HttpResponse::Created().json(body)
-            } else {
-                HttpResponse::Ok().json(body)
-            })
-        }
-        Err(e) => Err(e.into()),
-    }
-}
-
-async fn register(core: web::Data<Core>, body: web::Payload) -> Result<HttpResponse, ApiError> {
-    let v: Value = parse_json(&read_body(body, BODY_LIMIT).await?)?;
-    if v.get("web_api_secret_sha256").is_some() {
-        return Err(ApiError::bad(
-            "web_api_secret_sha256 is set by POST /portal/v1/facilities/{code}/web-api-credentials",
-        ));
-    }
-    let f = parse_facility(v).map_err(|details| ApiError::BadRequest {
-        message: "the facility was refused".into(),
-        details,
-    })?;
-    apply_one(&core, write_of(1, &f, Mode::Create)).await
-}
-
-async fn latest(core: &Core, code: &str) -> Result<versioned::VersionRow, ApiError> {
-    let code = InstitutionCode::parse(code).map_err(|e| ApiError::bad(e.0))?;
-    STORE
-        .versions_of(&core.pool, code.as_str())
-        .await?
-        .pop()
-        .ok_or_else(|| ApiError::NotFound(format!("facility {code} does not exist")))
-}
-
-async fn patch_facility(core: &Core, code: &str, patch: &Value) -> Result<HttpResponse, ApiError> {
-    let row = latest(core, code).await?;
-    let mut merged = row.record.clone();
-    versioned::merge_patch(&mut merged, patch);
-    let f = parse_facility(merged).map_err(|details| ApiError::BadRequest {
-        message: "the changed facility was refused".into(),
-        details,
-    })?;
-    apply_one(
-        core,
-        write_of(
-            1,
-            &f,
-            Mode::Update {
-                expected_version: Some(row.version),
-            },
-        ),
-    )
-    .await
-}
-
-async fn change(
-    core: web::Data<Core>,
-    path: web::Path<String>,
-    body: web::Payload,
-) -> Result<HttpResponse, ApiError> {
-    let patch: Value = parse_json(&read_body(body, BODY_LIMIT).await?)?;
-    if !patch.is_object() {
-        return Err(ApiError::bad(
-            "a change must be a JSON object (merge patch)",
-        ));
-    }
-    if patch.get("web_api_secret_sha256").is_some() {
-        return Err(ApiError::bad(
-            "web_api_secret_sha256 is set by the web-api-credentials endpoint",
-        ));
-    }
-    patch_facility(&core, &path, &patch).await
 }
 
 async fn issue_credentials(
@@ -275,7 +213,7 @@ async fn issue_credentials(
         .map_err(|_| ApiError::Internal(anyhow::anyhow!("no randomness")))?;
     let secret: String = raw.iter().map(|b| format!("{b:02x}")).collect();
     let patch = serde_json::json!({ "web_api_secret_sha256": onshi_platform::sha256_hex(secret.as_bytes()) });
-    patch_facility(&core, &path, &patch).await?;
+    registry_api::patch::<Facilities>(&core, &path, patch).await?;
     let code = InstitutionCode::parse(&path).map_err(|e| ApiError::bad(e.0))?;
     Ok(HttpResponse::Created().json(serde_json::json!({
         "MedicalInstitutionCode": code.as_str(),
@@ -322,7 +260,7 @@ async fn list_certificates(
     core: web::Data<Core>,
     path: web::Path<String>,
 ) -> Result<HttpResponse, ApiError> {
-    let row = latest(&core, &path).await?;
+    let row = registry_api::latest::<Facilities>(&core, &path).await?;
     let f: FacilityRecord =
         serde_json::from_value(row.record).map_err(|e| ApiError::Internal(e.into()))?;
     Ok(HttpResponse::Ok().json(f.certificates))
@@ -333,7 +271,7 @@ async fn revoke_certificate(
     path: web::Path<(String, String)>,
 ) -> Result<HttpResponse, ApiError> {
     let (code, sha) = path.into_inner();
-    let row = latest(&core, &code).await?;
+    let row = registry_api::latest::<Facilities>(&core, &code).await?;
     let mut f: FacilityRecord =
         serde_json::from_value(row.record).map_err(|e| ApiError::Internal(e.into()))?;
     let today = core.clock.today();
@@ -415,52 +353,22 @@ async fn adoption(core: web::Data<Core>) -> Result<HttpResponse, ApiError> {
     Ok(HttpResponse::Ok().json(table))
 }
 
-async fn get_one(core: web::Data<Core>, path: web::Path<String>) -> Result<HttpResponse, ApiError> {
-    Ok(HttpResponse::Ok().json(latest(&core, &path).await?))
-}
-
-#[derive(serde::Deserialize)]
-struct Page {
-    after: Option<String>,
-    limit: Option<i64>,
-}
-
-async fn list(core: web::Data<Core>, q: web::Query<Page>) -> Result<HttpResponse, ApiError> {
-    let rows = STORE
-        .list_latest(
-            &core.pool,
-            q.after.as_deref().unwrap_or(""),
-            q.limit.unwrap_or(100).clamp(1, 1000),
-        )
-        .await?;
-    Ok(HttpResponse::Ok().json(rows))
-}
-
 /// The portal API under `/portal/v1` (needs `web::Data<Core>`).
 pub fn configure(cfg: &mut web::ServiceConfig) {
     cfg.service(
-        web::scope("/portal/v1")
-            .route("/facilities", web::post().to(register))
-            .route("/facilities", web::get().to(list))
-            .route("/facilities/{code}", web::get().to(get_one))
-            .route("/facilities/{code}", web::patch().to(change))
+        registry_api::records::<Facilities>("/portal/v1/facilities")
             .route(
-                "/facilities/{code}/web-api-credentials",
+                "/{code}/web-api-credentials",
                 web::post().to(issue_credentials),
             )
+            .route("/{code}/certificates", web::post().to(post_certificate))
+            .route("/{code}/certificates", web::get().to(list_certificates))
             .route(
-                "/facilities/{code}/certificates",
-                web::post().to(post_certificate),
-            )
-            .route(
-                "/facilities/{code}/certificates",
-                web::get().to(list_certificates),
-            )
-            .route(
-                "/facilities/{code}/certificates/{sha256}/revoke",
+                "/{code}/certificates/{sha256}/revoke",
                 web::post().to(revoke_certificate),
-            )
-            .route("/ca.pem", web::get().to(ca_pem))
-            .route("/adoption", web::get().to(adoption)),
-    );
+            ),
+    )
+    .route("/portal/v1/ca.pem", web::get().to(ca_pem))
+    .route("/portal/v1/adoption", web::get().to(adoption));
+    registry_api::feed::<Facilities>(cfg, "/portal/v1/feed");
 }
