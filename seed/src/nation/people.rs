@@ -797,3 +797,43 @@ pub fn generate(seed: u64, spec: ChunkSpec, as_of: NaiveDate, cat: &Catalogue) -
     }
     out
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A digest of everything one chunk generates: versions, cards, stats and deck samples.
+    fn digest(out: &ChunkOut) -> String {
+        let mut text = String::new();
+        for v in &out.versions {
+            text.push_str(&format!("{}|{}|{}|{}\n", v.id, v.op, v.effective_from, v.record));
+        }
+        for c in &out.cards {
+            text.push_str(&format!("{c:?}\n"));
+        }
+        for s in &out.samples {
+            text.push_str(&format!("{s:?}\n"));
+        }
+        text.push_str(&format!("{:?}", out.stats));
+        onshi_platform::sha256_hex(text.as_bytes())
+    }
+
+    #[test]
+    fn a_chunk_is_the_same_data_release_after_release() {
+        // Changing this digest changes every seeded nation and its decks: do it only on purpose, and say so.
+        let spec = ChunkSpec {
+            id: 7,
+            pref: 13,
+            index_in_pref: 3,
+            first_person: 140_000,
+            persons: 3_000,
+        };
+        let as_of = NaiveDate::from_ymd_opt(2026, 11, 21).unwrap();
+        let out = generate(20261121, spec, as_of, &Catalogue::build());
+        assert_eq!(out.stats.persons, 3_000);
+        assert_eq!(
+            digest(&out),
+            "e285caf9b85f0e3e989a38e973183d97d393513140a94e501feca0a7798e0439"
+        );
+    }
+}
