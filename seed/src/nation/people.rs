@@ -7,6 +7,8 @@
 //! retirements (an old card lost with 事由 03), deaths (01), short-term cards (some expired), 限度額適用認定証
 //! and 特定疾病 holders; My Number cards and their health-insurance-use registration.
 
+use std::collections::HashMap;
+
 use chrono::{Datelike, NaiveDate};
 use serde::{Deserialize, Serialize};
 
@@ -23,7 +25,7 @@ use onshi_wire::record::{
 use super::catalogue::{municipality, place, Catalogue, Kind};
 use super::names::{FAMILY, FEMALE, MALE};
 use super::params::{
-    rates, AGE_BANDS, CARD_ISSUED_PER_MILLE, CARD_REGISTERED_PER_MILLE, PREFECTURES,
+    rates, Prefecture, AGE_BANDS, CARD_ISSUED_PER_MILLE, CARD_REGISTERED_PER_MILLE, PREFECTURES,
 };
 use super::rng::Rng;
 
@@ -158,11 +160,6 @@ struct Group {
     lost: Option<(NaiveDate, ReasonOfLoss)>,
 }
 
-fn next_number(g: &mut u32) -> String {
-    *g += 1;
-    g.to_string()
-}
-
 fn days(d: NaiveDate, n: i64) -> NaiveDate {
     d + chrono::TimeDelta::days(n)
 }
@@ -191,611 +188,839 @@ fn employment(age: i32, male: bool) -> u32 {
     }
 }
 
+/// A household: its head, the head's spouse, the children living with them.
+struct Household {
+    head: usize,
+    spouse: Option<usize>,
+    children: Vec<usize>,
+}
+
+/// Where each person lives and which family name they carry.
+struct Homes {
+    family_of: Vec<usize>,
+    household_of: Vec<usize>,
+    address_of: Vec<String>,
+    postal_of: Vec<String>,
+}
+
+/// What the cards of a chunk show at the end: each person's current qualification, and who died.
+struct Outcomes {
+    current_qual: Vec<Option<String>>,
+    dead: Vec<bool>,
+}
+
+/// Deck samples kept per category and chunk.
+const SAMPLE_CAP: usize = 3;
+
+/// The generator of one chunk: its random stream, where it is, and what it has produced so far. Each step draws
+/// from the stream in a fixed order, so the same (seed, spec, as_of) always gives the same chunk.
+struct Chunk<'a> {
+    rng: Rng,
+    spec: ChunkSpec,
+    as_of: NaiveDate,
+    cat: &'a Catalogue,
+    /// `<pref><index>`: the 記号 of the chunk's groups.
+    code: String,
+    /// The last 番号 given in the chunk.
+    numbers: u32,
+    /// 後期高齢者 numbers used in the chunk.
+    late_local: u32,
+    samples_taken: HashMap<&'static str, usize>,
+    out: ChunkOut,
+}
+
 /// Generates one chunk. Pure: the same (seed, spec, as_of) always gives the same output.
 pub fn generate(seed: u64, spec: ChunkSpec, as_of: NaiveDate, cat: &Catalogue) -> ChunkOut {
-    let mut rng = Rng::new(seed, u64::from(spec.id));
-    let pref = spec.pref;
-    let pref_name = PREFECTURES[usize::from(pref) - 1].1;
-    let (post_lo, post_hi) = PREFECTURES[usize::from(pref) - 1].3;
-    let municipalities = u64::from(PREFECTURES[usize::from(pref) - 1].4);
-    let mut out = ChunkOut {
-        stats: Stats {
-            by_age_band: vec![0; AGE_BANDS.len()],
-            ..Stats::default()
+    let mut c = Chunk {
+        rng: Rng::new(seed, u64::from(spec.id)),
+        spec,
+        as_of,
+        cat,
+        code: format!("{:02}{:05}", spec.pref, spec.index_in_pref),
+        numbers: 0,
+        late_local: 0,
+        samples_taken: HashMap::new(),
+        out: ChunkOut {
+            stats: Stats {
+                by_age_band: vec![0; AGE_BANDS.len()],
+                ..Stats::default()
+            },
+            ..ChunkOut::default()
         },
-        ..ChunkOut::default()
     };
+    let mut people = c.persons();
+    let households = c.households(&mut people);
+    let (mut groups, homes) = c.card_groups(&mut people, &households);
+    c.histories(&people, &mut groups);
+    let outcomes = c.records(&people, &groups, &homes);
+    c.cards(&people, &outcomes);
+    c.out
+}
 
-    // 1. Persons with the census age pyramid.
-    let mut people: Vec<Person> = (0..spec.persons)
-        .map(|_| {
-            let band = rng.weighted(&AGE_BANDS) as i64;
-            let years = band * 5 + rng.range(0, 4);
-            let birth = days(as_of, -(years * 365 + years / 4 + rng.range(1, 364)));
-            let age = Date::from_naive(birth).age_on(Date::from_naive(as_of));
-            let male_share = match age {
-                ..=64 => 505,
-                65..=84 => 450,
-                _ => 330,
+impl Chunk<'_> {
+    fn prefecture(&self) -> &'static Prefecture {
+        &PREFECTURES[usize::from(self.spec.pref) - 1]
+    }
+
+    fn next_number(&mut self) -> String {
+        self.numbers += 1;
+        self.numbers.to_string()
+    }
+
+    /// 1. Persons with the census age pyramid.
+    fn persons(&mut self) -> Vec<Person> {
+        let (rng, as_of) = (&mut self.rng, self.as_of);
+        (0..self.spec.persons)
+            .map(|_| {
+                let band = rng.weighted(&AGE_BANDS) as i64;
+                let years = band * 5 + rng.range(0, 4);
+                let birth = days(as_of, -(years * 365 + years / 4 + rng.range(1, 364)));
+                let age = Date::from_naive(birth).age_on(Date::from_naive(as_of));
+                let male_share = match age {
+                    ..=64 => 505,
+                    65..=84 => 450,
+                    _ => 330,
+                };
+                let male = rng.per_mille(male_share);
+                Person {
+                    age,
+                    birth,
+                    male,
+                    given: 0,
+                }
+            })
+            .collect()
+    }
+
+    /// 2. Households: adults by age, neighbours of similar age married; children to parents 22–42 years older.
+    fn households(&mut self, people: &mut [Person]) -> Vec<Household> {
+        let rng = &mut self.rng;
+        let mut adults: Vec<usize> = (0..people.len()).filter(|&i| people[i].age >= 20).collect();
+        adults.sort_by_key(|&i| (people[i].age, i));
+        let mut households: Vec<Household> = Vec::new();
+        let mut k = 0;
+        while k < adults.len() {
+            let head = adults[k];
+            let married = match people[head].age {
+                ..=24 => 50,
+                25..=34 => 450,
+                35..=74 => 700,
+                _ => 450,
             };
-            let male = rng.per_mille(male_share);
-            Person {
-                age,
-                birth,
-                male,
-                given: 0,
+            let spouse = (k + 1 < adults.len()
+                && people[adults[k + 1]].age - people[head].age <= 8
+                && rng.per_mille(married))
+            .then(|| adults[k + 1]);
+            if let Some(s) = spouse {
+                people[s].male = !people[head].male;
+                k += 1;
             }
-        })
-        .collect();
-
-    // 2. Households: adults by age, neighbours of similar age married; children to parents 22–42 years older.
-    let mut adults: Vec<usize> = (0..people.len()).filter(|&i| people[i].age >= 20).collect();
-    adults.sort_by_key(|&i| (people[i].age, i));
-    let mut households: Vec<(usize, Option<usize>, Vec<usize>)> = Vec::new();
-    let mut k = 0;
-    while k < adults.len() {
-        let head = adults[k];
-        let married = match people[head].age {
-            ..=24 => 50,
-            25..=34 => 450,
-            35..=74 => 700,
-            _ => 450,
-        };
-        let spouse = (k + 1 < adults.len()
-            && people[adults[k + 1]].age - people[head].age <= 8
-            && rng.per_mille(married))
-        .then(|| adults[k + 1]);
-        if let Some(s) = spouse {
-            people[s].male = !people[head].male;
+            households.push(Household {
+                head,
+                spouse,
+                children: Vec::new(),
+            });
             k += 1;
         }
-        households.push((head, spouse, Vec::new()));
-        k += 1;
-    }
-    let mut heads_by_age: Vec<Vec<usize>> = vec![Vec::new(); 130];
-    for (h, (head, _, _)) in households.iter().enumerate() {
-        heads_by_age[people[*head].age.clamp(0, 129) as usize].push(h);
-    }
-    for c in (0..people.len()).filter(|&i| people[i].age < 20) {
-        let age = people[c].age;
-        let mut home = None;
-        for _ in 0..8 {
-            let a = (age + rng.range(22, 42) as i32).clamp(0, 129) as usize;
-            if !heads_by_age[a].is_empty() {
-                home = Some(*rng.pick(&heads_by_age[a]));
-                break;
+        let mut heads_by_age: Vec<Vec<usize>> = vec![Vec::new(); 130];
+        for (h, household) in households.iter().enumerate() {
+            heads_by_age[people[household.head].age.clamp(0, 129) as usize].push(h);
+        }
+        for c in (0..people.len()).filter(|&i| people[i].age < 20) {
+            let age = people[c].age;
+            let mut home = None;
+            for _ in 0..8 {
+                let a = (age + rng.range(22, 42) as i32).clamp(0, 129) as usize;
+                if !heads_by_age[a].is_empty() {
+                    home = Some(*rng.pick(&heads_by_age[a]));
+                    break;
+                }
+            }
+            match home.or_else(|| {
+                (!households.is_empty()).then(|| rng.below(households.len() as u64) as usize)
+            }) {
+                Some(h) => households[h].children.push(c),
+                None => households.push(Household {
+                    head: c,
+                    spouse: None,
+                    children: Vec::new(),
+                }),
             }
         }
-        match home.or_else(|| {
-            (!households.is_empty()).then(|| rng.below(households.len() as u64) as usize)
-        }) {
-            Some(h) => households[h].2.push(c),
-            None => households.push((c, None, Vec::new())),
-        }
+        self.out.stats.households = households.len() as u64;
+        households
     }
-    out.stats.households = households.len() as u64;
 
-    // 3. Card groups per household.
-    let mut groups: Vec<Group> = Vec::new();
-    let mut family_of = vec![0usize; people.len()];
-    let mut address_of = vec![String::new(); households.len()];
-    let mut postal_of = vec![String::new(); households.len()];
-    let mut household_of = vec![0usize; people.len()];
-    let mut late_local = 0u32;
-    let mut g_counter = 0u32;
-    let chunk_code = format!("{:02}{:05}", pref, spec.index_in_pref);
-    for (h, (head, spouse, children)) in households.iter().enumerate() {
+    /// 3. Card groups per household: employees (with their dependants), 国保, 後期高齢者.
+    fn card_groups(
+        &mut self,
+        people: &mut [Person],
+        households: &[Household],
+    ) -> (Vec<Group>, Homes) {
+        let mut groups: Vec<Group> = Vec::new();
+        let mut homes = Homes {
+            family_of: vec![0; people.len()],
+            household_of: vec![0; people.len()],
+            address_of: vec![String::new(); households.len()],
+            postal_of: vec![String::new(); households.len()],
+        };
+        for (h, household) in households.iter().enumerate() {
+            let members: Vec<usize> = std::iter::once(household.head)
+                .chain(household.spouse)
+                .chain(household.children.iter().copied())
+                .collect();
+            let m = self.settle(people, &mut homes, h, &members);
+            let (rest, late): (Vec<usize>, Vec<usize>) =
+                members.iter().partition(|&&p| people[p].age < 75);
+            let (head, spouse) = (household.head, household.spouse);
+            let head_works = rest.contains(&head)
+                && self
+                    .rng
+                    .per_mille(employment(people[head].age, people[head].male));
+            let spouse_works = spouse.is_some_and(|s| {
+                rest.contains(&s)
+                    && self
+                        .rng
+                        .per_mille(employment(people[s].age, people[s].male) * 70 / 100)
+            });
+            let mut covered: Vec<usize> = Vec::new();
+            let mut dependants_of: Option<usize> = None;
+            if head_works {
+                groups.push(self.employee_group(people, head));
+                dependants_of = Some(groups.len() - 1);
+                covered.push(head);
+            }
+            if let (true, Some(s)) = (spouse_works, spouse) {
+                groups.push(self.employee_group(people, s));
+                dependants_of.get_or_insert(groups.len() - 1);
+                covered.push(s);
+            }
+            if let Some(gi) = dependants_of {
+                for &p in &rest {
+                    let is_child = people[p].age < 20 || household.children.contains(&p);
+                    let dependent_spouse = Some(p) == spouse && !spouse_works;
+                    if !covered.contains(&p) && (is_child || dependent_spouse) {
+                        let q = groups[gi].qual[0].max(people[p].birth);
+                        groups[gi].members.push(p);
+                        groups[gi].qual.push(q);
+                        covered.push(p);
+                        self.out.stats.dependants += 1;
+                    }
+                }
+            }
+            let kokuho: Vec<usize> = rest
+                .iter()
+                .copied()
+                .filter(|p| !covered.contains(p))
+                .collect();
+            if !kokuho.is_empty() {
+                groups.push(self.kokuho_group(people, kokuho, m));
+            }
+            for p in late {
+                groups.push(self.late_group(people, p));
+            }
+        }
+        (groups, homes)
+    }
+
+    /// The household's family name, address and postal code, and each member's given name; returns the
+    /// municipality (which decides its 国保).
+    fn settle(
+        &mut self,
+        people: &mut [Person],
+        homes: &mut Homes,
+        h: usize,
+        members: &[usize],
+    ) -> u32 {
+        let pref = self.spec.pref;
+        let &(_, pref_name, _, (post_lo, post_hi), municipalities) = self.prefecture();
+        let rng = &mut self.rng;
         let fam = rng.below(FAMILY.len() as u64) as usize;
-        let m = rng.below(municipalities) as u32;
+        let m = rng.below(u64::from(municipalities)) as u32;
         let town = place(pref, m * 31 + rng.below(40) as u32);
-        address_of[h] = format!(
+        homes.address_of[h] = format!(
             "{pref_name}{}{town}{}丁目{}番{}号",
             municipality(pref, m),
             rng.range(1, 9),
             rng.range(1, 30),
             rng.range(1, 20)
         );
-        postal_of[h] = format!(
+        homes.postal_of[h] = format!(
             "{:03}-{:04}",
             rng.range(i64::from(post_lo), i64::from(post_hi)),
             rng.range(0, 9999)
         );
-        let members: Vec<usize> = std::iter::once(*head)
-            .chain(*spouse)
-            .chain(children.iter().copied())
-            .collect();
-        for &p in &members {
-            family_of[p] = fam;
-            household_of[p] = h;
+        for &p in members {
+            homes.family_of[p] = fam;
+            homes.household_of[p] = h;
             people[p].given = rng.below(if people[p].male {
                 MALE.len()
             } else {
                 FEMALE.len()
             } as u64) as usize;
         }
-        let kokuho_insurer =
-            cat.of(Kind::Kokuho, pref)[m as usize % cat.of(Kind::Kokuho, pref).len()];
-        let employee_group = |rng: &mut Rng, holder: usize, g: &mut u32| -> Group {
-            let kind = [Kind::Kyokai, Kind::Kumiai, Kind::Kyosai][rng.weighted(&[52, 38, 10])];
-            let list = cat.of(kind, pref);
-            let insurer = list[rng.below(list.len() as u64) as usize];
-            let symbol = match kind {
-                Kind::Kyokai => format!("5{chunk_code}"),
-                _ => chunk_code.clone(),
-            };
-            let age = people[holder].age;
-            let tenure = rng.range(0, i64::from((age - 18).clamp(0, 40)));
-            let earliest = birthday(people[holder].birth, 18);
-            let qual = days(as_of, -(tenure * 365 + rng.range(0, 364))).max(earliest);
-            Group {
-                kind,
-                insurer,
-                symbol,
-                number: next_number(g),
-                members: vec![holder],
-                qual: vec![qual],
-                short_term: None,
-                old: false,
-                lost: None,
-            }
-        };
-        let mut rest: Vec<usize> = Vec::new();
-        let mut late: Vec<usize> = Vec::new();
-        for &p in &members {
-            if people[p].age >= 75 {
-                late.push(p);
-            } else {
-                rest.push(p);
-            }
-        }
-        let head_works =
-            rest.contains(head) && rng.per_mille(employment(people[*head].age, people[*head].male));
-        let spouse_works = spouse.is_some_and(|s| {
-            rest.contains(&s) && rng.per_mille(employment(people[s].age, people[s].male) * 70 / 100)
-        });
-        let mut covered: Vec<usize> = Vec::new();
-        let mut dependants_of: Option<usize> = None;
-        if head_works {
-            groups.push(employee_group(&mut rng, *head, &mut g_counter));
-            dependants_of = Some(groups.len() - 1);
-            covered.push(*head);
-        }
-        if let (true, Some(s)) = (spouse_works, spouse) {
-            groups.push(employee_group(&mut rng, *s, &mut g_counter));
-            dependants_of.get_or_insert(groups.len() - 1);
-            covered.push(*s);
-        }
-        if let Some(gi) = dependants_of {
-            for &p in &rest {
-                let is_child = people[p].age < 20 || children.contains(&p);
-                let dependent_spouse = Some(p) == *spouse && !spouse_works;
-                if !covered.contains(&p) && (is_child || dependent_spouse) {
-                    let q = groups[gi].qual[0].max(people[p].birth);
-                    groups[gi].members.push(p);
-                    groups[gi].qual.push(q);
-                    covered.push(p);
-                    out.stats.dependants += 1;
-                }
-            }
-        }
-        let kokuho: Vec<usize> = rest
-            .iter()
-            .copied()
-            .filter(|p| !covered.contains(p))
-            .collect();
-        if !kokuho.is_empty() {
-            let holder = kokuho[0];
-            let age = people[holder].age;
-            let guild = (20..70).contains(&age) && rng.per_mille(135);
-            let insurer = if guild {
-                let list = cat.of(Kind::KokuhoKumiai, pref);
-                list[rng.below(list.len() as u64) as usize]
-            } else {
-                kokuho_insurer
-            };
-            let back = i64::from((age * 365).min(30 * 365));
-            let q0 = days(as_of, -rng.range(0, back)).max(people[holder].birth);
-            let short_term =
-                (!guild && rng.per_mille(rates::SHORT_TERM_CARD_PER_MILLE)).then(|| {
-                    let from = if rng.per_mille(333) {
-                        days(as_of, -rng.range(200, 365))
-                    } else {
-                        days(as_of, -rng.range(0, 180))
-                    };
-                    (from, days(from, 182))
-                });
-            groups.push(Group {
-                kind: if guild {
-                    Kind::KokuhoKumiai
-                } else {
-                    Kind::Kokuho
-                },
-                insurer,
-                symbol: chunk_code.clone(),
-                number: next_number(&mut g_counter),
-                qual: kokuho.iter().map(|&p| q0.max(people[p].birth)).collect(),
-                members: kokuho,
-                short_term,
-                old: false,
-                lost: None,
-            });
-        }
-        for p in late {
-            let list = cat.of(Kind::Kouki, pref);
-            late_local += 1;
-            assert!(late_local < LATE_SLOTS, "too many 後期高齢者 in one chunk");
-            let body = format!("{:07}", spec.index_in_pref * LATE_SLOTS + late_local);
-            let check = mod10_w21(body.as_bytes());
-            let qual = birthday(people[p].birth, 75)
-                .max(NaiveDate::from_ymd_opt(2008, 4, 1).expect("date"));
-            let lost = rng
-                .per_mille(rates::DEATH_PER_MILLE_60_PLUS)
-                .then(|| (days(as_of, -rng.range(1, 365)), ReasonOfLoss::Death));
-            groups.push(Group {
-                kind: Kind::Kouki,
-                insurer: list[0],
-                symbol: String::new(),
-                number: format!("{body}{check}"),
-                members: vec![p],
-                qual: vec![qual],
-                short_term: None,
-                old: false,
-                lost,
-            });
-        }
+        m
     }
 
-    // 4. Histories: an old card for job changers and retirees.
-    let current = groups.len();
-    for gi in 0..current {
-        let (kind, holder, qual) = (groups[gi].kind, groups[gi].members[0], groups[gi].qual[0]);
-        let employee = matches!(kind, Kind::Kyokai | Kind::Kumiai | Kind::Kyosai);
+    /// An employee's own card (協会けんぽ, 健保組合 or 共済).
+    fn employee_group(&mut self, people: &[Person], holder: usize) -> Group {
+        let rng = &mut self.rng;
+        let kind = [Kind::Kyokai, Kind::Kumiai, Kind::Kyosai][rng.weighted(&[52, 38, 10])];
+        let list = self.cat.of(kind, self.spec.pref);
+        let insurer = list[rng.below(list.len() as u64) as usize];
+        let symbol = match kind {
+            Kind::Kyokai => format!("5{}", self.code),
+            _ => self.code.clone(),
+        };
         let age = people[holder].age;
-        let change = employee && rng.per_mille(rates::JOB_CHANGE_PER_MILLE);
-        let retiree = kind == Kind::Kokuho
-            && (62..75).contains(&age)
-            && rng.per_mille(rates::RETIRED_PER_MILLE);
-        if !(change || retiree) {
-            continue;
-        }
-        let new_start = if change {
-            days(as_of, -rng.range(30, 730)).max(birthday(people[holder].birth, 19))
-        } else {
-            qual
-        };
-        if change {
-            for (pos, &m) in groups[gi].members.clone().iter().enumerate() {
-                groups[gi].qual[pos] = new_start.max(people[m].birth);
-            }
-            out.stats.job_changes += 1;
-        } else {
-            out.stats.retirees += 1;
-        }
-        let old_kind = [Kind::Kyokai, Kind::Kumiai][rng.weighted(&[60, 40])];
-        let list = cat.of(old_kind, pref);
-        let old_start =
-            days(new_start, -rng.range(365, 12 * 365)).max(birthday(people[holder].birth, 18));
-        if old_start >= new_start {
-            continue;
-        }
-        groups.push(Group {
-            kind: old_kind,
-            insurer: list[rng.below(list.len() as u64) as usize],
-            symbol: format!("9{chunk_code}"),
-            number: next_number(&mut g_counter),
+        let tenure = rng.range(0, i64::from((age - 18).clamp(0, 40)));
+        let earliest = birthday(people[holder].birth, 18);
+        let qual = days(self.as_of, -(tenure * 365 + rng.range(0, 364))).max(earliest);
+        Group {
+            kind,
+            insurer,
+            symbol,
+            number: self.next_number(),
             members: vec![holder],
-            qual: vec![old_start],
+            qual: vec![qual],
             short_term: None,
-            old: true,
-            lost: Some((new_start, ReasonOfLoss::OtherInsurance)),
-        });
+            old: false,
+            lost: None,
+        }
     }
 
-    // 5. Records, cards, samples.
-    let fy_start = if as_of.month() >= 4 {
-        as_of.year()
-    } else {
-        as_of.year() - 1
-    };
-    let limit_from = NaiveDate::from_ymd_opt(fy_start, 4, 1).expect("date");
-    let limit_to = NaiveDate::from_ymd_opt(fy_start + 1, 3, 31).expect("date");
-    let cycle_year = if as_of.month() >= 8 {
-        as_of.year()
-    } else {
-        as_of.year() - 1
-    };
-    let cycle_from = NaiveDate::from_ymd_opt(cycle_year, 8, 1).expect("date");
-    let cycle_to = NaiveDate::from_ymd_opt(cycle_year + 1, 7, 31).expect("date");
-    let mut current_qual: Vec<Option<String>> = vec![None; people.len()];
-    let mut dead = vec![false; people.len()];
-    let sample_cap = 3usize;
-    let mut taken: std::collections::HashMap<&'static str, usize> = Default::default();
-    let mut sample = |out: &mut ChunkOut, s: Sample| {
-        let n = taken.entry(s.category).or_insert(0);
-        if *n < sample_cap {
-            *n += 1;
-            out.samples.push(s);
-        }
-    };
-    for g in &groups {
-        let ins = &cat.insurers[g.insurer];
-        for (pos, (&p, &qual)) in g.members.iter().zip(&g.qual).enumerate() {
-            let person = &people[p];
-            let (fam_k, fam_kana) = FAMILY[family_of[p]];
-            let (given_k, given_kana) = if person.male {
-                MALE[person.given]
-            } else {
-                FEMALE[person.given]
-            };
-            let holder = &people[g.members[0]];
-            let holder_given = if holder.male {
-                MALE[holder.given].0
-            } else {
-                FEMALE[holder.given].0
-            };
-            let holder_name = format!("{}　{}", FAMILY[family_of[g.members[0]]].0, holder_given);
-            let late = g.kind == Kind::Kouki;
-            let age = person.age;
-            let mut r = QualificationRecord {
-                person_id: format!("n{}", spec.first_person + p as u64),
-                insurer_number: ins.number,
-                insurer_name: ins.name.clone(),
-                card_classification: if g.short_term.is_some() {
-                    InsuredCardClassification::ShortTermGeneral
-                } else {
-                    InsuredCardClassification::General
-                },
-                symbol: CardSymbol::parse(&g.symbol).expect("symbol"),
-                number: CardNumber::parse(&g.number).expect("number"),
-                branch: BranchNumber::parse(&format!("{pos:02}")).expect("branch"),
-                personal_family: (!late).then_some(if pos == 0 {
-                    PersonalFamily::Insured
-                } else {
-                    PersonalFamily::Family
-                }),
-                insured_name: (!late).then(|| holder_name.clone()),
-                name: format!("{fam_k}　{given_k}"),
-                name_kana: Some(format!("{fam_kana} {given_kana}")),
-                name_other: None,
-                name_other_kana: None,
-                sex: if person.male { Sex::Male } else { Sex::Female },
-                sex2: None,
-                birth_date: Date::from_naive(person.birth),
-                address: Some(address_of[household_of[p]].clone()),
-                postal_code: Some(PostalCode::parse(&postal_of[household_of[p]]).expect("postal")),
-                qualification_date: Date::from_naive(qual),
-                disqualification_date: g.lost.map(|(d, _)| Date::from_naive(d)),
-                loss_reason: g.lost.map(|(_, r)| r),
-                card_issued: Some(Date::from_naive(qual)),
-                card_valid_from: g.short_term.map(|(f, _)| Date::from_naive(f)),
-                card_expires: g.short_term.map(|(_, t)| Date::from_naive(t)),
-                partial_contribution_percent: late.then(|| {
-                    if rng.per_mille(rates::LATE_30_PER_MILLE) {
-                        30
-                    } else if rng.per_mille(
-                        rates::LATE_20_PER_MILLE * 1000 / (1000 - rates::LATE_30_PER_MILLE),
-                    ) {
-                        20
-                    } else {
-                        10
-                    }
-                }),
-                elderly_recipient: None,
-                limit_certificates: vec![],
-                specific_diseases: vec![],
-            };
-            let active = g.lost.is_none();
-            if active && !late && (70..75).contains(&age) {
-                let from = birthday(person.birth, 70);
-                let from = NaiveDate::from_ymd_opt(from.year(), from.month(), 1)
-                    .map(|d| {
-                        if from.day() == 1 {
-                            d
-                        } else {
-                            d.checked_add_months(chrono::Months::new(1)).expect("date")
-                        }
-                    })
-                    .expect("date")
-                    .max(cycle_from);
-                if from <= as_of {
-                    r.elderly_recipient = Some(ElderlyRecipient {
-                        issued: Date::from_naive(days(from, -14)),
-                        valid_from: Date::from_naive(from),
-                        valid_to: Date::from_naive(cycle_to),
-                        ratio_percent: if rng.per_mille(rates::ELDERLY_30_PER_MILLE) {
-                            30
-                        } else {
-                            20
-                        },
-                    });
-                    out.stats.elderly_recipients += 1;
-                }
-            }
-            if active && age >= 15 && rng.per_mille(rates::LIMIT_CERT_PER_MILLE) {
-                let (classification, flag) = if age >= 70 {
-                    (
-                        LimitCertificateClassification::LimitApplication,
-                        [
-                            LimitCertificateFlag::B01,
-                            LimitCertificateFlag::B02,
-                            LimitCertificateFlag::B03,
-                        ][rng.below(3) as usize],
-                    )
-                } else {
-                    (
-                        LimitCertificateClassification::LimitApplication,
-                        [
-                            LimitCertificateFlag::A01,
-                            LimitCertificateFlag::A02,
-                            LimitCertificateFlag::A03,
-                            LimitCertificateFlag::A04,
-                            LimitCertificateFlag::A05,
-                        ][rng.weighted(&[5, 15, 50, 25, 5])],
-                    )
-                };
-                r.limit_certificates.push(LimitCertificate {
-                    classification,
-                    flag,
-                    issued: Date::from_naive(days(limit_from, -7).max(qual)),
-                    valid_from: Date::from_naive(limit_from.max(qual)),
-                    valid_to: Date::from_naive(limit_to),
-                    long_term_date: None,
-                });
-                out.stats.limit_certificates += 1;
-            }
-            let disease = if rng.per_100k(rates::DIALYSIS_PER_100K) {
-                Some(SpecificDiseaseCategory::ChronicRenalFailure)
-            } else if rng.per_100k(rates::HEMOPHILIA_PER_100K) {
-                Some(SpecificDiseaseCategory::Hemophilia)
-            } else {
-                None
-            };
-            if let (true, Some(category)) = (active, disease) {
-                let from = days(as_of, -rng.range(30, 3000)).max(qual);
-                r.specific_diseases.push(SpecificDisease {
-                    category,
-                    issued: Date::from_naive(from),
-                    valid_from: Date::from_naive(from),
-                    valid_to: Date::from_naive(days(from, 5 * 365)),
-                    self_pay_yen: if rng.per_mille(50) { 20_000 } else { 10_000 },
-                });
-                out.stats.specific_diseases += 1;
-            }
-            let id = r.individual_number().key();
-            let expired = g.short_term.is_some_and(|(_, t)| t < as_of);
-            if g.short_term.is_some() {
-                out.stats.short_term += 1;
-            }
-            if expired {
-                out.stats.expired_cards += 1;
-            }
-            if matches!(g.lost, Some((_, ReasonOfLoss::Death))) {
-                dead[p] = true;
-                out.stats.deaths += 1;
-            } else if !g.old {
-                current_qual[p] = Some(id.clone());
-                out.stats.by_kind[g.kind.index()] += 1;
-            }
-            // Deck samples.
-            let key = |r: &QualificationRecord, with_branch: bool| Sample {
-                category: "",
-                expected: "",
-                insurer_number: r.insurer_number.xml_form(),
-                symbol: r.symbol.as_str().to_string(),
-                number: r.number.as_str().to_string(),
-                branch: if with_branch {
-                    r.branch.as_string()
-                } else {
-                    String::new()
-                },
-                birthdate: r.birth_date.compact(),
-                card: None,
-            };
-            let mut push = |category, expected, with_branch| {
-                let mut s = key(&r, with_branch);
-                s.category = category;
-                s.expected = expected;
-                sample(&mut out, s);
-            };
-            let preschool = onshi_wire::record::is_preschool(r.birth_date, Date::from_naive(as_of));
-            if g.old {
-                push("old_card", "3", true);
-            } else if dead[p] {
-                push("lost_death", "2", true);
-            } else if expired {
-                push("expired_card", "2", true);
-            } else if preschool {
-                push("preschool", "1", true);
-            } else if !r.specific_diseases.is_empty() {
-                push("specific_disease", "1", true);
-            } else if !r.limit_certificates.is_empty() {
-                push("limit_certificate", "1", true);
-            } else if r.elderly_recipient.is_some() {
-                push("elderly_recipient", "1", true);
-            } else if late {
-                push("late_elderly", "1", true);
-            } else if pos > 0 {
-                push("family", "1", true);
-                push("family_without_branch", "1", false);
-            } else if matches!(g.kind, Kind::Kokuho | Kind::KokuhoKumiai) {
-                push("kokuho", "1", true);
-            } else {
-                push("valid", "1", true);
-                let mut nf = key(&r, true);
-                nf.category = "not_found";
-                nf.expected = "4";
-                nf.birthdate = Date::from_naive(days(person.birth, 1)).compact();
-                sample(&mut out, nf);
-            }
-            out.versions.push(NewVersion {
-                id,
-                version: 1,
-                op: "register",
-                effective_from: qual,
-                record: serde_json::to_string(&r).expect("records serialise"),
-            });
-            out.stats.qualifications += 1;
-        }
-    }
-    // The card of each living person; health-insurance use registered for some.
-    for (p, person) in people.iter().enumerate() {
-        out.stats.persons += 1;
-        out.stats.by_age_band[((person.age / 5) as usize).min(AGE_BANDS.len() - 1)] += 1;
-        if person.male {
-            out.stats.male += 1;
-        }
-        if dead[p] || !rng.per_mille(CARD_ISSUED_PER_MILLE) {
-            continue;
-        }
-        let minor = person.age < 18;
-        let issued =
-            days(as_of, -rng.range(0, if minor { 4 * 365 } else { 7 * 365 })).max(person.birth);
-        let expires = days(issued, if minor { 5 * 365 } else { 10 * 365 });
-        let start = NaiveDate::from_ymd_opt(2021, 10, 20)
-            .expect("date")
-            .max(issued);
-        let registered_on = (current_qual[p].is_some()
-            && start <= as_of
-            && rng.per_mille(CARD_REGISTERED_PER_MILLE))
-        .then(|| days(start, rng.range(0, (as_of - start).num_days())));
-        let card = Card {
-            person_id: format!("n{}", spec.first_person + p as u64),
-            serial: format!("{:04X}{:07X}{:05X}", pref, spec.id, p),
-            issued_on: issued,
-            expires_on: expires,
-            pin: format!("{:04}", rng.below(10_000)),
-            registered_on,
-            qualification_id: registered_on.and(current_qual[p].clone()),
+    /// The household's members on no employee insurance: one 国保 (or 国保組合) card, some short-term.
+    fn kokuho_group(&mut self, people: &[Person], members: Vec<usize>, municipality: u32) -> Group {
+        let (pref, as_of) = (self.spec.pref, self.as_of);
+        let kokuho = self.cat.of(Kind::Kokuho, pref);
+        let kokuho_insurer = kokuho[municipality as usize % kokuho.len()];
+        let rng = &mut self.rng;
+        let holder = members[0];
+        let age = people[holder].age;
+        let guild = (20..70).contains(&age) && rng.per_mille(135);
+        let insurer = if guild {
+            let list = self.cat.of(Kind::KokuhoKumiai, pref);
+            list[rng.below(list.len() as u64) as usize]
+        } else {
+            kokuho_insurer
         };
-        out.stats.cards += 1;
-        if card.registered_on.is_some() {
-            out.stats.registered += 1;
-            let wanted = taken.get("mynumber_registered").copied().unwrap_or(0) < sample_cap;
-            if let Some(v) = out
-                .versions
-                .iter()
-                .find(|v| wanted && Some(&v.id) == card.qualification_id.as_ref())
-            {
-                {
-                    let r: QualificationRecord =
-                        serde_json::from_str(&v.record).expect("own record");
-                    *taken.entry("mynumber_registered").or_insert(0) += 1;
-                    out.samples.push(Sample {
-                        category: "mynumber_registered",
-                        expected: "1",
-                        insurer_number: r.insurer_number.xml_form(),
-                        symbol: r.symbol.as_str().to_string(),
-                        number: r.number.as_str().to_string(),
-                        branch: r.branch.as_string(),
-                        birthdate: r.birth_date.compact(),
-                        card: Some((card.serial.clone(), card.pin.clone())),
-                    });
+        let back = i64::from((age * 365).min(30 * 365));
+        let q0 = days(as_of, -rng.range(0, back)).max(people[holder].birth);
+        let short_term = (!guild && rng.per_mille(rates::SHORT_TERM_CARD_PER_MILLE)).then(|| {
+            let from = if rng.per_mille(333) {
+                days(as_of, -rng.range(200, 365))
+            } else {
+                days(as_of, -rng.range(0, 180))
+            };
+            (from, days(from, 182))
+        });
+        Group {
+            kind: if guild {
+                Kind::KokuhoKumiai
+            } else {
+                Kind::Kokuho
+            },
+            insurer,
+            symbol: self.code.clone(),
+            number: self.next_number(),
+            qual: members.iter().map(|&p| q0.max(people[p].birth)).collect(),
+            members,
+            short_term,
+            old: false,
+            lost: None,
+        }
+    }
+
+    /// A 後期高齢者's own card (75 and over), its 番号 with check digit; some have died.
+    fn late_group(&mut self, people: &[Person], p: usize) -> Group {
+        let list = self.cat.of(Kind::Kouki, self.spec.pref);
+        self.late_local += 1;
+        assert!(
+            self.late_local < LATE_SLOTS,
+            "too many 後期高齢者 in one chunk"
+        );
+        let body = format!(
+            "{:07}",
+            self.spec.index_in_pref * LATE_SLOTS + self.late_local
+        );
+        let check = mod10_w21(body.as_bytes());
+        let qual =
+            birthday(people[p].birth, 75).max(NaiveDate::from_ymd_opt(2008, 4, 1).expect("date"));
+        let as_of = self.as_of;
+        let rng = &mut self.rng;
+        let lost = rng
+            .per_mille(rates::DEATH_PER_MILLE_60_PLUS)
+            .then(|| (days(as_of, -rng.range(1, 365)), ReasonOfLoss::Death));
+        Group {
+            kind: Kind::Kouki,
+            insurer: list[0],
+            symbol: String::new(),
+            number: format!("{body}{check}"),
+            members: vec![p],
+            qual: vec![qual],
+            short_term: None,
+            old: false,
+            lost,
+        }
+    }
+
+    /// 4. Histories: an old card for job changers and retirees.
+    fn histories(&mut self, people: &[Person], groups: &mut Vec<Group>) {
+        let as_of = self.as_of;
+        for gi in 0..groups.len() {
+            let (kind, holder, qual) = (groups[gi].kind, groups[gi].members[0], groups[gi].qual[0]);
+            let employee = matches!(kind, Kind::Kyokai | Kind::Kumiai | Kind::Kyosai);
+            let age = people[holder].age;
+            let rng = &mut self.rng;
+            let change = employee && rng.per_mille(rates::JOB_CHANGE_PER_MILLE);
+            let retiree = kind == Kind::Kokuho
+                && (62..75).contains(&age)
+                && rng.per_mille(rates::RETIRED_PER_MILLE);
+            if !(change || retiree) {
+                continue;
+            }
+            let new_start = if change {
+                days(as_of, -rng.range(30, 730)).max(birthday(people[holder].birth, 19))
+            } else {
+                qual
+            };
+            if change {
+                let g = &mut groups[gi];
+                for (q, &m) in g.qual.iter_mut().zip(&g.members) {
+                    *q = new_start.max(people[m].birth);
                 }
+                self.out.stats.job_changes += 1;
+            } else {
+                self.out.stats.retirees += 1;
+            }
+            let old_kind = [Kind::Kyokai, Kind::Kumiai][rng.weighted(&[60, 40])];
+            let list = self.cat.of(old_kind, self.spec.pref);
+            let old_start =
+                days(new_start, -rng.range(365, 12 * 365)).max(birthday(people[holder].birth, 18));
+            if old_start >= new_start {
+                continue;
+            }
+            let insurer = list[rng.below(list.len() as u64) as usize];
+            groups.push(Group {
+                kind: old_kind,
+                insurer,
+                symbol: format!("9{}", self.code),
+                number: self.next_number(),
+                members: vec![holder],
+                qual: vec![old_start],
+                short_term: None,
+                old: true,
+                lost: Some((new_start, ReasonOfLoss::OtherInsurance)),
+            });
+        }
+    }
+
+    /// Keeps a deck sample unless its category has enough.
+    fn sample(&mut self, s: Sample) {
+        let n = self.samples_taken.entry(s.category).or_insert(0);
+        if *n < SAMPLE_CAP {
+            *n += 1;
+            self.out.samples.push(s);
+        }
+    }
+
+    /// 5. One qualification record per member of every group, with its certificates; deck samples.
+    fn records(&mut self, people: &[Person], groups: &[Group], homes: &Homes) -> Outcomes {
+        let periods = Periods::of(self.as_of);
+        let mut outcomes = Outcomes {
+            current_qual: vec![None; people.len()],
+            dead: vec![false; people.len()],
+        };
+        for g in groups {
+            for (pos, (&p, &qual)) in g.members.iter().zip(&g.qual).enumerate() {
+                let mut r = self.record(people, g, homes, pos, p, qual);
+                let active = g.lost.is_none();
+                let late = g.kind == Kind::Kouki;
+                let person = &people[p];
+                if active && !late && (70..75).contains(&person.age) {
+                    r.elderly_recipient = self.elderly_recipient(person, &periods);
+                }
+                if active && person.age >= 15 && self.rng.per_mille(rates::LIMIT_CERT_PER_MILLE) {
+                    r.limit_certificates
+                        .push(self.limit_certificate(person.age, qual, &periods));
+                }
+                if let Some(d) = self.specific_disease(active, qual) {
+                    r.specific_diseases.push(d);
+                }
+                let id = r.individual_number().key();
+                let expired = g.short_term.is_some_and(|(_, t)| t < self.as_of);
+                if g.short_term.is_some() {
+                    self.out.stats.short_term += 1;
+                }
+                if expired {
+                    self.out.stats.expired_cards += 1;
+                }
+                if matches!(g.lost, Some((_, ReasonOfLoss::Death))) {
+                    outcomes.dead[p] = true;
+                    self.out.stats.deaths += 1;
+                } else if !g.old {
+                    outcomes.current_qual[p] = Some(id.clone());
+                    self.out.stats.by_kind[g.kind.index()] += 1;
+                }
+                self.deck_samples(&r, g, pos, person, outcomes.dead[p], expired);
+                self.out.versions.push(NewVersion {
+                    id,
+                    version: 1,
+                    op: "register",
+                    effective_from: qual,
+                    record: serde_json::to_string(&r).expect("records serialise"),
+                });
+                self.out.stats.qualifications += 1;
             }
         }
-        out.cards.push(card);
+        outcomes
     }
-    out
+
+    /// The record of member `pos` (person `p`) of a group, without its certificates.
+    fn record(
+        &mut self,
+        people: &[Person],
+        g: &Group,
+        homes: &Homes,
+        pos: usize,
+        p: usize,
+        qual: NaiveDate,
+    ) -> QualificationRecord {
+        let ins = &self.cat.insurers[g.insurer];
+        let person = &people[p];
+        let (fam_k, fam_kana) = FAMILY[homes.family_of[p]];
+        let (given_k, given_kana) = given_name(person);
+        let holder = g.members[0];
+        let holder_name = format!(
+            "{}　{}",
+            FAMILY[homes.family_of[holder]].0,
+            given_name(&people[holder]).0
+        );
+        let late = g.kind == Kind::Kouki;
+        let home = homes.household_of[p];
+        QualificationRecord {
+            person_id: format!("n{}", self.spec.first_person + p as u64),
+            insurer_number: ins.number,
+            insurer_name: ins.name.clone(),
+            card_classification: if g.short_term.is_some() {
+                InsuredCardClassification::ShortTermGeneral
+            } else {
+                InsuredCardClassification::General
+            },
+            symbol: CardSymbol::parse(&g.symbol).expect("symbol"),
+            number: CardNumber::parse(&g.number).expect("number"),
+            branch: BranchNumber::parse(&format!("{pos:02}")).expect("branch"),
+            personal_family: (!late).then_some(if pos == 0 {
+                PersonalFamily::Insured
+            } else {
+                PersonalFamily::Family
+            }),
+            insured_name: (!late).then_some(holder_name),
+            name: format!("{fam_k}　{given_k}"),
+            name_kana: Some(format!("{fam_kana} {given_kana}")),
+            name_other: None,
+            name_other_kana: None,
+            sex: if person.male { Sex::Male } else { Sex::Female },
+            sex2: None,
+            birth_date: Date::from_naive(person.birth),
+            address: Some(homes.address_of[home].clone()),
+            postal_code: Some(PostalCode::parse(&homes.postal_of[home]).expect("postal")),
+            qualification_date: Date::from_naive(qual),
+            disqualification_date: g.lost.map(|(d, _)| Date::from_naive(d)),
+            loss_reason: g.lost.map(|(_, r)| r),
+            card_issued: Some(Date::from_naive(qual)),
+            card_valid_from: g.short_term.map(|(f, _)| Date::from_naive(f)),
+            card_expires: g.short_term.map(|(_, t)| Date::from_naive(t)),
+            partial_contribution_percent: late.then(|| self.late_ratio()),
+            elderly_recipient: None,
+            limit_certificates: vec![],
+            specific_diseases: vec![],
+        }
+    }
+
+    /// 一部負担割合 of a 後期高齢者 (30, 20 or 10 %).
+    fn late_ratio(&mut self) -> u8 {
+        if self.rng.per_mille(rates::LATE_30_PER_MILLE) {
+            30
+        } else if self
+            .rng
+            .per_mille(rates::LATE_20_PER_MILLE * 1000 / (1000 - rates::LATE_30_PER_MILLE))
+        {
+            20
+        } else {
+            10
+        }
+    }
+
+    /// The 高齢受給者証 of a 70–74-year-old, from the month after the 70th birthday (the 1st: that month).
+    fn elderly_recipient(
+        &mut self,
+        person: &Person,
+        periods: &Periods,
+    ) -> Option<ElderlyRecipient> {
+        let from = birthday(person.birth, 70);
+        let from = NaiveDate::from_ymd_opt(from.year(), from.month(), 1)
+            .map(|d| {
+                if from.day() == 1 {
+                    d
+                } else {
+                    d.checked_add_months(chrono::Months::new(1)).expect("date")
+                }
+            })
+            .expect("date")
+            .max(periods.cycle_from);
+        if from > self.as_of {
+            return None;
+        }
+        self.out.stats.elderly_recipients += 1;
+        Some(ElderlyRecipient {
+            issued: Date::from_naive(days(from, -14)),
+            valid_from: Date::from_naive(from),
+            valid_to: Date::from_naive(periods.cycle_to),
+            ratio_percent: if self.rng.per_mille(rates::ELDERLY_30_PER_MILLE) {
+                30
+            } else {
+                20
+            },
+        })
+    }
+
+    /// A 限度額適用認定証 for this fiscal year (区分 by age).
+    fn limit_certificate(
+        &mut self,
+        age: i32,
+        qual: NaiveDate,
+        periods: &Periods,
+    ) -> LimitCertificate {
+        let rng = &mut self.rng;
+        let flag = if age >= 70 {
+            [
+                LimitCertificateFlag::B01,
+                LimitCertificateFlag::B02,
+                LimitCertificateFlag::B03,
+            ][rng.below(3) as usize]
+        } else {
+            [
+                LimitCertificateFlag::A01,
+                LimitCertificateFlag::A02,
+                LimitCertificateFlag::A03,
+                LimitCertificateFlag::A04,
+                LimitCertificateFlag::A05,
+            ][rng.weighted(&[5, 15, 50, 25, 5])]
+        };
+        self.out.stats.limit_certificates += 1;
+        LimitCertificate {
+            classification: LimitCertificateClassification::LimitApplication,
+            flag,
+            issued: Date::from_naive(days(periods.limit_from, -7).max(qual)),
+            valid_from: Date::from_naive(periods.limit_from.max(qual)),
+            valid_to: Date::from_naive(periods.limit_to),
+            long_term_date: None,
+        }
+    }
+
+    /// A 特定疾病療養受療証 (dialysis, hemophilia) for the few who hold one (drawn for everyone, kept for the active).
+    fn specific_disease(&mut self, active: bool, qual: NaiveDate) -> Option<SpecificDisease> {
+        let rng = &mut self.rng;
+        let category = if rng.per_100k(rates::DIALYSIS_PER_100K) {
+            SpecificDiseaseCategory::ChronicRenalFailure
+        } else if rng.per_100k(rates::HEMOPHILIA_PER_100K) {
+            SpecificDiseaseCategory::Hemophilia
+        } else {
+            return None;
+        };
+        if !active {
+            return None;
+        }
+        let from = days(self.as_of, -rng.range(30, 3000)).max(qual);
+        let self_pay_yen = if rng.per_mille(50) { 20_000 } else { 10_000 };
+        self.out.stats.specific_diseases += 1;
+        Some(SpecificDisease {
+            category,
+            issued: Date::from_naive(from),
+            valid_from: Date::from_naive(from),
+            valid_to: Date::from_naive(days(from, 5 * 365)),
+            self_pay_yen,
+        })
+    }
+
+    /// The deck samples a record stands for (a few per category and chunk).
+    fn deck_samples(
+        &mut self,
+        r: &QualificationRecord,
+        g: &Group,
+        pos: usize,
+        person: &Person,
+        dead: bool,
+        expired: bool,
+    ) {
+        let push = |me: &mut Self, category, expected, with_branch| {
+            me.sample(Sample {
+                category,
+                expected,
+                ..Sample::key(r, with_branch)
+            })
+        };
+        let preschool =
+            onshi_wire::record::is_preschool(r.birth_date, Date::from_naive(self.as_of));
+        if g.old {
+            push(self, "old_card", "3", true);
+        } else if dead {
+            push(self, "lost_death", "2", true);
+        } else if expired {
+            push(self, "expired_card", "2", true);
+        } else if preschool {
+            push(self, "preschool", "1", true);
+        } else if !r.specific_diseases.is_empty() {
+            push(self, "specific_disease", "1", true);
+        } else if !r.limit_certificates.is_empty() {
+            push(self, "limit_certificate", "1", true);
+        } else if r.elderly_recipient.is_some() {
+            push(self, "elderly_recipient", "1", true);
+        } else if g.kind == Kind::Kouki {
+            push(self, "late_elderly", "1", true);
+        } else if pos > 0 {
+            push(self, "family", "1", true);
+            push(self, "family_without_branch", "1", false);
+        } else if matches!(g.kind, Kind::Kokuho | Kind::KokuhoKumiai) {
+            push(self, "kokuho", "1", true);
+        } else {
+            push(self, "valid", "1", true);
+            self.sample(Sample {
+                category: "not_found",
+                expected: "4",
+                birthdate: Date::from_naive(days(person.birth, 1)).compact(),
+                ..Sample::key(r, true)
+            });
+        }
+    }
+
+    /// 6. The card of each living person; health-insurance use registered for some.
+    fn cards(&mut self, people: &[Person], outcomes: &Outcomes) {
+        let as_of = self.as_of;
+        for (p, person) in people.iter().enumerate() {
+            let stats = &mut self.out.stats;
+            stats.persons += 1;
+            stats.by_age_band[((person.age / 5) as usize).min(AGE_BANDS.len() - 1)] += 1;
+            if person.male {
+                stats.male += 1;
+            }
+            let rng = &mut self.rng;
+            if outcomes.dead[p] || !rng.per_mille(CARD_ISSUED_PER_MILLE) {
+                continue;
+            }
+            let minor = person.age < 18;
+            let issued =
+                days(as_of, -rng.range(0, if minor { 4 * 365 } else { 7 * 365 })).max(person.birth);
+            let expires = days(issued, if minor { 5 * 365 } else { 10 * 365 });
+            let start = NaiveDate::from_ymd_opt(2021, 10, 20)
+                .expect("date")
+                .max(issued);
+            let current = &outcomes.current_qual[p];
+            let registered_on =
+                (current.is_some() && start <= as_of && rng.per_mille(CARD_REGISTERED_PER_MILLE))
+                    .then(|| days(start, rng.range(0, (as_of - start).num_days())));
+            let card = Card {
+                person_id: format!("n{}", self.spec.first_person + p as u64),
+                serial: format!("{:04X}{:07X}{:05X}", self.spec.pref, self.spec.id, p),
+                issued_on: issued,
+                expires_on: expires,
+                pin: format!("{:04}", rng.below(10_000)),
+                registered_on,
+                qualification_id: registered_on.and(current.clone()),
+            };
+            self.out.stats.cards += 1;
+            if card.registered_on.is_some() {
+                self.out.stats.registered += 1;
+                self.registered_sample(&card);
+            }
+            self.out.cards.push(card);
+        }
+    }
+
+    /// A deck sample of a card registered for health-insurance use (its qualification's keys, serial and PIN).
+    fn registered_sample(&mut self, card: &Card) {
+        let category = "mynumber_registered";
+        if self.samples_taken.get(category).copied().unwrap_or(0) >= SAMPLE_CAP {
+            return;
+        }
+        let Some(v) = self
+            .out
+            .versions
+            .iter()
+            .find(|v| Some(&v.id) == card.qualification_id.as_ref())
+        else {
+            return;
+        };
+        let r: QualificationRecord = serde_json::from_str(&v.record).expect("own record");
+        *self.samples_taken.entry(category).or_insert(0) += 1;
+        self.out.samples.push(Sample {
+            category,
+            expected: "1",
+            card: Some((card.serial.clone(), card.pin.clone())),
+            ..Sample::key(&r, true)
+        });
+    }
+}
+
+/// The given name (kanji, kana) of a person.
+fn given_name(p: &Person) -> (&'static str, &'static str) {
+    if p.male {
+        MALE[p.given]
+    } else {
+        FEMALE[p.given]
+    }
+}
+
+/// The certificate periods around `as_of`: the fiscal year of 限度額適用認定証 (April–March) and the August–July
+/// cycle of 高齢受給者証.
+struct Periods {
+    limit_from: NaiveDate,
+    limit_to: NaiveDate,
+    cycle_from: NaiveDate,
+    cycle_to: NaiveDate,
+}
+
+impl Periods {
+    fn of(as_of: NaiveDate) -> Self {
+        let fy_start = if as_of.month() >= 4 {
+            as_of.year()
+        } else {
+            as_of.year() - 1
+        };
+        let cycle_year = if as_of.month() >= 8 {
+            as_of.year()
+        } else {
+            as_of.year() - 1
+        };
+        let date = |y, m, d| NaiveDate::from_ymd_opt(y, m, d).expect("date");
+        Self {
+            limit_from: date(fy_start, 4, 1),
+            limit_to: date(fy_start + 1, 3, 31),
+            cycle_from: date(cycle_year, 8, 1),
+            cycle_to: date(cycle_year + 1, 7, 31),
+        }
+    }
+}
+
+impl Sample {
+    /// The request keys of a record (no category yet).
+    fn key(r: &QualificationRecord, with_branch: bool) -> Self {
+        Sample {
+            category: "",
+            expected: "",
+            insurer_number: r.insurer_number.xml_form(),
+            symbol: r.symbol.as_str().to_string(),
+            number: r.number.as_str().to_string(),
+            branch: if with_branch {
+                r.branch.as_string()
+            } else {
+                String::new()
+            },
+            birthdate: r.birth_date.compact(),
+            card: None,
+        }
+    }
 }
 
 #[cfg(test)]
@@ -806,7 +1031,10 @@ mod tests {
     fn digest(out: &ChunkOut) -> String {
         let mut text = String::new();
         for v in &out.versions {
-            text.push_str(&format!("{}|{}|{}|{}\n", v.id, v.op, v.effective_from, v.record));
+            text.push_str(&format!(
+                "{}|{}|{}|{}\n",
+                v.id, v.op, v.effective_from, v.record
+            ));
         }
         for c in &out.cards {
             text.push_str(&format!("{c:?}\n"));
