@@ -242,34 +242,40 @@ fn institution(
     })
 }
 
-/// Parses a whole file. Any problem refuses the file (nothing of it is applied).
-pub fn parse(bytes: &[u8]) -> Result<UkeFile, UkeError> {
-    let recs = records(bytes)?;
-    let Some(first) = recs.first() else {
-        return err(0, "the file is empty");
-    };
-    let (kind, facility, facility_name, claim_month) = match first[0].as_str() {
+/// The first record (IR 医科/歯科, UK 歯科, YK 調剤): the kind of file, the institution, the claim month.
+struct Header {
+    kind: Kind,
+    facility: InstitutionCode,
+    facility_name: String,
+    claim_month: String,
+}
+
+fn header(first: &[String]) -> Result<Header, UkeError> {
+    let facility = || institution(field(first, 2), field(first, 3), field(first, 4), 1);
+    let (kind, facility_name, month, what) = match first[0].as_str() {
+        "IR" if field(first, 3) == "3" => (
+            Kind::Dental,
+            field(first, 6),
+            field(first, 7),
+            "IR 請求年月",
+        ),
         "IR" => (
-            if field(first, 3) == "3" {
-                Kind::Dental
-            } else {
-                Kind::Medical
-            },
-            institution(field(first, 2), field(first, 3), field(first, 4), 1)?,
-            field(first, 6).to_string(),
-            month_of(field(first, 7), 1, "IR 請求年月")?,
+            Kind::Medical,
+            field(first, 6),
+            field(first, 7),
+            "IR 請求年月",
         ),
         "UK" => (
             Kind::Dental,
-            institution(field(first, 2), field(first, 3), field(first, 4), 1)?,
-            field(first, 6).to_string(),
-            month_of(field(first, 7), 1, "UK 請求年月")?,
+            field(first, 6),
+            field(first, 7),
+            "UK 請求年月",
         ),
         "YK" => (
             Kind::Pharmacy,
-            institution(field(first, 2), field(first, 3), field(first, 4), 1)?,
-            field(first, 5).to_string(),
-            month_of(field(first, 6), 1, "YK 請求年月")?,
+            field(first, 5),
+            field(first, 6),
+            "YK 請求年月",
         ),
         other => {
             return err(
@@ -278,67 +284,117 @@ pub fn parse(bytes: &[u8]) -> Result<UkeFile, UkeError> {
             )
         }
     };
-    let mut receipts: Vec<Receipt> = Vec::new();
-    let mut shinryo = String::new();
-    // 調剤: the current Rp's form, usage and dispensing events.
-    let mut rp: Option<(Option<UseClass>, Option<String>)> = None;
-    let mut events: Vec<(NaiveDate, Option<NaiveDate>, String)> = Vec::new();
+    Ok(Header {
+        kind,
+        facility: facility()?,
+        facility_name: facility_name.to_string(),
+        claim_month: month_of(month, 1, what)?,
+    })
+}
+
+/// The current Rp of a 調剤 receipt: its form (`None`: not a drug form this history shows) and usage.
+struct Rp {
+    class: Option<UseClass>,
+    usage: Option<String>,
+}
+
+/// One dispensing of the current Rp (`CZ`).
+struct Dispensing {
+    date: NaiveDate,
+    prescribed_on: Option<NaiveDate>,
+    quantity: String,
+}
+
+/// A file being read: the receipts so far, and what the following lines inherit.
+struct Reader {
+    kind: Kind,
+    receipts: Vec<Receipt>,
+    /// 診療識別, inherited by the following IY/SI lines until one sets another.
+    shinryo: String,
+    /// 調剤: the current Rp and its dispensings.
+    rp: Option<Rp>,
+    dispensings: Vec<Dispensing>,
+}
+
+/// Parses a whole file. Any problem refuses the file (nothing of it is applied).
+pub fn parse(bytes: &[u8]) -> Result<UkeFile, UkeError> {
+    let recs = records(bytes)?;
+    let Some(first) = recs.first() else {
+        return err(0, "the file is empty");
+    };
+    let header = header(first)?;
+    let mut reader = Reader {
+        kind: header.kind,
+        receipts: Vec::new(),
+        shinryo: String::new(),
+        rp: None,
+        dispensings: Vec::new(),
+    };
     let mut closed = false;
     for (i, r) in recs.iter().enumerate().skip(1) {
         let line = i + 1;
         if closed {
             return err(line, "records after GO");
         }
+        closed = reader.record(r, line)?;
+    }
+    if !closed {
+        return err(recs.len(), "no GO record: the file is truncated");
+    }
+    reader.finish(header)
+}
+
+/// The dates of a receipt's month with a count in the 31 day columns starting at `first`, with their counts.
+fn counted_days<'r>(
+    r: &'r [String],
+    first: usize,
+    month: &str,
+    line: usize,
+    id: &str,
+) -> Result<Vec<(NaiveDate, &'r str)>, UkeError> {
+    let (y, m) = (
+        month[..4].parse::<i32>().expect("month"),
+        month[4..].parse::<u32>().expect("month"),
+    );
+    let mut out = Vec::new();
+    for day in 1..=31u32 {
+        let count = field(r, first + day as usize - 1);
+        if count.is_empty() || count == "0" {
+            continue;
+        }
+        let Some(date) = NaiveDate::from_ymd_opt(y, m, day) else {
+            return err(
+                line,
+                format!("{id} has a count on day {day}, which {y}-{m:02} does not have"),
+            );
+        };
+        out.push((date, count));
+    }
+    Ok(out)
+}
+
+/// A 9-digit drug code (医薬品コード, starting with 6).
+fn drug_code<'r>(code: &'r str, line: usize) -> Result<&'r str, UkeError> {
+    if !code.starts_with('6') || code.len() != 9 {
+        return err(
+            line,
+            format!("IY 医薬品コード {code:?} is not a 9-digit drug code"),
+        );
+    }
+    Ok(code)
+}
+
+impl Reader {
+    /// Reads one record after the first; returns whether it closed the file (`GO`).
+    fn record(&mut self, r: &[String], line: usize) -> Result<bool, UkeError> {
         let id = r[0].as_str();
-        let current = receipts.last_mut();
-        match (id, kind) {
-            ("GO", _) => closed = true,
+        match (id, self.kind) {
+            ("GO", _) => return Ok(true),
             ("IR", Kind::Dental) => {}
-            ("RE", _) => {
-                shinryo.clear();
-                rp = None;
-                events.clear();
-                let pharmacy = kind == Kind::Pharmacy;
-                let birth = Date::from_naive(date_of(field(r, 6), line, "RE 生年月日")?);
-                let search = field(
-                    r,
-                    if pharmacy {
-                        37
-                    } else if kind == Kind::Dental {
-                        19
-                    } else {
-                        18
-                    },
-                );
-                let prescriber = if pharmacy {
-                    let code = institution(field(r, 9), field(r, 10), field(r, 11), line)?;
-                    Some((code.as_str().to_string(), field(r, 12).to_string()))
-                } else {
-                    None
-                };
-                receipts.push(Receipt {
-                    line,
-                    number: field(r, 1)
-                        .parse()
-                        .or_else(|_| err(line, "RE レセプト番号 is not a number"))?,
-                    month: month_of(field(r, 3), line, "RE 診療年月")?,
-                    name: field(r, 4).to_string(),
-                    sex: field(r, 5).to_string(),
-                    birth,
-                    insurer: None,
-                    symbol: String::new(),
-                    card_number: String::new(),
-                    branch: None,
-                    search_number: (!search.is_empty()).then(|| search.to_string()),
-                    prescriber,
-                    drugs: vec![],
-                    coded: vec![],
-                    procedures: vec![],
-                });
-            }
-            (_, _) if current.is_none() => return err(line, format!("{id} before the first RE")),
+            ("RE", _) => self.receipt(r, line)?,
+            _ if self.receipts.is_empty() => return err(line, format!("{id} before the first RE")),
             ("HO", _) => {
-                let rec = current.expect("checked");
+                let rec = self.current();
                 rec.insurer = Some(
                     InsurerNumber::parse(field(r, 1))
                         .or_else(|e| err(line, format!("HO 保険者番号: {e}")))?,
@@ -349,188 +405,232 @@ pub fn parse(bytes: &[u8]) -> Result<UkeFile, UkeError> {
             ("SN", _) => {
                 let b = normalize_printed(field(r, 6));
                 if !b.is_empty() {
-                    current.expect("checked").branch = Some(b);
+                    self.current().branch = Some(b);
                 }
             }
-            ("IY", Kind::Medical | Kind::Dental) => {
-                let rec = current.expect("checked");
-                if !field(r, 1).is_empty() {
-                    shinryo = field(r, 1).to_string();
-                }
-                let code = field(r, 3);
-                if !code.starts_with('6') || code.len() != 9 {
-                    return err(
-                        line,
-                        format!("IY 医薬品コード {code:?} is not a 9-digit drug code"),
-                    );
-                }
-                let (y, m) = (
-                    rec.month[..4].parse::<i32>().expect("month"),
-                    rec.month[4..].parse::<u32>().expect("month"),
-                );
-                let first_day = 13;
-                for day in 1..=31u32 {
-                    let count = field(r, first_day + day as usize - 1);
-                    if count.is_empty() || count == "0" {
-                        continue;
-                    }
-                    let Some(date) = NaiveDate::from_ymd_opt(y, m, day) else {
-                        return err(
-                            line,
-                            format!("IY has a count on day {day}, which {y}-{m:02} does not have"),
-                        );
-                    };
-                    rec.drugs.push(DrugLine {
-                        date,
-                        prescribed_on: None,
-                        code: code.to_string(),
-                        dose: field(r, 4).to_string(),
-                        quantity: count.to_string(),
-                        use_class: UseClass::from_shinryo(&shinryo),
-                        usage: None,
-                    });
-                }
-            }
-            ("SI", Kind::Medical | Kind::Dental) => {
-                let rec = current.expect("checked");
-                if !field(r, 1).is_empty() {
-                    shinryo = field(r, 1).to_string();
-                }
-                let code = field(r, 3);
-                if code.len() != 9 || !code.bytes().all(|b| b.is_ascii_digit()) {
-                    return err(line, format!("SI 診療行為コード {code:?} is not 9 digits"));
-                }
-                let (y, m) = (
-                    rec.month[..4].parse::<i32>().expect("month"),
-                    rec.month[4..].parse::<u32>().expect("month"),
-                );
-                for day in 1..=31u32 {
-                    let count = field(r, 13 + day as usize - 1);
-                    if count.is_empty() || count == "0" {
-                        continue;
-                    }
-                    let Some(date) = NaiveDate::from_ymd_opt(y, m, day) else {
-                        return err(
-                            line,
-                            format!("SI has a count on day {day}, which {y}-{m:02} does not have"),
-                        );
-                    };
-                    rec.procedures.push(ProcedureLine {
-                        date,
-                        code: code.to_string(),
-                        shinryo: shinryo.clone(),
-                        quantity: field(r, 4).to_string(),
-                        count: count.to_string(),
-                    });
-                }
-            }
-            ("CO", Kind::Medical | Kind::Dental) => {
-                // A comment after a drug is its usage text (医科 has no coded 用法).
-                let rec = current.expect("checked");
-                let text = field(r, 4);
-                if !text.is_empty() {
-                    let last_date = rec.drugs.last().map(|d| d.date);
-                    for d in rec
-                        .drugs
-                        .iter_mut()
-                        .rev()
-                        .take_while(|d| Some(d.date) == last_date)
-                    {
-                        d.usage.get_or_insert_with(|| text.to_string());
-                    }
-                }
-            }
-            ("CD", Kind::Medical) => {
-                // DPC コーディングデータ: 1 実施年月日, 2 診療識別, 5 code, 6 使用量, 9 回数.
-                let code = field(r, 5);
-                if code.starts_with('6') && code.len() == 9 {
-                    let date = date_of(field(r, 1), line, "CD 実施年月日")?;
-                    current.expect("checked").coded.push(DrugLine {
-                        date,
-                        prescribed_on: None,
-                        code: code.to_string(),
-                        dose: field(r, 6).to_string(),
-                        quantity: field(r, 9).to_string(),
-                        use_class: UseClass::from_shinryo(field(r, 2)),
-                        usage: None,
-                    });
-                }
-            }
+            ("IY", Kind::Medical | Kind::Dental) => self.medical_drug(r, line)?,
+            ("SI", Kind::Medical | Kind::Dental) => self.procedure(r, line)?,
+            ("CO", Kind::Medical | Kind::Dental) => self.comment(r),
+            ("CD", Kind::Medical) => self.coded_drug(r, line)?,
             ("SH", Kind::Pharmacy) => {
                 let usage = [field(r, 4), field(r, 3)]
                     .into_iter()
                     .find(|s| !s.is_empty())
                     .map(str::to_string);
-                rp = Some((UseClass::from_form(field(r, 2)), usage));
-                events.clear();
+                self.rp = Some(Rp {
+                    class: UseClass::from_form(field(r, 2)),
+                    usage,
+                });
+                self.dispensings.clear();
             }
             ("CZ", Kind::Pharmacy) => {
-                if rp.is_none() {
+                if self.rp.is_none() {
                     return err(line, "CZ outside an Rp (no SH before it)");
                 }
-                let dispensed = date_of(field(r, 3), line, "CZ 調剤年月日")?;
-                let prescribed = date_of(field(r, 2), line, "CZ 処方年月日").ok();
-                events.push((dispensed, prescribed, field(r, 5).to_string()));
+                self.dispensings.push(Dispensing {
+                    date: date_of(field(r, 3), line, "CZ 調剤年月日")?,
+                    prescribed_on: date_of(field(r, 2), line, "CZ 処方年月日").ok(),
+                    quantity: field(r, 5).to_string(),
+                });
             }
-            ("IY", Kind::Pharmacy) => {
-                let Some((class, usage)) = &rp else {
-                    return err(line, "IY outside an Rp (no SH before it)");
-                };
-                let code = field(r, 2);
-                if !code.starts_with('6') || code.len() != 9 {
-                    return err(
-                        line,
-                        format!("IY 医薬品コード {code:?} is not a 9-digit drug code"),
-                    );
-                }
-                let Some(class) = class else { continue };
-                if events.is_empty() {
-                    return err(line, "IY of an Rp without a CZ (no dispensing date)");
-                }
-                let rec = current.expect("checked");
-                for (date, prescribed, quantity) in &events {
-                    rec.drugs.push(DrugLine {
-                        date: *date,
-                        prescribed_on: *prescribed,
-                        code: code.to_string(),
-                        dose: field(r, 3).to_string(),
-                        quantity: quantity.clone(),
-                        use_class: *class,
-                        usage: usage.clone(),
-                    });
-                }
-            }
+            ("IY", Kind::Pharmacy) => self.pharmacy_drug(r, line)?,
             (id, Kind::Medical | Kind::Dental) if MEDICAL_IGNORED.contains(&id) => {}
             (id, Kind::Pharmacy) if PHARMACY_IGNORED.contains(&id) => {}
-            (id, _) => {
+            (id, kind) => {
                 return err(
                     line,
                     format!("unknown record type {id:?} in a {} file", kind.name()),
                 )
             }
         }
+        Ok(false)
     }
-    if !closed {
-        return err(recs.len(), "no GO record: the file is truncated");
+
+    /// The receipt the current lines belong to (checked to exist before any other record is read).
+    fn current(&mut self) -> &mut Receipt {
+        self.receipts
+            .last_mut()
+            .expect("a receipt before its lines")
     }
-    for r in &mut receipts {
-        if r.insurer.is_none() {
-            return err(
-                r.line,
-                "receipt without HO (保険者): 公費単独 receipts are not handled yet",
-            );
+
+    /// `RE`: a new receipt; what lines inherit starts over.
+    fn receipt(&mut self, r: &[String], line: usize) -> Result<(), UkeError> {
+        self.shinryo.clear();
+        self.rp = None;
+        self.dispensings.clear();
+        let pharmacy = self.kind == Kind::Pharmacy;
+        let birth = Date::from_naive(date_of(field(r, 6), line, "RE 生年月日")?);
+        let search = field(
+            r,
+            match self.kind {
+                Kind::Pharmacy => 37,
+                Kind::Dental => 19,
+                Kind::Medical => 18,
+            },
+        );
+        let prescriber = if pharmacy {
+            let code = institution(field(r, 9), field(r, 10), field(r, 11), line)?;
+            Some((code.as_str().to_string(), field(r, 12).to_string()))
+        } else {
+            None
+        };
+        self.receipts.push(Receipt {
+            line,
+            number: field(r, 1)
+                .parse()
+                .or_else(|_| err(line, "RE レセプト番号 is not a number"))?,
+            month: month_of(field(r, 3), line, "RE 診療年月")?,
+            name: field(r, 4).to_string(),
+            sex: field(r, 5).to_string(),
+            birth,
+            insurer: None,
+            symbol: String::new(),
+            card_number: String::new(),
+            branch: None,
+            search_number: (!search.is_empty()).then(|| search.to_string()),
+            prescriber,
+            drugs: vec![],
+            coded: vec![],
+            procedures: vec![],
+        });
+        Ok(())
+    }
+
+    /// A 診療識別 on the line becomes the one the following lines inherit.
+    fn inherit_shinryo(&mut self, r: &[String]) {
+        if !field(r, 1).is_empty() {
+            self.shinryo = field(r, 1).to_string();
         }
-        if !r.coded.is_empty() {
-            r.drugs = std::mem::take(&mut r.coded);
+    }
+
+    /// `IY` of 医科/歯科: one drug line per day with a count.
+    fn medical_drug(&mut self, r: &[String], line: usize) -> Result<(), UkeError> {
+        self.inherit_shinryo(r);
+        let code = drug_code(field(r, 3), line)?;
+        let use_class = UseClass::from_shinryo(&self.shinryo);
+        let rec = self.current();
+        for (date, count) in counted_days(r, 13, &rec.month, line, "IY")? {
+            rec.drugs.push(DrugLine {
+                date,
+                prescribed_on: None,
+                code: code.to_string(),
+                dose: field(r, 4).to_string(),
+                quantity: count.to_string(),
+                use_class,
+                usage: None,
+            });
+        }
+        Ok(())
+    }
+
+    /// `SI`: one 診療行為 line per day with a count (for 診療情報).
+    fn procedure(&mut self, r: &[String], line: usize) -> Result<(), UkeError> {
+        self.inherit_shinryo(r);
+        let code = field(r, 3);
+        if code.len() != 9 || !code.bytes().all(|b| b.is_ascii_digit()) {
+            return err(line, format!("SI 診療行為コード {code:?} is not 9 digits"));
+        }
+        let shinryo = self.shinryo.clone();
+        let rec = self.current();
+        for (date, count) in counted_days(r, 13, &rec.month, line, "SI")? {
+            rec.procedures.push(ProcedureLine {
+                date,
+                code: code.to_string(),
+                shinryo: shinryo.clone(),
+                quantity: field(r, 4).to_string(),
+                count: count.to_string(),
+            });
+        }
+        Ok(())
+    }
+
+    /// `CO` after a drug: its usage text (医科 has no coded 用法), for the drug lines of the last day.
+    fn comment(&mut self, r: &[String]) {
+        let text = field(r, 4);
+        if text.is_empty() {
+            return;
+        }
+        let rec = self.current();
+        let last_date = rec.drugs.last().map(|d| d.date);
+        for d in rec
+            .drugs
+            .iter_mut()
+            .rev()
+            .take_while(|d| Some(d.date) == last_date)
+        {
+            d.usage.get_or_insert_with(|| text.to_string());
         }
     }
-    Ok(UkeFile {
-        kind,
-        facility,
-        facility_name,
-        claim_month,
-        receipts,
-    })
+
+    /// `CD`, DPC コーディングデータ: 1 実施年月日, 2 診療識別, 5 code, 6 使用量, 9 回数 (drugs only).
+    fn coded_drug(&mut self, r: &[String], line: usize) -> Result<(), UkeError> {
+        let code = field(r, 5);
+        if code.starts_with('6') && code.len() == 9 {
+            let date = date_of(field(r, 1), line, "CD 実施年月日")?;
+            self.current().coded.push(DrugLine {
+                date,
+                prescribed_on: None,
+                code: code.to_string(),
+                dose: field(r, 6).to_string(),
+                quantity: field(r, 9).to_string(),
+                use_class: UseClass::from_shinryo(field(r, 2)),
+                usage: None,
+            });
+        }
+        Ok(())
+    }
+
+    /// `IY` of 調剤: one drug line per dispensing of the current Rp.
+    fn pharmacy_drug(&mut self, r: &[String], line: usize) -> Result<(), UkeError> {
+        let Some(rp) = &self.rp else {
+            return err(line, "IY outside an Rp (no SH before it)");
+        };
+        let code = drug_code(field(r, 2), line)?;
+        let Some(use_class) = rp.class else {
+            return Ok(());
+        };
+        if self.dispensings.is_empty() {
+            return err(line, "IY of an Rp without a CZ (no dispensing date)");
+        }
+        let usage = rp.usage.clone();
+        let lines: Vec<DrugLine> = self
+            .dispensings
+            .iter()
+            .map(|d| DrugLine {
+                date: d.date,
+                prescribed_on: d.prescribed_on,
+                code: code.to_string(),
+                dose: field(r, 3).to_string(),
+                quantity: d.quantity.clone(),
+                use_class,
+                usage: usage.clone(),
+            })
+            .collect();
+        self.current().drugs.extend(lines);
+        Ok(())
+    }
+
+    /// The file once closed: every receipt has its insurer; DPC receipts take their coded drugs.
+    fn finish(mut self, header: Header) -> Result<UkeFile, UkeError> {
+        for r in &mut self.receipts {
+            if r.insurer.is_none() {
+                return err(
+                    r.line,
+                    "receipt without HO (保険者): 公費単独 receipts are not handled yet",
+                );
+            }
+            if !r.coded.is_empty() {
+                r.drugs = std::mem::take(&mut r.coded);
+            }
+        }
+        Ok(UkeFile {
+            kind: header.kind,
+            facility: header.facility,
+            facility_name: header.facility_name,
+            claim_month: header.claim_month,
+            receipts: self.receipts,
+        })
+    }
 }
 
 #[cfg(test)]
