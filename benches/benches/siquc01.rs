@@ -87,7 +87,7 @@ fn sql_baseline(c: &mut Criterion) {
         .build()
         .unwrap();
     let mut cluster = None;
-    let url = match std::env::var("ONSHI_BENCH_DATABASE_URL") {
+    let url = match std::env::var(onshi_platform::config::env::BENCH_DATABASE_URL) {
         Ok(u) => u,
         Err(_) => {
             let dir = std::env::temp_dir().join(format!("onshi-bench-pg-{}", std::process::id()));

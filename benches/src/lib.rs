@@ -23,7 +23,7 @@ pub struct BenchServer {
 impl BenchServer {
     pub fn start(tag: &str) -> Self {
         let dir = std::env::temp_dir().join(format!("onshi-{tag}-bench-{}", std::process::id()));
-        match std::env::var("ONSHI_BENCH_DATABASE_URL") {
+        match std::env::var(onshi_platform::config::env::BENCH_DATABASE_URL) {
             Ok(admin) => Self {
                 cluster: None,
                 dir,

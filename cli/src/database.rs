@@ -24,7 +24,7 @@ pub struct Database {
 impl Database {
     /// Resolves the database as described in the module doc.
     pub async fn resolve(home: &Path) -> anyhow::Result<Self> {
-        if let Ok(url) = std::env::var("DATABASE_URL") {
+        if let Ok(url) = std::env::var(onshi_platform::config::env::DATABASE_URL) {
             return Ok(Self {
                 description: "DATABASE_URL".into(),
                 url,

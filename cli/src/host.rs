@@ -11,7 +11,7 @@ use onshi_eligibility::Eligibility;
 
 use crate::dispatch::Services;
 use onshi_platform::db::{Migrations, CLOCK};
-use onshi_platform::http::{configure_common, json_config, Core};
+use onshi_platform::http::{configure_common, Core};
 use onshi_platform::pipeline::Pipeline;
 use onshi_platform::transport::{self, Watcher};
 
@@ -138,7 +138,6 @@ impl Host {
         let server = HttpServer::new(move || {
             let mut app = App::new()
                 .app_data(core_data.clone())
-                .app_data(json_config(64 * 1024))
                 .configure(configure_common);
             if let Some(p) = &pipeline_data {
                 app = app

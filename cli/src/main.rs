@@ -9,7 +9,7 @@ use clap::{Parser, Subcommand};
 use onshi::database::Database;
 use onshi::host::{self, Host, Service, ALL};
 use onshi_platform::clock::{parse_delta, parse_time, SimClock};
-use onshi_platform::config::{AuthMode, Config};
+use onshi_platform::config::{env, AuthMode, Config};
 use onshi_platform::http::{Core, Metrics};
 use onshi_wire::xml::Encoding;
 
@@ -21,7 +21,7 @@ use onshi_wire::xml::Encoding;
 )]
 struct Cli {
     /// Working directory of the simulator: the embedded PostgreSQL, the facility folders, run files.
-    #[arg(long, env = "ONSHI_HOME", default_value = ".onshi", global = true)]
+    #[arg(long, env = env::HOME, default_value = ".onshi", global = true)]
     home: PathBuf,
     #[command(subcommand)]
     command: Command,
@@ -30,29 +30,29 @@ struct Cli {
 #[derive(clap::Args, Clone)]
 struct ServeArgs {
     /// Address to listen on.
-    #[arg(long, env = "ONSHI_BIND", default_value = "127.0.0.1:8080")]
+    #[arg(long, env = env::BIND, default_value = "127.0.0.1:8080")]
     bind: String,
     /// Root of the facility folders (<root>/<医療機関コード>/{req,res,face}); default <home>/folders.
-    #[arg(long, env = "ONSHI_FOLDERS")]
+    #[arg(long, env = env::FOLDERS)]
     folders: Option<PathBuf>,
     /// Encoding of response files for facilities that do not set their own.
-    #[arg(long, env = "ONSHI_RESPONSE_ENCODING", default_value = "utf-8", value_parser = parse_encoding)]
+    #[arg(long, env = env::RESPONSE_ENCODING, default_value = "utf-8", value_parser = parse_encoding)]
     response_encoding: Encoding,
     /// Accept QualificationConfirmationDate after the simulated today.
-    #[arg(long, env = "ONSHI_ALLOW_FUTURE_DATES")]
+    #[arg(long, env = env::ALLOW_FUTURE_DATES)]
     allow_future_dates: bool,
     /// Answer an expired card (有効終了年月日 passed) as valid while the qualification lasts.
-    #[arg(long, env = "ONSHI_EXPIRED_CARDS_VALID")]
+    #[arg(long, env = env::EXPIRED_CARDS_VALID)]
     expired_cards_valid: bool,
     /// Authentication of facility-facing endpoints: sandbox (no client certificate needed; one presented is still
     /// checked) or mtls (a valid terminal certificate of the request's facility is required).
-    #[arg(long, env = "ONSHI_AUTH", default_value = "sandbox", value_parser = parse_auth)]
+    #[arg(long, env = env::AUTH, default_value = "sandbox", value_parser = parse_auth)]
     auth: AuthMode,
     /// The TLS listener with client-certificate authentication ("off" for none).
-    #[arg(long, env = "ONSHI_TLS_BIND", default_value = "127.0.0.1:8443")]
+    #[arg(long, env = env::TLS_BIND, default_value = "127.0.0.1:8443")]
     tls_bind: String,
     /// Days before a card's expiry from which a valid answer carries the expiry notice (0: never).
-    #[arg(long, env = "ONSHI_EXPIRY_WARNING_DAYS", default_value_t = 90)]
+    #[arg(long, env = env::EXPIRY_WARNING_DAYS, default_value_t = 90)]
     expiry_warning_days: i64,
 }
 
@@ -95,30 +95,7 @@ enum Command {
         action: Option<ClockAction>,
     },
     /// Generate and load the synthetic nation (resumable; see docs/SEED.md).
-    Seed {
-        /// demo (1,000), city (100,000), large (5,000,000), nation (126,146,000) or a number of persons.
-        #[arg(long, default_value = "city")]
-        scale: String,
-        /// The random seed: the same seed and scale always give the same population.
-        #[arg(long, default_value_t = 1)]
-        seed: u64,
-        /// Parallel generators/loaders (default: the number of cores).
-        #[arg(long)]
-        threads: Option<usize>,
-        /// Where to write the test decks (default <home>/decks).
-        #[arg(long)]
-        decks: Option<PathBuf>,
-        /// Only print the report of the population already loaded.
-        #[arg(long)]
-        report: bool,
-        /// Also write the claim files (UKE) of this treatment month (YYYYMM) for the population, into
-        /// <folders>/<医療機関コード>/claims/ where a running simulator takes them in (between the 5th and the 12th).
-        #[arg(long, value_name = "YYYYMM")]
-        claims: Option<String>,
-        /// Root of the facility folders for --claims (default <home>/folders).
-        #[arg(long)]
-        folders: Option<PathBuf>,
-    },
+    Seed(SeedArgs),
     /// Drug master tools.
     Master {
         #[command(subcommand)]
@@ -134,6 +111,32 @@ enum Command {
         #[command(subcommand)]
         action: InsurerAction,
     },
+}
+
+#[derive(clap::Args)]
+struct SeedArgs {
+    /// demo (1,000), city (100,000), large (5,000,000), nation (126,146,000) or a number of persons.
+    #[arg(long, default_value = "city")]
+    scale: String,
+    /// The random seed: the same seed and scale always give the same population.
+    #[arg(long, default_value_t = 1)]
+    seed: u64,
+    /// Parallel generators/loaders (default: the number of cores).
+    #[arg(long)]
+    threads: Option<usize>,
+    /// Where to write the test decks (default <home>/decks).
+    #[arg(long)]
+    decks: Option<PathBuf>,
+    /// Only print the report of the population already loaded.
+    #[arg(long)]
+    report: bool,
+    /// Also write the claim files (UKE) of this treatment month (YYYYMM) for the population, into
+    /// <folders>/<医療機関コード>/claims/ where a running simulator takes them in (between the 5th and the 12th).
+    #[arg(long, value_name = "YYYYMM")]
+    claims: Option<String>,
+    /// Root of the facility folders for --claims (default <home>/folders).
+    #[arg(long)]
+    folders: Option<PathBuf>,
 }
 
 #[derive(Subcommand)]
@@ -180,7 +183,7 @@ enum InsurerAction {
 fn init_logging() {
     use tracing_subscriber::filter::Targets;
     use tracing_subscriber::prelude::*;
-    let filter: Targets = std::env::var("ONSHI_LOG")
+    let filter: Targets = std::env::var(env::LOG)
         .ok()
         .and_then(|s| s.parse().ok())
         .unwrap_or_else(|| {
@@ -201,9 +204,10 @@ fn config_of(args: &ServeArgs, home: &std::path::Path) -> Config {
         folder_root: Some(args.folders.clone().unwrap_or_else(|| home.join("folders"))),
         ..Config::default()
     };
-    c.rules.allow_future_dates = args.allow_future_dates;
-    c.rules.card_expiry_invalidates = !args.expired_cards_valid;
-    c.rules.expiry_warning_days = args.expiry_warning_days;
+    let rules = &mut c.eligibility.rules;
+    rules.allow_future_dates = args.allow_future_dates;
+    rules.card_expiry_invalidates = !args.expired_cards_valid;
+    rules.expiry_warning_days = args.expiry_warning_days;
     c.auth = args.auth;
     c.tls_bind = (args.tls_bind != "off").then(|| args.tls_bind.clone());
     c
@@ -240,7 +244,6 @@ async fn serve(
     let mut db = Database::resolve(home).await?;
     db.advertise(home)?;
     let config = config_of(&args, home);
-    let folders = config.folder_root.clone();
     let core = core_on(&db, config).await?;
     if demo {
         let loaded = onshi_seed::demo::load(&core).await?;
@@ -253,6 +256,25 @@ async fn serve(
         onshi_seed::demo::terminal_certificates(&core, &home.join("certs")).await?;
     }
     let running = Host::start(core.clone(), services, &args.bind).await?;
+    print_banner(&running, services, &core, &db, home, demo);
+    wait_for_shutdown().await;
+    tracing::info!("shutting down");
+    running.stop().await;
+    core.pool.close().await;
+    drop(db);
+    Ok(())
+}
+
+/// What `onshi up`/`serve` prints: where to send requests, and a first request to try.
+fn print_banner(
+    running: &Host,
+    services: &[Service],
+    core: &Core,
+    db: &Database,
+    home: &std::path::Path,
+    demo: bool,
+) {
+    let folders = core.config.folder_root.clone();
     let url = running.url();
     let names: Vec<String> = services
         .iter()
@@ -313,12 +335,6 @@ async fn serve(
             ""
         }
     );
-    wait_for_shutdown().await;
-    tracing::info!("shutting down");
-    running.stop().await;
-    core.pool.close().await;
-    drop(db);
-    Ok(())
 }
 
 async fn one_off<F, Fut>(home: &std::path::Path, f: F) -> anyhow::Result<()>
@@ -350,7 +366,10 @@ fn print_clock(c: &SimClock) {
 async fn main() -> anyhow::Result<()> {
     init_logging();
     let cli = Cli::parse();
-    onshi_wire::result_codes::ResultCodes::init_from_env().map_err(anyhow::Error::msg)?;
+    if let Ok(path) = std::env::var(env::RESULT_CODES) {
+        onshi_wire::result_codes::ResultCodes::init_from_file(&path)
+            .map_err(|e| anyhow::anyhow!("{}={e}", env::RESULT_CODES))?;
+    }
     let home = cli.home;
     match cli.command {
         Command::Up {
@@ -368,119 +387,18 @@ async fn main() -> anyhow::Result<()> {
             })
             .await
         }
-        Command::Demo => {
-            one_off(&home, |core| async move {
-                let l = onshi_seed::demo::load(&core).await?;
-                println!(
-                    "demo: {} facilities; {} step(s) applied, {} already loaded",
-                    l.facilities, l.steps_applied, l.steps_skipped
-                );
-                Ok(())
-            })
-            .await
-        }
+        Command::Demo => one_off(&home, demo).await,
         Command::Clock { action } => {
-            one_off(&home, |core| async move {
-                let c = &core.clock;
-                match action.unwrap_or(ClockAction::Show) {
-                    ClockAction::Show => {}
-                    ClockAction::Set { time } => {
-                        c.set(parse_time(&time).map_err(anyhow::Error::msg)?)
-                            .await?;
-                    }
-                    ClockAction::Advance { delta } => {
-                        c.advance(parse_delta(&delta).map_err(anyhow::Error::msg)?)
-                            .await?;
-                    }
-                    ClockAction::Freeze => {
-                        c.set_frozen(true).await?;
-                    }
-                    ClockAction::Resume => {
-                        c.set_frozen(false).await?;
-                    }
-                }
-                print_clock(c);
-                Ok(())
+            one_off(&home, |core| {
+                clock(core, action.unwrap_or(ClockAction::Show))
             })
             .await
         }
-        Command::Seed {
-            scale,
-            seed,
-            threads,
-            decks,
-            report,
-            claims,
-            folders,
-        } => {
-            if let Some(m) = &claims {
-                let ok = m.len() == 6
-                    && m.bytes().all(|b| b.is_ascii_digit())
-                    && (1..=12).contains(&m[4..].parse::<u32>().unwrap_or(0));
-                if !ok {
-                    bail!("--claims: a treatment month YYYYMM, e.g. 202610");
-                }
-            }
-            let folders = folders.unwrap_or_else(|| home.join("folders"));
-            let scale = onshi_seed::nation::Scale::parse(&scale).map_err(anyhow::Error::msg)?;
-            let threads = threads
-                .unwrap_or_else(|| std::thread::available_parallelism().map_or(2, |n| n.get()));
-            if threads == 0 || threads > 64 {
-                bail!("--threads must be between 1 and 64");
-            }
-            let decks = decks.unwrap_or_else(|| home.join("decks"));
-            one_off(&home, |core| async move {
-                use onshi_seed::nation;
-                if !report {
-                    let opts = nation::Options {
-                        seed,
-                        scale,
-                        threads,
-                        as_of: nation::default_as_of(),
-                        decks: Some(decks.clone()),
-                        progress: true,
-                    };
-                    let s = nation::run(&core.pool, &opts).await?;
-                    println!(
-                        "seed {seed}: {} chunks loaded now, {} were already loaded, {} persons in {:.1}s; test decks in {}",
-                        s.chunks_loaded,
-                        s.chunks_already_loaded,
-                        s.persons_loaded,
-                        s.elapsed.as_secs_f64(),
-                        decks.display()
-                    );
-                }
-                match nation::loaded_stats(&core.pool).await? {
-                    Some((scale, seed, stats)) => {
-                        println!("{}", nation::report::format(&scale, seed, &stats));
-                        if let Some(month) = claims {
-                            let files = nation::claims::month_files(seed, scale.persons, nation::default_as_of(), &month)?;
-                            let mut receipts = 0;
-                            for f in &files {
-                                let dir = folders.join(&f.facility).join("claims");
-                                std::fs::create_dir_all(&dir)?;
-                                let name = f.file_name.replace(".UKE", &format!("_{month}.UKE"));
-                                onshi_platform::transport::write_atomically(&dir, &name, &f.bytes)?;
-                                receipts += f.receipts;
-                            }
-                            println!(
-                                "claims {month}: {} files, {receipts} receipts written under {}/<code>/claims/",
-                                files.len(),
-                                folders.display()
-                            );
-                        }
-                    }
-                    None => println!("no synthetic nation is loaded in this database"),
-                }
-                Ok(())
-            })
-            .await
-        }
+        Command::Seed(args) => seed(&home, args).await,
         Command::Master {
             action: MasterAction::Import { file },
         } => {
-            let bytes =
-                std::fs::read(&file).with_context(|| format!("reading {}", file.display()))?;
+            let bytes = read_file(&file)?;
             one_off(&home, |core| async move {
                 let n = onshi_medication::master::import(&core.pool, &bytes).await?;
                 println!("{}: {} rows loaded, {} skipped", n.kind, n.rows, n.skipped);
@@ -490,43 +408,161 @@ async fn main() -> anyhow::Result<()> {
         }
         Command::Consent {
             action: ConsentAction::Verify,
-        } => {
-            one_off(&home, |core| async move {
-                let v = onshi_consent::chain::verify(&core.pool).await?;
-                println!(
-                    "consent log: {} rows, access log: {} rows: {}",
-                    v.consents,
-                    v.accesses,
-                    if v.ok {
-                        "intact".to_string()
-                    } else {
-                        format!("BROKEN at {}", v.broken.unwrap_or_default())
-                    }
-                );
-                if !v.ok {
-                    bail!("the consent or access log was tampered with");
-                }
-                Ok(())
-            })
-            .await
-        }
+        } => one_off(&home, consent_verify).await,
         Command::Insurer {
             action: InsurerAction::Load { file, dry_run },
         } => {
-            let bytes =
-                std::fs::read(&file).with_context(|| format!("reading {}", file.display()))?;
-            one_off(&home, |core| async move {
-                let report = onshi_insurer::load_bulk(&core, &bytes, dry_run, "bulk").await?;
-                println!("{}", serde_json::to_string_pretty(&report)?);
-                if !report.accepted {
-                    bail!(
-                        "{} record(s) refused; nothing was applied",
-                        report.errors.len()
-                    );
-                }
-                Ok(())
-            })
-            .await
+            let bytes = read_file(&file)?;
+            one_off(&home, |core| insurer_load(core, bytes, dry_run)).await
         }
     }
+}
+
+fn read_file(file: &std::path::Path) -> anyhow::Result<Vec<u8>> {
+    std::fs::read(file).with_context(|| format!("reading {}", file.display()))
+}
+
+/// `onshi demo`: loads the demo population (idempotent).
+async fn demo(core: Core) -> anyhow::Result<()> {
+    let l = onshi_seed::demo::load(&core).await?;
+    println!(
+        "demo: {} facilities; {} step(s) applied, {} already loaded",
+        l.facilities, l.steps_applied, l.steps_skipped
+    );
+    Ok(())
+}
+
+/// `onshi clock …`: reads or changes the simulated clock, then prints it.
+async fn clock(core: Core, action: ClockAction) -> anyhow::Result<()> {
+    let c = &core.clock;
+    match action {
+        ClockAction::Show => {}
+        ClockAction::Set { time } => {
+            c.set(parse_time(&time).map_err(anyhow::Error::msg)?)
+                .await?;
+        }
+        ClockAction::Advance { delta } => {
+            c.advance(parse_delta(&delta).map_err(anyhow::Error::msg)?)
+                .await?;
+        }
+        ClockAction::Freeze => {
+            c.set_frozen(true).await?;
+        }
+        ClockAction::Resume => {
+            c.set_frozen(false).await?;
+        }
+    }
+    print_clock(c);
+    Ok(())
+}
+
+/// `onshi seed`: checks the options, loads the nation (unless `--report`), prints the report, writes claims.
+async fn seed(home: &std::path::Path, args: SeedArgs) -> anyhow::Result<()> {
+    use onshi_seed::nation;
+    if let Some(m) = &args.claims {
+        let ok = m.len() == 6
+            && m.bytes().all(|b| b.is_ascii_digit())
+            && (1..=12).contains(&m[4..].parse::<u32>().unwrap_or(0));
+        if !ok {
+            bail!("--claims: a treatment month YYYYMM, e.g. 202610");
+        }
+    }
+    let scale = nation::Scale::parse(&args.scale).map_err(anyhow::Error::msg)?;
+    let threads = args
+        .threads
+        .unwrap_or_else(|| std::thread::available_parallelism().map_or(2, |n| n.get()));
+    if threads == 0 || threads > 64 {
+        bail!("--threads must be between 1 and 64");
+    }
+    let folders = args.folders.unwrap_or_else(|| home.join("folders"));
+    let decks = args.decks.unwrap_or_else(|| home.join("decks"));
+    let (seed, report_only, claims) = (args.seed, args.report, args.claims);
+    one_off(home, |core| async move {
+        if !report_only {
+            let opts = nation::Options {
+                seed,
+                scale,
+                threads,
+                as_of: nation::default_as_of(),
+                decks: Some(decks.clone()),
+                progress: true,
+            };
+            let s = nation::run(&core.pool, &opts).await?;
+            println!(
+                "seed {seed}: {} chunks loaded now, {} were already loaded, {} persons in {:.1}s; test decks in {}",
+                s.chunks_loaded,
+                s.chunks_already_loaded,
+                s.persons_loaded,
+                s.elapsed.as_secs_f64(),
+                decks.display()
+            );
+        }
+        let Some((scale, seed, stats)) = nation::loaded_stats(&core.pool).await? else {
+            println!("no synthetic nation is loaded in this database");
+            return Ok(());
+        };
+        println!("{}", nation::report::format(&scale, seed, &stats));
+        if let Some(month) = claims {
+            write_claims(seed, scale.persons, &month, &folders)?;
+        }
+        Ok(())
+    })
+    .await
+}
+
+/// Writes the month's claim files of the loaded nation under `<folders>/<code>/claims/`.
+fn write_claims(
+    seed: u64,
+    persons: u64,
+    month: &str,
+    folders: &std::path::Path,
+) -> anyhow::Result<()> {
+    use onshi_seed::nation;
+    let files = nation::claims::month_files(seed, persons, nation::default_as_of(), month)?;
+    let mut receipts = 0;
+    for f in &files {
+        let dir = folders.join(&f.facility).join("claims");
+        std::fs::create_dir_all(&dir)?;
+        let name = f.file_name.replace(".UKE", &format!("_{month}.UKE"));
+        onshi_platform::transport::write_atomically(&dir, &name, &f.bytes)?;
+        receipts += f.receipts;
+    }
+    println!(
+        "claims {month}: {} files, {receipts} receipts written under {}/<code>/claims/",
+        files.len(),
+        folders.display()
+    );
+    Ok(())
+}
+
+/// `onshi consent verify`: recomputes the hash chains; fails when a row was changed or removed.
+async fn consent_verify(core: Core) -> anyhow::Result<()> {
+    let v = onshi_consent::chain::verify(&core.pool).await?;
+    println!(
+        "consent log: {} rows, access log: {} rows: {}",
+        v.consents,
+        v.accesses,
+        if v.ok {
+            "intact".to_string()
+        } else {
+            format!("BROKEN at {}", v.broken.unwrap_or_default())
+        }
+    );
+    if !v.ok {
+        bail!("the consent or access log was tampered with");
+    }
+    Ok(())
+}
+
+/// `onshi insurer load`: a JSON Lines bulk registration file, all-or-nothing.
+async fn insurer_load(core: Core, bytes: Vec<u8>, dry_run: bool) -> anyhow::Result<()> {
+    let report = onshi_insurer::load_bulk(&core, &bytes, dry_run, "bulk").await?;
+    println!("{}", serde_json::to_string_pretty(&report)?);
+    if !report.accepted {
+        bail!(
+            "{} record(s) refused; nothing was applied",
+            report.errors.len()
+        );
+    }
+    Ok(())
 }

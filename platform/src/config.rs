@@ -1,5 +1,7 @@
-//! Runtime configuration. Every setting that stands in for an unknown of the real system (reference markers
-//! [U]/[I]) is here with its default and the reason for it; `docs/WIRE.md` lists them for users.
+//! Runtime configuration, in one place: the settings of a process ([`Config`], with one struct per service that
+//! has its own), the environment variables that set them ([`env`]) and every body limit ([`limits`]).
+//! `docs/CONFIG.md` lists them all for users. Every setting that stands in for an unknown of the real system
+//! (reference markers [U]/[I]) says so with its default and the reason for it.
 
 use std::path::PathBuf;
 use std::time::Duration;
@@ -41,7 +43,39 @@ pub enum AuthMode {
     Mtls,
 }
 
-/// The whole configuration of one process.
+/// The eligibility service's settings.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct EligibilityConfig {
+    pub rules: EligibilityRules,
+    /// Lifetime of a Web API `idToken` on the simulated clock.
+    pub web_api_token_minutes: i64,
+}
+
+impl Default for EligibilityConfig {
+    fn default() -> Self {
+        Self {
+            rules: EligibilityRules::default(),
+            web_api_token_minutes: 60,
+        }
+    }
+}
+
+/// The medication service's settings.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MedicationConfig {
+    /// Days of the month on which claim files are accepted (default the real 5th–12th).
+    pub claims_window: (u32, u32),
+}
+
+impl Default for MedicationConfig {
+    fn default() -> Self {
+        Self {
+            claims_window: (5, 12),
+        }
+    }
+}
+
+/// The whole configuration of one process: what its doors share, then each service's own.
 #[derive(Debug, Clone)]
 pub struct Config {
     /// Encoding of response files unless the facility's record says otherwise (the real setting lives in the
@@ -52,14 +86,11 @@ pub struct Config {
     pub folder_root: Option<PathBuf>,
     /// How often `req/` folders are scanned. The real 連携アプリ picks files up "within seconds".
     pub folder_poll: Duration,
-    pub rules: EligibilityRules,
-    /// Lifetime of a Web API `idToken` on the simulated clock.
-    pub web_api_token_minutes: i64,
     pub auth: AuthMode,
-    /// Days of the month on which claim files are accepted (default the real 5th–12th).
-    pub claims_window: (u32, u32),
     /// The TLS listener (mTLS) for facility-facing endpoints; None: plain HTTP only.
     pub tls_bind: Option<String>,
+    pub eligibility: EligibilityConfig,
+    pub medication: MedicationConfig,
 }
 
 impl Default for Config {
@@ -69,11 +100,64 @@ impl Default for Config {
             limits: Limits::default(),
             folder_root: None,
             folder_poll: Duration::from_millis(200),
-            rules: EligibilityRules::default(),
-            web_api_token_minutes: 60,
             auth: AuthMode::Sandbox,
-            claims_window: (5, 12),
             tls_bind: None,
+            eligibility: EligibilityConfig::default(),
+            medication: MedicationConfig::default(),
         }
     }
+}
+
+/// Every environment variable onshi reads (command-line options of `onshi up`/`serve` take them as defaults).
+pub mod env {
+    /// Working directory: the embedded PostgreSQL, the facility folders, certificates, run files (`.onshi`).
+    pub const HOME: &str = "ONSHI_HOME";
+    /// HTTP listen address (`127.0.0.1:8080`).
+    pub const BIND: &str = "ONSHI_BIND";
+    /// TLS listen address for terminal certificates (`127.0.0.1:8443`; `off` for none).
+    pub const TLS_BIND: &str = "ONSHI_TLS_BIND";
+    /// Root of the facility folders (`<home>/folders`).
+    pub const FOLDERS: &str = "ONSHI_FOLDERS";
+    /// Encoding of response files for facilities that set none (`utf-8` or `shift_jis`).
+    pub const RESPONSE_ENCODING: &str = "ONSHI_RESPONSE_ENCODING";
+    /// `sandbox` or `mtls`.
+    pub const AUTH: &str = "ONSHI_AUTH";
+    /// Accept a `QualificationConfirmationDate` after the simulated today.
+    pub const ALLOW_FUTURE_DATES: &str = "ONSHI_ALLOW_FUTURE_DATES";
+    /// Answer an expired card as valid while the qualification lasts.
+    pub const EXPIRED_CARDS_VALID: &str = "ONSHI_EXPIRED_CARDS_VALID";
+    /// Days before a card's expiry from which answers carry the expiry notice (90; 0 never).
+    pub const EXPIRY_WARNING_DAYS: &str = "ONSHI_EXPIRY_WARNING_DAYS";
+    /// A result-code table replacing rows of the embedded one (`wire/data/result-codes.tsv` columns).
+    pub const RESULT_CODES: &str = "ONSHI_RESULT_CODES";
+    /// Log filter (`tracing` targets syntax, e.g. `info,sqlx=warn`).
+    pub const LOG: &str = "ONSHI_LOG";
+    /// Directory of the PostgreSQL server binaries (`initdb`, `pg_ctl`) for the embedded cluster.
+    pub const PG_BIN: &str = "ONSHI_PG_BIN";
+    /// An existing PostgreSQL server instead of the embedded one.
+    pub const DATABASE_URL: &str = "DATABASE_URL";
+    /// The server the tests create their databases on (default: one embedded cluster per test run).
+    pub const TEST_DATABASE_URL: &str = "ONSHI_TEST_DATABASE_URL";
+    /// The server the benchmarks use (default: a private cluster per benchmark).
+    pub const BENCH_DATABASE_URL: &str = "ONSHI_BENCH_DATABASE_URL";
+}
+
+/// Every limit on the size of what a client sends. A larger body is refused whole with the API's error shape
+/// (413), or for a request file with the `too_large` result code; nothing of it is read further.
+///
+/// Request files and Web API messages are bounded by [`Config::limits`] (`onshi_wire::xml::Limits`: 1 MiB, nesting
+/// depth and element count), which the framework-free wire crate's parser enforces.
+pub mod limits {
+    /// The Web API login body.
+    pub const WEB_API_LOGIN: usize = 16 * 1024;
+    /// One card-reader step (place, identify, register, consent).
+    pub const READER_STEP: usize = 4 * 1024;
+    /// One registry record or merge patch (insurer qualifications, portal facilities and certificates).
+    pub const REGISTRY_RECORD: usize = 64 * 1024;
+    /// An insurer's JSON Lines bulk registration file.
+    pub const INSURER_BULK: usize = 256 * 1024 * 1024;
+    /// One consent-service call (cards, registration, revocation, disasters).
+    pub const CONSENT_CALL: usize = 16 * 1024;
+    /// A claim file (UKE) posted over HTTP.
+    pub const CLAIM_FILE: usize = 64 * 1024 * 1024;
 }

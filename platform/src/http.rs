@@ -194,22 +194,6 @@ pub fn parse_json<T: serde::de::DeserializeOwned>(body: &[u8]) -> Result<T, ApiE
     serde_json::from_slice(body).map_err(|e| ApiError::bad(format!("invalid JSON body: {e}")))
 }
 
-/// JSON extractor configuration giving the API error shape for bad or oversized bodies.
-pub fn json_config(limit: usize) -> web::JsonConfig {
-    web::JsonConfig::default()
-        .limit(limit)
-        .error_handler(|err, _| {
-            let e = match &err {
-                actix_web::error::JsonPayloadError::OverflowKnownLength { .. }
-                | actix_web::error::JsonPayloadError::Overflow { .. } => {
-                    ApiError::PayloadTooLarge(err.to_string())
-                }
-                _ => ApiError::bad(format!("invalid JSON body: {err}")),
-            };
-            e.into()
-        })
-}
-
 async fn metrics(core: web::Data<Core>) -> HttpResponse {
     let mut buf = Vec::new();
     let enc = prometheus::TextEncoder::new();

@@ -44,7 +44,7 @@ impl std::fmt::Debug for EmbeddedCluster {
 /// Finds the PostgreSQL server binaries: `ONSHI_PG_BIN`, then `pg_config --bindir`, then the newest
 /// `/usr/lib/postgresql/*/bin`.
 pub fn find_bin_dir() -> anyhow::Result<PathBuf> {
-    if let Ok(dir) = std::env::var("ONSHI_PG_BIN") {
+    if let Ok(dir) = std::env::var(crate::config::env::PG_BIN) {
         return Ok(PathBuf::from(dir));
     }
     if let Ok(out) = Command::new("pg_config").arg("--bindir").output() {

@@ -20,7 +20,7 @@ static CLUSTER: OnceLock<Mutex<Option<EmbeddedCluster>>> = OnceLock::new();
 static COUNTER: AtomicU32 = AtomicU32::new(0);
 
 async fn admin_url() -> String {
-    if let Ok(url) = std::env::var("ONSHI_TEST_DATABASE_URL") {
+    if let Ok(url) = std::env::var(crate::config::env::TEST_DATABASE_URL) {
         return url;
     }
     let lock = SERVER.get_or_init(|| Mutex::new(None));

@@ -2,7 +2,7 @@
 //!
 //! The real 別紙6-1 codes are not public, so code values and messages are data: the embedded table gives the
 //! defaults and `ONSHI_RESULT_CODES` names a file (same columns) whose rows replace them key by key
-//! (loaded at start-up by [`ResultCodes::init_from_env`]).
+//! (loaded at start-up by [`ResultCodes::init_from_file`]).
 
 use std::collections::HashMap;
 use std::sync::OnceLock;
@@ -134,16 +134,12 @@ impl ResultCodes {
         Ok(Self { rows })
     }
 
-    /// Loads `ONSHI_RESULT_CODES` (if set) as the process-wide table. Call at start-up: a bad file is reported
-    /// here, not on the first request. Without this call the embedded table is used.
-    pub fn init_from_env() -> Result<(), String> {
-        let Ok(path) = std::env::var("ONSHI_RESULT_CODES") else {
-            return Ok(());
-        };
-        let text = std::fs::read_to_string(&path)
-            .map_err(|e| format!("ONSHI_RESULT_CODES={path}: {e}"))?;
-        let table = ResultCodes::load(Some(&text))
-            .map_err(|e| format!("ONSHI_RESULT_CODES={path}: {e}"))?;
+    /// Loads the override file at `path` (the `ONSHI_RESULT_CODES` setting) as the process-wide table. Call at
+    /// start-up: a bad file is reported here, not on the first request. Without this call the embedded table is
+    /// used.
+    pub fn init_from_file(path: &str) -> Result<(), String> {
+        let text = std::fs::read_to_string(path).map_err(|e| format!("{path}: {e}"))?;
+        let table = ResultCodes::load(Some(&text)).map_err(|e| format!("{path}: {e}"))?;
         TABLE
             .set(table)
             .map_err(|_| "the result code table was already in use".to_string())

@@ -20,6 +20,7 @@ pub mod port;
 use actix_web::{web, HttpResponse};
 use serde::Deserialize;
 
+use onshi_platform::config::limits;
 use onshi_platform::db::Migrations;
 use onshi_platform::http::{parse_json, read_body, ApiError, Core};
 use onshi_wire::ids::Date;
@@ -76,8 +77,6 @@ impl Kind {
 /// How long a consent given at the reader lets the facility view (observed: consent time + 24 h).
 pub const CONSENT_HOURS: i64 = 24;
 
-const BODY_LIMIT: usize = 16 * 1024;
-
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 struct IssueCard {
@@ -88,7 +87,7 @@ struct IssueCard {
 }
 
 async fn post_card(core: web::Data<Core>, body: web::Payload) -> Result<HttpResponse, ApiError> {
-    let req: IssueCard = parse_json(&read_body(body, BODY_LIMIT).await?)?;
+    let req: IssueCard = parse_json(&read_body(body, limits::CONSENT_CALL).await?)?;
     let years = req.valid_years.unwrap_or(10);
     if !(1..=10).contains(&years) {
         return Err(ApiError::bad("valid_years: 1 to 10"));
@@ -118,7 +117,7 @@ async fn register_card(
     path: web::Path<String>,
     body: web::Payload,
 ) -> Result<HttpResponse, ApiError> {
-    let req: Register = parse_json(&read_body(body, BODY_LIMIT).await?)?;
+    let req: Register = parse_json(&read_body(body, limits::CONSENT_CALL).await?)?;
     cards::register(&core.pool, &path, &req.qualification_id, core.clock.today()).await?;
     Ok(HttpResponse::Ok().json(serde_json::json!({"registered": true})))
 }
@@ -157,7 +156,7 @@ async fn revoke(
     path: web::Path<String>,
     body: web::Payload,
 ) -> Result<HttpResponse, ApiError> {
-    let req: Revoke = parse_json(&read_body(body, BODY_LIMIT).await?)?;
+    let req: Revoke = parse_json(&read_body(body, limits::CONSENT_CALL).await?)?;
     let kind = Kind::parse(&req.kind)
         .ok_or_else(|| ApiError::bad("kind: YZK, SRJ, SHJ, TKK, TSR or LIM"))?;
     let reason = match req.by.as_str() {
@@ -187,7 +186,7 @@ struct Disaster {
 }
 
 async fn declare(core: web::Data<Core>, body: web::Payload) -> Result<HttpResponse, ApiError> {
-    let req: Disaster = parse_json(&read_body(body, BODY_LIMIT).await?)?;
+    let req: Disaster = parse_json(&read_body(body, limits::CONSENT_CALL).await?)?;
     let from = Date::parse(&req.from).map_err(|e| ApiError::bad(format!("from: {e}")))?;
     let to = Date::parse(&req.to).map_err(|e| ApiError::bad(format!("to: {e}")))?;
     if to < from {

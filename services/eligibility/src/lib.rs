@@ -322,7 +322,7 @@ impl onshi_platform::directory::ReaderDirectory for Eligibility {
         on: Date,
     ) -> Option<onshi_platform::directory::CurrentQualification> {
         let reg = self.registry.read().expect("registry");
-        let rules = &self.core.config.rules;
+        let rules = &self.core.config.eligibility.rules;
         reg.of_person(person)
             .map(|q| {
                 let record = &q.on(on).unwrap_or_else(|| q.first()).record;

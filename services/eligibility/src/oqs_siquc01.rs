@@ -84,7 +84,7 @@ pub fn respond(
         return fail(key, "");
     }
     let on = req.header.confirmation_date;
-    if !config.rules.allow_future_dates && on > today {
+    if !config.eligibility.rules.allow_future_dates && on > today {
         return fail(ResultKey::FutureDate, &on.compact());
     }
     let body = match &req.keys {
@@ -97,7 +97,7 @@ pub fn respond(
             results: vec![],
         },
         Ok(keys) => {
-            let d = decide(reg, keys, on, &config.rules);
+            let d = decide(reg, keys, on, &config.eligibility.rules);
             let consented = keys.limit_consent == LimitConsent::Consented;
             let disclosure = Disclosure {
                 limit_consent: consented,

@@ -12,6 +12,7 @@ use ring::hmac;
 use serde::Deserialize;
 use sqlx::PgPool;
 
+use onshi_platform::config::limits;
 use onshi_platform::http::{parse_json, read_body, ApiError};
 use onshi_wire::ids::{DateTime, InstitutionCode};
 use onshi_wire::msg::file_name::WEB_API_LOGIN;
@@ -92,7 +93,7 @@ async fn login(
             })))
         }
     };
-    let req: Login = parse_json(&read_body(body, 16 * 1024).await?)?;
+    let req: Login = parse_json(&read_body(body, limits::WEB_API_LOGIN).await?)?;
     let unauthorized = || {
         HttpResponse::Unauthorized().json(serde_json::json!({
             "error": {"code": "unauthorized", "message": "unknown facility or wrong client secret"}
@@ -118,7 +119,7 @@ async fn login(
         tracing::info!("web api: login refused");
         return Ok(unauthorized());
     }
-    let minutes = e.core.config.web_api_token_minutes;
+    let minutes = e.core.config.eligibility.web_api_token_minutes;
     let expiry = DateTime::from_naive(now.naive() + chrono::TimeDelta::minutes(minutes));
     Ok(HttpResponse::Ok().json(serde_json::json!({
         "idToken": e.issue_token(&code, expiry),

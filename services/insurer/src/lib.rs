@@ -17,6 +17,7 @@ use actix_web::{web, HttpResponse};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
+use onshi_platform::config::limits;
 use onshi_platform::db::Migrations;
 use onshi_platform::feed;
 use onshi_platform::http::{parse_json, read_body, ApiError, Core};
@@ -33,11 +34,6 @@ pub const MIGRATIONS: Migrations = Migrations {
         include_str!("../../../schema/insurer/0001_qualifications.sql"),
     )],
 };
-
-/// Largest bulk file accepted over HTTP (the CLI has no limit).
-pub const BULK_LIMIT: usize = 256 * 1024 * 1024;
-/// Largest single-record body.
-pub const RECORD_LIMIT: usize = 64 * 1024;
 
 fn plan(prev: Option<&Value>, new: &Value, today: Date) -> (&'static str, Date) {
     let date = |v: &Value, f: &str| {
@@ -102,7 +98,7 @@ pub struct Qualifications;
 
 impl Registry for Qualifications {
     const STORE: Store = STORE;
-    const BODY_LIMIT: usize = RECORD_LIMIT;
+    const BODY_LIMIT: usize = limits::REGISTRY_RECORD;
 
     fn check(mut record: Value, effective: Option<Value>) -> Result<Checked, Vec<String>> {
         if let (Some(e), Some(o)) = (effective, record.as_object_mut()) {
@@ -270,7 +266,7 @@ async fn end(
     path: web::Path<String>,
     body: web::Payload,
 ) -> Result<HttpResponse, ApiError> {
-    let req: EndRequest = parse_json(&read_body(body, RECORD_LIMIT).await?)?;
+    let req: EndRequest = parse_json(&read_body(body, limits::REGISTRY_RECORD).await?)?;
     let mut patch = serde_json::json!({
         "disqualification_date": req.disqualification_date,
         "loss_reason": req.loss_reason,
@@ -292,7 +288,7 @@ async fn bulk(
     q: web::Query<BulkQuery>,
     body: web::Payload,
 ) -> Result<HttpResponse, ApiError> {
-    let bytes = read_body(body, BULK_LIMIT).await?;
+    let bytes = read_body(body, limits::INSURER_BULK).await?;
     let report = load_bulk(&core, &bytes, q.dry_run.unwrap_or(false), "bulk").await?;
     if report.accepted {
         Ok(HttpResponse::Ok().json(report))

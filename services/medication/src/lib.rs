@@ -45,9 +45,6 @@ pub const NOT_IN_PROCEDURE_MASTER: &str = "（診療行為マスター未収載�
 /// Medication older than this is not shown (the system keeps 3 years).
 pub const HISTORY_DAYS: i64 = 3 * 365;
 
-/// Largest claim file accepted over HTTP.
-pub const CLAIM_LIMIT: usize = 64 * 1024 * 1024;
-
 pub struct Medication {
     pub core: Core,
     pub directory: Arc<dyn Directory>,
@@ -95,7 +92,7 @@ async fn watch_claims(me: std::sync::Weak<Medication>, root: std::path::PathBuf)
                     let r = claims::intake(
                         &core.pool,
                         m.directory.as_ref(),
-                        core.config.claims_window,
+                        core.config.medication.claims_window,
                         core.clock.now(),
                         Some(&f.facility),
                         &bytes,
@@ -128,12 +125,12 @@ async fn post_claim(
     m: web::Data<Arc<Medication>>,
     body: web::Payload,
 ) -> Result<HttpResponse, ApiError> {
-    let bytes = read_body(body, CLAIM_LIMIT).await?;
+    let bytes = read_body(body, onshi_platform::config::limits::CLAIM_FILE).await?;
     let core = &m.core;
     match claims::intake(
         &core.pool,
         m.directory.as_ref(),
-        core.config.claims_window,
+        core.config.medication.claims_window,
         core.clock.now(),
         None,
         &bytes,

@@ -374,7 +374,7 @@ fn counted_days<'r>(
 }
 
 /// A 9-digit drug code (医薬品コード, starting with 6).
-fn drug_code<'r>(code: &'r str, line: usize) -> Result<&'r str, UkeError> {
+fn drug_code(code: &str, line: usize) -> Result<&str, UkeError> {
     if !code.starts_with('6') || code.len() != 9 {
         return err(
             line,

@@ -15,6 +15,7 @@
 use actix_web::{web, HttpResponse};
 use serde_json::Value;
 
+use onshi_platform::config::limits;
 use onshi_platform::db::Migrations;
 use onshi_platform::feed;
 use onshi_platform::http::{parse_json, read_body, ApiError, Core};
@@ -107,8 +108,6 @@ pub async fn issue_certificate(
     Ok((issued, info))
 }
 
-const BODY_LIMIT: usize = 64 * 1024;
-
 fn plan(prev: Option<&Value>, _new: &Value, today: Date) -> (&'static str, Date) {
     match prev {
         None => ("register", today),
@@ -150,7 +149,7 @@ pub struct Facilities;
 
 impl Registry for Facilities {
     const STORE: Store = STORE;
-    const BODY_LIMIT: usize = BODY_LIMIT;
+    const BODY_LIMIT: usize = limits::REGISTRY_RECORD;
 
     fn path_id(raw: &str) -> Result<String, ApiError> {
         let code = InstitutionCode::parse(raw).map_err(|e| ApiError::bad(e.0))?;
@@ -235,7 +234,7 @@ async fn post_certificate(
     path: web::Path<String>,
     body: web::Payload,
 ) -> Result<HttpResponse, ApiError> {
-    let req: CertRequest = parse_json(&read_body(body, BODY_LIMIT).await?)?;
+    let req: CertRequest = parse_json(&read_body(body, limits::REGISTRY_RECORD).await?)?;
     let today = core.clock.today();
     let days = req.valid_days.unwrap_or(365);
     if !(-3650..=3650).contains(&days) {

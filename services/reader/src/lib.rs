@@ -40,9 +40,6 @@ pub const MIGRATIONS: Migrations = Migrations {
     )],
 };
 
-/// Largest JSON body of a reader step.
-pub const BODY_LIMIT: usize = 4096;
-
 /// The running card-reader service.
 pub struct Reader {
     pub core: Core,

@@ -45,7 +45,7 @@ fn internal(err: anyhow::Error) -> HttpResponse {
 
 /// A small JSON request body, or the refusal for a bad one.
 async fn json_body<T: serde::de::DeserializeOwned>(body: web::Payload) -> Result<T, HttpResponse> {
-    read_body(body, crate::BODY_LIMIT)
+    read_body(body, onshi_platform::config::limits::READER_STEP)
         .await
         .and_then(|b| parse_json(&b))
         .map_err(|err| refuse(StatusCode::BAD_REQUEST, "bad_request", &err.to_string()))
