@@ -187,12 +187,22 @@ fn disk_full(e: &sqlx::Error) -> bool {
         .is_some_and(|c| c == "53100")
 }
 
+/// The recorded seed run of a database.
+#[derive(sqlx::FromRow)]
+struct RunRow {
+    seed: String,
+    scale: String,
+    persons: i64,
+    as_of: NaiveDate,
+}
+
 /// Checks the database is empty of seeds or holds this one; records the run.
 async fn claim(pool: &PgPool, opts: &Options, chunks: usize) -> anyhow::Result<()> {
-    let existing: Option<(String, String, i64, NaiveDate)> =
-        sqlx::query_as("SELECT seed::text, scale, persons, as_of FROM seed.runs WHERE id = 1")
-            .fetch_optional(pool)
-            .await?;
+    let existing: Option<RunRow> = sqlx::query_as(
+        "SELECT seed::text AS seed, scale, persons, as_of FROM seed.runs WHERE id = 1",
+    )
+    .fetch_optional(pool)
+    .await?;
     match existing {
         None => {
             sqlx::query(
@@ -207,15 +217,19 @@ async fn claim(pool: &PgPool, opts: &Options, chunks: usize) -> anyhow::Result<(
             .await?;
             Ok(())
         }
-        Some((seed, scale, persons, as_of))
-            if seed == opts.seed.to_string()
-                && persons == opts.scale.persons as i64
-                && as_of == opts.as_of =>
+        Some(run)
+            if run.seed == opts.seed.to_string()
+                && run.persons == opts.scale.persons as i64
+                && run.as_of == opts.as_of =>
         {
-            let _ = scale;
             Ok(())
         }
-        Some((seed, scale, persons, as_of)) => bail!(
+        Some(RunRow {
+            seed,
+            scale,
+            persons,
+            as_of,
+        }) => bail!(
             "this database already holds the synthetic nation of seed {seed}, scale {scale} ({persons} persons, \
              as of {as_of}); a database holds one population: use a fresh database (DATABASE_URL or another \
              ONSHI_HOME) for seed {} at scale {}",

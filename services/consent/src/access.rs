@@ -54,7 +54,13 @@ pub async fn check(
     kind: Kind,
     now: NaiveDateTime,
 ) -> sqlx::Result<Result<Basis, Refusal>> {
-    let latest: Option<(i64, String, Option<NaiveDateTime>)> = sqlx::query_as(
+    #[derive(sqlx::FromRow)]
+    struct Latest {
+        seq: i64,
+        action: String,
+        available_until: Option<NaiveDateTime>,
+    }
+    let latest: Option<Latest> = sqlx::query_as(
         "SELECT seq, action, available_until FROM consent.consents \
          WHERE person_id = $1 AND facility = $2 AND kind = $3 ORDER BY seq DESC LIMIT 1",
     )
@@ -64,10 +70,12 @@ pub async fn check(
     .fetch_optional(pool)
     .await?;
     let refusal = match latest {
-        Some((seq, action, Some(until))) if action == "given" && now < until => {
-            return Ok(Ok(Basis::Consent(seq)))
-        }
-        Some((_, action, _)) if action == "revoked" => Refusal::Revoked,
+        Some(Latest {
+            seq,
+            action,
+            available_until: Some(until),
+        }) if action == "given" && now < until => return Ok(Ok(Basis::Consent(seq))),
+        Some(l) if l.action == "revoked" => Refusal::Revoked,
         Some(_) => Refusal::Expired,
         None => Refusal::NoConsent,
     };

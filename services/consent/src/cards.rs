@@ -194,14 +194,20 @@ pub async fn verify_pin(
     now: NaiveDateTime,
 ) -> sqlx::Result<Pin> {
     let digest = pin_digest(serial, pin);
-    let row: Option<(i32, Option<NaiveDateTime>, bool)> = sqlx::query_as(
+    #[derive(sqlx::FromRow)]
+    struct Tried {
+        failed_pins: i32,
+        locked_at: Option<NaiveDateTime>,
+        correct: bool,
+    }
+    let row: Option<Tried> = sqlx::query_as(
         "UPDATE consent.cards SET \
            failed_pins = CASE WHEN locked_at IS NOT NULL THEN failed_pins \
                               WHEN pin_sha256 = $2 THEN 0 ELSE failed_pins + 1 END, \
            locked_at = CASE WHEN locked_at IS NULL AND pin_sha256 <> $2 AND failed_pins + 1 >= $3 THEN $4 \
                             ELSE locked_at END \
          WHERE serial = $1 \
-         RETURNING failed_pins, locked_at, pin_sha256 = $2",
+         RETURNING failed_pins, locked_at, pin_sha256 = $2 AS correct",
     )
     .bind(serial)
     .bind(&digest)
@@ -211,10 +217,10 @@ pub async fn verify_pin(
     .await?;
     Ok(match row {
         None => Pin::Locked,
-        Some((_, Some(_), _)) => Pin::Locked,
-        Some((_, None, true)) => Pin::Correct,
-        Some((failed, None, false)) => Pin::Wrong {
-            tries_left: PIN_TRIES - failed,
+        Some(t) if t.locked_at.is_some() => Pin::Locked,
+        Some(t) if t.correct => Pin::Correct,
+        Some(t) => Pin::Wrong {
+            tries_left: PIN_TRIES - t.failed_pins,
         },
     })
 }

@@ -230,10 +230,27 @@ pub async fn batches(pool: &PgPool) -> sqlx::Result<Vec<Batch>> {
     Ok(rows)
 }
 
+/// A claim file waiting for extraction.
+#[derive(sqlx::FromRow)]
+struct DueFile {
+    id: i64,
+    batch_at: NaiveDateTime,
+    facility: String,
+}
+
+/// A stored receipt of a file being extracted.
+#[derive(sqlx::FromRow)]
+struct StoredReceipt {
+    id: i64,
+    receipt_no: i32,
+    claim_key: String,
+    person_id: Option<String>,
+}
+
 /// Extracts every file due at `now`; with `force`, the earliest pending batch even if not due yet (it becomes
 /// visible now). Returns the files extracted.
 pub async fn run_batches(pool: &PgPool, now: NaiveDateTime, force: bool) -> anyhow::Result<usize> {
-    let due: Vec<(i64, NaiveDateTime, String)> = if force {
+    let due: Vec<DueFile> = if force {
         sqlx::query_as(
             "SELECT id, batch_at, facility FROM medication.claim_files WHERE extracted_at IS NULL AND batch_at = \
              (SELECT min(batch_at) FROM medication.claim_files WHERE extracted_at IS NULL) ORDER BY received_at, id",
@@ -253,11 +270,11 @@ pub async fn run_batches(pool: &PgPool, now: NaiveDateTime, force: bool) -> anyh
     // institution goes to the same worker, in order of reception: a later claim is always extracted after the
     // claim it replaces.
     let mut lanes: [Vec<(i64, NaiveDateTime)>; 2] = Default::default();
-    for (id, at, facility) in &due {
-        let lane = facility.bytes().fold(0usize, |h, b| {
+    for f in &due {
+        let lane = f.facility.bytes().fold(0usize, |h, b| {
             h.wrapping_mul(31).wrapping_add(usize::from(b))
         }) % 2;
-        lanes[lane].push((*id, *at));
+        lanes[lane].push((f.id, f.batch_at));
     }
     let work = lanes.into_iter().map(|lane| {
         let pool = pool.clone();
@@ -344,16 +361,14 @@ async fn extract_into(
         return Ok(()); // another runner did it
     };
     let file = uke::parse(&content)?;
-    let receipts: Vec<(i64, i32, String, Option<String>)> = sqlx::query_as(
+    let receipts: Vec<StoredReceipt> = sqlx::query_as(
         "SELECT id, receipt_no, claim_key, person_id FROM medication.receipts WHERE file_id = $1",
     )
     .bind(id)
     .fetch_all(&mut **tx)
     .await?;
-    let by_no: HashMap<i32, (i64, String, Option<String>)> = receipts
-        .into_iter()
-        .map(|(rid, no, key, p)| (no, (rid, key, p)))
-        .collect();
+    let by_no: HashMap<i32, StoredReceipt> =
+        receipts.into_iter().map(|r| (r.receipt_no, r)).collect();
     let mut codes: Vec<String> = file
         .receipts
         .iter()
@@ -373,7 +388,13 @@ async fn extract_into(
     let mut keys = Vec::new();
     let mut ids = Vec::new();
     for r in &file.receipts {
-        let Some((rid, key, Some(person))) = by_no.get(&(r.number as i32)) else {
+        let Some(StoredReceipt {
+            id: rid,
+            claim_key: key,
+            person_id: Some(person),
+            ..
+        }) = by_no.get(&(r.number as i32))
+        else {
             continue; // unmatched: kept, reported at intake, not extracted
         };
         keys.push(key.clone());
