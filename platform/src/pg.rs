@@ -86,6 +86,16 @@ fn free_port() -> anyhow::Result<u16> {
 impl EmbeddedCluster {
     /// Starts (creating on first use) the cluster in `data_dir`.
     pub fn start(data_dir: &Path, durability: Durability) -> anyhow::Result<Self> {
+        Self::start_watching(data_dir, durability, std::process::id())
+    }
+
+    /// Starts the cluster with a watchdog that stops it when process `pid` ends (not necessarily this one: the
+    /// tests' cluster lives as long as the `cargo test` run).
+    pub fn start_watching(
+        data_dir: &Path,
+        durability: Durability,
+        pid: u32,
+    ) -> anyhow::Result<Self> {
         let bin = find_bin_dir()?;
         let run_as = is_root().then_some("postgres");
         std::fs::create_dir_all(data_dir)
@@ -115,7 +125,7 @@ impl EmbeddedCluster {
             cluster.initdb()?;
         }
         cluster.pg_start(durability)?;
-        cluster.spawn_watchdog()?;
+        cluster.spawn_watchdog(pid)?;
         Ok(cluster)
     }
 
@@ -211,8 +221,8 @@ impl EmbeddedCluster {
             .unwrap_or(false)
     }
 
-    /// A shell loop that waits for this process to end and then stops the cluster (covers kill -9).
-    fn spawn_watchdog(&mut self) -> anyhow::Result<()> {
+    /// A shell loop that waits for process `pid` to end and then stops the cluster (covers kill -9).
+    fn spawn_watchdog(&mut self, pid: u32) -> anyhow::Result<()> {
         let stop = self.stop_command();
         let mut line = String::new();
         line.push_str(&shell_quote(stop.get_program().to_string_lossy().as_ref()));
@@ -226,10 +236,8 @@ impl EmbeddedCluster {
                 shell_quote(&self.data_dir.to_string_lossy())
             ));
         }
-        let script = format!(
-            "while kill -0 {pid} 2>/dev/null; do sleep 1; done; {line} >/dev/null 2>&1",
-            pid = std::process::id()
-        );
+        let script =
+            format!("while kill -0 {pid} 2>/dev/null; do sleep 1; done; {line} >/dev/null 2>&1");
         let child = Command::new("sh")
             .arg("-c")
             .arg(script)
@@ -254,6 +262,12 @@ impl EmbeddedCluster {
 
     pub fn data_dir(&self) -> &Path {
         &self.data_dir
+    }
+
+    /// Leaves the cluster running after this handle is gone: only its watchdog stops it.
+    pub fn detach(mut self) {
+        self.stopped = true;
+        self.watchdog = None;
     }
 
     /// Stops the cluster (also done on drop).

@@ -1,8 +1,9 @@
-//! Test support (feature `testkit`): a fresh database per test.
+//! Test support (feature `testkit`): a fresh database per test, on one PostgreSQL per test run.
 //!
-//! The first test of a test binary starts one throwaway embedded cluster (the same mechanism as `onshi up`,
-//! durability off) unless `ONSHI_TEST_DATABASE_URL` names a server to use instead; every call then creates a new
-//! database on it. The cluster's watchdog stops it and deletes its files when the test binary exits.
+//! Unless `ONSHI_TEST_DATABASE_URL` names a server to use, the first test of a run starts one throwaway embedded
+//! cluster (the same mechanism as `onshi up`, durability off) and every later test binary of the same run (the
+//! same parent process: `cargo test`) finds it through a file in the temporary directory; every call then
+//! creates a new database on it. The cluster's watchdog stops it and deletes its files when the run ends.
 
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::{Arc, Mutex, OnceLock};
@@ -16,7 +17,6 @@ use crate::http::{Core, Metrics};
 use crate::pg::{Durability, EmbeddedCluster};
 
 static SERVER: OnceLock<Mutex<Option<String>>> = OnceLock::new();
-static CLUSTER: OnceLock<Mutex<Option<EmbeddedCluster>>> = OnceLock::new();
 static COUNTER: AtomicU32 = AtomicU32::new(0);
 
 async fn admin_url() -> String {
@@ -27,21 +27,53 @@ async fn admin_url() -> String {
     if let Some(url) = lock.lock().expect("lock").clone() {
         return url;
     }
-    let url = tokio::task::spawn_blocking(|| {
-        let cell = CLUSTER.get_or_init(|| Mutex::new(None));
-        let mut guard = cell.lock().expect("lock");
-        if guard.is_none() {
-            let dir = std::env::temp_dir().join(format!("onshi-test-pg-{}", std::process::id()));
-            let cluster = EmbeddedCluster::start(&dir, Durability::Throwaway)
-                .expect("starting the embedded PostgreSQL for tests");
-            *guard = Some(cluster);
-        }
-        guard.as_ref().expect("started").url("postgres")
-    })
-    .await
-    .expect("cluster start task");
+    let url = tokio::task::spawn_blocking(run_cluster)
+        .await
+        .expect("cluster start task");
     *lock.lock().expect("lock") = Some(url.clone());
     url
+}
+
+/// The admin URL of this run's cluster, started by the first test binary of the run (under a file lock).
+fn run_cluster() -> String {
+    // SAFETY: getppid has no preconditions and cannot fail.
+    let run = unsafe { libc::getppid() } as u32;
+    let base = std::env::temp_dir().join(format!("onshi-test-pg-run-{run}"));
+    let lock_path = base.with_extension("lock");
+    let lock = std::fs::File::create(&lock_path).expect("creating the test cluster's lock file");
+    // SAFETY: flock on a file descriptor we own; released when `lock` is closed.
+    let locked = unsafe { libc::flock(std::os::fd::AsRawFd::as_raw_fd(&lock), libc::LOCK_EX) };
+    assert_eq!(locked, 0, "locking {}", lock_path.display());
+    // Inside the data directory, so the watchdog removes it with the cluster.
+    let url_file = base.join("onshi-test-url");
+    if let Ok(url) = std::fs::read_to_string(&url_file) {
+        if reachable(&url) {
+            return url;
+        }
+    }
+    let cluster = EmbeddedCluster::start_watching(&base, Durability::Throwaway, run)
+        .expect("starting the embedded PostgreSQL for tests");
+    let url = cluster.url("postgres");
+    std::fs::write(&url_file, &url).expect("recording the test cluster");
+    cluster.detach();
+    url
+}
+
+/// Whether the server of a `postgres://user@host:port/db` URL accepts connections.
+fn reachable(url: &str) -> bool {
+    let Some(addr) = url
+        .split('@')
+        .nth(1)
+        .and_then(|rest| rest.split('/').next())
+    else {
+        return false;
+    };
+    addr.parse::<std::net::SocketAddr>()
+        .ok()
+        .and_then(|a| {
+            std::net::TcpStream::connect_timeout(&a, std::time::Duration::from_secs(1)).ok()
+        })
+        .is_some()
 }
 
 /// A new, empty database; returns its URL.
@@ -73,6 +105,23 @@ pub async fn core(migrations: &[Migrations], config: Config) -> Core {
         metrics: Metrics::new(),
         config: Arc::new(config),
     }
+}
+
+/// Calls an actix service under test (`actix_web::test::init_service`) with one request; returns the status and
+/// the JSON body (`Null` when the body is not JSON).
+pub async fn call_json<S, R, B, E>(app: &S, req: R) -> (u16, serde_json::Value)
+where
+    S: actix_web::dev::Service<R, Response = actix_web::dev::ServiceResponse<B>, Error = E>,
+    B: actix_web::body::MessageBody,
+    E: std::fmt::Debug,
+{
+    let resp = actix_web::test::call_service(app, req).await;
+    let status = resp.status().as_u16();
+    let body = actix_web::test::read_body(resp).await;
+    (
+        status,
+        serde_json::from_slice(&body).unwrap_or(serde_json::Value::Null),
+    )
 }
 
 /// A minimal HTTP/1.1 client for tests (one request per connection, `Connection: close`).

@@ -17,6 +17,9 @@ pub mod cards;
 pub mod chain;
 pub mod port;
 
+#[cfg(test)]
+mod api_tests;
+
 use actix_web::{web, HttpResponse};
 use serde::Deserialize;
 

@@ -13,6 +13,9 @@
 //! | [`Qualifications`] | the records of the generic registry API (`onshi_platform::registry_api`) |
 //! | [`configure`] | the HTTP API under `/insurer/v1` (documented in `docs/INSURER.md`) |
 
+#[cfg(test)]
+mod api_tests;
+
 use actix_web::{web, HttpResponse};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;

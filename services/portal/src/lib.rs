@@ -12,6 +12,9 @@
 //! | [`Facilities`] | the records of the generic registry API (`onshi_platform::registry_api`) |
 //! | [`configure`] | the HTTP API under `/portal/v1` (documented in `docs/PORTAL.md`) |
 
+#[cfg(test)]
+mod api_tests;
+
 use actix_web::{web, HttpResponse};
 use serde_json::Value;
 

@@ -14,6 +14,8 @@
 //! | [`faces`] | the face result (`OQSsiquc01res`, `ReferenceClassification` 1), its file name, the polling store |
 //! | this file | [`Reader`]: the running service, publishing a face result (folder, store, metrics) |
 
+#[cfg(test)]
+mod api_tests;
 pub mod faces;
 pub mod finish;
 pub mod routes;
