@@ -39,7 +39,8 @@ fn run_cluster() -> String {
     // SAFETY: getppid has no preconditions and cannot fail.
     let run = unsafe { libc::getppid() } as u32;
     let base = std::env::temp_dir().join(format!("onshi-test-pg-run-{run}"));
-    let lock_path = base.with_extension("lock");
+    // One lock file for every run (held only while a run finds or starts its cluster).
+    let lock_path = std::env::temp_dir().join("onshi-test-pg.lock");
     let lock = std::fs::File::create(&lock_path).expect("creating the test cluster's lock file");
     // SAFETY: flock on a file descriptor we own; released when `lock` is closed.
     let locked = unsafe { libc::flock(std::os::fd::AsRawFd::as_raw_fd(&lock), libc::LOCK_EX) };
