@@ -91,7 +91,8 @@ impl Host {
         let medication = match (&eligibility, services.contains(&Service::Medication)) {
             (Some(e), true) => {
                 let directory: Arc<dyn onshi_platform::directory::Directory> = e.clone();
-                Some(onshi_medication::Medication::start(core.clone(), directory).await?)
+                let consent = Arc::new(onshi_consent::port::Local { core: core.clone() });
+                Some(onshi_medication::Medication::start(core.clone(), directory, consent).await?)
             }
             (None, true) => {
                 anyhow::bail!("the medication service runs with the eligibility service")

@@ -1,13 +1,17 @@
-//! What the card reader may ask the consent service: read a card, give it its certificate, check a PIN, link it
-//! to a qualification (初回登録), and append the consents given at the reader to the log. Each method is one
-//! narrow question with an owned answer, so the trait can later have a network implementation; [`Local`] answers
-//! in-process.
+//! What other services may ask the consent service, as narrow interfaces: the card reader ([`CardReaderPort`]:
+//! read a card, give it its certificate, check a PIN, link it to a qualification (初回登録), append the consents
+//! given at the reader to the log) and the data services ([`AccessPort`]: may this facility see this data of this
+//! person now?). Each method is one question with an owned answer, so the traits can later have a network
+//! implementation; [`Local`] answers in-process.
 
 use chrono::NaiveDateTime;
 use futures_util::future::BoxFuture;
 
 use onshi_platform::http::{ApiError, Core};
-use onshi_wire::ids::Date;
+use onshi_wire::ids::{Date, InstitutionCode};
+
+use crate::access::{self, Basis, Refusal};
+use crate::Kind;
 
 use crate::cards::{self, Card, Pin};
 use crate::chain::{self, Given};
@@ -37,6 +41,19 @@ pub trait CardReaderPort: Send + Sync {
 
     /// Appends the consents of finished reader sessions to the consent log, all or none.
     fn record_consents<'a>(&'a self, given: &'a [Given]) -> BoxFuture<'a, anyhow::Result<()>>;
+}
+
+/// What a data service (薬剤情報, later 特定健診) asks before it shows a person's data to a facility.
+pub trait AccessPort: Send + Sync {
+    /// Whether `facility` may view `kind` of `person` at `now` (a live consent or a disaster declaration); an
+    /// allowed view is chained in the access log, a refusal says why.
+    fn view<'a>(
+        &'a self,
+        person: &'a str,
+        facility: &'a InstitutionCode,
+        kind: Kind,
+        now: NaiveDateTime,
+    ) -> BoxFuture<'a, anyhow::Result<Result<Basis, Refusal>>>;
 }
 
 /// The consent service in this process.
@@ -78,5 +95,19 @@ impl CardReaderPort for Local {
 
     fn record_consents<'a>(&'a self, given: &'a [Given]) -> BoxFuture<'a, anyhow::Result<()>> {
         Box::pin(async move { Ok(chain::record_given(&self.core.pool, given).await?) })
+    }
+}
+
+impl AccessPort for Local {
+    fn view<'a>(
+        &'a self,
+        person: &'a str,
+        facility: &'a InstitutionCode,
+        kind: Kind,
+        now: NaiveDateTime,
+    ) -> BoxFuture<'a, anyhow::Result<Result<Basis, Refusal>>> {
+        Box::pin(
+            async move { Ok(access::view(&self.core.pool, person, facility, kind, now).await?) },
+        )
     }
 }

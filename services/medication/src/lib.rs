@@ -11,7 +11,8 @@
 //! | this file | [`Medication`]: the batch runner, the claims folder, the HTTP API and the patient view |
 //!
 //! The service asks the eligibility service who a patient is and whether a facility may be answered through
-//! [`onshi_platform::directory::Directory`]; every view goes through the consent service's access decision and log.
+//! [`onshi_platform::directory::Directory`]; every view goes through the consent service's access decision and log
+//! ([`onshi_consent::port::AccessPort`]).
 
 pub mod claims;
 pub mod history;
@@ -47,14 +48,25 @@ pub const HISTORY_DAYS: i64 = 3 * 365;
 
 pub struct Medication {
     pub core: Core,
+    /// Who a patient is, whether a facility may be answered (the eligibility service).
     pub directory: Arc<dyn Directory>,
+    /// Whether a facility may see a patient's data (the consent service).
+    pub consent: Arc<dyn onshi_consent::port::AccessPort>,
 }
 
 impl Medication {
     /// Loads the shipped master if needed and runs due batches every second on the simulated clock.
-    pub async fn start(core: Core, directory: Arc<dyn Directory>) -> anyhow::Result<Arc<Self>> {
+    pub async fn start(
+        core: Core,
+        directory: Arc<dyn Directory>,
+        consent: Arc<dyn onshi_consent::port::AccessPort>,
+    ) -> anyhow::Result<Arc<Self>> {
         master::ensure_loaded(&core.pool).await?;
-        let me = Arc::new(Self { core, directory });
+        let me = Arc::new(Self {
+            core,
+            directory,
+            consent,
+        });
         if let Some(root) = me.core.config.folder_root.clone() {
             tokio::spawn(watch_claims(Arc::downgrade(&me), root));
         }

@@ -54,14 +54,15 @@ pub async fn answer(m: &Medication, req: Request) -> Reply {
             "unknown_person",
         );
     };
-    let allowed = onshi_consent::access::view(
-        &m.core.pool,
-        &person.person_id,
-        &r.institution,
-        onshi_consent::Kind::Medication,
-        now.naive(),
-    )
-    .await;
+    let allowed = m
+        .consent
+        .view(
+            &person.person_id,
+            &r.institution,
+            onshi_consent::Kind::Medication,
+            now.naive(),
+        )
+        .await;
     match allowed {
         Err(e) => {
             tracing::error!(error = %e, "medication: access check failed");
