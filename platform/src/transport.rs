@@ -209,7 +209,7 @@ fn status(stage: Stage) -> StatusCode {
     }
 }
 
-fn file_reply(status: StatusCode, name: &str, reply: &Reply) -> HttpResponse {
+fn file_reply(status: StatusCode, name: &str, reply: Reply) -> HttpResponse {
     let content_type = if reply.is_pdf() {
         "application/pdf"
     } else {
@@ -221,7 +221,7 @@ fn file_reply(status: StatusCode, name: &str, reply: &Reply) -> HttpResponse {
             "Content-Disposition",
             format!("attachment; filename=\"{name}\""),
         ))
-        .body(reply.body.clone())
+        .body(reply.body)
 }
 
 async fn post_file<H: Handlers>(
@@ -238,7 +238,7 @@ async fn post_file<H: Handlers>(
             return file_reply(
                 StatusCode::NOT_FOUND,
                 &error_response_name(&name),
-                &Reply::new(body, "unknown_name"),
+                Reply::new(body, "unknown_name"),
             );
         }
     };
@@ -249,7 +249,8 @@ async fn post_file<H: Handlers>(
         return HttpResponse::BadRequest().finish();
     };
     let (stage, reply) = pipeline.run(req_name.kind, caller, body).await;
-    file_reply(status(stage), &req_name.response_for(&reply.body), &reply)
+    let name = req_name.response_for(&reply.body);
+    file_reply(status(stage), &name, reply)
 }
 
 async fn web_api<H: Handlers>(
