@@ -108,6 +108,35 @@ pub async fn core(migrations: &[Migrations], config: Config) -> Core {
     }
 }
 
+/// [`core`] with the simulated clock set to `now` (`YYYY-MM-DDTHH:MM:SS`).
+pub async fn core_at(migrations: &[Migrations], now: &str) -> Core {
+    let core = core(migrations, Config::default()).await;
+    let at = crate::clock::parse_time(now).expect("a test time");
+    core.clock.set(at).await.expect("setting the clock");
+    core
+}
+
+/// An actix test service of one service's routes: `test_app!(data, configure)` with the service's app data.
+#[macro_export]
+macro_rules! test_app {
+    ($data:expr, $configure:path) => {
+        actix_web::test::init_service(
+            actix_web::App::new()
+                .app_data(actix_web::web::Data::new($data.clone()))
+                .configure($configure),
+        )
+        .await
+    };
+}
+
+/// Calls a [`test_app!`] with a `TestRequest`: `test_call!(app, TestRequest::get().uri(…))` → (status, JSON).
+#[macro_export]
+macro_rules! test_call {
+    ($app:expr, $req:expr) => {
+        $crate::testkit::call_json(&$app, $req.to_request()).await
+    };
+}
+
 /// Calls an actix service under test (`actix_web::test::init_service`) with one request; returns the status and
 /// the JSON body (`Null` when the body is not JSON).
 pub async fn call_json<S, R, B, E>(app: &S, req: R) -> (u16, serde_json::Value)

@@ -1,48 +1,23 @@
 //! The consent service's HTTP handlers on a real PostgreSQL (a fresh database per test), called as a client
 //! calls them.
 
-use actix_web::{test, web, App};
+use actix_web::test;
 use serde_json::json;
 
-use onshi_platform::config::Config;
 use onshi_platform::http::Core;
 use onshi_platform::testkit;
 
+const NOW: &str = "2026-11-21T10:00:00";
+
 async fn core() -> Core {
-    let core = testkit::core(
-        &[onshi_portal::MIGRATIONS, crate::MIGRATIONS],
-        Config::default(),
-    )
-    .await;
-    core.clock
-        .set(onshi_platform::clock::parse_time("2026-11-21T10:00:00").unwrap())
-        .await
-        .unwrap();
-    core
-}
-
-macro_rules! app {
-    ($core:expr) => {
-        test::init_service(
-            App::new()
-                .app_data(web::Data::new($core.clone()))
-                .configure(crate::configure),
-        )
-        .await
-    };
-}
-
-macro_rules! call {
-    ($app:expr, $req:expr) => {
-        testkit::call_json(&$app, $req.to_request()).await
-    };
+    testkit::core_at(&[onshi_portal::MIGRATIONS, crate::MIGRATIONS], NOW).await
 }
 
 #[actix_web::test]
 async fn a_card_is_issued_registered_once_and_reported_lost() {
     let core = core().await;
-    let app = app!(core);
-    let (status, j) = call!(
+    let app = onshi_platform::test_app!(core, crate::configure);
+    let (status, j) = onshi_platform::test_call!(
         app,
         test::TestRequest::post()
             .uri("/consent/v1/cards")
@@ -54,36 +29,37 @@ async fn a_card_is_issued_registered_once_and_reported_lost() {
         j.get("pin_sha256").is_none(),
         "the PIN digest is never shown"
     );
-    let (status, j) = call!(
+    let (status, j) = onshi_platform::test_call!(
         app,
         test::TestRequest::get().uri(&format!("/consent/v1/cards/{serial}"))
     );
     assert_eq!((status, j["person_id"].as_str()), (200, Some("p-1")), "{j}");
     let register = format!("/consent/v1/cards/{serial}/register");
     let body = json!({"qualification_id": "01130012:12345678:1:00"});
-    let (status, _) = call!(
+    let (status, _) = onshi_platform::test_call!(
         app,
         test::TestRequest::post().uri(&register).set_json(&body)
     );
     assert_eq!(status, 200);
-    let (status, j) = call!(
+    let (status, j) = onshi_platform::test_call!(
         app,
         test::TestRequest::post().uri(&register).set_json(&body)
     );
     assert_eq!(status, 409, "registered once: {j}");
-    let (status, _) = call!(
+    let (status, _) = onshi_platform::test_call!(
         app,
         test::TestRequest::post().uri(&format!("/consent/v1/cards/{serial}/lost"))
     );
     assert_eq!(status, 200);
-    let (status, _) = call!(app, test::TestRequest::get().uri("/consent/v1/cards/NOPE"));
+    let (status, _) =
+        onshi_platform::test_call!(app, test::TestRequest::get().uri("/consent/v1/cards/NOPE"));
     assert_eq!(status, 404);
 }
 
 #[actix_web::test]
 async fn bad_requests_are_refused_with_a_reason_and_the_logs_stay_intact() {
     let core = core().await;
-    let app = app!(core);
+    let app = onshi_platform::test_app!(core, crate::configure);
     let cases = [
         (
             "/consent/v1/cards",
@@ -120,7 +96,8 @@ async fn bad_requests_are_refused_with_a_reason_and_the_logs_stay_intact() {
         ),
     ];
     for (uri, body) in cases {
-        let (status, j) = call!(app, test::TestRequest::post().uri(uri).set_json(&body));
+        let (status, j) =
+            onshi_platform::test_call!(app, test::TestRequest::post().uri(uri).set_json(&body));
         assert_eq!(status, 400, "{uri} {body}: {j}");
         assert!(
             j["error"]["message"]
@@ -129,7 +106,7 @@ async fn bad_requests_are_refused_with_a_reason_and_the_logs_stay_intact() {
             "{j}"
         );
     }
-    let (status, j) = call!(
+    let (status, j) = onshi_platform::test_call!(
         app,
         test::TestRequest::post()
             .uri("/admin/v1/disasters")
@@ -138,8 +115,10 @@ async fn bad_requests_are_refused_with_a_reason_and_the_logs_stay_intact() {
             }))
     );
     assert_eq!(status, 201, "{j}");
-    let (_, j) = call!(app, test::TestRequest::get().uri("/admin/v1/disasters"));
+    let (_, j) =
+        onshi_platform::test_call!(app, test::TestRequest::get().uri("/admin/v1/disasters"));
     assert_eq!(j.as_array().map(Vec::len), Some(1));
-    let (status, j) = call!(app, test::TestRequest::get().uri("/consent/v1/verify"));
+    let (status, j) =
+        onshi_platform::test_call!(app, test::TestRequest::get().uri("/consent/v1/verify"));
     assert_eq!((status, j["ok"].as_bool()), (200, Some(true)), "{j}");
 }

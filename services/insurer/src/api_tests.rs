@@ -1,11 +1,12 @@
 //! The insurer's HTTP handlers on a real PostgreSQL (a fresh database per test), called as a client calls them.
 
-use actix_web::{test, web, App};
+use actix_web::test;
 use serde_json::{json, Value};
 
-use onshi_platform::config::Config;
 use onshi_platform::http::Core;
 use onshi_platform::testkit;
+
+const NOW: &str = "2026-11-21T10:00:00";
 
 /// 山田 太郎's registration from the demo population.
 fn registration() -> Value {
@@ -17,36 +18,14 @@ fn registration() -> Value {
 }
 
 async fn core() -> Core {
-    let core = testkit::core(&[crate::MIGRATIONS], Config::default()).await;
-    core.clock
-        .set(onshi_platform::clock::parse_time("2026-11-21T10:00:00").unwrap())
-        .await
-        .unwrap();
-    core
-}
-
-macro_rules! app {
-    ($core:expr) => {
-        test::init_service(
-            App::new()
-                .app_data(web::Data::new($core.clone()))
-                .configure(crate::configure),
-        )
-        .await
-    };
-}
-
-macro_rules! call {
-    ($app:expr, $req:expr) => {
-        testkit::call_json(&$app, $req.to_request()).await
-    };
+    testkit::core_at(&[crate::MIGRATIONS], NOW).await
 }
 
 #[actix_web::test]
 async fn a_qualification_is_created_changed_and_read_as_of_any_date() {
     let core = core().await;
-    let app = app!(core);
-    let (status, j) = call!(
+    let app = onshi_platform::test_app!(core, crate::configure);
+    let (status, j) = onshi_platform::test_call!(
         app,
         test::TestRequest::post()
             .uri("/insurer/v1/qualifications")
@@ -56,7 +35,7 @@ async fn a_qualification_is_created_changed_and_read_as_of_any_date() {
     assert_eq!(j["result"], "created");
     let id = j["id"].as_str().unwrap().to_string();
     let enc = id.replace(':', "%3A");
-    let (status, j) = call!(
+    let (status, j) = onshi_platform::test_call!(
         app,
         test::TestRequest::post()
             .uri("/insurer/v1/qualifications")
@@ -65,7 +44,7 @@ async fn a_qualification_is_created_changed_and_read_as_of_any_date() {
     assert_eq!(status, 409, "the same qualification twice: {j}");
     assert_eq!(j["error"]["code"], "conflict");
 
-    let (status, j) = call!(
+    let (status, j) = onshi_platform::test_call!(
         app,
         test::TestRequest::patch()
             .uri(&format!("/insurer/v1/qualifications/{enc}"))
@@ -78,7 +57,7 @@ async fn a_qualification_is_created_changed_and_read_as_of_any_date() {
         (200, Some("changed")),
         "{j}"
     );
-    let (status, j) = call!(
+    let (status, j) = onshi_platform::test_call!(
         app,
         test::TestRequest::patch()
             .uri(&format!("/insurer/v1/qualifications/{enc}"))
@@ -90,33 +69,33 @@ async fn a_qualification_is_created_changed_and_read_as_of_any_date() {
         .unwrap()
         .contains("cannot change"));
 
-    let (status, j) = call!(
+    let (status, j) = onshi_platform::test_call!(
         app,
         test::TestRequest::get().uri(&format!("/insurer/v1/qualifications/{enc}/versions"))
     );
     assert_eq!((status, j.as_array().map(Vec::len)), (200, Some(2)));
-    let (_, j) = call!(
+    let (_, j) = onshi_platform::test_call!(
         app,
         test::TestRequest::get().uri(&format!("/insurer/v1/qualifications/{enc}?as_of=20261031"))
     );
     assert_eq!(j["record"]["address"], "東京都千代田区千代田一丁目１番１号");
-    let (_, j) = call!(
+    let (_, j) = onshi_platform::test_call!(
         app,
         test::TestRequest::get().uri(&format!("/insurer/v1/qualifications/{enc}"))
     );
     assert_eq!(j["record"]["address"], "東京都港区芝公園四丁目２番８号");
-    let (status, _) = call!(
+    let (status, _) = onshi_platform::test_call!(
         app,
         test::TestRequest::get().uri(&format!("/insurer/v1/qualifications/{enc}?as_of=20000101"))
     );
     assert_eq!(status, 404, "not in force before its qualification date");
-    let (status, _) = call!(
+    let (status, _) = onshi_platform::test_call!(
         app,
         test::TestRequest::get().uri(&format!("/insurer/v1/qualifications/{enc}?as_of=2026"))
     );
     assert_eq!(status, 400);
 
-    let (status, j) = call!(
+    let (status, j) = onshi_platform::test_call!(
         app,
         test::TestRequest::post()
             .uri(&format!("/insurer/v1/qualifications/{enc}/end"))
@@ -127,12 +106,12 @@ async fn a_qualification_is_created_changed_and_read_as_of_any_date() {
         (200, Some("changed")),
         "{j}"
     );
-    let (status, j) = call!(
+    let (status, j) = onshi_platform::test_call!(
         app,
         test::TestRequest::get().uri("/insurer/v1/feed?after=0")
     );
     assert_eq!((status, j.as_array().map(Vec::len)), (200, Some(3)), "{j}");
-    let (_, j) = call!(
+    let (_, j) = onshi_platform::test_call!(
         app,
         test::TestRequest::get().uri("/insurer/v1/qualifications?limit=10")
     );
@@ -142,11 +121,11 @@ async fn a_qualification_is_created_changed_and_read_as_of_any_date() {
 #[actix_web::test]
 async fn bad_records_and_bodies_get_the_error_shape_and_change_nothing() {
     let core = core().await;
-    let app = app!(core);
+    let app = onshi_platform::test_app!(core, crate::configure);
     let mut bad = registration();
     bad["insurer_number"] = json!("01130013");
     bad["birth_date"] = json!("19801340");
-    let (status, j) = call!(
+    let (status, j) = onshi_platform::test_call!(
         app,
         test::TestRequest::post()
             .uri("/insurer/v1/qualifications")
@@ -154,7 +133,7 @@ async fn bad_records_and_bodies_get_the_error_shape_and_change_nothing() {
     );
     assert_eq!(status, 400, "{j}");
     assert_eq!(j["error"]["code"], "bad_request");
-    let (status, j) = call!(
+    let (status, j) = onshi_platform::test_call!(
         app,
         test::TestRequest::post()
             .uri("/insurer/v1/qualifications")
@@ -166,7 +145,7 @@ async fn bad_records_and_bodies_get_the_error_shape_and_change_nothing() {
         (400, Some("bad_request"))
     );
     let big = vec![b' '; onshi_platform::config::limits::REGISTRY_RECORD + 1];
-    let (status, j) = call!(
+    let (status, j) = onshi_platform::test_call!(
         app,
         test::TestRequest::post()
             .uri("/insurer/v1/qualifications")
@@ -176,7 +155,7 @@ async fn bad_records_and_bodies_get_the_error_shape_and_change_nothing() {
         (status, j["error"]["code"].as_str()),
         (413, Some("payload_too_large"))
     );
-    let (status, _) = call!(
+    let (status, _) = onshi_platform::test_call!(
         app,
         test::TestRequest::patch()
             .uri("/insurer/v1/qualifications/nope")
@@ -186,7 +165,7 @@ async fn bad_records_and_bodies_get_the_error_shape_and_change_nothing() {
     // A bulk file with one bad line: 422, every reason, nothing applied.
     let good = registration().to_string();
     let file = format!("{good}\n{{\"person_id\": 1}}\n");
-    let (status, j) = call!(
+    let (status, j) = onshi_platform::test_call!(
         app,
         test::TestRequest::post()
             .uri("/insurer/v1/bulk")
@@ -194,12 +173,12 @@ async fn bad_records_and_bodies_get_the_error_shape_and_change_nothing() {
     );
     assert_eq!(status, 422, "{j}");
     assert_eq!(j["report"]["errors"][0]["line"], 2);
-    let (_, j) = call!(
+    let (_, j) = onshi_platform::test_call!(
         app,
         test::TestRequest::get().uri("/insurer/v1/feed?after=0")
     );
     assert_eq!(j.as_array().map(Vec::len), Some(0), "nothing was applied");
-    let (status, j) = call!(
+    let (status, j) = onshi_platform::test_call!(
         app,
         test::TestRequest::post()
             .uri("/insurer/v1/bulk")

@@ -1,11 +1,12 @@
 //! The portal's HTTP handlers on a real PostgreSQL (a fresh database per test), called as a client calls them.
 
-use actix_web::{test, web, App};
+use actix_web::test;
 use serde_json::{json, Value};
 
-use onshi_platform::config::Config;
 use onshi_platform::http::Core;
 use onshi_platform::testkit;
+
+const NOW: &str = "2026-11-21T10:00:00";
 
 fn clinic() -> Value {
     json!({
@@ -15,36 +16,14 @@ fn clinic() -> Value {
 }
 
 async fn core() -> Core {
-    let core = testkit::core(&[crate::MIGRATIONS], Config::default()).await;
-    core.clock
-        .set(onshi_platform::clock::parse_time("2026-11-21T10:00:00").unwrap())
-        .await
-        .unwrap();
-    core
-}
-
-macro_rules! app {
-    ($core:expr) => {
-        test::init_service(
-            App::new()
-                .app_data(web::Data::new($core.clone()))
-                .configure(crate::configure),
-        )
-        .await
-    };
-}
-
-macro_rules! call {
-    ($app:expr, $req:expr) => {
-        testkit::call_json(&$app, $req.to_request()).await
-    };
+    testkit::core_at(&[crate::MIGRATIONS], NOW).await
 }
 
 #[actix_web::test]
 async fn a_facility_is_registered_changed_and_given_credentials() {
     let core = core().await;
-    let app = app!(core);
-    let (status, j) = call!(
+    let app = onshi_platform::test_app!(core, crate::configure);
+    let (status, j) = onshi_platform::test_call!(
         app,
         test::TestRequest::post()
             .uri("/portal/v1/facilities")
@@ -55,14 +34,14 @@ async fn a_facility_is_registered_changed_and_given_credentials() {
         (201, Some("created")),
         "{j}"
     );
-    let (status, _) = call!(
+    let (status, _) = onshi_platform::test_call!(
         app,
         test::TestRequest::post()
             .uri("/portal/v1/facilities")
             .set_json(clinic())
     );
     assert_eq!(status, 409);
-    let (status, j) = call!(
+    let (status, j) = onshi_platform::test_call!(
         app,
         test::TestRequest::patch()
             .uri("/portal/v1/facilities/1310112345")
@@ -73,13 +52,13 @@ async fn a_facility_is_registered_changed_and_given_credentials() {
         (200, Some("changed")),
         "{j}"
     );
-    let (status, j) = call!(
+    let (status, j) = onshi_platform::test_call!(
         app,
         test::TestRequest::post().uri("/portal/v1/facilities/1310112345/web-api-credentials")
     );
     assert_eq!(status, 201, "{j}");
     let secret = j["ClientSecret"].as_str().unwrap();
-    let (_, j) = call!(
+    let (_, j) = onshi_platform::test_call!(
         app,
         test::TestRequest::get().uri("/portal/v1/facilities/1310112345")
     );
@@ -88,31 +67,33 @@ async fn a_facility_is_registered_changed_and_given_credentials() {
         j["record"]["web_api_secret_sha256"].as_str(),
         Some(onshi_platform::sha256_hex(secret.as_bytes()).as_str())
     );
-    let (_, j) = call!(
+    let (_, j) = onshi_platform::test_call!(
         app,
         test::TestRequest::get().uri("/portal/v1/facilities/1310112345/versions")
     );
     assert_eq!(j.as_array().map(Vec::len), Some(3));
-    let (_, j) = call!(app, test::TestRequest::get().uri("/portal/v1/feed?after=0"));
+    let (_, j) =
+        onshi_platform::test_call!(app, test::TestRequest::get().uri("/portal/v1/feed?after=0"));
     assert_eq!(j.as_array().map(Vec::len), Some(3));
-    let (_, j) = call!(app, test::TestRequest::get().uri("/portal/v1/adoption"));
+    let (_, j) =
+        onshi_platform::test_call!(app, test::TestRequest::get().uri("/portal/v1/adoption"));
     assert_eq!(j[1]["operational"], 1, "{j}");
 }
 
 #[actix_web::test]
 async fn what_only_the_portal_sets_is_refused_from_clients() {
     let core = core().await;
-    let app = app!(core);
+    let app = onshi_platform::test_app!(core, crate::configure);
     let mut with_secret = clinic();
     with_secret["web_api_secret_sha256"] = json!("00");
-    let (status, j) = call!(
+    let (status, j) = onshi_platform::test_call!(
         app,
         test::TestRequest::post()
             .uri("/portal/v1/facilities")
             .set_json(with_secret)
     );
     assert_eq!(status, 400, "{j}");
-    call!(
+    onshi_platform::test_call!(
         app,
         test::TestRequest::post()
             .uri("/portal/v1/facilities")
@@ -124,7 +105,7 @@ async fn what_only_the_portal_sets_is_refused_from_clients() {
         json!({"code": "1330130129"}),
         json!([1]),
     ] {
-        let (status, j) = call!(
+        let (status, j) = onshi_platform::test_call!(
             app,
             test::TestRequest::patch()
                 .uri("/portal/v1/facilities/1310112345")
@@ -132,17 +113,17 @@ async fn what_only_the_portal_sets_is_refused_from_clients() {
         );
         assert_eq!(status, 400, "{patch}: {j}");
     }
-    let (status, _) = call!(
+    let (status, _) = onshi_platform::test_call!(
         app,
         test::TestRequest::get().uri("/portal/v1/facilities/1310112346")
     );
     assert_eq!(status, 400, "a bad check digit in the path");
-    let (status, _) = call!(
+    let (status, _) = onshi_platform::test_call!(
         app,
         test::TestRequest::get().uri("/portal/v1/facilities/1330130129")
     );
     assert_eq!(status, 404);
-    let (_, j) = call!(
+    let (_, j) = onshi_platform::test_call!(
         app,
         test::TestRequest::get().uri("/portal/v1/facilities/1310112345/versions")
     );
@@ -156,14 +137,14 @@ async fn what_only_the_portal_sets_is_refused_from_clients() {
 #[actix_web::test]
 async fn terminal_certificates_are_issued_listed_and_revoked_once() {
     let core = core().await;
-    let app = app!(core);
-    call!(
+    let app = onshi_platform::test_app!(core, crate::configure);
+    onshi_platform::test_call!(
         app,
         test::TestRequest::post()
             .uri("/portal/v1/facilities")
             .set_json(clinic())
     );
-    let (status, j) = call!(
+    let (status, j) = onshi_platform::test_call!(
         app,
         test::TestRequest::post()
             .uri("/portal/v1/facilities/1310112345/certificates")
@@ -176,7 +157,7 @@ async fn terminal_certificates_are_issued_listed_and_revoked_once() {
         json!({"terminal": "T 1"}),
         json!({"terminal": "T1", "valid_days": 5000}),
     ] {
-        let (status, _) = call!(
+        let (status, _) = onshi_platform::test_call!(
             app,
             test::TestRequest::post()
                 .uri("/portal/v1/facilities/1310112345/certificates")
@@ -184,21 +165,21 @@ async fn terminal_certificates_are_issued_listed_and_revoked_once() {
         );
         assert_eq!(status, 400, "{bad}");
     }
-    let (_, j) = call!(
+    let (_, j) = onshi_platform::test_call!(
         app,
         test::TestRequest::get().uri("/portal/v1/facilities/1310112345/certificates")
     );
     assert_eq!(j.as_array().map(Vec::len), Some(1));
     let revoke = format!("/portal/v1/facilities/1310112345/certificates/{sha}/revoke");
-    let (status, j) = call!(app, test::TestRequest::post().uri(&revoke));
+    let (status, j) = onshi_platform::test_call!(app, test::TestRequest::post().uri(&revoke));
     assert_eq!(
         (status, j["revoked_on"].as_str()),
         (200, Some("20261121")),
         "{j}"
     );
-    let (status, _) = call!(app, test::TestRequest::post().uri(&revoke));
+    let (status, _) = onshi_platform::test_call!(app, test::TestRequest::post().uri(&revoke));
     assert_eq!(status, 409, "revoked once");
-    let (status, _) = call!(
+    let (status, _) = onshi_platform::test_call!(
         app,
         test::TestRequest::post().uri("/portal/v1/facilities/1310112345/certificates/00/revoke")
     );

@@ -4,11 +4,10 @@
 
 use std::sync::Arc;
 
-use actix_web::{test, web, App};
+use actix_web::test;
 use futures_util::future::BoxFuture;
 use serde_json::{json, Value};
 
-use onshi_platform::config::Config;
 use onshi_platform::directory::{CurrentQualification, Directory, PersonRef, ReaderDirectory};
 use onshi_platform::http::Core;
 use onshi_platform::pki::PeerCert;
@@ -75,19 +74,15 @@ impl ReaderDirectory for Stub {
 }
 
 async fn reader() -> Arc<Reader> {
-    let core: Core = testkit::core(
+    let core: Core = testkit::core_at(
         &[
             onshi_portal::MIGRATIONS,
             onshi_consent::MIGRATIONS,
             crate::MIGRATIONS,
         ],
-        Config::default(),
+        "2026-11-21T10:00:00",
     )
     .await;
-    core.clock
-        .set(onshi_platform::clock::parse_time("2026-11-21T10:00:00").unwrap())
-        .await
-        .unwrap();
     let today = core.clock.today();
     for (serial, registered) in [("R1", true), ("R2", false)] {
         let reg = registered.then_some(("01130012:12345678:1:00", today));
@@ -107,17 +102,6 @@ async fn reader() -> Arc<Reader> {
     Reader::start(core, stub, consent)
 }
 
-macro_rules! app {
-    ($reader:expr) => {
-        test::init_service(
-            App::new()
-                .app_data(web::Data::new($reader.clone()))
-                .configure(crate::configure),
-        )
-        .await
-    };
-}
-
 macro_rules! post {
     ($app:expr, $uri:expr, $body:expr) => {
         testkit::call_json(
@@ -134,7 +118,7 @@ macro_rules! post {
 #[actix_web::test]
 async fn a_flow_gives_one_face_result_and_its_session_cannot_be_replayed() {
     let r = reader().await;
-    let app = app!(r);
+    let app = onshi_platform::test_app!(r, crate::configure);
     let (status, j) = post!(
         app,
         format!("/reader/v1/{MED}/sessions"),
@@ -192,7 +176,7 @@ async fn a_flow_gives_one_face_result_and_its_session_cannot_be_replayed() {
 #[actix_web::test]
 async fn an_unregistered_card_registers_and_three_wrong_pins_lock_it() {
     let r = reader().await;
-    let app = app!(r);
+    let app = onshi_platform::test_app!(r, crate::configure);
     let place = |serial: &str| json!({"terminal": "T1", "card_serial": serial});
     let (_, j) = post!(app, format!("/reader/v1/{MED}/sessions"), place("R2"));
     let id = j["session"].as_str().unwrap().to_string();
@@ -236,7 +220,7 @@ async fn an_unregistered_card_registers_and_three_wrong_pins_lock_it() {
 #[actix_web::test]
 async fn refusals_answer_in_the_reader_s_words() {
     let r = reader().await;
-    let app = app!(r);
+    let app = onshi_platform::test_app!(r, crate::configure);
     let cases = [
         (
             format!("/reader/v1/{CLOSED}/sessions"),
