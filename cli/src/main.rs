@@ -8,7 +8,7 @@ use clap::{Parser, Subcommand};
 
 use onshi::database::Database;
 use onshi::host::{self, Host, Service, ALL};
-use onshi_platform::clock::{parse_delta, parse_time, SimClock};
+use onshi_platform::clock::{parse_clock_time, parse_delta, SimClock};
 use onshi_platform::config::{env, AuthMode, Config};
 use onshi_platform::http::{Core, Metrics};
 use onshi_wire::xml::Encoding;
@@ -438,7 +438,7 @@ async fn clock(core: Core, action: ClockAction) -> anyhow::Result<()> {
     match action {
         ClockAction::Show => {}
         ClockAction::Set { time } => {
-            c.set(parse_time(&time).map_err(anyhow::Error::msg)?)
+            c.set(parse_clock_time(&time).map_err(anyhow::Error::msg)?)
                 .await?;
         }
         ClockAction::Advance { delta } => {

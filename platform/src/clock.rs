@@ -17,6 +17,29 @@ use onshi_wire::ids::{Date, DateTime};
 /// NOTIFY channel announcing a clock change.
 pub const CHANNEL: &str = "onshi_clock";
 
+/// The earliest simulated time the clock accepts (the 資格取得年月日 of the oldest qualification a registry can
+/// hold is later than this).
+pub const EARLIEST: &str = "1900-01-01T00:00:00";
+/// The latest simulated time the clock accepts.
+pub const LATEST: &str = "2199-12-31T23:59:59";
+
+fn bounds() -> (NaiveDateTime, NaiveDateTime) {
+    let at = |s| NaiveDateTime::parse_from_str(s, "%Y-%m-%dT%H:%M:%S").expect("a valid bound");
+    (at(EARLIEST), at(LATEST))
+}
+
+/// `t` if the clock may show it, otherwise why not (set and advance are refused outside [`EARLIEST`, `LATEST`]).
+pub fn check_range(t: NaiveDateTime) -> Result<NaiveDateTime, String> {
+    let (lo, hi) = bounds();
+    if t < lo || t > hi {
+        return Err(format!(
+            "{} is outside the clock's range ({EARLIEST} to {LATEST})",
+            t.format("%Y-%m-%dT%H:%M:%S")
+        ));
+    }
+    Ok(t)
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 struct State {
     sim_base: NaiveDateTime,
@@ -33,12 +56,17 @@ fn real_now_ms() -> i64 {
 }
 
 impl State {
+    /// The simulated time at a real instant, kept within the clock's range (a state stored by an older version
+    /// outside it, or decades of running, never overflows).
     fn now_at(&self, real_ms: i64) -> NaiveDateTime {
-        if self.frozen {
-            self.sim_base
+        let (lo, hi) = bounds();
+        let t = if self.frozen {
+            Some(self.sim_base)
         } else {
-            self.sim_base + TimeDelta::milliseconds(real_ms - self.real_base_ms)
-        }
+            TimeDelta::try_milliseconds(real_ms.saturating_sub(self.real_base_ms))
+                .and_then(|d| self.sim_base.checked_add_signed(d))
+        };
+        t.unwrap_or(hi).clamp(lo, hi)
     }
 }
 
@@ -182,6 +210,7 @@ impl SimClock {
 
     /// Sets the time; the clock keeps its running/frozen mode.
     pub async fn set(&self, t: NaiveDateTime) -> anyhow::Result<ClockView> {
+        let t = check_range(t).map_err(anyhow::Error::msg)?;
         let frozen = self.state.read().expect("clock lock").frozen;
         self.store(State {
             sim_base: t,
@@ -194,8 +223,18 @@ impl SimClock {
 
     /// Moves the time forward (or back, with a negative delta).
     pub async fn advance(&self, delta: TimeDelta) -> anyhow::Result<ClockView> {
-        let t = self.now() + delta;
+        let t = self.advanced(delta).map_err(anyhow::Error::msg)?;
         self.set(t).await
+    }
+
+    /// Now moved by `delta`, if that is within the clock's range.
+    pub fn advanced(&self, delta: TimeDelta) -> Result<NaiveDateTime, String> {
+        self.now()
+            .checked_add_signed(delta)
+            .ok_or_else(|| {
+                format!("moving the clock by {delta} leaves its range ({EARLIEST} to {LATEST})")
+            })
+            .and_then(check_range)
     }
 
     /// Stops the clock at the current time (or keeps it running when `frozen` is false).
@@ -258,6 +297,11 @@ pub fn parse_time(s: &str) -> Result<NaiveDateTime, String> {
         .map_err(|_| format!("cannot read {s:?} as a time (try 2026-04-01T09:00:00)"))
 }
 
+/// [`parse_time`] within the clock's range: what `set` accepts.
+pub fn parse_clock_time(s: &str) -> Result<NaiveDateTime, String> {
+    parse_time(s).and_then(check_range)
+}
+
 /// Parses a duration: `90s`, `15m`, `3h`, `2d`, `1w`, optionally negative (`-1d`).
 pub fn parse_delta(s: &str) -> Result<TimeDelta, String> {
     let s = s.trim();
@@ -286,6 +330,35 @@ pub fn parse_delta(s: &str) -> Result<TimeDelta, String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_clock_refuses_times_out_of_its_range_without_panicking() {
+        assert!(parse_clock_time("+262142-12-31T23:59:59").is_err());
+        assert!(parse_clock_time("-5000-01-01T00:00:00").is_err());
+        assert!(parse_clock_time("1899-12-31T23:59:59").is_err());
+        assert!(parse_clock_time("2200-01-01").is_err());
+        assert!(parse_clock_time("1900-01-01").is_ok());
+        assert!(parse_clock_time("2199-12-31T23:59:59").is_ok());
+        let c = SimClock::fixed(parse_time("2026-04-01").unwrap());
+        assert!(parse_delta("1000000000w")
+            .map(|d| c.advanced(d))
+            .is_ok_and(|r| r.is_err()));
+        assert!(c.advanced(parse_delta("-200000d").unwrap()).is_err());
+        assert!(c.advanced(parse_delta("1d").unwrap()).is_ok());
+        // A state stored out of range (by an older version) reads as the nearest bound, never a panic.
+        let far = State {
+            sim_base: NaiveDateTime::MAX,
+            real_base_ms: 0,
+            frozen: false,
+        };
+        assert_eq!(far.now_at(i64::MAX).format("%Y").to_string(), "2199");
+        let early = State {
+            sim_base: NaiveDateTime::MIN,
+            real_base_ms: i64::MAX,
+            frozen: true,
+        };
+        assert_eq!(early.now_at(0).format("%Y").to_string(), "1900");
+    }
 
     #[test]
     fn fixed_clock_does_not_move() {

@@ -11,7 +11,7 @@ use prometheus::{
 use serde::{Deserialize, Serialize};
 use sqlx::PgPool;
 
-use crate::clock::{parse_delta, parse_time, SimClock};
+use crate::clock::{parse_clock_time, parse_delta, SimClock};
 use crate::config::Config;
 
 /// Process-wide metrics (exposed at `/metrics`).
@@ -224,7 +224,7 @@ async fn post_clock(core: web::Data<Core>, body: web::Bytes) -> Result<HttpRespo
     let set = change
         .set
         .as_deref()
-        .map(parse_time)
+        .map(parse_clock_time)
         .transpose()
         .map_err(ApiError::bad)?;
     let advance = change
@@ -243,6 +243,7 @@ async fn post_clock(core: web::Data<Core>, body: web::Bytes) -> Result<HttpRespo
         core.clock.set(t).await?;
     }
     if let Some(d) = advance {
+        core.clock.advanced(d).map_err(ApiError::bad)?;
         core.clock.advance(d).await?;
     }
     tracing::info!(now = %core.clock.now(), "clock changed");

@@ -4,6 +4,7 @@
 mod app;
 mod doors;
 mod e2e;
+mod hostile;
 mod medication;
 mod mtls;
 mod reader;
