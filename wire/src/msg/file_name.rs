@@ -113,10 +113,11 @@ pub enum NameError {
 
 impl RequestName {
     pub fn parse(name: &str) -> Result<Self, NameError> {
+        // Byte offsets are only taken after the ASCII stem and `req_` matched, so they are character boundaries.
         let kind = MessageKind::ALL
             .iter()
             .copied()
-            .find(|k| name.len() > 14 && name.starts_with(k.stem()) && &name[10..14] == "req_")
+            .find(|k| name.starts_with(k.stem()) && name.get(10..14) == Some("req_"))
             .ok_or(NameError::UnknownPrefix)?;
         let rest = &name[14..];
         let Some(suffix) = rest
@@ -154,11 +155,16 @@ impl RequestName {
     }
 }
 
+/// Longest name an error answer gets (its hidden temporary name must still fit a file system's 255 bytes).
+pub const MAX_ERROR_NAME: usize = 120;
+
 /// The name an error answer gets for a file whose name could not be recognised: the first `req` replaced by
-/// `res` when there is one, otherwise `ERROR_<name>.xml`; path separators and odd characters become `_`.
+/// `res` when there is one, otherwise `ERROR_<name>.xml`; path separators and odd characters become `_`, and a
+/// long name is cut to [`MAX_ERROR_NAME`] bytes.
 pub fn error_response_name(name: &str) -> String {
     let safe: String = name
         .chars()
+        .take(MAX_ERROR_NAME - 10)
         .map(|c| {
             if c.is_ascii_alphanumeric() || matches!(c, '_' | '-' | '.') {
                 c
@@ -185,6 +191,40 @@ mod tests {
         assert_eq!(n.response(), "OQSsiquc01res_202611210001.xml");
         let n = RequestName::parse("OQSmuquc02req_x.xml").unwrap();
         assert_eq!(n.response(), "OQSmuquc02res_x.xml");
+    }
+
+    proptest::proptest! {
+        /// Any name, in any script and of any length, is either a request name or an error with an error answer
+        /// name that is short and plain (never a panic, never a path).
+        #[test]
+        fn any_name_parses_or_is_refused(name in "\\PC{0,300}") {
+            let _ = RequestName::parse(&name);
+            let e = error_response_name(&name);
+            proptest::prop_assert!(e.len() <= MAX_ERROR_NAME);
+            proptest::prop_assert!(e.bytes().all(|b| b.is_ascii_alphanumeric() || b"_-.".contains(&b)));
+        }
+
+        #[test]
+        fn any_bytes_near_a_stem_parse_or_are_refused(tail in proptest::collection::vec(proptest::num::u8::ANY, 0..40)) {
+            let name = format!("OQSsiquc01{}", String::from_utf8_lossy(&tail));
+            let _ = RequestName::parse(&name);
+            let _ = error_response_name(&name);
+        }
+    }
+
+    #[test]
+    fn a_multibyte_character_where_req_should_be_is_refused() {
+        assert_eq!(
+            RequestName::parse("OQSsiquc01reqé_x.xml"),
+            Err(NameError::UnknownPrefix)
+        );
+        assert_eq!(
+            RequestName::parse("OQSsiquc01ré_x.xml"),
+            Err(NameError::UnknownPrefix)
+        );
+        let long = format!("OQSsiquc01req_{}.xml", "x".repeat(240));
+        assert_eq!(RequestName::parse(&long), Err(NameError::BadSuffix));
+        assert!(error_response_name(&long).len() <= MAX_ERROR_NAME);
     }
 
     #[test]
