@@ -9,7 +9,6 @@
 //! vendor's own temporary files). The answer is written under the paired name in `res/` as a hidden temporary file
 //! and then renamed, so a half-written response is never visible; then the request is removed.
 
-use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::{Duration, SystemTime};
@@ -43,7 +42,7 @@ fn ignored(name: &str) -> bool {
 }
 
 /// Size and modification time of files seen at the previous scan.
-pub type Seen = HashMap<PathBuf, (u64, SystemTime)>;
+pub type Seen = std::collections::HashMap<PathBuf, (u64, SystemTime)>;
 
 /// A file a facility finished writing into one of its folders.
 #[derive(Debug, Clone)]
@@ -102,6 +101,38 @@ pub fn complete_files(root: &Path, sub: &str, seen: &mut Seen) -> Vec<Complete> 
     out
 }
 
+/// A file its folder's service could not take in (its answer could not be written: `res/` is not a folder, the
+/// disk refused, …): moved to `<facility>/failed/` with `<name>.reason.txt` beside it, logged once. If even that
+/// fails, it is remembered in `stuck` and skipped by later scans, so it never stops the folder.
+pub fn set_aside(f: &Complete, reason: &str, stuck: &mut Seen) {
+    tracing::warn!(facility = %f.facility, reason, "folder: a file could not be answered; set aside");
+    let failed = f.facility_dir.join("failed");
+    let moved = std::fs::create_dir_all(&failed)
+        .and_then(|_| write_atomically(&failed, &reason_name(&f.name), reason.as_bytes()))
+        .and_then(|_| std::fs::rename(&f.path, failed.join(&f.name)));
+    if let Err(e) = moved {
+        tracing::warn!(facility = %f.facility, error = %e, "folder: cannot set the file aside either; skipping it");
+        if let Ok(meta) = std::fs::metadata(&f.path) {
+            stuck.insert(
+                f.path.clone(),
+                (
+                    meta.len(),
+                    meta.modified().unwrap_or(SystemTime::UNIX_EPOCH),
+                ),
+            );
+        }
+    }
+}
+
+/// `<name>.reason.txt`, the name cut to 100 bytes (on a character boundary) so the file can be written.
+fn reason_name(name: &str) -> String {
+    let mut end = name.len().min(100);
+    while !name.is_char_boundary(end) {
+        end -= 1;
+    }
+    format!("{}.reason.txt", &name[..end])
+}
+
 /// The folder door: scans every facility's `req/` and answers each complete request file in `res/`.
 pub struct Watcher<H> {
     pub root: PathBuf,
@@ -113,23 +144,28 @@ impl<H: Handlers> Watcher<H> {
     /// Runs until the task is dropped.
     pub async fn run(self) {
         tracing::info!(root = %self.root.display(), "folder interface: watching req/ folders");
-        let mut seen: Seen = HashMap::new();
+        let mut seen = Seen::new();
+        let mut stuck = Seen::new();
         loop {
-            if let Err(e) = self.scan(&mut seen).await {
-                tracing::warn!(error = %e, "folder scan failed");
-            }
+            self.scan(&mut seen, &mut stuck).await;
             tokio::time::sleep(self.poll).await;
         }
     }
 
-    /// One pass over every facility's `req/`; returns how many files were answered.
-    pub async fn scan(&self, seen: &mut Seen) -> std::io::Result<usize> {
+    /// One pass over every facility's `req/`; returns how many files were answered. Each file is on its own: one
+    /// that cannot be answered is set aside ([`set_aside`]) and never delays the others.
+    pub async fn scan(&self, seen: &mut Seen, stuck: &mut Seen) -> usize {
         let mut answered = 0;
         for f in complete_files(&self.root, "req", seen) {
-            self.answer_file(&f).await?;
-            answered += 1;
+            if stuck.contains_key(&f.path) {
+                continue;
+            }
+            match self.answer_file(&f).await {
+                Ok(()) => answered += 1,
+                Err(e) => set_aside(&f, &e.to_string(), stuck),
+            }
         }
-        Ok(answered)
+        answered
     }
 
     async fn answer_file(&self, f: &Complete) -> std::io::Result<()> {

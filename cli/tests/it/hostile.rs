@@ -40,3 +40,81 @@ async fn clock_values_out_of_range_are_refused_and_the_clock_keeps_working() {
     assert_eq!(r.status, 400, "past the range");
     s.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn one_bad_folder_entry_never_stops_the_others() {
+    use crate::app::{tree, wait_for, DENTAL, MED};
+    let s = TestApp::start().await;
+    let good = std::fs::read(
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("../seed/demo/requests/OQSsiquc01req_yamada_taro.xml"),
+    )
+    .unwrap();
+    // The dental clinic's res/ is a plain file: its answers cannot be written.
+    let dental = s.folder(DENTAL);
+    std::fs::remove_dir_all(dental.join("res")).unwrap();
+    std::fs::write(dental.join("res"), b"not a folder").unwrap();
+    std::fs::write(dental.join("req/OQSsiquc01req_d1.xml"), &good).unwrap();
+    // Names that used to panic the watcher or make its temporary answer name too long.
+    let med = s.folder(MED);
+    std::fs::write(med.join("req/OQSsiquc01reqé_x.xml"), &good).unwrap();
+    let long = format!("OQSsiquc01req_{}.xml", "x".repeat(236));
+    std::fs::write(med.join("req").join(&long), &good).unwrap();
+    // A good request of the clinic is answered all the same.
+    std::fs::write(med.join("req/OQSsiquc01req_ok.xml"), &good).unwrap();
+    let ans = wait_for(&med.join("res/OQSsiquc01res_ok.xml")).await;
+    assert_eq!(
+        tree(&ans)
+            .child("MessageHeader")
+            .unwrap()
+            .value("SegmentOfResult"),
+        Some("1")
+    );
+    let odd = wait_for(&med.join("res/OQSsiquc01res__x.xml")).await;
+    assert_eq!(
+        tree(&odd)
+            .child("MessageHeader")
+            .unwrap()
+            .value("ErrorCode"),
+        Some("EC0010")
+    );
+    let reason = wait_for(&dental.join("failed/OQSsiquc01req_d1.xml.reason.txt")).await;
+    assert!(!reason.is_empty());
+    assert!(
+        dental.join("failed/OQSsiquc01req_d1.xml").exists(),
+        "set aside, not lost"
+    );
+    assert!(!dental.join("req/OQSsiquc01req_d1.xml").exists());
+    // Every request of the clinic's req/ was taken; the watcher still answers new ones.
+    tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+    let left: Vec<_> = std::fs::read_dir(med.join("req"))
+        .unwrap()
+        .flatten()
+        .collect();
+    assert!(left.is_empty(), "{left:?}");
+    std::fs::write(med.join("req/OQSsiquc01req_ok2.xml"), &good).unwrap();
+    wait_for(&med.join("res/OQSsiquc01res_ok2.xml")).await;
+    assert_eq!(http::get(&s.addr, "/health").await.status, 200);
+    s.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_claim_file_over_the_limit_in_the_folder_is_refused_unread() {
+    use crate::app::{wait_for, MED};
+    let s = TestApp::with(
+        onshi_platform::config::Config::default(),
+        "2026-11-09T10:00:00",
+    )
+    .await;
+    let claims = s.folder(MED).join("claims");
+    std::fs::create_dir_all(&claims).unwrap();
+    let big = std::fs::File::create(claims.join("BIG.UKE")).unwrap();
+    big.set_len(onshi_platform::config::limits::CLAIM_FILE as u64 + 1)
+        .unwrap();
+    drop(big);
+    let report = wait_for(&claims.join("BIG.UKE.result.json")).await;
+    let report: serde_json::Value = serde_json::from_slice(&report).unwrap();
+    assert_eq!(report["error"]["code"], "payload_too_large", "{report}");
+    assert!(!claims.join("BIG.UKE").exists());
+    s.stop().await;
+}

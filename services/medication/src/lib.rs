@@ -87,48 +87,58 @@ impl Medication {
     }
 }
 
-/// Claim files dropped in `<folders>/<code>/claims/` are taken in like `POST /medication/v1/claims`; the
-/// report (or the refusal) is written next to it as `<name>.result.json` and the file is removed (it is stored).
+/// Claim files dropped in `<folders>/<code>/claims/` are taken in like `POST /medication/v1/claims` (with the
+/// same size limit); the report (or the refusal) is written next to it as `<name>.result.json` and the file is
+/// removed (it is stored). A file whose report cannot be written is set aside and never stops the folder.
 async fn watch_claims(me: std::sync::Weak<Medication>, root: std::path::PathBuf) {
-    let mut seen = onshi_platform::transport::Seen::new();
+    use onshi_platform::transport::{complete_files, set_aside, write_atomically, Seen};
+    let (mut seen, mut stuck) = (Seen::new(), Seen::new());
     loop {
         tokio::time::sleep(Duration::from_millis(250)).await;
         let Some(m) = me.upgrade() else { return };
-        for f in onshi_platform::transport::complete_files(&root, "claims", &mut seen) {
-            let result = match std::fs::read(&f.path) {
-                Err(e) => {
-                    serde_json::json!({"error": {"code": "unreadable", "message": e.to_string()}})
-                }
-                Ok(bytes) => {
-                    let core = &m.core;
-                    let r = claims::intake(
-                        &core.pool,
-                        m.directory.as_ref(),
-                        core.config.medication.claims_window,
-                        core.clock.now(),
-                        Some(&f.facility),
-                        &bytes,
-                    )
-                    .await;
-                    match r {
-                        Ok(report) => serde_json::to_value(&report).unwrap_or_default(),
-                        Err(e) => {
-                            serde_json::json!({"error": {"code": "refused", "message": e.to_string()}})
-                        }
-                    }
-                }
-            };
+        for f in complete_files(&root, "claims", &mut seen) {
+            if stuck.contains_key(&f.path) {
+                continue;
+            }
+            let result = m.take_in(&f).await;
             let dir = f.facility_dir.join("claims");
             let name = format!("{}.result.json", f.name);
-            let written = onshi_platform::transport::write_atomically(
-                &dir,
-                &name,
-                result.to_string().as_bytes(),
-            )
-            .and_then(|_| std::fs::remove_file(&f.path));
+            let written = write_atomically(&dir, &name, result.to_string().as_bytes())
+                .and_then(|_| std::fs::remove_file(&f.path));
             if let Err(e) = written {
-                tracing::warn!(error = %e, "medication: claim folder");
+                set_aside(&f, &e.to_string(), &mut stuck);
             }
+        }
+    }
+}
+
+impl Medication {
+    /// Takes in one claim file of the folder: its report, or why it was refused.
+    async fn take_in(&self, f: &onshi_platform::transport::Complete) -> serde_json::Value {
+        let limit = onshi_platform::config::limits::CLAIM_FILE;
+        if f.len as usize > limit {
+            let message = format!("the file is larger than the limit of {limit} bytes");
+            return serde_json::json!({"error": {"code": "payload_too_large", "message": message}});
+        }
+        let bytes = match std::fs::read(&f.path) {
+            Ok(b) => b,
+            Err(e) => {
+                return serde_json::json!({"error": {"code": "unreadable", "message": e.to_string()}})
+            }
+        };
+        let core = &self.core;
+        let r = claims::intake(
+            &core.pool,
+            self.directory.as_ref(),
+            core.config.medication.claims_window,
+            core.clock.now(),
+            Some(&f.facility),
+            &bytes,
+        )
+        .await;
+        match r {
+            Ok(report) => serde_json::to_value(&report).unwrap_or_default(),
+            Err(e) => serde_json::json!({"error": {"code": "refused", "message": e.to_string()}}),
         }
     }
 }
