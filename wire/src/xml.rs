@@ -187,7 +187,26 @@ fn malformed(e: impl std::fmt::Display) -> XmlError {
     XmlError::Malformed(e.to_string())
 }
 
+/// Whether XML 1.0 allows `c` in a document (`Char`: tab, newline, carriage return, and U+0020–U+D7FF,
+/// U+E000–U+FFFD, U+10000–U+10FFFF). NUL, other control characters, U+FFFE and U+FFFF are not.
+pub fn is_xml_char(c: char) -> bool {
+    matches!(c, '\t' | '\n' | '\r' | '\u{20}'..='\u{D7FF}' | '\u{E000}'..='\u{FFFD}' | '\u{10000}'..)
+}
+
+/// Refuses text with a character XML 1.0 forbids, raw or written as a character reference: it could not be
+/// echoed into a well-formed answer, and it never reaches the database.
+fn check_chars(text: &str) -> Result<(), XmlError> {
+    match text.chars().find(|c| !is_xml_char(*c)) {
+        Some(c) => Err(XmlError::Malformed(format!(
+            "the character U+{:04X} is not allowed in XML",
+            u32::from(c)
+        ))),
+        None => Ok(()),
+    }
+}
+
 fn parse_str(text: &str, limits: &Limits) -> Result<Element, XmlError> {
+    check_chars(text)?;
     let mut reader = Reader::from_str(text);
     reader.config_mut().check_end_names = true;
     let mut stack: Vec<Element> = Vec::new();
@@ -245,6 +264,7 @@ fn parse_str(text: &str, limits: &Limits) -> Result<Element, XmlError> {
             }
             Event::Text(t) => {
                 let s = t.unescape().map_err(malformed)?;
+                check_chars(&s)?;
                 match stack.last_mut() {
                     Some(el) => el.text.push_str(&s),
                     None if s.trim().is_empty() => {}
@@ -279,6 +299,7 @@ pub fn from_json(value: &serde_json::Value) -> Result<Element, XmlError> {
         if depth > Limits::default().max_depth {
             return Err(XmlError::TooDeep(Limits::default().max_depth));
         }
+        check_chars(name)?;
         match v {
             Value::Null => {}
             Value::Array(items) => {
@@ -296,11 +317,14 @@ pub fn from_json(value: &serde_json::Value) -> Result<Element, XmlError> {
                 }
                 out.push(el);
             }
-            Value::String(s) => out.push(Element {
-                name: name.to_string(),
-                text: s.clone(),
-                children: vec![],
-            }),
+            Value::String(s) => {
+                check_chars(s)?;
+                out.push(Element {
+                    name: name.to_string(),
+                    text: s.clone(),
+                    children: vec![],
+                })
+            }
             Value::Number(n) => out.push(Element {
                 name: name.to_string(),
                 text: n.to_string(),
@@ -516,6 +540,36 @@ fn json_string(out: &mut String, s: &str) {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn characters_xml_forbids_are_refused_raw_or_as_references() {
+        let limits = Limits::default();
+        for doc in [
+            "<XmlMsg><A>a\u{0}b</A></XmlMsg>",
+            "<XmlMsg><A>a\u{1}b</A></XmlMsg>",
+            "<XmlMsg><A>\u{1B}[31m</A></XmlMsg>",
+            "<XmlMsg><A>\u{FFFE}</A></XmlMsg>",
+            "<XmlMsg><A>&#0;</A></XmlMsg>",
+            "<XmlMsg><A>&#x1B;</A></XmlMsg>",
+            "<XmlMsg><A>&#xFFFF;</A></XmlMsg>",
+        ] {
+            let e = parse(doc.as_bytes(), &limits).unwrap_err();
+            assert!(matches!(e, XmlError::Malformed(_)), "{doc:?}: {e:?}");
+        }
+        assert!(parse(
+            "<XmlMsg><A>\t改\r\n行&#x9;</A></XmlMsg>".as_bytes(),
+            &limits
+        )
+        .is_ok());
+        for json in [
+            r#"{"XmlMsg":{"A":"a\u0000b"}}"#,
+            r#"{"XmlMsg":{"A\u0001":"b"}}"#,
+            r#"{"XmlMsg":{"A":"\uFFFE"}}"#,
+        ] {
+            let v: serde_json::Value = serde_json::from_str(json).unwrap();
+            assert!(from_json(&v).is_err(), "{json}");
+        }
+    }
 
     fn p(s: &[u8]) -> Result<Document, XmlError> {
         parse(s, &Limits::default())

@@ -118,3 +118,50 @@ async fn a_claim_file_over_the_limit_in_the_folder_is_refused_unread() {
     assert!(!claims.join("BIG.UKE").exists());
     s.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn characters_xml_forbids_are_refused_before_anything_is_stored() {
+    use crate::app::{tree, MED};
+    let s = TestApp::start().await;
+    let registration = format!(
+        "<?xml version=\"1.0\" encoding=\"UTF-8\"?><XmlMsg><MessageHeader>\
+         <MedicalInstitutionCode>{MED}</MedicalInstitutionCode></MessageHeader><MessageBody>\
+         <ReferenceNumberRegistrationInfo><ReferenceNumber>P\u{0}1</ReferenceNumber>\
+         <InsurerNumber>06131270</InsurerNumber><InsuredCardSymbol>55</InsuredCardSymbol>\
+         <InsuredIdentificationNumber>1203</InsuredIdentificationNumber><InsuredBranchNumber>00</InsuredBranchNumber>\
+         </ReferenceNumberRegistrationInfo></MessageBody></XmlMsg>"
+    );
+    let good = std::fs::read_to_string(
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("../seed/demo/requests/OQSsiquc01req_yamada_taro.xml"),
+    )
+    .unwrap();
+    for (name, body) in [
+        ("OQSsiimm01req_n.xml", registration.clone()),
+        (
+            "OQSsiimm01req_r.xml",
+            registration.replace('\u{0}', "&#x1B;"),
+        ),
+        (
+            "OQSsiquc01req_c.xml",
+            good.replace("demo-yamada_taro", "\u{1B}[31m\u{FFFE}"),
+        ),
+    ] {
+        let r = s.post_file(name, body.as_bytes()).await;
+        assert_eq!(r.status, 200, "{name}");
+        // The answer itself is well-formed XML.
+        let t = tree(&r.body);
+        assert_eq!(
+            t.child("MessageHeader").unwrap().value("ErrorCode"),
+            Some("EC0001"),
+            "{name}: {}",
+            r.text()
+        );
+    }
+    let (n,): (i64,) = sqlx::query_as("SELECT count(*) FROM eligibility.reference_numbers")
+        .fetch_one(&s.core.pool)
+        .await
+        .unwrap();
+    assert_eq!(n, 0);
+    s.stop().await;
+}
