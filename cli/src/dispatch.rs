@@ -23,9 +23,8 @@ impl Handlers for Services {
     }
 
     fn token(&self, token: &str) -> Option<String> {
-        let now = self.eligibility.core.clock.now_dt();
         self.eligibility
-            .verify_token(token, now)
+            .verify_token(token)
             .map(|code| code.as_str().to_string())
     }
 

@@ -7,10 +7,14 @@ use std::sync::Arc;
 use actix_web::{web, App, HttpServer};
 use tokio::task::JoinHandle;
 
+use actix_web::middleware::from_fn;
 use onshi_eligibility::Eligibility;
+use onshi_platform::credentials::Credentials;
+use onshi_platform::directory::ReaderDirectory;
+use onshi_platform::roles::{self, Guard, RouteAccess};
 
 use crate::dispatch::Services;
-use onshi_platform::db::{Migrations, CLOCK};
+use onshi_platform::db::{Migrations, AUTH, CLOCK};
 use onshi_platform::http::{configure_common, Core};
 use onshi_platform::pipeline::Pipeline;
 use onshi_platform::transport::{self, Watcher};
@@ -40,6 +44,7 @@ pub const ALL: &[Service] = &[
 /// Every schema's migrations, in dependency order.
 pub const MIGRATIONS: &[Migrations] = &[
     CLOCK,
+    AUTH,
     onshi_insurer::MIGRATIONS,
     onshi_portal::MIGRATIONS,
     onshi_consent::MIGRATIONS,
@@ -69,6 +74,25 @@ fn record_peer_certificate(conn: &dyn std::any::Any, ext: &mut actix_web::dev::E
     }
 }
 
+/// Who may call every route of these services (`platform::roles`).
+pub fn routes(services: &[Service]) -> Vec<RouteAccess> {
+    let mut r: Vec<RouteAccess> = onshi_platform::http::ROUTES.to_vec();
+    for s in services {
+        match s {
+            Service::Eligibility => {
+                r.extend(onshi_platform::transport::routes());
+                r.extend_from_slice(onshi_eligibility::ROUTES);
+            }
+            Service::Insurer => r.extend(onshi_insurer::routes()),
+            Service::Portal => r.extend(onshi_portal::routes()),
+            Service::Consent => r.extend_from_slice(onshi_consent::ROUTES),
+            Service::Medication => r.extend_from_slice(onshi_medication::ROUTES),
+            Service::Reader => r.extend_from_slice(onshi_reader::ROUTES),
+        }
+    }
+    r
+}
+
 /// A running host.
 pub struct Host {
     pub addr: SocketAddr,
@@ -83,8 +107,14 @@ pub struct Host {
 impl Host {
     /// Starts `services` on `bind` (use port 0 for a free port).
     pub async fn start(core: Core, services: &[Service], bind: &str) -> anyhow::Result<Host> {
+        let credentials = Credentials::load(
+            &core.pool,
+            core.clock.clone(),
+            core.config.operator_token_sha256.clone(),
+        )
+        .await?;
         let eligibility = if services.contains(&Service::Eligibility) {
-            Some(Eligibility::start(core.clone()).await?)
+            Some(Eligibility::start(core.clone(), credentials.clone()).await?)
         } else {
             None
         };
@@ -130,6 +160,13 @@ impl Host {
             };
             background.push(tokio::spawn(watcher.run()));
         }
+        let guard = web::Data::new(Guard::new(
+            core.config.auth,
+            routes(services),
+            credentials.clone(),
+            eligibility.clone().map(|e| e as Arc<dyn ReaderDirectory>),
+        ));
+        let credentials = web::Data::new(credentials);
         let services = services.to_vec();
         let core_data = web::Data::new(core.clone());
         let pipeline_data = pipeline.map(web::Data::from);
@@ -138,6 +175,9 @@ impl Host {
         let reader_data = reader.map(web::Data::new);
         let server = HttpServer::new(move || {
             let mut app = App::new()
+                .wrap(from_fn(roles::guard))
+                .app_data(guard.clone())
+                .app_data(credentials.clone())
                 .app_data(core_data.clone())
                 .configure(configure_common);
             if let Some(p) = &pipeline_data {

@@ -44,8 +44,9 @@ struct ServeArgs {
     /// Answer an expired card (有効終了年月日 passed) as valid while the qualification lasts.
     #[arg(long, env = env::EXPIRED_CARDS_VALID)]
     expired_cards_valid: bool,
-    /// Authentication of facility-facing endpoints: sandbox (no client certificate needed; one presented is still
-    /// checked) or mtls (a valid terminal certificate of the request's facility is required).
+    /// Roles: sandbox (every route open; a client certificate presented is still checked) or strict (every route's
+    /// role checked: terminal certificates, insurer credentials, patient tokens, the operator token; `mtls` is an
+    /// alias).
     #[arg(long, env = env::AUTH, default_value = "sandbox", value_parser = parse_auth)]
     auth: AuthMode,
     /// The TLS listener with client-certificate authentication ("off" for none).
@@ -59,8 +60,8 @@ struct ServeArgs {
 fn parse_auth(s: &str) -> Result<AuthMode, String> {
     match s {
         "sandbox" => Ok(AuthMode::Sandbox),
-        "mtls" => Ok(AuthMode::Mtls),
-        _ => Err(format!("{s:?}: use sandbox or mtls")),
+        "strict" | "mtls" => Ok(AuthMode::Strict),
+        _ => Err(format!("{s:?}: use sandbox or strict")),
     }
 }
 
@@ -243,7 +244,9 @@ async fn serve(
     std::fs::create_dir_all(home).with_context(|| format!("creating {}", home.display()))?;
     let mut db = Database::resolve(home).await?;
     db.advertise(home)?;
-    let config = config_of(&args, home);
+    let operator = operator_token(home)?;
+    let mut config = config_of(&args, home);
+    config.operator_token_sha256 = Some(onshi_platform::sha256_hex(operator.as_bytes()));
     let core = core_on(&db, config).await?;
     if demo {
         let loaded = onshi_seed::demo::load(&core).await?;
@@ -257,6 +260,7 @@ async fn serve(
     }
     let running = Host::start(core.clone(), services, &args.bind).await?;
     print_banner(&running, services, &core, &db, home, demo);
+    print_roles(core.config.auth, home, &operator);
     wait_for_shutdown().await;
     tracing::info!("shutting down");
     running.stop().await;
@@ -334,6 +338,45 @@ fn print_banner(
         } else {
             ""
         }
+    );
+}
+
+/// The operator's token: `<home>/operator-token`, generated at first start with mode 0600.
+fn operator_token(home: &std::path::Path) -> anyhow::Result<String> {
+    use std::io::Write;
+    use std::os::unix::fs::OpenOptionsExt;
+    let path = home.join("operator-token");
+    if let Ok(t) = std::fs::read_to_string(&path) {
+        if !t.trim().is_empty() {
+            return Ok(t.trim().to_string());
+        }
+    }
+    let token = onshi_platform::credentials::random_secret()?;
+    let mut f = std::fs::OpenOptions::new()
+        .write(true)
+        .create(true)
+        .truncate(true)
+        .mode(0o600)
+        .open(&path)
+        .with_context(|| format!("writing {}", path.display()))?;
+    writeln!(f, "{token}")?;
+    Ok(token)
+}
+
+/// The roles mode and the operator's credential.
+fn print_roles(mode: AuthMode, home: &std::path::Path, operator: &str) {
+    match mode {
+        AuthMode::Sandbox => println!(
+            "Roles: SANDBOX — every route is open (first contact). Use --auth strict to check every role."
+        ),
+        AuthMode::Strict => println!(
+            "Roles: strict — facilities need their terminal certificate, insurers their credential, patients their \
+             token, administration the operator token."
+        ),
+    }
+    println!(
+        "Operator token ({}, mode 0600): Authorization: Bearer {operator}",
+        home.join("operator-token").display()
     );
 }
 

@@ -32,15 +32,16 @@ impl Default for EligibilityRules {
     }
 }
 
-/// How facility-facing endpoints authenticate.
+/// How callers are authenticated.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum AuthMode {
-    /// First contact: a request without a client certificate is accepted (one that presents a certificate is
-    /// still checked). Like the NHS sandbox environment.
+    /// First contact: every route is open; a request without a client certificate is accepted (one that presents a
+    /// certificate is still checked). Like the NHS sandbox environment. Printed at start.
     Sandbox,
-    /// Integration: a valid, unrevoked, unexpired client certificate from the simulator's CA is required and its
-    /// facility must be the request's `MedicalInstitutionCode`.
-    Mtls,
+    /// Integration: every route's role is checked (`platform::roles`). Facility routes need a valid, unrevoked,
+    /// unexpired terminal certificate from the simulator's CA whose facility is the request's; the former value
+    /// `mtls` is an alias.
+    Strict,
 }
 
 /// The eligibility service's settings.
@@ -91,6 +92,8 @@ pub struct Config {
     pub tls_bind: Option<String>,
     pub eligibility: EligibilityConfig,
     pub medication: MedicationConfig,
+    /// SHA-256 of the operator's token (`onshi up` keeps the token in `<home>/operator-token`); `None`: no operator.
+    pub operator_token_sha256: Option<String>,
 }
 
 impl Default for Config {
@@ -104,6 +107,7 @@ impl Default for Config {
             tls_bind: None,
             eligibility: EligibilityConfig::default(),
             medication: MedicationConfig::default(),
+            operator_token_sha256: None,
         }
     }
 }
@@ -120,7 +124,7 @@ pub mod env {
     pub const FOLDERS: &str = "ONSHI_FOLDERS";
     /// Encoding of response files for facilities that set none (`utf-8` or `shift_jis`).
     pub const RESPONSE_ENCODING: &str = "ONSHI_RESPONSE_ENCODING";
-    /// `sandbox` or `mtls`.
+    /// `sandbox` or `strict` (`mtls` is an alias of `strict`).
     pub const AUTH: &str = "ONSHI_AUTH";
     /// Accept a `QualificationConfirmationDate` after the simulated today.
     pub const ALLOW_FUTURE_DATES: &str = "ONSHI_ALLOW_FUTURE_DATES";

@@ -29,6 +29,12 @@ pub const CLOCK: Migrations = Migrations {
     )],
 };
 
+/// The platform's credentials (the token signing key).
+pub const AUTH: Migrations = Migrations {
+    schema: "auth",
+    steps: &[("0001_keys", include_str!("../../schema/auth/0001_keys.sql"))],
+};
+
 impl Migrations {
     /// Applies the missing steps in one transaction, serialised across processes by an advisory lock.
     pub async fn apply(&self, pool: &PgPool) -> anyhow::Result<usize> {

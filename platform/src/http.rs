@@ -13,6 +13,7 @@ use sqlx::PgPool;
 
 use crate::clock::{parse_clock_time, parse_delta, SimClock};
 use crate::config::Config;
+use crate::roles::{route, Access, RouteAccess};
 
 /// Process-wide metrics (exposed at `/metrics`).
 #[derive(Clone)]
@@ -263,6 +264,15 @@ async fn health(core: web::Data<Core>) -> HttpResponse {
         HttpResponse::ServiceUnavailable().json(body)
     }
 }
+
+/// Who may call the common routes.
+pub const ROUTES: &[RouteAccess] = &[
+    route("GET", "/health", Access::Public),
+    route("GET", "/metrics", Access::Public),
+    route("GET", "/admin/v1/clock", Access::Public),
+    route("POST", "/admin/v1/clock", Access::Operator),
+    route("GET", "/codes", Access::Public),
+];
 
 /// `/health`, `/metrics`, `/admin/v1/clock` and `/codes` (the OQSCD tables as JSON).
 pub fn configure_common(cfg: &mut web::ServiceConfig) {

@@ -11,6 +11,8 @@
 //! | [`config`] | runtime settings, including every rule that stands in for an unknown of the real system |
 //! | [`pipeline`] | the one entry pipeline: caller → limit → decode → tree → message kind → handler → reply |
 //! | [`transport`] | the doors onto the pipeline: the folder interface (`req/` → `res/`), HTTP POST of files, the Web API |
+//! | [`credentials`] | the tokens onshi issues (facility `idToken`s, insurer credentials, patient tokens) and the operator's |
+//! | [`roles`] | the role of every route, declared once and enforced at the HTTP front door (sandbox / strict) |
 //! | [`pki`] | the simulator's CA, client/server/card certificates, rustls configurations |
 //! | [`copy`] | the binary COPY encoder for bulk loads |
 //! | [`db`] | connection pool and the per-service migration runner |
@@ -25,6 +27,7 @@
 pub mod clock;
 pub mod config;
 pub mod copy;
+pub mod credentials;
 pub mod db;
 pub mod directory;
 pub mod feed;
@@ -33,6 +36,7 @@ pub mod pg;
 pub mod pipeline;
 pub mod pki;
 pub mod registry_api;
+pub mod roles;
 #[cfg(feature = "testkit")]
 pub mod testkit;
 pub mod transport;

@@ -18,6 +18,7 @@ use serde_json::Value;
 use actix_web::{web, HttpResponse};
 
 use crate::http::{parse_json, read_body, ApiError, Core};
+use crate::roles::{Access, RouteAccess};
 use crate::versioned::{self, in_force, Applied, Mode, Store, VersionRow, Write, Written};
 use onshi_wire::ids::Date;
 
@@ -253,6 +254,23 @@ async fn feed_page<R: Registry>(
         tokio::time::sleep(std::time::Duration::from_millis(20)).await;
     }
     Err(ApiError::Conflict("writers are busy; retry".into()))
+}
+
+/// Who may call the record routes of a registry under `base`: `write` for create, change, read of one record and
+/// its versions; `list` for the listing of every record.
+pub fn record_routes(base: &'static str, write: Access, list: Access) -> Vec<RouteAccess> {
+    let at = |method, tail: &str, access| RouteAccess {
+        method,
+        path: format!("{base}{tail}").into(),
+        access,
+    };
+    vec![
+        at("POST", "", write),
+        at("GET", "", list),
+        at("GET", "/{id}", write),
+        at("PATCH", "/{id}", write),
+        at("GET", "/{id}/versions", write),
+    ]
 }
 
 /// The record routes of a registry under `base` (e.g. `/insurer/v1/qualifications`).

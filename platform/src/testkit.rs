@@ -201,9 +201,34 @@ pub mod http {
         head.push_str("\r\n");
         s.write_all(head.as_bytes()).await.expect("write");
         s.write_all(body).await.expect("write body");
+        // Read until the response is complete (a server may keep the socket open a moment after answering
+        // without reading a body it refused), or until it closes.
         let mut raw = Vec::new();
-        s.read_to_end(&mut raw).await.expect("read");
+        let mut buf = [0u8; 16 * 1024];
+        loop {
+            let n = s.read(&mut buf).await.expect("read");
+            raw.extend_from_slice(&buf[..n]);
+            if n == 0 || is_complete(&raw) {
+                break;
+            }
+        }
         parse_reply(&raw).expect("an HTTP response")
+    }
+
+    /// Whether `raw` holds a whole response: its head and a body of its `Content-Length` (or the last chunk).
+    pub fn is_complete(raw: &[u8]) -> bool {
+        let Some(split) = raw.windows(4).position(|w| w == b"\r\n\r\n") else {
+            return false;
+        };
+        let head = String::from_utf8_lossy(&raw[..split]).to_ascii_lowercase();
+        let body = &raw[split + 4..];
+        if head.contains("transfer-encoding: chunked") {
+            return body.ends_with(b"0\r\n\r\n");
+        }
+        head.lines()
+            .find_map(|l| l.strip_prefix("content-length:"))
+            .and_then(|v| v.trim().parse::<usize>().ok())
+            .is_some_and(|len| body.len() >= len)
     }
 
     /// Parses a whole HTTP/1.1 response.
@@ -318,11 +343,20 @@ pub mod https {
             tls.write_all(head.as_bytes()).map_err(|e| e.to_string())?;
             tls.write_all(&body).map_err(|e| e.to_string())?;
             let mut raw = Vec::new();
-            match tls.read_to_end(&mut raw) {
-                Ok(_) => {}
-                // The server may close without close_notify after the response.
-                Err(e) if e.kind() == std::io::ErrorKind::UnexpectedEof && !raw.is_empty() => {}
-                Err(e) => return Err(e.to_string()),
+            let mut buf = [0u8; 16 * 1024];
+            loop {
+                match tls.read(&mut buf) {
+                    Ok(0) => break,
+                    Ok(n) => {
+                        raw.extend_from_slice(&buf[..n]);
+                        if super::http::is_complete(&raw) {
+                            break;
+                        }
+                    }
+                    // The server may close without close_notify after the response.
+                    Err(e) if e.kind() == std::io::ErrorKind::UnexpectedEof && !raw.is_empty() => break,
+                    Err(e) => return Err(e.to_string()),
+                }
             }
             super::http::parse_reply(&raw).ok_or_else(|| "no HTTP response".to_string())
         })

@@ -20,6 +20,7 @@ use onshi_wire::msg::file_name::{error_response_name, MessageKind, RequestName, 
 
 use crate::pipeline::{Body, Caller, Handlers, Pipeline, Reply, Stage, Transport};
 use crate::pki::PeerCert;
+use crate::roles::{route, Access, RouteAccess};
 
 /// Creates `<root>/<code>/{req,res,face}`.
 pub fn ensure_facility_dirs(root: &Path, code: &str) -> std::io::Result<PathBuf> {
@@ -213,6 +214,17 @@ pub fn configure<H: Handlers>(cfg: &mut web::ServiceConfig) {
             ),
         );
     }
+}
+
+/// Who may call the doors: facility messages, identified and refused by the pipeline itself.
+pub fn routes() -> Vec<RouteAccess> {
+    let mut r = vec![route("POST", "/oqs/v1/req/{file_name}", Access::Message)];
+    r.extend(
+        WEB_API_MESSAGES
+            .iter()
+            .map(|(path, _)| route("POST", path, Access::Message)),
+    );
+    r
 }
 
 /// The limit step of the HTTP doors: reads the body up to `limit` bytes (not at all for a refused caller);

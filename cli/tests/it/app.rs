@@ -21,6 +21,8 @@ pub const PHARMACY: &str = "1340140233";
 pub const DENTAL: &str = "1330130129";
 /// The simulated time most tests run at.
 pub const NOW: &str = "2026-11-21T10:00:00";
+/// The operator's token of every test app.
+pub const OPERATOR: &str = "test-operator-token";
 
 /// A terminal certificate and its key, as the portal issues them.
 pub struct TerminalCert {
@@ -58,6 +60,7 @@ impl TestApp {
         let config = Config {
             folder_root: Some(folders.path().to_path_buf()),
             folder_poll: Duration::from_millis(50),
+            operator_token_sha256: Some(onshi_platform::sha256_hex(OPERATOR.as_bytes())),
             ..config
         };
         let core = testkit::core(MIGRATIONS, config).await;
@@ -176,14 +179,37 @@ impl TestApp {
 
     // ---- the portal ----------------------------------------------------------------------------------------
 
+    /// Sends a JSON request as the operator.
+    pub async fn as_operator(
+        &self,
+        method: &str,
+        path: &str,
+        body: serde_json::Value,
+    ) -> http::Reply {
+        let auth = format!("Bearer {OPERATOR}");
+        let headers = [
+            ("Authorization", auth.as_str()),
+            ("Content-Type", "application/json"),
+        ];
+        http::send(
+            &self.addr,
+            method,
+            path,
+            &headers,
+            body.to_string().as_bytes(),
+        )
+        .await
+    }
+
     /// Issues a terminal certificate through the portal API (the read model follows before it returns).
     pub async fn issue_certificate(&self, code: &str, valid_days: i64) -> TerminalCert {
-        let r = http::post_json(
-            &self.addr,
-            &format!("/portal/v1/facilities/{code}/certificates"),
-            &serde_json::json!({"terminal": "T1", "valid_days": valid_days}),
-        )
-        .await;
+        let r = self
+            .as_operator(
+                "POST",
+                &format!("/portal/v1/facilities/{code}/certificates"),
+                serde_json::json!({"terminal": "T1", "valid_days": valid_days}),
+            )
+            .await;
         assert_eq!(r.status, 201, "{}", r.text());
         let j = r.json();
         self.sync().await;

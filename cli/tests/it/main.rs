@@ -8,4 +8,5 @@ mod hostile;
 mod medication;
 mod mtls;
 mod reader;
+mod roles;
 mod seed;

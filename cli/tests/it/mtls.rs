@@ -60,7 +60,7 @@ fn header(t: &Element, name: &str) -> Option<String> {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn mtls_accepts_the_right_certificate_and_refuses_the_rest() {
-    let s = sim(AuthMode::Mtls).await;
+    let s = sim(AuthMode::Strict).await;
     let (cert, key, sha) = issue(&s, MED, 365).await;
 
     // The right certificate: answered.
@@ -108,14 +108,13 @@ async fn mtls_accepts_the_right_certificate_and_refuses_the_rest() {
     assert!(t.child("MessageBody").is_none());
 
     // Revoked: refused once the revocation has reached the eligibility service.
-    let r = http::send(
-        &s.addr,
-        "POST",
-        &format!("/portal/v1/facilities/{MED}/certificates/{sha}/revoke"),
-        &[],
-        b"",
-    )
-    .await;
+    let r = s
+        .as_operator(
+            "POST",
+            &format!("/portal/v1/facilities/{MED}/certificates/{sha}/revoke"),
+            serde_json::Value::Null,
+        )
+        .await;
     assert_eq!(r.status, 200, "{}", r.text());
     s.host.eligibility.as_ref().unwrap().sync().await.unwrap();
     let (status, t) = post(&s, Some((cert, key))).await.unwrap();
@@ -162,7 +161,7 @@ async fn the_sandbox_lets_first_contact_in_and_still_checks_certificates() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_web_api_login_needs_the_facility_s_own_certificate_under_mtls() {
-    let s = sim(AuthMode::Mtls).await;
+    let s = sim(AuthMode::Strict).await;
     let (cert, key, _) = issue(&s, MED, 365).await;
     let login = |code: &'static str, cert: Option<(String, String)>| {
         let s = &s;

@@ -24,9 +24,11 @@ use actix_web::{web, HttpResponse};
 use serde::Deserialize;
 
 use onshi_platform::config::limits;
+use onshi_platform::credentials::{Credentials, TokenKind};
 use onshi_platform::db::Migrations;
 use onshi_platform::http::{parse_json, read_body, ApiError, Core};
-use onshi_wire::ids::Date;
+use onshi_platform::roles::{route, Access, RouteAccess};
+use onshi_wire::ids::{Date, DateTime};
 
 pub const MIGRATIONS: Migrations = Migrations {
     schema: "consent",
@@ -214,7 +216,82 @@ async fn verify(core: web::Data<Core>) -> Result<HttpResponse, ApiError> {
     Ok(HttpResponse::Ok().json(report))
 }
 
-/// The consent API (needs `web::Data<Core>`).
+/// Who may call the consent API: patients see and revoke their own consents and access log; the operator
+/// issues cards and declares disasters; logging in is public (it checks the card and PIN).
+pub const ROUTES: &[RouteAccess] = &[
+    route("POST", "/consent/v1/cards", Access::Operator),
+    route("GET", "/consent/v1/cards/{serial}", Access::Operator),
+    route(
+        "POST",
+        "/consent/v1/cards/{serial}/register",
+        Access::Operator,
+    ),
+    route("POST", "/consent/v1/cards/{serial}/lost", Access::Operator),
+    route("POST", "/consent/v1/patients/login", Access::Public),
+    route(
+        "GET",
+        "/consent/v1/persons/{person_id}/consents",
+        Access::OwnPatient,
+    ),
+    route(
+        "POST",
+        "/consent/v1/persons/{person_id}/consents/revoke",
+        Access::OwnPatient,
+    ),
+    route(
+        "GET",
+        "/consent/v1/persons/{person_id}/access-log",
+        Access::OwnPatient,
+    ),
+    route("GET", "/consent/v1/verify", Access::Operator),
+    route("POST", "/admin/v1/disasters", Access::Operator),
+    route("GET", "/admin/v1/disasters", Access::Operator),
+];
+
+/// How long a patient's token lasts (simulated minutes).
+pub const PATIENT_TOKEN_MINUTES: i64 = 30;
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct PatientLogin {
+    card_serial: String,
+    pin: String,
+}
+
+/// The patient's login (マイナポータル-like): their card and its PIN (wrong PINs count towards the lock, as at the
+/// reader) → a short-lived token for their own views.
+async fn patient_login(
+    core: web::Data<Core>,
+    credentials: web::Data<Credentials>,
+    body: web::Payload,
+) -> Result<HttpResponse, ApiError> {
+    let req: PatientLogin = parse_json(&read_body(body, limits::CONSENT_CALL).await?)?;
+    let refused = || {
+        HttpResponse::Unauthorized().json(serde_json::json!({
+            "error": {"code": "unauthorized", "message": "unknown, revoked, expired or locked card, or wrong PIN"}
+        }))
+    };
+    let Some(card) = cards::get(&core.pool, &req.card_serial).await? else {
+        return Ok(refused());
+    };
+    let now = core.clock.now_dt();
+    if card.revoked_on.is_some() || now.date().naive() > card.expires_on {
+        return Ok(refused());
+    }
+    match cards::verify_pin(&core.pool, &card.serial, &req.pin, now.naive()).await? {
+        cards::Pin::Correct => {}
+        _ => return Ok(refused()),
+    }
+    let expiry =
+        DateTime::from_naive(now.naive() + chrono::TimeDelta::minutes(PATIENT_TOKEN_MINUTES));
+    Ok(HttpResponse::Ok().json(serde_json::json!({
+        "person_id": card.person_id,
+        "token": credentials.issue(TokenKind::Patient, &card.person_id, Some(expiry)),
+        "expiresAt": expiry.compact(),
+    })))
+}
+
+/// The consent API (needs `web::Data<Core>` and `web::Data<Credentials>`).
 pub fn configure(cfg: &mut web::ServiceConfig) {
     cfg.service(
         web::scope("/consent/v1")
@@ -222,6 +299,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
             .route("/cards/{serial}", web::get().to(get_card))
             .route("/cards/{serial}/register", web::post().to(register_card))
             .route("/cards/{serial}/lost", web::post().to(lost))
+            .route("/patients/login", web::post().to(patient_login))
             .route(
                 "/persons/{person_id}/consents",
                 web::get().to(person_consents),

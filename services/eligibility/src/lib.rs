@@ -36,6 +36,7 @@ use onshi_platform::db::Migrations;
 use onshi_platform::feed::{self, Feed};
 use onshi_platform::http::{ApiError, Core};
 use onshi_platform::pki::PeerCert;
+use onshi_platform::roles::{route, Access, RouteAccess};
 use onshi_platform::versioned::{read_feed_text, FeedText};
 use onshi_wire::ids::Date;
 use onshi_wire::msg::FileError;
@@ -54,6 +55,10 @@ pub const MIGRATIONS: Migrations = Migrations {
             "0002_reference_numbers",
             include_str!("../../../schema/eligibility/0002_reference_numbers.sql"),
         ),
+        (
+            "0003_token_key_moved",
+            include_str!("../../../schema/eligibility/0003_token_key_moved.sql"),
+        ),
     ],
 };
 
@@ -64,18 +69,20 @@ const FEED_BATCH: i64 = 5_000;
 pub struct Eligibility {
     pub core: Core,
     registry: RwLock<Registry>,
-    token_key: ring::hmac::Key,
+    credentials: onshi_platform::credentials::Credentials,
     ready: AtomicBool,
 }
 
 impl Eligibility {
-    /// Loads the Web API key, catches up with both feeds, and keeps following them in the background.
-    pub async fn start(core: Core) -> anyhow::Result<Arc<Self>> {
-        let token_key = webapi::load_key(&core.pool).await?;
+    /// Catches up with both feeds, and keeps following them in the background.
+    pub async fn start(
+        core: Core,
+        credentials: onshi_platform::credentials::Credentials,
+    ) -> anyhow::Result<Arc<Self>> {
         let me = Arc::new(Self {
             core,
             registry: RwLock::new(Registry::default()),
-            token_key,
+            credentials,
             ready: AtomicBool::new(false),
         });
         let started = Instant::now();
@@ -258,6 +265,18 @@ async fn sync(e: web::Data<Arc<Eligibility>>) -> Result<HttpResponse, ApiError> 
     e.sync().await?;
     Ok(HttpResponse::Ok().json(e.status()))
 }
+
+/// Who may call the eligibility endpoints (the messages are the entry pipeline's, `platform::transport::routes`).
+pub const ROUTES: &[RouteAccess] = &[
+    route("GET", "/eligibility/v1/status", Access::Operator),
+    route("POST", "/eligibility/v1/sync", Access::Operator),
+    // The login checks the certificate's facility against the one logging in.
+    route(
+        "POST",
+        onshi_wire::msg::file_name::WEB_API_LOGIN,
+        Access::Facility,
+    ),
+];
 
 /// The eligibility endpoints: status/sync and the Web API (needs `web::Data<Arc<Eligibility>>`).
 pub fn configure(cfg: &mut web::ServiceConfig) {

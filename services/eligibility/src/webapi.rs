@@ -2,74 +2,33 @@
 //! entry pipeline's Web API door verifies here for every message path (`WEB_API_MESSAGES` in `onshi-wire`).
 //!
 //! The real login body is not public ([U]); the simulator's is `{"MedicalInstitutionCode", "ClientSecret"}` with
-//! the secret issued by the portal. Tokens are `<code>.<expiry YYYYMMDDHHmmss>.<HMAC-SHA256>` signed with a key
+//! the secret issued by the portal. Tokens are the platform's (`onshi_platform::credentials`): signed with a key
 //! stored once per database, so every process accepts them; expiry is on the simulated clock.
 
 use std::sync::Arc;
 
 use actix_web::{web, HttpRequest, HttpResponse};
-use ring::hmac;
 use serde::Deserialize;
-use sqlx::PgPool;
 
 use onshi_platform::config::limits;
+use onshi_platform::credentials::TokenKind;
 use onshi_platform::http::{parse_json, read_body, ApiError};
 use onshi_wire::ids::{DateTime, InstitutionCode};
 use onshi_wire::msg::file_name::WEB_API_LOGIN;
 
 use crate::Eligibility;
 
-/// Loads (creating on first use) the token signing key of this database.
-pub async fn load_key(pool: &PgPool) -> anyhow::Result<hmac::Key> {
-    use ring::rand::SecureRandom;
-    let mut raw = [0u8; 32];
-    ring::rand::SystemRandom::new()
-        .fill(&mut raw)
-        .map_err(|_| anyhow::anyhow!("no randomness"))?;
-    let fresh: String = raw.iter().map(|b| format!("{b:02x}")).collect();
-    sqlx::query(
-        "INSERT INTO eligibility.settings (name, value) VALUES ('web_api_token_key', $1) ON CONFLICT DO NOTHING",
-    )
-    .bind(&fresh)
-    .execute(pool)
-    .await?;
-    let (value,): (String,) =
-        sqlx::query_as("SELECT value FROM eligibility.settings WHERE name = 'web_api_token_key'")
-            .fetch_one(pool)
-            .await?;
-    Ok(hmac::Key::new(hmac::HMAC_SHA256, value.as_bytes()))
-}
-
-fn hex(bytes: &[u8]) -> String {
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
-}
-
 impl Eligibility {
-    fn sign(&self, payload: &str) -> String {
-        hex(hmac::sign(&self.token_key, payload.as_bytes()).as_ref())
-    }
-
-    /// Issues a token for `code` valid until `expiry`.
+    /// Issues a Web API `idToken` for `code` valid until `expiry`.
     pub fn issue_token(&self, code: &InstitutionCode, expiry: DateTime) -> String {
-        let payload = format!("{}.{}", code, expiry.compact());
-        format!("{payload}.{}", self.sign(&payload))
+        self.credentials
+            .issue(TokenKind::Facility, code.as_str(), Some(expiry))
     }
 
-    /// The facility of a valid, unexpired token.
-    pub fn verify_token(&self, token: &str, now: DateTime) -> Option<InstitutionCode> {
-        let (payload, sig) = token.trim().rsplit_once('.')?;
-        let raw_sig: Vec<u8> = (0..sig.len())
-            .step_by(2)
-            .map(|i| {
-                sig.get(i..i + 2)
-                    .and_then(|h| u8::from_str_radix(h, 16).ok())
-            })
-            .collect::<Option<_>>()?;
-        hmac::verify(&self.token_key, payload.as_bytes(), &raw_sig).ok()?;
-        let (code, expiry) = payload.split_once('.')?;
-        let expiry = DateTime::parse(expiry).ok()?;
-        (now <= expiry).then_some(())?;
-        InstitutionCode::parse(code).ok()
+    /// The facility of a valid, unexpired `idToken`.
+    pub fn verify_token(&self, token: &str) -> Option<InstitutionCode> {
+        let code = self.credentials.subject(token, TokenKind::Facility)?;
+        InstitutionCode::parse(&code).ok()
     }
 }
 

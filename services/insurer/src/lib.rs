@@ -25,6 +25,7 @@ use onshi_platform::db::Migrations;
 use onshi_platform::feed;
 use onshi_platform::http::{parse_json, read_body, ApiError, Core};
 use onshi_platform::registry_api::{self, Checked, Registry};
+use onshi_platform::roles::{route, Access, RouteAccess};
 use onshi_platform::versioned::{Applied, ApplyError, LineError, Mode, Store};
 use onshi_wire::ids::Date;
 use onshi_wire::record::QualificationRecord;
@@ -304,6 +305,26 @@ async fn bulk(
             "report": report,
         })))
     }
+}
+
+/// Who may call the insurer API: an insurer (or the operator) registers and reads; only the operator lists every
+/// record and reads the whole feed.
+pub fn routes() -> Vec<RouteAccess> {
+    let mut r = registry_api::record_routes(
+        "/insurer/v1/qualifications",
+        Access::Insurer,
+        Access::Operator,
+    );
+    r.extend([
+        route(
+            "POST",
+            "/insurer/v1/qualifications/{id}/end",
+            Access::Insurer,
+        ),
+        route("POST", "/insurer/v1/bulk", Access::Insurer),
+        route("GET", "/insurer/v1/feed", Access::Operator),
+    ]);
+    r
 }
 
 /// The insurer API under `/insurer/v1` (needs `web::Data<Core>`).

@@ -30,6 +30,7 @@ use chrono::NaiveDate;
 use onshi_platform::db::Migrations;
 use onshi_platform::directory::Directory;
 use onshi_platform::http::{read_body, ApiError, Core};
+use onshi_platform::roles::{route, Access, Caller, RouteAccess};
 use onshi_wire::ids::Date;
 
 pub const MIGRATIONS: Migrations = Migrations {
@@ -143,10 +144,18 @@ impl Medication {
     }
 }
 
+/// A claim file over HTTP: a facility sends its own claims (the file's institution must be the caller's
+/// facility when the caller is one).
 async fn post_claim(
     m: web::Data<Arc<Medication>>,
+    req: actix_web::HttpRequest,
     body: web::Payload,
 ) -> Result<HttpResponse, ApiError> {
+    use actix_web::HttpMessage;
+    let facility = match req.extensions().get::<Caller>() {
+        Some(Caller::Facility(code)) => Some(code.clone()),
+        _ => None,
+    };
     let bytes = read_body(body, onshi_platform::config::limits::CLAIM_FILE).await?;
     let core = &m.core;
     match claims::intake(
@@ -154,7 +163,7 @@ async fn post_claim(
         m.directory.as_ref(),
         core.config.medication.claims_window,
         core.clock.now(),
-        None,
+        facility.as_deref(),
         &bytes,
     )
     .await
@@ -283,6 +292,19 @@ async fn patient_view(
         "medications": rows,
     })))
 }
+
+/// Who may call the medication API: a facility sends its claims; the patient sees their own view; the operator
+/// runs the batches (the message `YZKsiquc01` is the entry pipeline's).
+pub const ROUTES: &[RouteAccess] = &[
+    route("POST", "/medication/v1/claims", Access::Facility),
+    route("GET", "/medication/v1/batches", Access::Operator),
+    route("POST", "/medication/v1/batches/run", Access::Operator),
+    route(
+        "GET",
+        "/medication/v1/persons/{person_id}/medications",
+        Access::OwnPatient,
+    ),
+];
 
 /// The medication API (needs `web::Data<Arc<Medication>>`).
 pub fn configure(cfg: &mut web::ServiceConfig) {

@@ -19,13 +19,15 @@ use actix_web::{web, HttpResponse};
 use serde_json::Value;
 
 use onshi_platform::config::limits;
+use onshi_platform::credentials::{Credentials, TokenKind};
 use onshi_platform::db::Migrations;
 use onshi_platform::feed;
 use onshi_platform::http::{parse_json, read_body, ApiError, Core};
 use onshi_platform::pki::{Ca, Issued};
 use onshi_platform::registry_api::{self, Checked, Registry};
+use onshi_platform::roles::{route, Access, RouteAccess};
 use onshi_platform::versioned::{Applied, Mode, Store};
-use onshi_wire::ids::{Date, InstitutionCode};
+use onshi_wire::ids::{Date, InstitutionCode, InsurerNumber};
 use onshi_wire::record::{FacilityRecord, FacilityStatus, TerminalCert};
 
 pub const MIGRATIONS: Migrations = Migrations {
@@ -355,7 +357,60 @@ async fn adoption(core: web::Data<Core>) -> Result<HttpResponse, ApiError> {
     Ok(HttpResponse::Ok().json(table))
 }
 
-/// The portal API under `/portal/v1` (needs `web::Data<Core>`).
+/// Who may call the portal API: the operator administers; the CA certificate and the adoption figures are public.
+pub fn routes() -> Vec<RouteAccess> {
+    let mut r =
+        registry_api::record_routes("/portal/v1/facilities", Access::Operator, Access::Operator);
+    r.extend([
+        route(
+            "POST",
+            "/portal/v1/facilities/{code}/web-api-credentials",
+            Access::Operator,
+        ),
+        route(
+            "POST",
+            "/portal/v1/facilities/{code}/certificates",
+            Access::Operator,
+        ),
+        route(
+            "GET",
+            "/portal/v1/facilities/{code}/certificates",
+            Access::Operator,
+        ),
+        route(
+            "POST",
+            "/portal/v1/facilities/{code}/certificates/{sha256}/revoke",
+            Access::Operator,
+        ),
+        route(
+            "POST",
+            "/portal/v1/insurers/{number}/credentials",
+            Access::Operator,
+        ),
+        route("GET", "/portal/v1/ca.pem", Access::Public),
+        route("GET", "/portal/v1/adoption", Access::Public),
+        route("GET", "/portal/v1/feed", Access::Operator),
+    ]);
+    r
+}
+
+/// An insurer's credential (`Authorization: Bearer …` on the insurer API), issued to the operator for an insurer.
+async fn insurer_credentials(
+    credentials: web::Data<Credentials>,
+    path: web::Path<String>,
+) -> Result<HttpResponse, ApiError> {
+    let number = InsurerNumber::parse(&path).map_err(|e| ApiError::bad(e.to_string()))?;
+    let key = number.xml_form().trim().to_string();
+    let token = credentials.issue(TokenKind::Insurer, &key, None);
+    tracing::info!("portal: insurer credential issued");
+    Ok(HttpResponse::Created().json(serde_json::json!({
+        "InsurerNumber": key,
+        "credential": token,
+        "note": "shown once; send it as Authorization: Bearer <credential> to /insurer/v1",
+    })))
+}
+
+/// The portal API under `/portal/v1` (needs `web::Data<Core>` and `web::Data<Credentials>`).
 pub fn configure(cfg: &mut web::ServiceConfig) {
     cfg.service(
         registry_api::records::<Facilities>("/portal/v1/facilities")
@@ -369,6 +424,10 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
                 "/{code}/certificates/{sha256}/revoke",
                 web::post().to(revoke_certificate),
             ),
+    )
+    .route(
+        "/portal/v1/insurers/{number}/credentials",
+        web::post().to(insurer_credentials),
     )
     .route("/portal/v1/ca.pem", web::get().to(ca_pem))
     .route("/portal/v1/adoption", web::get().to(adoption));

@@ -32,7 +32,7 @@ use onshi_wire::ids::DateTime;
 use onshi_wire::msg::oqs_siquc01::Response;
 use onshi_wire::xml::Encoding;
 
-pub use routes::configure;
+pub use routes::{configure, ROUTES};
 
 pub const MIGRATIONS: Migrations = Migrations {
     schema: "reader",

@@ -20,6 +20,7 @@ use onshi_consent::cards::Pin;
 use onshi_consent::{Kind, CONSENT_HOURS};
 use onshi_platform::http::{parse_json, read_body};
 use onshi_platform::pki::PeerCert;
+use onshi_platform::roles::{route, Access, RouteAccess};
 use onshi_wire::codes::PrescriptionIssueSelect;
 use onshi_wire::ids::{DateTime, InstitutionCode};
 
@@ -444,6 +445,27 @@ async fn faces(
     };
     HttpResponse::Ok().json(r.faces.after(code.as_str(), q.after.unwrap_or(0)))
 }
+
+/// Who may call the card reader: the facility in the path, with its terminal certificate.
+pub const ROUTES: &[RouteAccess] = &[
+    route("POST", "/reader/v1/{code}/sessions", Access::OwnFacility),
+    route(
+        "POST",
+        "/reader/v1/{code}/sessions/{id}/identify",
+        Access::OwnFacility,
+    ),
+    route(
+        "POST",
+        "/reader/v1/{code}/sessions/{id}/register",
+        Access::OwnFacility,
+    ),
+    route(
+        "POST",
+        "/reader/v1/{code}/sessions/{id}/consent",
+        Access::OwnFacility,
+    ),
+    route("GET", "/reader/v1/{code}/face", Access::OwnFacility),
+];
 
 pub fn configure(cfg: &mut web::ServiceConfig) {
     cfg.service(
