@@ -36,10 +36,17 @@ fn ca_params() -> CertificateParams {
     p
 }
 
-fn to_time(d: Date) -> time::OffsetDateTime {
+/// The first instant of a simulated (JST) day, in UTC as certificates carry it: 00:00 JST is 15:00 UTC the day
+/// before.
+fn jst_day_start(d: Date) -> time::OffsetDateTime {
     use chrono::Datelike;
     let n = d.naive();
-    rcgen::date_time_ymd(n.year(), n.month() as u8, n.day() as u8)
+    rcgen::date_time_ymd(n.year(), n.month() as u8, n.day() as u8) - time::Duration::hours(9)
+}
+
+/// The last second of a simulated (JST) day, in UTC.
+fn jst_day_end(d: Date) -> time::OffsetDateTime {
+    jst_day_start(d) + time::Duration::days(1) - time::Duration::seconds(1)
 }
 
 /// A certificate issued by the CA, with its private key.
@@ -183,8 +190,8 @@ fn client_auth_params(
     p.distinguished_name = dn;
     p.key_usages = vec![KeyUsagePurpose::DigitalSignature];
     p.extended_key_usages = vec![ExtendedKeyUsagePurpose::ClientAuth];
-    p.not_before = to_time(not_before);
-    p.not_after = to_time(not_after);
+    p.not_before = jst_day_start(not_before);
+    p.not_after = jst_day_end(not_after);
     p
 }
 

@@ -7,6 +7,7 @@
 use anyhow::{bail, Context};
 
 use onshi_platform::http::Core;
+use onshi_wire::ids::Date;
 use onshi_wire::record::FacilityRecord;
 
 /// The demo facilities (医科, 歯科, 薬局 operational; one clinic still "ready").
@@ -107,21 +108,39 @@ pub async fn terminal_certificates(core: &Core, dir: &std::path::Path) -> anyhow
         if still_valid && key.exists() {
             continue;
         }
+        // Valid as long as the CA, so moving the clock (back before today, or years ahead) keeps them working.
         let (cert, _) = onshi_portal::issue_certificate(
             core,
             code,
             "terminal-1",
-            today,
-            today.add_days(5 * 365),
+            Date::parse(DEMO_CERTS_FROM).expect("a date"),
+            Date::parse(DEMO_CERTS_TO).expect("a date"),
         )
         .await
         .map_err(|e| anyhow::anyhow!("demo certificate for {code}: {e}"))?;
         std::fs::create_dir_all(&fdir)?;
         std::fs::write(&crt, &cert.cert_pem)?;
-        std::fs::write(&key, &cert.key_pem)?;
+        write_private(&key, &cert.key_pem)?;
         issued += 1;
     }
     Ok(issued)
+}
+
+/// The validity of the demo terminal certificates: the CA's (`platform::pki`).
+pub const DEMO_CERTS_FROM: &str = "20200101";
+pub const DEMO_CERTS_TO: &str = "20991231";
+
+/// Writes a private key readable by its owner only (mode 0600), replacing any earlier file.
+fn write_private(path: &std::path::Path, pem: &str) -> std::io::Result<()> {
+    use std::io::Write;
+    use std::os::unix::fs::OpenOptionsExt;
+    let _ = std::fs::remove_file(path);
+    std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .mode(0o600)
+        .open(path)?
+        .write_all(pem.as_bytes())
 }
 
 /// The demo My Number cards: (serial, person, PIN, registered qualification, reported lost).

@@ -190,3 +190,69 @@ async fn the_web_api_login_needs_the_facility_s_own_certificate_under_mtls() {
     tokio::time::sleep(Duration::from_millis(10)).await;
     s.host.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn certificates_follow_the_simulated_day_and_revocation_is_permanent() {
+    // Before 09:00 JST on the day of issue (before midnight UTC): the certificate is already valid.
+    let config = Config {
+        auth: AuthMode::Strict,
+        tls_bind: Some("127.0.0.1:0".into()),
+        ..Config::default()
+    };
+    let s = TestApp::with(config, "2026-11-21T06:30:00").await;
+    let (cert, key, sha) = issue(&s, MED, 365).await;
+    assert_eq!(
+        post(&s, Some((cert.clone(), key.clone()))).await.unwrap().0,
+        200
+    );
+    // The demo terminal certificates survive moving the clock years back or ahead.
+    let dir = tempfile::tempdir().unwrap();
+    onshi_seed::demo::terminal_certificates(&s.core, dir.path())
+        .await
+        .unwrap();
+    s.sync().await;
+    let demo = |f: &str| std::fs::read_to_string(dir.path().join(MED).join(f)).unwrap();
+    let demo_pair = (demo("terminal-1.crt"), demo("terminal-1.key"));
+    use std::os::unix::fs::PermissionsExt;
+    let mode = std::fs::metadata(dir.path().join(MED).join("terminal-1.key"))
+        .unwrap()
+        .permissions()
+        .mode();
+    assert_eq!(mode & 0o777, 0o600, "private keys are the owner's only");
+    for at in ["2021-01-01T08:00:00", "2040-06-01T23:59:00"] {
+        s.core
+            .clock
+            .set(onshi_platform::clock::parse_time(at).unwrap())
+            .await
+            .unwrap();
+        assert_eq!(
+            post(&s, Some(demo_pair.clone())).await.unwrap().0,
+            200,
+            "at {at}"
+        );
+    }
+    // Revoked today; moving the clock back before today does not un-revoke it.
+    s.core
+        .clock
+        .set(onshi_platform::clock::parse_time("2026-11-22T10:00:00").unwrap())
+        .await
+        .unwrap();
+    let r = s
+        .as_operator(
+            "POST",
+            &format!("/portal/v1/facilities/{MED}/certificates/{sha}/revoke"),
+            serde_json::Value::Null,
+        )
+        .await;
+    assert_eq!(r.status, 200, "{}", r.text());
+    s.sync().await;
+    s.core
+        .clock
+        .set(onshi_platform::clock::parse_time("2026-11-21T12:00:00").unwrap())
+        .await
+        .unwrap();
+    let (status, t) = post(&s, Some((cert, key))).await.unwrap();
+    assert_eq!(status, 401);
+    assert!(header(&t, "ErrorMessage").unwrap().contains("revoked"));
+    s.stop().await;
+}

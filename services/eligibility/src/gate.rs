@@ -25,9 +25,8 @@ pub fn authenticate(
     match peer {
         Some(p) => match reg.certificate(&p.sha256) {
             None => refuse("client certificate not issued to a facility"),
-            Some((_, c)) if c.revoked_on.is_some_and(|r| r <= today) => {
-                refuse("client certificate revoked")
-            }
+            // Revocation is permanent: moving the clock back before it does not undo it.
+            Some((_, c)) if c.revoked_on.is_some() => refuse("client certificate revoked"),
             Some((_, c)) if today > c.not_after || today < c.not_before => {
                 refuse("client certificate expired")
             }
