@@ -148,6 +148,7 @@ impl Host {
                 clock: core.clock.clone(),
                 metrics: core.metrics.clone(),
                 limits: core.config.limits,
+                body_timeout: core.config.body_timeout,
                 default_encoding: core.config.response_encoding,
             })
         });

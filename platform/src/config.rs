@@ -90,6 +90,8 @@ pub struct Config {
     pub auth: AuthMode,
     /// The TLS listener (mTLS) for facility-facing endpoints; None: plain HTTP only.
     pub tls_bind: Option<String>,
+    /// How long a request file's body may take to arrive over HTTP (default [`limits::BODY_SECONDS`]).
+    pub body_timeout: Duration,
     pub eligibility: EligibilityConfig,
     pub medication: MedicationConfig,
     /// SHA-256 of the operator's token (`onshi up` keeps the token in `<home>/operator-token`); `None`: no operator.
@@ -105,6 +107,7 @@ impl Default for Config {
             folder_poll: Duration::from_millis(200),
             auth: AuthMode::Sandbox,
             tls_bind: None,
+            body_timeout: Duration::from_secs(limits::BODY_SECONDS),
             eligibility: EligibilityConfig::default(),
             medication: MedicationConfig::default(),
             operator_token_sha256: None,
@@ -164,4 +167,7 @@ pub mod limits {
     pub const CONSENT_CALL: usize = 16 * 1024;
     /// A claim file (UKE) posted over HTTP.
     pub const CLAIM_FILE: usize = 64 * 1024 * 1024;
+    /// Seconds a request body may take to arrive in all (a slow client is answered 408; headers have actix's own
+    /// 5-second limit).
+    pub const BODY_SECONDS: u64 = 30;
 }

@@ -12,7 +12,7 @@ use serde::{Deserialize, Serialize};
 use sqlx::PgPool;
 
 use crate::clock::{parse_clock_time, parse_delta, SimClock};
-use crate::config::Config;
+use crate::config::{limits, Config};
 use crate::roles::{route, Access, RouteAccess};
 
 /// Process-wide metrics (exposed at `/metrics`).
@@ -97,6 +97,8 @@ pub enum ApiError {
     Conflict(String),
     #[error("{0}")]
     PayloadTooLarge(String),
+    #[error("{0}")]
+    Timeout(String),
     #[error("internal error")]
     Internal(#[from] anyhow::Error),
 }
@@ -114,6 +116,7 @@ impl ApiError {
             Self::NotFound(_) => "not_found",
             Self::Conflict(_) => "conflict",
             Self::PayloadTooLarge(_) => "payload_too_large",
+            Self::Timeout(_) => "request_timeout",
             Self::Internal(_) => "internal",
         }
     }
@@ -145,6 +148,7 @@ impl ResponseError for ApiError {
             Self::NotFound(_) => StatusCode::NOT_FOUND,
             Self::Conflict(_) => StatusCode::CONFLICT,
             Self::PayloadTooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
+            Self::Timeout(_) => StatusCode::REQUEST_TIMEOUT,
             Self::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
@@ -175,19 +179,54 @@ pub fn id_token(req: &actix_web::HttpRequest) -> Option<String> {
 }
 
 /// Reads a request body up to `limit` bytes (larger bodies get the API error shape with 413).
-pub async fn read_body(mut payload: web::Payload, limit: usize) -> Result<Vec<u8>, ApiError> {
+pub async fn read_body(payload: web::Payload, limit: usize) -> Result<Vec<u8>, ApiError> {
+    let timeout = std::time::Duration::from_secs(limits::BODY_SECONDS);
+    read_limited(payload, limit, timeout)
+        .await
+        .map_err(|e| match e {
+            BodyError::TooLarge => {
+                ApiError::PayloadTooLarge(format!("body is larger than the limit of {limit} bytes"))
+            }
+            BodyError::TimedOut => ApiError::Timeout(format!(
+                "the body did not arrive within {} seconds",
+                limits::BODY_SECONDS
+            )),
+            BodyError::Broken(why) => ApiError::bad(format!("reading the body: {why}")),
+        })
+}
+
+/// Why a body could not be read whole.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum BodyError {
+    /// Over the limit: the rest is not read.
+    TooLarge,
+    /// Not all there in time (a slow or stalled client).
+    TimedOut,
+    /// The connection failed mid-body.
+    Broken(String),
+}
+
+/// Reads a request body up to `limit` bytes, within `timeout` in all: the one body reader of every HTTP route.
+pub async fn read_limited(
+    mut payload: web::Payload,
+    limit: usize,
+    timeout: std::time::Duration,
+) -> Result<Vec<u8>, BodyError> {
     use futures_util::StreamExt;
-    let mut body = Vec::new();
-    while let Some(chunk) = payload.next().await {
-        let chunk = chunk.map_err(|e| ApiError::bad(format!("reading the body: {e}")))?;
-        if body.len() + chunk.len() > limit {
-            return Err(ApiError::PayloadTooLarge(format!(
-                "body is larger than the limit of {limit} bytes"
-            )));
+    let read = async {
+        let mut body = Vec::new();
+        while let Some(chunk) = payload.next().await {
+            let chunk = chunk.map_err(|e| BodyError::Broken(e.to_string()))?;
+            if body.len() + chunk.len() > limit {
+                return Err(BodyError::TooLarge);
+            }
+            body.extend_from_slice(&chunk);
         }
-        body.extend_from_slice(&chunk);
-    }
-    Ok(body)
+        Ok(body)
+    };
+    tokio::time::timeout(timeout, read)
+        .await
+        .unwrap_or(Err(BodyError::TimedOut))
 }
 
 /// Reads a JSON body with a clear error (actix's default extractor answers in plain text).

@@ -179,6 +179,8 @@ pub struct Pipeline<H> {
     pub clock: SimClock,
     pub metrics: Metrics,
     pub limits: Limits,
+    /// How long a request body may take to arrive over HTTP.
+    pub body_timeout: std::time::Duration,
     pub default_encoding: Encoding,
 }
 

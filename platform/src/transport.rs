@@ -18,6 +18,7 @@ use actix_web::{web, HttpRequest, HttpResponse};
 
 use onshi_wire::msg::file_name::{error_response_name, MessageKind, RequestName, WEB_API_MESSAGES};
 
+use crate::http::BodyError;
 use crate::pipeline::{Body, Caller, Handlers, Pipeline, Reply, Stage, Transport};
 use crate::pki::PeerCert;
 use crate::roles::{route, Access, RouteAccess};
@@ -227,26 +228,23 @@ pub fn routes() -> Vec<RouteAccess> {
     r
 }
 
-/// The limit step of the HTTP doors: reads the body up to `limit` bytes (not at all for a refused caller);
-/// `None` when the connection failed mid-body.
-async fn read_limited<T, E>(
+/// The limit step of the HTTP doors: the body within the limit (not read at all for a refused caller), or the
+/// answer to a body that could not be read (408 slow, 400 broken).
+async fn read_limited<T, E, H>(
     caller: &Result<T, E>,
-    mut payload: web::Payload,
-    limit: usize,
-) -> Option<Body> {
-    use futures_util::StreamExt;
-    let mut body = Vec::new();
+    payload: web::Payload,
+    pipeline: &Pipeline<H>,
+) -> Result<Body, HttpResponse> {
     if caller.is_err() {
-        return Some(Body::Bytes(body));
+        return Ok(Body::Bytes(Vec::new()));
     }
-    while let Some(chunk) = payload.next().await {
-        let chunk = chunk.ok()?;
-        if body.len() + chunk.len() > limit {
-            return Some(Body::TooLarge);
-        }
-        body.extend_from_slice(&chunk);
+    let (limit, timeout) = (pipeline.limits.max_bytes, pipeline.body_timeout);
+    match crate::http::read_limited(payload, limit, timeout).await {
+        Ok(bytes) => Ok(Body::Bytes(bytes)),
+        Err(BodyError::TooLarge) => Ok(Body::TooLarge),
+        Err(BodyError::TimedOut) => Err(HttpResponse::RequestTimeout().finish()),
+        Err(BodyError::Broken(_)) => Err(HttpResponse::BadRequest().finish()),
     }
-    Some(Body::Bytes(body))
 }
 
 fn status(stage: Stage) -> StatusCode {
@@ -293,8 +291,9 @@ async fn post_file<H: Handlers>(
     let caller = pipeline
         .identify(Transport::Http, req.conn_data::<PeerCert>(), None)
         .map_err(|e| (Transport::Http, e));
-    let Some(body) = read_limited(&caller, payload, pipeline.limits.max_bytes).await else {
-        return HttpResponse::BadRequest().finish();
+    let body = match read_limited(&caller, payload, &pipeline).await {
+        Ok(b) => b,
+        Err(resp) => return resp,
     };
     let (stage, reply) = pipeline.run(req_name.kind, caller, body).await;
     let name = req_name.response_for(&reply.body);
@@ -315,8 +314,9 @@ async fn web_api<H: Handlers>(
             token.as_deref(),
         )
         .map_err(|e| (Transport::WebApi, e));
-    let Some(body) = read_limited(&caller, payload, pipeline.limits.max_bytes).await else {
-        return HttpResponse::BadRequest().finish();
+    let body = match read_limited(&caller, payload, &pipeline).await {
+        Ok(b) => b,
+        Err(resp) => return resp,
     };
     let (stage, reply) = pipeline.run(kind, caller, body).await;
     let content_type = if reply.is_pdf() {

@@ -165,3 +165,28 @@ async fn characters_xml_forbids_are_refused_before_anything_is_stored() {
     assert_eq!(n, 0);
     s.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_request_body_that_stalls_is_answered_408_in_time() {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let config = onshi_platform::config::Config {
+        body_timeout: std::time::Duration::from_secs(1),
+        ..Default::default()
+    };
+    let s = TestApp::with(config, crate::app::NOW).await;
+    let mut c = tokio::net::TcpStream::connect(&s.addr).await.unwrap();
+    c.write_all(
+        b"POST /oqs/v1/req/OQSsiquc01req_slow.xml HTTP/1.1\r\nHost: x\r\nConnection: close\r\nContent-Length: 1000\r\n\r\n<XmlMsg>",
+    )
+    .await
+    .unwrap();
+    let started = std::time::Instant::now();
+    let mut raw = Vec::new();
+    let read =
+        tokio::time::timeout(std::time::Duration::from_secs(10), c.read_to_end(&mut raw)).await;
+    assert!(read.is_ok(), "the server never answered a stalled body");
+    let reply = http::parse_reply(&raw).expect("an HTTP answer");
+    assert_eq!(reply.status, 408);
+    assert!(started.elapsed() < std::time::Duration::from_secs(5));
+    s.stop().await;
+}
