@@ -294,12 +294,19 @@ async fn claims_become_history_on_the_schedule_and_only_with_consent() {
     let log = http::get(&s.addr, "/consent/v1/persons/demo-yamada-taro/access-log")
         .await
         .json();
-    assert!(log
+    let (seen, refused): (Vec<_>, Vec<_>) = log
         .as_array()
         .unwrap()
         .iter()
+        .partition(|a| !a["basis"].as_str().unwrap().starts_with("refused:"));
+    assert!(seen
+        .iter()
         .all(|a| a["facility"] == MED && a["kind"] == "YZK"));
-    assert_eq!(log.as_array().unwrap().len(), 5);
+    assert_eq!(seen.len(), 5);
+    // Refused attempts are in the log too (before consent, and the other facility's).
+    assert!(refused
+        .iter()
+        .any(|a| a["facility"] == "1330130129" && a["basis"] == "refused:no_consent"));
     s.host.stop().await;
 }
 

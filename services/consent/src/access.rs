@@ -37,6 +37,15 @@ pub enum Refusal {
 }
 
 impl Refusal {
+    /// The access log's basis of a refused view.
+    pub fn label(&self) -> &'static str {
+        match self {
+            Refusal::NoConsent => "refused:no_consent",
+            Refusal::Expired => "refused:expired",
+            Refusal::Revoked => "refused:revoked",
+        }
+    }
+
     pub fn message(&self) -> &'static str {
         match self {
             Refusal::NoConsent => "閲覧の同意がありません。",
@@ -94,7 +103,8 @@ pub async fn check(
     })
 }
 
-/// Checks and, when allowed, logs the view. Refusals are logged (without personal data) and returned.
+/// Checks the view and chains it in the access log, allowed (with its basis) or refused (with the reason), so the
+/// patient sees every attempt; refusals are also logged to the operator's log without personal data.
 pub async fn view(
     pool: &PgPool,
     person: &str,
@@ -103,14 +113,14 @@ pub async fn view(
     now: NaiveDateTime,
 ) -> sqlx::Result<Result<Basis, Refusal>> {
     let decision = check(pool, person, facility, kind, now).await?;
-    match &decision {
-        Ok(basis) => {
-            chain::record_access(pool, person, facility.as_str(), kind, now, &basis.label()).await?
-        }
+    let basis = match &decision {
+        Ok(basis) => basis.label(),
         Err(r) => {
-            tracing::warn!(facility = %facility, kind = kind.code(), reason = ?r, "refused: data view")
+            tracing::warn!(facility = %facility, kind = kind.code(), reason = ?r, "refused: data view");
+            r.label().to_string()
         }
-    }
+    };
+    chain::record_access(pool, person, facility.as_str(), kind, now, &basis).await?;
     Ok(decision)
 }
 

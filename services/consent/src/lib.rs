@@ -197,6 +197,11 @@ async fn declare(core: web::Data<Core>, body: web::Payload) -> Result<HttpRespon
     if to < from {
         return Err(ApiError::bad("to is before from"));
     }
+    if (to.naive() - from.naive()).num_days() >= DISASTER_MAX_DAYS {
+        return Err(ApiError::bad(format!(
+            "a declaration lasts at most {DISASTER_MAX_DAYS} days; declare again to extend it"
+        )));
+    }
     if req.prefectures.is_empty() || req.prefectures.iter().any(|p| !(1..=47).contains(p)) {
         return Err(ApiError::bad("prefectures: 1 to 47, at least one"));
     }
@@ -247,6 +252,9 @@ pub const ROUTES: &[RouteAccess] = &[
     route("POST", "/admin/v1/disasters", Access::Operator),
     route("GET", "/admin/v1/disasters", Access::Operator),
 ];
+
+/// The longest disaster declaration (days): a bounded period, never a key to every facility's data for ever.
+pub const DISASTER_MAX_DAYS: i64 = 366;
 
 /// How long a patient's token lasts (simulated minutes).
 pub const PATIENT_TOKEN_MINUTES: i64 = 30;
