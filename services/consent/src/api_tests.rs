@@ -88,6 +88,10 @@ async fn bad_requests_are_refused_with_a_reason_and_the_logs_stay_intact() {
         ),
         (
             "/admin/v1/disasters",
+            json!({"name": "x", "prefectures": [13], "from": "19000101", "to": "99991231"}),
+        ),
+        (
+            "/admin/v1/disasters",
             json!({"name": " ", "prefectures": [13], "from": "20261101", "to": "20261130"}),
         ),
         (
