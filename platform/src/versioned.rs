@@ -140,9 +140,50 @@ pub struct Store {
     pub what: &'static str,
 }
 
+/// How many times a batch is tried when a concurrent batch created the same entities first.
+const TRIES: usize = 3;
+
+fn is_unique_violation(e: &sqlx::Error) -> bool {
+    e.as_database_error()
+        .and_then(|d| d.code())
+        .is_some_and(|c| c == "23505")
+}
+
 impl Store {
-    /// Applies a batch in one transaction.
+    /// Applies a batch in one transaction. Two batches creating the same entity at once (a client retrying a
+    /// bulk file while the first post is in flight) do not fail: the later one is tried again and finds the
+    /// entities the first created — equal records are unchanged, so both get the same answer; if it still
+    /// collides, it is refused as a concurrent change (409), never an internal error.
     pub async fn apply(
+        &self,
+        pool: &PgPool,
+        now: NaiveDateTime,
+        writes: Vec<Write>,
+        source: &str,
+    ) -> Result<Vec<Applied>, ApplyError> {
+        for _ in 1..TRIES {
+            match self.apply_once(pool, now, writes.clone(), source).await {
+                Err(ApplyError::Db(e)) if is_unique_violation(&e) => {
+                    tracing::debug!(
+                        "versioned: a concurrent batch created the same entity; trying again"
+                    );
+                }
+                other => return other,
+            }
+        }
+        match self.apply_once(pool, now, writes, source).await {
+            Err(ApplyError::Db(e)) if is_unique_violation(&e) => {
+                Err(ApplyError::Refused(vec![LineError {
+                    line: 0,
+                    id: None,
+                    reasons: vec![format!("the {} changed concurrently; retry", self.what)],
+                }]))
+            }
+            other => other,
+        }
+    }
+
+    async fn apply_once(
         &self,
         pool: &PgPool,
         now: NaiveDateTime,

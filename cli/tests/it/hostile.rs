@@ -190,3 +190,44 @@ async fn a_request_body_that_stalls_is_answered_408_in_time() {
     assert!(started.elapsed() < std::time::Duration::from_secs(5));
     s.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_same_bulk_file_posted_three_times_at_once_is_applied_once() {
+    let s = TestApp::start().await;
+    let first = include_str!("../../../seed/demo/01-registrations.jsonl")
+        .lines()
+        .find(|l| l.starts_with('{'))
+        .unwrap();
+    let mut file = String::new();
+    for n in 0..300 {
+        let mut v: serde_json::Value = serde_json::from_str(first).unwrap();
+        v["person_id"] = format!("bulk-{n}").into();
+        v["number"] = format!("7{n:05}").into();
+        file.push_str(&v.to_string());
+        file.push('\n');
+    }
+    let post = || http::send(&s.addr, "POST", "/insurer/v1/bulk", &[], file.as_bytes());
+    let (a, b, c) = tokio::join!(post(), post(), post());
+    let mut created = 0;
+    for r in [&a, &b, &c] {
+        assert!(matches!(r.status, 200 | 409), "{} {}", r.status, r.text());
+        if r.status == 200 {
+            let j = r.json();
+            assert_eq!(
+                j["created"].as_u64().unwrap() + j["unchanged"].as_u64().unwrap(),
+                300,
+                "{j}"
+            );
+            created += j["created"].as_u64().unwrap();
+        }
+    }
+    assert_eq!(created, 300, "every record created exactly once");
+    let (n,): (i64,) = sqlx::query_as(
+        "SELECT count(*) FROM insurer.qualification_versions WHERE source LIKE 'bulk:%'",
+    )
+    .fetch_one(&s.core.pool)
+    .await
+    .unwrap();
+    assert_eq!(n, 300);
+    s.stop().await;
+}
