@@ -35,7 +35,8 @@ impl Database {
         let url_file = home.join("run").join("database_url");
         if let Ok(url) = std::fs::read_to_string(&url_file) {
             let url = url.trim().to_string();
-            if db::connect(&url, 1).await.is_ok() {
+            // A run file left by a crash names a dead server: seen at once, then a new cluster is started.
+            if db::reachable(&url) && db::connect(&url, 1).await.is_ok() {
                 return Ok(Self {
                     description: format!("the running onshi up ({})", home.display()),
                     url,
@@ -43,6 +44,10 @@ impl Database {
                     url_file: None,
                 });
             }
+            tracing::info!(
+                "a stale run file (the onshi that wrote it is gone); starting the database"
+            );
+            let _ = std::fs::remove_file(&url_file);
         }
         let dir = home.join("pg");
         let cluster =

@@ -241,6 +241,7 @@ async fn serve(
     services: &[Service],
     demo: bool,
 ) -> anyhow::Result<()> {
+    refuse_if_running(&args)?;
     std::fs::create_dir_all(home).with_context(|| format!("creating {}", home.display()))?;
     let mut db = Database::resolve(home).await?;
     db.advertise(home)?;
@@ -339,6 +340,24 @@ fn print_banner(
             ""
         }
     );
+}
+
+/// Stops before anything is changed (database, certificates, folders) when the addresses are taken: another onshi
+/// (or another program) is listening there.
+fn refuse_if_running(args: &ServeArgs) -> anyhow::Result<()> {
+    let tls = (args.tls_bind != "off").then_some(args.tls_bind.as_str());
+    for addr in std::iter::once(args.bind.as_str()).chain(tls) {
+        if let Err(e) = std::net::TcpListener::bind(addr) {
+            if e.kind() == std::io::ErrorKind::AddrInUse {
+                bail!(
+                    "onshi is already running at {addr} (or another program listens there): stop it, or choose \
+                     another address with --bind / --tls-bind; nothing was changed"
+                );
+            }
+            return Err(anyhow::Error::new(e).context(format!("cannot listen on {addr}")));
+        }
+    }
+    Ok(())
 }
 
 /// The operator's token: `<home>/operator-token`, generated at first start with mode 0600.

@@ -35,6 +35,25 @@ pub const AUTH: Migrations = Migrations {
     steps: &[("0001_keys", include_str!("../../schema/auth/0001_keys.sql"))],
 };
 
+/// Whether the server of a `postgres://user[:password]@host:port/db` URL accepts TCP connections within a second
+/// (a quick check before a pool, whose connect retries for half a minute).
+pub fn reachable(url: &str) -> bool {
+    let Some(addr) = url
+        .rsplit_once('@')
+        .and_then(|(_, rest)| rest.split(['/', '?']).next())
+    else {
+        return false;
+    };
+    use std::net::ToSocketAddrs;
+    addr.to_socket_addrs()
+        .ok()
+        .and_then(|mut a| a.next())
+        .and_then(|a| {
+            std::net::TcpStream::connect_timeout(&a, std::time::Duration::from_secs(1)).ok()
+        })
+        .is_some()
+}
+
 impl Migrations {
     /// Applies the missing steps in one transaction, serialised across processes by an advisory lock.
     pub async fn apply(&self, pool: &PgPool) -> anyhow::Result<usize> {

@@ -48,7 +48,7 @@ fn run_cluster() -> String {
     // Inside the data directory, so the watchdog removes it with the cluster.
     let url_file = base.join("onshi-test-url");
     if let Ok(url) = std::fs::read_to_string(&url_file) {
-        if reachable(&url) {
+        if db::reachable(&url) {
             return url;
         }
     }
@@ -58,23 +58,6 @@ fn run_cluster() -> String {
     std::fs::write(&url_file, &url).expect("recording the test cluster");
     cluster.detach();
     url
-}
-
-/// Whether the server of a `postgres://user@host:port/db` URL accepts connections.
-fn reachable(url: &str) -> bool {
-    let Some(addr) = url
-        .split('@')
-        .nth(1)
-        .and_then(|rest| rest.split('/').next())
-    else {
-        return false;
-    };
-    addr.parse::<std::net::SocketAddr>()
-        .ok()
-        .and_then(|a| {
-            std::net::TcpStream::connect_timeout(&a, std::time::Duration::from_secs(1)).ok()
-        })
-        .is_some()
 }
 
 /// A new, empty database; returns its URL.

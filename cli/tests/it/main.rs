@@ -10,3 +10,4 @@ mod mtls;
 mod reader;
 mod roles;
 mod seed;
+mod startup;

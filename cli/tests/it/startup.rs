@@ -1,0 +1,80 @@
+//! Start-up and shutdown of the `onshi` command itself: a run file left by a crash, a second `up` on a busy
+//! address, the operator token's file.
+
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+use onshi_platform::testkit;
+
+fn onshi(home: &std::path::Path) -> Command {
+    let mut c = Command::new(env!("CARGO_BIN_EXE_onshi"));
+    c.arg("--home")
+        .arg(home)
+        .env_remove("DATABASE_URL")
+        .env("ONSHI_LOG", "warn")
+        .stdin(Stdio::null());
+    c
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_second_up_on_a_busy_address_says_so_and_changes_nothing() {
+    let home = tempfile::tempdir().unwrap();
+    let busy = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = busy.local_addr().unwrap().to_string();
+    let url = testkit::fresh_database_url().await;
+    let out = onshi(home.path())
+        .args(["up", "--bind", &addr, "--tls-bind", "off"])
+        .env("DATABASE_URL", &url)
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("already running at"), "{err}");
+    assert!(
+        !home.path().join("certs").exists(),
+        "no certificate was rewritten"
+    );
+    assert!(
+        !home.path().join("operator-token").exists(),
+        "nothing was written"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_run_file_left_by_a_crash_is_seen_at_once() {
+    let home = tempfile::tempdir().unwrap();
+    std::fs::create_dir_all(home.path().join("run")).unwrap();
+    // A server that is gone: a port nothing listens on.
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    std::fs::write(
+        home.path().join("run/database_url"),
+        format!("postgres://postgres@127.0.0.1:{port}/onshi"),
+    )
+    .unwrap();
+    let started = Instant::now();
+    let out = tokio::task::spawn_blocking({
+        let mut c = onshi(home.path());
+        c.arg("migrate");
+        move || c.output().unwrap()
+    })
+    .await
+    .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(
+        started.elapsed() < Duration::from_secs(25),
+        "took {:?} (a stale run file used to cost 30 s)",
+        started.elapsed()
+    );
+    assert!(
+        !home.path().join("run/database_url").exists(),
+        "the stale file is gone"
+    );
+}
