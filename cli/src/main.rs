@@ -618,7 +618,7 @@ async fn consent_verify(core: Core) -> anyhow::Result<()> {
 
 /// `onshi insurer load`: a JSON Lines bulk registration file, all-or-nothing.
 async fn insurer_load(core: Core, bytes: Vec<u8>, dry_run: bool) -> anyhow::Result<()> {
-    let report = onshi_insurer::load_bulk(&core, &bytes, dry_run, "bulk").await?;
+    let report = onshi_insurer::load_bulk(&core, &bytes, dry_run, "bulk", None).await?;
     println!("{}", serde_json::to_string_pretty(&report)?);
     if !report.accepted {
         bail!(

@@ -15,10 +15,10 @@
 use serde::Deserialize;
 use serde_json::Value;
 
-use actix_web::{web, HttpResponse};
+use actix_web::{web, HttpMessage, HttpRequest, HttpResponse};
 
 use crate::http::{parse_json, read_body, ApiError, Core};
-use crate::roles::{Access, RouteAccess};
+use crate::roles::{Access, Caller, RouteAccess};
 use crate::versioned::{self, in_force, Applied, Mode, Store, VersionRow, Write, Written};
 use onshi_wire::ids::Date;
 
@@ -61,9 +61,25 @@ pub trait Registry: 'static {
         Ok(())
     }
 
+    /// The insurer a record belongs to, by its id (an insurer credential reaches only its own records).
+    fn owner(_id: &str) -> Option<&str> {
+        None
+    }
+
     /// Checks a whole record (submitted, or the latest version with a patch merged in) with the `effective_date`
     /// given beside it; every reason is reported.
     fn check(record: Value, effective_date: Option<Value>) -> Result<Checked, Vec<String>>;
+}
+
+/// Refuses an insurer's credential for a record of another insurer (the operator and, in the sandbox, anyone may).
+pub fn check_owner<R: Registry>(req: &HttpRequest, id: &str) -> Result<(), ApiError> {
+    let caller = req.extensions().get::<Caller>().cloned();
+    match (caller, R::owner(id)) {
+        (Some(Caller::Insurer(me)), Some(owner)) if me != owner => Err(ApiError::Forbidden(
+            format!("insurer {me} may only reach its own {}s", R::STORE.what),
+        )),
+        _ => Ok(()),
+    }
 }
 
 fn refused(message: &str, details: Vec<String>) -> ApiError {
@@ -148,6 +164,7 @@ pub async fn save<R: Registry>(
 
 async fn create<R: Registry>(
     core: web::Data<Core>,
+    req: HttpRequest,
     body: web::Payload,
 ) -> Result<HttpResponse, ApiError> {
     let mut v: Value = parse_json(&read_body(body, R::BODY_LIMIT).await?)?;
@@ -155,15 +172,18 @@ async fn create<R: Registry>(
     let effective = v.as_object_mut().and_then(|o| o.remove("effective_date"));
     let checked = R::check(v, effective)
         .map_err(|details| refused(&format!("the {} was refused", R::STORE.what), details))?;
+    check_owner::<R>(&req, &checked.id)?;
     let written = apply_one(&core, &R::STORE, checked.write(1, Mode::Create)).await?;
     Ok(HttpResponse::Created().json(written))
 }
 
 async fn change<R: Registry>(
     core: web::Data<Core>,
+    req: HttpRequest,
     path: web::Path<String>,
     body: web::Payload,
 ) -> Result<HttpResponse, ApiError> {
+    check_owner::<R>(&req, &path)?;
     let p: Value = parse_json(&read_body(body, R::BODY_LIMIT).await?)?;
     R::refuse_fields(&p)?;
     Ok(HttpResponse::Ok().json(patch::<R>(&core, &path, p).await?))
@@ -176,9 +196,11 @@ struct AsOf {
 
 async fn get_one<R: Registry>(
     core: web::Data<Core>,
+    req: HttpRequest,
     path: web::Path<String>,
     q: web::Query<AsOf>,
 ) -> Result<HttpResponse, ApiError> {
+    check_owner::<R>(&req, &path)?;
     let Some(on) = q.as_of.as_deref() else {
         return Ok(HttpResponse::Ok().json(latest::<R>(&core, &path).await?));
     };
@@ -210,8 +232,10 @@ async fn versions<R: Registry>(core: &Core, id: &str) -> Result<Vec<VersionRow>,
 
 async fn get_versions<R: Registry>(
     core: web::Data<Core>,
+    req: HttpRequest,
     path: web::Path<String>,
 ) -> Result<HttpResponse, ApiError> {
+    check_owner::<R>(&req, &path)?;
     Ok(HttpResponse::Ok().json(versions::<R>(&core, &path).await?))
 }
 

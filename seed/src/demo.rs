@@ -57,7 +57,7 @@ pub async fn load(core: &Core) -> anyhow::Result<Loaded> {
             loaded.steps_skipped += 1;
             continue;
         }
-        let report = onshi_insurer::load_bulk(core, text.as_bytes(), false, label).await?;
+        let report = onshi_insurer::load_bulk(core, text.as_bytes(), false, label, None).await?;
         if !report.accepted {
             bail!("demo step {label} was refused: {:?}", report.errors);
         }

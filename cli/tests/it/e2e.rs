@@ -875,7 +875,7 @@ async fn bulk_files_are_all_or_nothing_and_idempotent() {
         .contains("check digit"));
     assert_eq!(version_count(&s.core).await, after_first, "nothing applied");
     // The CLI path (dry run) reports the same.
-    let report = onshi_insurer::load_bulk(&s.core, bad.join("\n").as_bytes(), true, "bulk")
+    let report = onshi_insurer::load_bulk(&s.core, bad.join("\n").as_bytes(), true, "bulk", None)
         .await
         .unwrap();
     assert!(!report.accepted);

@@ -203,3 +203,59 @@ async fn every_route_admits_exactly_its_declared_callers_in_strict_mode() {
     }
     s.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_insurer_reaches_only_its_own_qualifications() {
+    let config = Config {
+        auth: AuthMode::Strict,
+        ..Config::default()
+    };
+    let s = TestApp::with(config, NOW).await;
+    let r = s
+        .as_operator(
+            "POST",
+            "/portal/v1/insurers/01130012/credentials",
+            serde_json::Value::Null,
+        )
+        .await;
+    let auth = format!("Bearer {}", r.json()["credential"].as_str().unwrap());
+    let headers = [
+        ("Authorization", auth.as_str()),
+        ("Content-Type", "application/json"),
+    ];
+    let get = |id: &str| {
+        let path = format!("/insurer/v1/qualifications/{}", id.replace(':', "%3A"));
+        let headers = headers;
+        let addr = s.addr.clone();
+        async move { http::send(&addr, "GET", &path, &headers, b"").await.status }
+    };
+    assert_eq!(get("01130012:12345678:1:00").await, 200, "its own");
+    assert_eq!(get("06131270:55:1203:00").await, 403, "another insurer's");
+    let line = include_str!("../../../seed/demo/01-registrations.jsonl")
+        .lines()
+        .find(|l| l.contains("06131270"))
+        .unwrap();
+    let mut foreign: serde_json::Value = serde_json::from_str(line).unwrap();
+    foreign["person_id"] = "someone-else".into();
+    foreign["number"] = "99999".into();
+    let r = http::send(
+        &s.addr,
+        "POST",
+        "/insurer/v1/qualifications",
+        &headers,
+        foreign.to_string().as_bytes(),
+    )
+    .await;
+    assert_eq!(r.status, 403, "{}", r.text());
+    let r = http::send(
+        &s.addr,
+        "POST",
+        "/insurer/v1/bulk",
+        &headers,
+        format!("{foreign}\n").as_bytes(),
+    )
+    .await;
+    assert_eq!(r.status, 422, "{}", r.text());
+    assert!(r.text().contains("not a qualification of this insurer"));
+    s.stop().await;
+}

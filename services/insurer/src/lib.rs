@@ -25,7 +25,7 @@ use onshi_platform::db::Migrations;
 use onshi_platform::feed;
 use onshi_platform::http::{parse_json, read_body, ApiError, Core};
 use onshi_platform::registry_api::{self, Checked, Registry};
-use onshi_platform::roles::{route, Access, RouteAccess};
+use onshi_platform::roles::{route, Access, Caller, RouteAccess};
 use onshi_platform::versioned::{Applied, ApplyError, LineError, Mode, Store};
 use onshi_wire::ids::Date;
 use onshi_wire::record::QualificationRecord;
@@ -104,6 +104,10 @@ impl Registry for Qualifications {
     const STORE: Store = STORE;
     const BODY_LIMIT: usize = limits::REGISTRY_RECORD;
 
+    fn owner(id: &str) -> Option<&str> {
+        id.split(':').next()
+    }
+
     fn check(mut record: Value, effective: Option<Value>) -> Result<Checked, Vec<String>> {
         if let (Some(e), Some(o)) = (effective, record.as_object_mut()) {
             o.insert("effective_date".into(), e);
@@ -135,11 +139,14 @@ pub struct BulkReport {
 /// so re-submitting a file changes nothing. One qualification may appear only once per file.
 ///
 /// Versions created are recorded with the source `<label>:<sha256 of the file>`.
+///
+/// `owner`: the insurer whose credential sent the file (its lines may only be its own qualifications).
 pub async fn load_bulk(
     core: &Core,
     bytes: &[u8],
     dry_run: bool,
     label: &str,
+    owner: Option<&str>,
 ) -> anyhow::Result<BulkReport> {
     let sha256 = onshi_platform::sha256_hex(bytes);
     let mut report = BulkReport {
@@ -187,6 +194,14 @@ pub async fn load_bulk(
             }),
             Ok((record, eff)) => {
                 let w = checked(&record, eff).write(line_no, Mode::Upsert);
+                if owner.is_some_and(|o| Qualifications::owner(&w.id) != Some(o)) {
+                    report.errors.push(LineError {
+                        line: line_no,
+                        id: Some(w.id.clone()),
+                        reasons: vec!["not a qualification of this insurer".into()],
+                    });
+                    continue;
+                }
                 if let Some(first) = first_line.get(&w.id) {
                     report.errors.push(LineError {
                         line: line_no,
@@ -267,9 +282,11 @@ struct EndRequest {
 
 async fn end(
     core: web::Data<Core>,
+    http: actix_web::HttpRequest,
     path: web::Path<String>,
     body: web::Payload,
 ) -> Result<HttpResponse, ApiError> {
+    registry_api::check_owner::<Qualifications>(&http, &path)?;
     let req: EndRequest = parse_json(&read_body(body, limits::REGISTRY_RECORD).await?)?;
     let mut patch = serde_json::json!({
         "disqualification_date": req.disqualification_date,
@@ -289,11 +306,18 @@ struct BulkQuery {
 
 async fn bulk(
     core: web::Data<Core>,
+    http: actix_web::HttpRequest,
     q: web::Query<BulkQuery>,
     body: web::Payload,
 ) -> Result<HttpResponse, ApiError> {
+    use actix_web::HttpMessage;
+    let owner = match http.extensions().get::<Caller>() {
+        Some(Caller::Insurer(n)) => Some(n.clone()),
+        _ => None,
+    };
     let bytes = read_body(body, limits::INSURER_BULK).await?;
-    let report = load_bulk(&core, &bytes, q.dry_run.unwrap_or(false), "bulk").await?;
+    let dry_run = q.dry_run.unwrap_or(false);
+    let report = load_bulk(&core, &bytes, dry_run, "bulk", owner.as_deref()).await?;
     if report.accepted {
         Ok(HttpResponse::Ok().json(report))
     } else {
