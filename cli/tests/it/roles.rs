@@ -52,7 +52,8 @@ fn concrete(pattern: &str) -> String {
         .replace("{serial}", "D000000000000003")
         .replace("{number}", "01130012")
         .replace("{sha256}", "00")
-        .replace("{id}", "x")
+        // A qualification of the insurer whose credential the test holds (for sessions and facilities: unknown).
+        .replace("{id}", "01130012%3A12345678%3A1%3A00")
 }
 
 struct Callers {
@@ -225,7 +226,6 @@ async fn an_insurer_reaches_only_its_own_qualifications() {
     ];
     let get = |id: &str| {
         let path = format!("/insurer/v1/qualifications/{}", id.replace(':', "%3A"));
-        let headers = headers;
         let addr = s.addr.clone();
         async move { http::send(&addr, "GET", &path, &headers, b"").await.status }
     };
