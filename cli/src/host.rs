@@ -159,7 +159,10 @@ impl Host {
                 poll: core.config.folder_poll,
                 pipeline: pipeline.clone(),
             };
-            background.push(tokio::spawn(watcher.run()));
+            background.push(
+                core.tasks
+                    .spawn("folder watcher", move || watcher.clone().run()),
+            );
         }
         let guard = web::Data::new(Guard::new(
             core.config.auth,

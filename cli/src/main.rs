@@ -223,6 +223,7 @@ async fn core_on(db: &Database, config: Config) -> anyhow::Result<Core> {
         clock,
         metrics: Metrics::new(),
         config: Arc::new(config),
+        tasks: Default::default(),
     })
 }
 

@@ -81,6 +81,8 @@ pub struct Core {
     pub clock: SimClock,
     pub metrics: Metrics,
     pub config: Arc<Config>,
+    /// The supervised background tasks of the process.
+    pub tasks: crate::supervise::Tasks,
 }
 
 /// The error shape of the JSON APIs (registries, admin): `{"error":{"code","message","details"}}`.
@@ -294,6 +296,18 @@ async fn post_clock(core: web::Data<Core>, body: web::Bytes) -> Result<HttpRespo
     Ok(HttpResponse::Ok().json(core.clock.view()))
 }
 
+/// Readiness: the database answers and every background task runs (503 with the tasks' states otherwise).
+async fn ready(core: web::Data<Core>) -> HttpResponse {
+    let db = sqlx::query("SELECT 1").execute(&core.pool).await.is_ok();
+    let (tasks_ok, tasks) = core.tasks.report();
+    let body = serde_json::json!({"ready": db && tasks_ok, "database": db, "tasks": tasks});
+    if db && tasks_ok {
+        HttpResponse::Ok().json(body)
+    } else {
+        HttpResponse::ServiceUnavailable().json(body)
+    }
+}
+
 async fn health(core: web::Data<Core>) -> HttpResponse {
     let db = sqlx::query("SELECT 1").execute(&core.pool).await.is_ok();
     let body = serde_json::json!({
@@ -311,6 +325,7 @@ async fn health(core: web::Data<Core>) -> HttpResponse {
 /// Who may call the common routes.
 pub const ROUTES: &[RouteAccess] = &[
     route("GET", "/health", Access::Public),
+    route("GET", "/ready", Access::Public),
     route("GET", "/metrics", Access::Public),
     route("GET", "/admin/v1/clock", Access::Public),
     route("POST", "/admin/v1/clock", Access::Operator),
@@ -320,6 +335,7 @@ pub const ROUTES: &[RouteAccess] = &[
 /// `/health`, `/metrics`, `/admin/v1/clock` and `/codes` (the OQSCD tables as JSON).
 pub fn configure_common(cfg: &mut web::ServiceConfig) {
     cfg.route("/health", web::get().to(health))
+        .route("/ready", web::get().to(ready))
         .route("/metrics", web::get().to(metrics))
         .route("/admin/v1/clock", web::get().to(get_clock))
         .route("/admin/v1/clock", web::post().to(post_clock))

@@ -13,6 +13,7 @@
 //! | [`transport`] | the doors onto the pipeline: the folder interface (`req/` → `res/`), HTTP POST of files, the Web API |
 //! | [`credentials`] | the tokens onshi issues (facility `idToken`s, insurer credentials, patient tokens) and the operator's |
 //! | [`roles`] | the role of every route, declared once and enforced at the HTTP front door (sandbox / strict) |
+//! | [`supervise`] | background tasks restarted after a failure, and their state for `/ready` |
 //! | [`pki`] | the simulator's CA, client/server/card certificates, rustls configurations |
 //! | [`copy`] | the binary COPY encoder for bulk loads |
 //! | [`db`] | connection pool and the per-service migration runner |
@@ -37,6 +38,7 @@ pub mod pipeline;
 pub mod pki;
 pub mod registry_api;
 pub mod roles;
+pub mod supervise;
 #[cfg(feature = "testkit")]
 pub mod testkit;
 pub mod transport;

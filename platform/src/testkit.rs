@@ -88,6 +88,7 @@ pub async fn core(migrations: &[Migrations], config: Config) -> Core {
         clock,
         metrics: Metrics::new(),
         config: Arc::new(config),
+        tasks: Default::default(),
     }
 }
 

@@ -142,6 +142,16 @@ pub struct Watcher<H> {
     pub pipeline: Arc<Pipeline<H>>,
 }
 
+impl<H> Clone for Watcher<H> {
+    fn clone(&self) -> Self {
+        Self {
+            root: self.root.clone(),
+            poll: self.poll,
+            pipeline: self.pipeline.clone(),
+        }
+    }
+}
+
 impl<H: Handlers> Watcher<H> {
     /// Runs until the task is dropped.
     pub async fn run(self) {

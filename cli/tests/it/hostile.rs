@@ -95,6 +95,17 @@ async fn one_bad_folder_entry_never_stops_the_others() {
     std::fs::write(med.join("req/OQSsiquc01req_ok2.xml"), &good).unwrap();
     wait_for(&med.join("res/OQSsiquc01res_ok2.xml")).await;
     assert_eq!(http::get(&s.addr, "/health").await.status, 200);
+    let ready = http::get(&s.addr, "/ready").await;
+    assert_eq!(ready.status, 200, "{}", ready.text());
+    let tasks = &ready.json()["tasks"];
+    for task in [
+        "folder watcher",
+        "eligibility: insurer feed",
+        "medication claims folder",
+    ] {
+        assert_eq!(tasks[task]["running"], true, "{task}: {tasks}");
+        assert_eq!(tasks[task]["restarts"], 0, "{task}: {tasks}");
+    }
     s.stop().await;
 }
 

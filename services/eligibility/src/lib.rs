@@ -96,8 +96,14 @@ impl Eligibility {
             elapsed_ms = started.elapsed().as_millis() as u64,
             "eligibility: read model loaded"
         );
-        for feed in [feed::INSURER, feed::PORTAL] {
-            tokio::spawn(follow(Arc::downgrade(&me), feed));
+        for (name, feed) in [
+            ("eligibility: insurer feed", feed::INSURER),
+            ("eligibility: portal feed", feed::PORTAL),
+        ] {
+            let weak = Arc::downgrade(&me);
+            me.core
+                .tasks
+                .spawn(name, move || follow(weak.clone(), feed));
         }
         Ok(me)
     }

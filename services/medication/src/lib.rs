@@ -68,23 +68,30 @@ impl Medication {
             directory,
             consent,
         });
+        let tasks = &me.core.tasks;
         if let Some(root) = me.core.config.folder_root.clone() {
-            tokio::spawn(watch_claims(Arc::downgrade(&me), root));
+            let weak = Arc::downgrade(&me);
+            tasks.spawn("medication claims folder", move || {
+                watch_claims(weak.clone(), root.clone())
+            });
         }
         let weak = Arc::downgrade(&me);
-        tokio::spawn(async move {
-            loop {
-                tokio::time::sleep(Duration::from_secs(1)).await;
-                let Some(m) = weak.upgrade() else { return };
-                if let Err(e) = claims::run_batches(&m.core.pool, m.core.clock.now(), false).await {
-                    tracing::warn!(
-                        error = format!("{e:#}"),
-                        "medication: batch run failed; retrying"
-                    );
-                }
-            }
-        });
+        tasks.spawn("medication batches", move || run_due_batches(weak.clone()));
         Ok(me)
+    }
+}
+
+/// Runs the due extraction batches every second on the simulated clock.
+async fn run_due_batches(me: std::sync::Weak<Medication>) {
+    loop {
+        tokio::time::sleep(Duration::from_secs(1)).await;
+        let Some(m) = me.upgrade() else { return };
+        if let Err(e) = claims::run_batches(&m.core.pool, m.core.clock.now(), false).await {
+            tracing::warn!(
+                error = format!("{e:#}"),
+                "medication: batch run failed; retrying"
+            );
+        }
     }
 }
 
