@@ -247,7 +247,7 @@ async fn serve(
     let mut db = Database::resolve(home).await?;
     db.advertise(home)?;
     let operator = operator_token(home)?;
-    let mut config = config_of(&args, home);
+    let mut config = with_home_secrets(home, config_of(&args, home))?;
     config.operator_token_sha256 = Some(onshi_platform::sha256_hex(operator.as_bytes()));
     let core = core_on(&db, config).await?;
     if demo {
@@ -363,9 +363,24 @@ fn refuse_if_running(args: &ServeArgs) -> anyhow::Result<()> {
 
 /// The operator's token: `<home>/operator-token`, generated at first start with mode 0600.
 fn operator_token(home: &std::path::Path) -> anyhow::Result<String> {
+    secret_file(home, "operator-token")
+}
+
+/// What every command of a home shares: the key of the logs' chains (`<home>/chain-key`, 0600) and where their
+/// checkpoints are kept (`<home>/checkpoints`).
+fn with_home_secrets(home: &std::path::Path, config: Config) -> anyhow::Result<Config> {
+    Ok(Config {
+        chain_key: Some(secret_file(home, "chain-key")?),
+        checkpoint_dir: Some(home.join("checkpoints")),
+        ..config
+    })
+}
+
+/// A secret kept in `<home>/<name>`, generated on first use and readable by its owner only (mode 0600).
+fn secret_file(home: &std::path::Path, name: &str) -> anyhow::Result<String> {
     use std::io::Write;
     use std::os::unix::fs::OpenOptionsExt;
-    let path = home.join("operator-token");
+    let path = home.join(name);
     if let Ok(t) = std::fs::read_to_string(&path) {
         if !t.trim().is_empty() {
             return Ok(t.trim().to_string());
@@ -407,7 +422,7 @@ where
 {
     std::fs::create_dir_all(home).with_context(|| format!("creating {}", home.display()))?;
     let db = Database::resolve(home).await?;
-    let core = core_on(&db, Config::default()).await?;
+    let core = core_on(&db, with_home_secrets(home, Config::default())?).await?;
     let pool = core.pool.clone();
     let result = f(core).await;
     pool.close().await;
@@ -600,7 +615,7 @@ fn write_claims(
 
 /// `onshi consent verify`: recomputes the hash chains; fails when a row was changed or removed.
 async fn consent_verify(core: Core) -> anyhow::Result<()> {
-    let v = onshi_consent::chain::verify(&core.pool).await?;
+    let v = onshi_consent::chain::verify(&onshi_consent::chain::Log::of(&core)).await?;
     println!(
         "consent log: {} rows, access log: {} rows: {}",
         v.consents,

@@ -94,6 +94,12 @@ pub struct Config {
     pub body_timeout: Duration,
     pub eligibility: EligibilityConfig,
     pub medication: MedicationConfig,
+    /// The secret that keys the consent and access logs' hash chains (`onshi up` keeps it in `<home>/chain-key`,
+    /// mode 0600); `None`: a development key that is not secret (tests, tools without a home).
+    pub chain_key: Option<String>,
+    /// Where the signed checkpoints of the logs' heads are kept, outside the database (`<home>/checkpoints`);
+    /// `None`: no checkpoints (truncation is then not detected).
+    pub checkpoint_dir: Option<PathBuf>,
     /// SHA-256 of the operator's token (`onshi up` keeps the token in `<home>/operator-token`); `None`: no operator.
     pub operator_token_sha256: Option<String>,
 }
@@ -110,6 +116,8 @@ impl Default for Config {
             body_timeout: Duration::from_secs(limits::BODY_SECONDS),
             eligibility: EligibilityConfig::default(),
             medication: MedicationConfig::default(),
+            chain_key: None,
+            checkpoint_dir: None,
             operator_token_sha256: None,
         }
     }

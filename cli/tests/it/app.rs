@@ -61,6 +61,8 @@ impl TestApp {
             folder_root: Some(folders.path().to_path_buf()),
             folder_poll: Duration::from_millis(50),
             operator_token_sha256: Some(onshi_platform::sha256_hex(OPERATOR.as_bytes())),
+            chain_key: Some("test-chain-key".into()),
+            checkpoint_dir: Some(folders.path().join(".checkpoints")),
             ..config
         };
         let core = testkit::core(MIGRATIONS, config).await;

@@ -242,3 +242,67 @@ async fn the_same_bulk_file_posted_three_times_at_once_is_applied_once() {
     assert_eq!(n, 300);
     s.stop().await;
 }
+
+/// Whether `onshi consent verify`'s check finds the logs intact.
+async fn logs_intact(s: &TestApp) -> (bool, String) {
+    let v = onshi_consent::chain::verify(&onshi_consent::chain::Log::of(&s.core))
+        .await
+        .unwrap();
+    (v.ok, v.broken.unwrap_or_default())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_logs_detect_deletion_recomputation_and_forged_appends() {
+    use crate::app::MED;
+    // Each attack on a fresh simulator with the same history: three consents, then an access.
+    async fn history() -> TestApp {
+        let s = TestApp::start().await;
+        for serial in ["D000000000000001", "D000000000000004"] {
+            let pin = if serial.ends_with('1') {
+                "1234"
+            } else {
+                "4567"
+            };
+            s.consent_with_pin(MED, serial, pin).await;
+        }
+        let med = onshi_wire::ids::InstitutionCode::parse(MED).unwrap();
+        let now = s.core.clock.now();
+        onshi_consent::access::view(
+            &s.core,
+            "demo-yamada-taro",
+            &med,
+            onshi_consent::Kind::Medication,
+            now,
+        )
+        .await
+        .unwrap()
+        .unwrap();
+        assert_eq!(logs_intact(&s).await, (true, String::new()));
+        s
+    }
+    let attacks: &[(&str, &str)] = &[
+        ("the last row deleted", "DELETE FROM consent.consents WHERE seq = (SELECT max(seq) FROM consent.consents)"),
+        ("every row deleted", "DELETE FROM consent.access_log"),
+        (
+            "an edit with the chain recomputed (unkeyed)",
+            "UPDATE consent.consents SET facility = '1330130129', \
+               hash = encode(sha256(convert_to(prev_hash || E'\\n' || 'x', 'UTF8')), 'hex') \
+             WHERE seq = (SELECT max(seq) FROM consent.consents)",
+        ),
+        (
+            "a forged consent appended as an old, unkeyed row",
+            "INSERT INTO consent.consents (person_id, facility, kind, action, at, available_until, prev_hash, hash, keyed) \
+             SELECT 'demo-yamada-taro', '1330130129', 'YZK', 'given', now(), now() + interval '1 day', hash, \
+               encode(sha256(convert_to(hash, 'UTF8')), 'hex'), false \
+             FROM consent.consents ORDER BY seq DESC LIMIT 1",
+        ),
+    ];
+    for (what, sql) in attacks {
+        let s = history().await;
+        sqlx::query(sql).execute(&s.core.pool).await.unwrap();
+        let (ok, broken) = logs_intact(&s).await;
+        assert!(!ok, "{what} went unnoticed");
+        assert!(!broken.is_empty(), "{what}");
+        s.stop().await;
+    }
+}

@@ -263,7 +263,7 @@ async fn consents_expire_belong_to_one_facility_and_disasters_are_bounded() {
     // No consent yet.
     let now = s.core.clock.now();
     assert_eq!(
-        access::view(&s.core.pool, person, &med, Kind::Medication, now)
+        access::view(&s.core, person, &med, Kind::Medication, now)
             .await
             .unwrap(),
         Err(Refusal::NoConsent)
@@ -271,21 +271,21 @@ async fn consents_expire_belong_to_one_facility_and_disasters_are_bounded() {
     s.consent_with_pin(MED, "D000000000000004", "4567").await;
     let now = s.core.clock.now();
     assert!(matches!(
-        access::view(&s.core.pool, person, &med, Kind::Medication, now)
+        access::view(&s.core, person, &med, Kind::Medication, now)
             .await
             .unwrap(),
         Ok(Basis::Consent(_))
     ));
     // Given to facility A, used by facility B.
     assert_eq!(
-        access::view(&s.core.pool, person, &dental, Kind::Medication, now)
+        access::view(&s.core, person, &dental, Kind::Medication, now)
             .await
             .unwrap(),
         Err(Refusal::NoConsent)
     );
     // Another kind was not consented.
     assert_eq!(
-        access::view(&s.core.pool, person, &med, Kind::Clinical, now)
+        access::view(&s.core, person, &med, Kind::Clinical, now)
             .await
             .unwrap(),
         Err(Refusal::NoConsent)
@@ -293,7 +293,7 @@ async fn consents_expire_belong_to_one_facility_and_disasters_are_bounded() {
     // 24 hours later it still holds to the second before, and not a second after.
     let t = now + chrono::TimeDelta::hours(24);
     assert!(access::view(
-        &s.core.pool,
+        &s.core,
         person,
         &med,
         Kind::Medication,
@@ -303,7 +303,7 @@ async fn consents_expire_belong_to_one_facility_and_disasters_are_bounded() {
     .unwrap()
     .is_ok());
     assert_eq!(
-        access::view(&s.core.pool, person, &med, Kind::Medication, t)
+        access::view(&s.core, person, &med, Kind::Medication, t)
             .await
             .unwrap(),
         Err(Refusal::Expired)
@@ -319,7 +319,7 @@ async fn consents_expire_belong_to_one_facility_and_disasters_are_bounded() {
     assert_eq!(status, 200);
     let now = s.core.clock.now();
     assert_eq!(
-        access::view(&s.core.pool, person, &med, Kind::Medication, now)
+        access::view(&s.core, person, &med, Kind::Medication, now)
             .await
             .unwrap(),
         Err(Refusal::Revoked)
@@ -328,7 +328,7 @@ async fn consents_expire_belong_to_one_facility_and_disasters_are_bounded() {
     let (status, _) = s.post_json("/admin/v1/disasters", serde_json::json!({"name": "大阪地震", "prefectures": [27], "from": "20261101", "to": "20261231"})).await;
     assert_eq!(status, 201);
     assert!(
-        access::view(&s.core.pool, person, &dental, Kind::Medication, now)
+        access::view(&s.core, person, &dental, Kind::Medication, now)
             .await
             .unwrap()
             .is_err()
@@ -336,18 +336,16 @@ async fn consents_expire_belong_to_one_facility_and_disasters_are_bounded() {
     let (_, j) = s.post_json("/admin/v1/disasters", serde_json::json!({"name": "首都直下地震", "prefectures": [13, 14], "from": "20261120", "to": "20261125"})).await;
     let id = j["id"].as_i64().unwrap();
     assert_eq!(
-        access::view(&s.core.pool, person, &dental, Kind::Checkup, now)
+        access::view(&s.core, person, &dental, Kind::Checkup, now)
             .await
             .unwrap(),
         Ok(Basis::Disaster(id))
     );
     let after = now + chrono::TimeDelta::days(5);
-    assert!(
-        access::view(&s.core.pool, person, &dental, Kind::Checkup, after)
-            .await
-            .unwrap()
-            .is_err()
-    );
+    assert!(access::view(&s.core, person, &dental, Kind::Checkup, after)
+        .await
+        .unwrap()
+        .is_err());
     // Bad declarations are refused.
     let (status, _) = s.post_json("/admin/v1/disasters",
         serde_json::json!({"name": "x", "prefectures": [48], "from": "20261120", "to": "20261125"}),

@@ -106,13 +106,13 @@ pub async fn check(
 /// Checks the view and chains it in the access log, allowed (with its basis) or refused (with the reason), so the
 /// patient sees every attempt; refusals are also logged to the operator's log without personal data.
 pub async fn view(
-    pool: &PgPool,
+    core: &Core,
     person: &str,
     facility: &InstitutionCode,
     kind: Kind,
     now: NaiveDateTime,
 ) -> sqlx::Result<Result<Basis, Refusal>> {
-    let decision = check(pool, person, facility, kind, now).await?;
+    let decision = check(&core.pool, person, facility, kind, now).await?;
     let basis = match &decision {
         Ok(basis) => basis.label(),
         Err(r) => {
@@ -120,7 +120,8 @@ pub async fn view(
             r.label().to_string()
         }
     };
-    chain::record_access(pool, person, facility.as_str(), kind, now, &basis).await?;
+    let log = chain::Log::of(core);
+    chain::record_access(&log, person, facility.as_str(), kind, now, &basis).await?;
     Ok(decision)
 }
 

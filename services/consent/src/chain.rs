@@ -1,9 +1,13 @@
-//! The consent log and the access log: append-only, each row chained to the previous one by SHA-256 so that any
-//! edit or deletion is detected by [`verify`] (`onshi consent verify`).
+//! The consent log and the access log: append-only, each row chained to the previous one by HMAC-SHA256 with a key
+//! kept outside the database ([`Log`]), so an edit, a recomputed chain or a forged append is detected by [`verify`]
+//! (`onshi consent verify`); and after every append a checkpoint of the head (its `seq` and hash, signed with the
+//! same key) is written outside the database, so deleting the tail or every row is detected too.
 
 use chrono::NaiveDateTime;
 use serde::Serialize;
 use sqlx::{PgPool, Postgres, Transaction};
+
+use onshi_platform::http::Core;
 
 use crate::Kind;
 
@@ -53,8 +57,101 @@ fn access_line(
     format!("{person}|{facility}|{kind}|{}|{basis}", t(at))
 }
 
-fn link(prev: &str, line: &str) -> String {
-    onshi_platform::sha256_hex(format!("{prev}\n{line}").as_bytes())
+/// What a process needs to append to and verify the logs: the database, the chain key, the checkpoint folder.
+pub struct Log<'a> {
+    pub pool: &'a PgPool,
+    key: ring::hmac::Key,
+    checkpoints: Option<&'a std::path::Path>,
+}
+
+/// The key used when none is configured: not secret, so not tamper-proof (tests and tools without a home).
+const DEVELOPMENT_KEY: &str = "onshi-development-chain-key-not-secret";
+
+impl<'a> Log<'a> {
+    pub fn of(core: &'a Core) -> Self {
+        let secret = core.config.chain_key.as_deref().unwrap_or(DEVELOPMENT_KEY);
+        Self {
+            pool: &core.pool,
+            key: ring::hmac::Key::new(ring::hmac::HMAC_SHA256, secret.as_bytes()),
+            checkpoints: core.config.checkpoint_dir.as_deref(),
+        }
+    }
+
+    /// The link of a row: keyed for every row written since the logs were keyed, SHA-256 for older ones.
+    fn link(&self, keyed: bool, prev: &str, line: &str) -> String {
+        let text = format!("{prev}\n{line}");
+        if keyed {
+            hex(ring::hmac::sign(&self.key, text.as_bytes()).as_ref())
+        } else {
+            onshi_platform::sha256_hex(text.as_bytes())
+        }
+    }
+
+    fn checkpoint_path(&self, table: &str) -> Option<std::path::PathBuf> {
+        self.checkpoints
+            .map(|d| d.join(format!("{table}.checkpoint.json")))
+    }
+
+    fn sign(&self, table: &str, seq: i64, hash: &str) -> String {
+        hex(ring::hmac::sign(&self.key, format!("{table}|{seq}|{hash}").as_bytes()).as_ref())
+    }
+
+    /// Records the head of `table` outside the database, unless a later head is already there.
+    async fn checkpoint(&self, table: &str) {
+        let Some(path) = self.checkpoint_path(table) else {
+            return;
+        };
+        let head: sqlx::Result<Option<(i64, String)>> = sqlx::query_as(&format!(
+            "SELECT seq, hash FROM {table} ORDER BY seq DESC LIMIT 1"
+        ))
+        .fetch_optional(self.pool)
+        .await;
+        let Ok(Some((seq, hash))) = head else { return };
+        if self.read_checkpoint(table).is_some_and(|c| c.seq >= seq) {
+            return;
+        }
+        let c = Checkpoint {
+            table: table.to_string(),
+            seq,
+            signature: self.sign(table, seq, &hash),
+            hash,
+        };
+        let written = path
+            .parent()
+            .map_or(Ok(()), std::fs::create_dir_all)
+            .and_then(|_| {
+                let name = path
+                    .file_name()
+                    .and_then(|n| n.to_str())
+                    .unwrap_or("checkpoint.json");
+                onshi_platform::transport::write_atomically(
+                    path.parent().unwrap_or(std::path::Path::new(".")),
+                    name,
+                    serde_json::to_string(&c).unwrap_or_default().as_bytes(),
+                )
+            });
+        if let Err(e) = written {
+            tracing::warn!(error = %e, table, "consent: cannot write the log checkpoint");
+        }
+    }
+
+    fn read_checkpoint(&self, table: &str) -> Option<Checkpoint> {
+        let text = std::fs::read_to_string(self.checkpoint_path(table)?).ok()?;
+        serde_json::from_str(&text).ok()
+    }
+}
+
+fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// The head of a log as last appended, signed (`<checkpoints>/<table>.checkpoint.json`).
+#[derive(Debug, Clone, Serialize, serde::Deserialize)]
+struct Checkpoint {
+    table: String,
+    seq: i64,
+    hash: String,
+    signature: String,
 }
 
 async fn last_hash(
@@ -100,8 +197,8 @@ struct NewRow {
 
 /// Appends the consents of many reader sessions to the chain in one transaction (one lock, one commit: the card
 /// reader group-commits its finished sessions through this).
-pub async fn record_given(pool: &PgPool, items: &[Given]) -> sqlx::Result<()> {
-    let mut tx = pool.begin().await?;
+pub async fn record_given(log: &Log<'_>, items: &[Given]) -> sqlx::Result<()> {
+    let mut tx = log.pool.begin().await?;
     let mut prev = last_hash(&mut tx, "consent.consents", CONSENT_LOCK).await?;
     let mut rows: Vec<NewRow> = Vec::new();
     for item in items {
@@ -117,7 +214,7 @@ pub async fn record_given(pool: &PgPool, items: &[Given]) -> sqlx::Result<()> {
                 session: Some(&item.session),
             }
             .line();
-            let hash = link(&prev, &line);
+            let hash = log.link(true, &prev, &line);
             rows.push(NewRow {
                 person: item.person.clone(),
                 facility: item.facility.clone(),
@@ -149,19 +246,20 @@ pub async fn record_given(pool: &PgPool, items: &[Given]) -> sqlx::Result<()> {
         .await?;
     }
     tx.commit().await?;
+    log.checkpoint("consent.consents").await;
     Ok(())
 }
 
 /// Records a revocation (OQSCD031 reason: 1 facility, 2 patient).
 pub async fn revoke(
-    pool: &PgPool,
+    log: &Log<'_>,
     person: &str,
     facility: &str,
     kind: Kind,
     reason: &str,
     at: NaiveDateTime,
 ) -> sqlx::Result<i64> {
-    let mut tx = pool.begin().await?;
+    let mut tx = log.pool.begin().await?;
     let prev = last_hash(&mut tx, "consent.consents", CONSENT_LOCK).await?;
     let line = Event {
         person,
@@ -174,7 +272,7 @@ pub async fn revoke(
         session: None,
     }
     .line();
-    let hash = link(&prev, &line);
+    let hash = log.link(true, &prev, &line);
     let (seq,): (i64,) = sqlx::query_as(
         "INSERT INTO consent.consents (person_id, facility, kind, action, at, reason, prev_hash, hash) \
          VALUES ($1, $2, $3, 'revoked', $4, $5, $6, $7) RETURNING seq",
@@ -189,21 +287,23 @@ pub async fn revoke(
     .fetch_one(&mut *tx)
     .await?;
     tx.commit().await?;
+    log.checkpoint("consent.consents").await;
     Ok(seq)
 }
 
 /// Records one view of a person's data.
 pub async fn record_access(
-    pool: &PgPool,
+    log: &Log<'_>,
     person: &str,
     facility: &str,
     kind: Kind,
     at: NaiveDateTime,
     basis: &str,
 ) -> sqlx::Result<()> {
-    let mut tx = pool.begin().await?;
+    let mut tx = log.pool.begin().await?;
     let prev = last_hash(&mut tx, "consent.access_log", ACCESS_LOCK).await?;
-    let hash = link(
+    let hash = log.link(
+        true,
         &prev,
         &access_line(person, facility, kind.code(), &at, basis),
     );
@@ -220,7 +320,9 @@ pub async fn record_access(
     .bind(&hash)
     .execute(&mut *tx)
     .await?;
-    tx.commit().await
+    tx.commit().await?;
+    log.checkpoint("consent.access_log").await;
+    Ok(())
 }
 
 #[derive(Debug, Serialize, sqlx::FromRow)]
@@ -305,70 +407,114 @@ pub struct Verification {
     pub broken: Option<String>,
 }
 
-/// Recomputes both chains from their first row.
-pub async fn verify(pool: &PgPool) -> sqlx::Result<Verification> {
-    type C = (
-        i64,
-        String,
-        String,
-        String,
-        String,
-        NaiveDateTime,
-        Option<NaiveDateTime>,
-        Option<String>,
-        Option<String>,
-        String,
-        String,
-    );
-    let consents: Vec<C> = sqlx::query_as(
-        "SELECT seq, person_id, facility, kind, action, at, available_until, reason, session, prev_hash, hash \
+/// A consent row as the verification reads it.
+#[derive(sqlx::FromRow)]
+struct ConsentLink {
+    seq: i64,
+    person_id: String,
+    facility: String,
+    kind: String,
+    action: String,
+    at: NaiveDateTime,
+    available_until: Option<NaiveDateTime>,
+    reason: Option<String>,
+    session: Option<String>,
+    prev_hash: String,
+    hash: String,
+    keyed: bool,
+}
+
+/// An access-log row as the verification reads it.
+#[derive(sqlx::FromRow)]
+struct AccessLink {
+    seq: i64,
+    person_id: String,
+    facility: String,
+    kind: String,
+    at: NaiveDateTime,
+    basis: String,
+    prev_hash: String,
+    hash: String,
+    keyed: bool,
+}
+
+/// One chain's rows: (seq, prev_hash, hash, keyed, the hashed line).
+type Links = Vec<(i64, String, String, bool, String)>;
+
+impl Log<'_> {
+    /// The first problem of one chain: a row whose link does not follow (edited, recomputed without the key,
+    /// forged), an unkeyed row after a keyed one, or a head that is gone or changed since its checkpoint.
+    fn check_chain(&self, table: &str, rows: &Links) -> Option<String> {
+        let mut prev = GENESIS.to_string();
+        let mut keyed_seen = false;
+        for (seq, prev_hash, hash, keyed, line) in rows {
+            keyed_seen |= *keyed;
+            let forged_legacy = keyed_seen && !keyed;
+            if forged_legacy || *prev_hash != prev || self.link(*keyed, &prev, line) != *hash {
+                return Some(format!("{table} seq {seq}"));
+            }
+            prev = hash.clone();
+        }
+        let c = self.read_checkpoint(table)?;
+        if c.table != table || self.sign(table, c.seq, &c.hash) != c.signature {
+            return Some(format!(
+                "{table}: the checkpoint's signature does not match"
+            ));
+        }
+        match rows.iter().find(|r| r.0 == c.seq) {
+            Some(r) if r.2 == c.hash => None,
+            Some(_) => Some(format!(
+                "{table} seq {}: changed since its checkpoint",
+                c.seq
+            )),
+            None => Some(format!(
+                "{table}: rows up to seq {} were removed (checkpoint)",
+                c.seq
+            )),
+        }
+    }
+}
+
+/// Recomputes both chains from their first row and compares their heads with the checkpoints.
+pub async fn verify(log: &Log<'_>) -> sqlx::Result<Verification> {
+    let consents: Vec<ConsentLink> = sqlx::query_as(
+        "SELECT seq, person_id, facility, kind, action, at, available_until, reason, session, prev_hash, hash, keyed \
          FROM consent.consents ORDER BY seq",
     )
-    .fetch_all(pool)
+    .fetch_all(log.pool)
     .await?;
-    let mut broken = None;
-    let mut prev = GENESIS.to_string();
-    for c in &consents {
-        let line = Event {
-            person: &c.1,
-            facility: &c.2,
-            kind: &c.3,
-            action: &c.4,
-            at: &c.5,
-            until: c.6.as_ref(),
-            reason: c.7.as_deref(),
-            session: c.8.as_deref(),
-        }
-        .line();
-        if c.9 != prev || link(&prev, &line) != c.10 {
-            broken.get_or_insert(format!("consent.consents seq {}", c.0));
-            break;
-        }
-        prev = c.10.clone();
-    }
-    type A = (
-        i64,
-        String,
-        String,
-        String,
-        NaiveDateTime,
-        String,
-        String,
-        String,
-    );
-    let accesses: Vec<A> = sqlx::query_as(
-        "SELECT seq, person_id, facility, kind, at, basis, prev_hash, hash FROM consent.access_log ORDER BY seq",
+    let consent_links: Links = consents
+        .iter()
+        .map(|c| {
+            let line = Event {
+                person: &c.person_id,
+                facility: &c.facility,
+                kind: &c.kind,
+                action: &c.action,
+                at: &c.at,
+                until: c.available_until.as_ref(),
+                reason: c.reason.as_deref(),
+                session: c.session.as_deref(),
+            }
+            .line();
+            (c.seq, c.prev_hash.clone(), c.hash.clone(), c.keyed, line)
+        })
+        .collect();
+    let accesses: Vec<AccessLink> = sqlx::query_as(
+        "SELECT seq, person_id, facility, kind, at, basis, prev_hash, hash, keyed FROM consent.access_log ORDER BY seq",
     )
-    .fetch_all(pool)
+    .fetch_all(log.pool)
     .await?;
-    let mut prev = GENESIS.to_string();
-    for a in &accesses {
-        if a.6 != prev || link(&prev, &access_line(&a.1, &a.2, &a.3, &a.4, &a.5)) != a.7 {
-            broken.get_or_insert(format!("consent.access_log seq {}", a.0));
-            break;
-        }
-        prev = a.7.clone();
-    }
+    let access_links: Links = accesses
+        .iter()
+        .map(|a| {
+            let line = access_line(&a.person_id, &a.facility, &a.kind, &a.at, &a.basis);
+            (a.seq, a.prev_hash.clone(), a.hash.clone(), a.keyed, line)
+        })
+        .collect();
+    let broken = log
+        .check_chain("consent.consents", &consent_links)
+        .or_else(|| log.check_chain("consent.access_log", &access_links));
     Ok(Verification {
         ok: broken.is_none(),
         consents: consents.len(),

@@ -41,6 +41,10 @@ pub const MIGRATIONS: Migrations = Migrations {
             "0002_reader_sessions_moved",
             include_str!("../../../schema/consent/0002_reader_sessions_moved.sql"),
         ),
+        (
+            "0003_keyed_chains",
+            include_str!("../../../schema/consent/0003_keyed_chains.sql"),
+        ),
     ],
 };
 
@@ -170,7 +174,7 @@ async fn revoke(
         _ => return Err(ApiError::bad("by: patient or facility")),
     };
     let seq = chain::revoke(
-        &core.pool,
+        &chain::Log::of(&core),
         &path,
         &req.facility,
         kind,
@@ -217,7 +221,7 @@ async fn disasters(core: web::Data<Core>) -> Result<HttpResponse, ApiError> {
 }
 
 async fn verify(core: web::Data<Core>) -> Result<HttpResponse, ApiError> {
-    let report = chain::verify(&core.pool).await?;
+    let report = chain::verify(&chain::Log::of(&core)).await?;
     Ok(HttpResponse::Ok().json(report))
 }
 

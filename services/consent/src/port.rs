@@ -94,7 +94,7 @@ impl CardReaderPort for Local {
     }
 
     fn record_consents<'a>(&'a self, given: &'a [Given]) -> BoxFuture<'a, anyhow::Result<()>> {
-        Box::pin(async move { Ok(chain::record_given(&self.core.pool, given).await?) })
+        Box::pin(async move { Ok(chain::record_given(&chain::Log::of(&self.core), given).await?) })
     }
 }
 
@@ -106,8 +106,6 @@ impl AccessPort for Local {
         kind: Kind,
         now: NaiveDateTime,
     ) -> BoxFuture<'a, anyhow::Result<Result<Basis, Refusal>>> {
-        Box::pin(
-            async move { Ok(access::view(&self.core.pool, person, facility, kind, now).await?) },
-        )
+        Box::pin(async move { Ok(access::view(&self.core, person, facility, kind, now).await?) })
     }
 }
