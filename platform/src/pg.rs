@@ -28,6 +28,9 @@ pub struct EmbeddedCluster {
     stopped: bool,
     /// Throwaway clusters delete their data directory once stopped.
     remove_dir: bool,
+    /// The `postgres` user's password (password authentication), `None` for a cluster made by an older version
+    /// (trust authentication).
+    password: Option<String>,
 }
 
 impl std::fmt::Debug for EmbeddedCluster {
@@ -114,6 +117,7 @@ impl EmbeddedCluster {
             watchdog: None,
             stopped: false,
             remove_dir: durability == Durability::Throwaway,
+            password: None,
         };
         if cluster.is_running() {
             bail!(
@@ -124,6 +128,9 @@ impl EmbeddedCluster {
         if !cluster.data_dir.join("PG_VERSION").exists() {
             cluster.initdb()?;
         }
+        cluster.password = std::fs::read_to_string(cluster.password_file())
+            .ok()
+            .map(|p| p.trim().to_string());
         cluster.pg_start(durability)?;
         cluster.spawn_watchdog(pid)?;
         Ok(cluster)
@@ -157,26 +164,50 @@ impl EmbeddedCluster {
         Ok(())
     }
 
+    /// The generated password of the `postgres` user, beside the data directory (mode 0600, readable by the user
+    /// that runs onshi, not by the cluster's user).
+    fn password_file(&self) -> PathBuf {
+        self.data_dir.with_extension("password")
+    }
+
     fn initdb(&self) -> anyhow::Result<()> {
+        use std::os::unix::fs::PermissionsExt;
         tracing::info!(dir = %self.data_dir.display(), "initdb: creating the embedded PostgreSQL cluster");
+        let password = crate::credentials::random_secret()?;
+        // initdb reads the password from a file the cluster's user can read; it is removed once read.
+        let pwfile = self.data_dir.with_extension("pwfile");
+        std::fs::write(&pwfile, &password)?;
+        if let Some(user) = self.run_as {
+            chown_to(&pwfile, user)?;
+        }
+        std::fs::set_permissions(&pwfile, std::fs::Permissions::from_mode(0o600))?;
         let mut c = self.command("initdb");
-        c.arg("-D").arg(&self.data_dir).args([
-            "-U",
-            "postgres",
-            "--auth=trust",
-            "-E",
-            "UTF8",
-            "--locale=C",
-            "--no-sync",
-        ]);
-        self.run(c, "initdb").with_context(|| {
+        c.arg("-D")
+            .arg(&self.data_dir)
+            .args([
+                "-U",
+                "postgres",
+                "--auth=scram-sha-256",
+                "-E",
+                "UTF8",
+                "--locale=C",
+                "--no-sync",
+            ])
+            .arg(format!("--pwfile={}", pwfile.display()));
+        let made = self.run(c, "initdb");
+        let _ = std::fs::remove_file(&pwfile);
+        made.with_context(|| {
             format!(
                 "the data directory {} must be writable by the {} user (every parent directory must be \
                  traversable); set ONSHI_HOME to another directory or DATABASE_URL to use an existing server",
                 self.data_dir.display(),
                 self.run_as.unwrap_or("current")
             )
-        })
+        })?;
+        let file = self.password_file();
+        std::fs::write(&file, &password)?;
+        std::fs::set_permissions(&file, std::fs::Permissions::from_mode(0o600))?;
+        Ok(())
     }
 
     fn pg_start(&self, durability: Durability) -> anyhow::Result<()> {
@@ -232,8 +263,9 @@ impl EmbeddedCluster {
         }
         if self.remove_dir {
             line.push_str(&format!(
-                "; rm -rf {}",
-                shell_quote(&self.data_dir.to_string_lossy())
+                "; rm -rf {} {}",
+                shell_quote(&self.data_dir.to_string_lossy()),
+                shell_quote(&self.password_file().to_string_lossy())
             ));
         }
         let script =
@@ -253,7 +285,10 @@ impl EmbeddedCluster {
 
     /// The URL of database `db` on this cluster.
     pub fn url(&self, db: &str) -> String {
-        format!("postgres://postgres@127.0.0.1:{}/{db}", self.port)
+        match &self.password {
+            Some(p) => format!("postgres://postgres:{p}@127.0.0.1:{}/{db}", self.port),
+            None => format!("postgres://postgres@127.0.0.1:{}/{db}", self.port),
+        }
     }
 
     pub fn port(&self) -> u16 {
@@ -283,6 +318,7 @@ impl EmbeddedCluster {
         self.run(self.stop_command(), "pg_ctl stop")?;
         if self.remove_dir {
             std::fs::remove_dir_all(&self.data_dir)?;
+            let _ = std::fs::remove_file(self.password_file());
         }
         Ok(())
     }

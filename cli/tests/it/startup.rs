@@ -2,6 +2,7 @@
 //! address, the operator token's file.
 
 use std::process::{Command, Stdio};
+use std::str::FromStr;
 use std::time::{Duration, Instant};
 
 use onshi_platform::testkit;
@@ -77,4 +78,24 @@ async fn a_run_file_left_by_a_crash_is_seen_at_once() {
         !home.path().join("run/database_url").exists(),
         "the stale file is gone"
     );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_embedded_postgresql_wants_its_password() {
+    if std::env::var(onshi_platform::config::env::TEST_DATABASE_URL).is_ok() {
+        return; // a server of the user's, not the embedded one
+    }
+    let url = testkit::fresh_database_url().await;
+    let (scheme_user, rest) = url.split_once('@').unwrap();
+    let (user_part, password) = scheme_user.rsplit_once(':').expect("a password in the URL");
+    assert!(!password.is_empty() && !password.ends_with('/'));
+    assert!(onshi_platform::db::connect(&url, 1).await.is_ok());
+    for wrong in [
+        format!("{user_part}@{rest}"),
+        format!("{user_part}:guess@{rest}"),
+    ] {
+        let c = sqlx::postgres::PgConnectOptions::from_str(&wrong).unwrap();
+        use sqlx::ConnectOptions;
+        assert!(c.connect().await.is_err(), "{wrong} was let in");
+    }
 }
