@@ -71,7 +71,9 @@ impl Database {
         let dir = home.join("run");
         std::fs::create_dir_all(&dir).with_context(|| format!("creating {}", dir.display()))?;
         let file = dir.join("database_url");
+        // The URL carries the cluster's password: readable by its owner only.
         std::fs::write(&file, &self.url)?;
+        std::fs::set_permissions(&file, std::os::unix::fs::PermissionsExt::from_mode(0o600))?;
         self.url_file = Some(file);
         Ok(())
     }
