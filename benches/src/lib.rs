@@ -7,6 +7,9 @@
 //! | `seed_load` | the synthetic nation: generate + load 1 M persons against a raw COPY of the same rows |
 //! | `reader_flow` | the card-reader flow (place + identify + consent → face XML) over HTTP |
 //! | `extraction` | medication extraction against a raw COPY of the same rows |
+//! | [`fuzz`] (and `src/bin/fuzz.rs`) | the seeded mutation fuzzer of every parser of outside input |
+
+pub mod fuzz;
 
 use std::path::PathBuf;
 
