@@ -13,6 +13,7 @@ use sqlx::PgPool;
 use onshi_consent::chain::Given;
 use onshi_consent::port::CardReaderPort;
 use onshi_consent::Kind;
+use onshi_platform::supervise::Tasks;
 
 /// A session to finish with the consents given in it.
 #[derive(Debug, Clone)]
@@ -39,36 +40,13 @@ pub struct Finisher {
 const BATCH: usize = 512;
 
 impl Finisher {
-    /// Starts the writer task.
-    pub fn start(pool: PgPool, consent: Arc<dyn CardReaderPort>) -> Self {
-        let (queue, mut rx) = tokio::sync::mpsc::channel::<(Finish, Reply)>(4096);
-        tokio::spawn(async move {
-            while let Some(first) = rx.recv().await {
-                let mut batch = vec![first];
-                while batch.len() < BATCH {
-                    match rx.try_recv() {
-                        Ok(x) => batch.push(x),
-                        Err(_) => break,
-                    }
-                }
-                let (items, replies): (Vec<Finish>, Vec<Reply>) = batch.into_iter().unzip();
-                match write_batch(&pool, consent.as_ref(), &items).await {
-                    Ok(people) => {
-                        for (reply, person) in replies.into_iter().zip(people) {
-                            let _ = reply.send(Ok(person));
-                        }
-                    }
-                    Err(e) => {
-                        tracing::error!(
-                            error = format!("{e:#}"),
-                            "card reader: finishing a batch failed"
-                        );
-                        for reply in replies {
-                            let _ = reply.send(Err(e.to_string()));
-                        }
-                    }
-                }
-            }
+    /// Starts the writer task, supervised: after a failure it is restarted on the same queue (the sessions of
+    /// the failed batch get an error; none is half-finished).
+    pub fn start(pool: PgPool, consent: Arc<dyn CardReaderPort>, tasks: &Tasks) -> Self {
+        let (queue, rx) = tokio::sync::mpsc::channel::<(Finish, Reply)>(4096);
+        let rx = Arc::new(tokio::sync::Mutex::new(rx));
+        tasks.spawn("reader: session finisher", move || {
+            write_batches(pool.clone(), consent.clone(), rx.clone())
         });
         Self { queue }
     }
@@ -82,6 +60,41 @@ impl Finisher {
             .await
             .map_err(|_| anyhow::anyhow!("the session finisher stopped"))?;
         rx.await?.map_err(anyhow::Error::msg)
+    }
+}
+
+/// The writer: takes the queued sessions in batches and finishes them.
+async fn write_batches(
+    pool: PgPool,
+    consent: Arc<dyn CardReaderPort>,
+    rx: Arc<tokio::sync::Mutex<tokio::sync::mpsc::Receiver<(Finish, Reply)>>>,
+) {
+    let mut rx = rx.lock().await;
+    while let Some(first) = rx.recv().await {
+        let mut batch = vec![first];
+        while batch.len() < BATCH {
+            match rx.try_recv() {
+                Ok(x) => batch.push(x),
+                Err(_) => break,
+            }
+        }
+        let (items, replies): (Vec<Finish>, Vec<Reply>) = batch.into_iter().unzip();
+        match write_batch(&pool, consent.as_ref(), &items).await {
+            Ok(people) => {
+                for (reply, person) in replies.into_iter().zip(people) {
+                    let _ = reply.send(Ok(person));
+                }
+            }
+            Err(e) => {
+                tracing::error!(
+                    error = format!("{e:#}"),
+                    "card reader: finishing a batch failed"
+                );
+                for reply in replies {
+                    let _ = reply.send(Err(e.to_string()));
+                }
+            }
+        }
     }
 }
 

@@ -58,7 +58,7 @@ impl Reader {
         eligibility: Arc<dyn ReaderDirectory>,
         consent: Arc<dyn CardReaderPort>,
     ) -> Arc<Self> {
-        let finisher = finish::Finisher::start(core.pool.clone(), consent.clone());
+        let finisher = finish::Finisher::start(core.pool.clone(), consent.clone(), &core.tasks);
         Arc::new(Self {
             core,
             eligibility,
