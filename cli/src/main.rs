@@ -489,10 +489,7 @@ async fn main() -> anyhow::Result<()> {
         } => one_off(&home, consent_verify).await,
         Command::Insurer {
             action: InsurerAction::Load { file, dry_run },
-        } => {
-            let bytes = read_file(&file)?;
-            one_off(&home, |core| insurer_load(core, bytes, dry_run)).await
-        }
+        } => one_off(&home, |core| insurer_load(core, file, dry_run)).await,
     }
 }
 
@@ -632,14 +629,18 @@ async fn consent_verify(core: Core) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// `onshi insurer load`: a JSON Lines bulk registration file, all-or-nothing.
-async fn insurer_load(core: Core, bytes: Vec<u8>, dry_run: bool) -> anyhow::Result<()> {
-    let report = onshi_insurer::load_bulk(&core, &bytes, dry_run, "bulk", None).await?;
+/// `onshi insurer load`: a JSON Lines bulk registration file, all-or-nothing, read line by line.
+async fn insurer_load(core: Core, file: PathBuf, dry_run: bool) -> anyhow::Result<()> {
+    let sha256 = onshi_platform::sha256_file(&file)
+        .with_context(|| format!("reading {}", file.display()))?;
+    let source = onshi_insurer::BulkSource::File(&file);
+    let report =
+        onshi_insurer::load_bulk_from(&core, source, &sha256, dry_run, "bulk", None).await?;
     println!("{}", serde_json::to_string_pretty(&report)?);
     if !report.accepted {
         bail!(
             "{} record(s) refused; nothing was applied",
-            report.errors.len()
+            report.errors_total
         );
     }
     Ok(())

@@ -9,6 +9,7 @@ use sqlx::PgPool;
 use onshi_wire::ids::DateTime;
 
 use crate::clock::SimClock;
+use crate::hex;
 
 /// What a token stands for.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -49,10 +50,6 @@ impl std::fmt::Debug for Credentials {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.write_str("Credentials")
     }
-}
-
-fn hex(bytes: &[u8]) -> String {
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 
 /// A new random secret (hex), for keys and the operator token.

@@ -201,6 +201,48 @@ pub async fn read_body(payload: web::Payload, limit: usize) -> Result<Vec<u8>, A
         })
 }
 
+/// A request body written to a temporary file as it arrived, with its SHA-256.
+pub struct Spooled {
+    pub file: tempfile::NamedTempFile,
+    pub sha256: String,
+}
+
+/// Writes a large request body (bulk and claim files) to a temporary file as it arrives, up to `limit` bytes, each
+/// part within [`limits::BODY_SECONDS`] of the last: memory holds one network chunk at a time, whatever the size.
+pub async fn spool_body(mut payload: web::Payload, limit: usize) -> Result<Spooled, ApiError> {
+    use futures_util::StreamExt;
+    use std::io::Write;
+    let file = tempfile::NamedTempFile::new().map_err(|e| ApiError::Internal(e.into()))?;
+    let idle = std::time::Duration::from_secs(limits::BODY_SECONDS);
+    let stalled = || {
+        ApiError::Timeout(format!(
+            "no part of the body arrived for {} seconds",
+            limits::BODY_SECONDS
+        ))
+    };
+    let mut file = file;
+    let mut digest = ring::digest::Context::new(&ring::digest::SHA256);
+    let mut size = 0usize;
+    while let Some(chunk) = tokio::time::timeout(idle, payload.next())
+        .await
+        .map_err(|_| stalled())?
+    {
+        let chunk = chunk.map_err(|e| ApiError::bad(format!("reading the body: {e}")))?;
+        size += chunk.len();
+        if size > limit {
+            return Err(ApiError::PayloadTooLarge(format!(
+                "body is larger than the limit of {limit} bytes"
+            )));
+        }
+        digest.update(&chunk);
+        file.write_all(&chunk)
+            .map_err(|e| ApiError::Internal(e.into()))?;
+    }
+    file.flush().map_err(|e| ApiError::Internal(e.into()))?;
+    let sha256 = crate::hex(digest.finish().as_ref());
+    Ok(Spooled { file, sha256 })
+}
+
 /// Why a body could not be read whole.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum BodyError {

@@ -143,7 +143,8 @@ pub struct Store {
 /// How many times a batch is tried when a concurrent batch created the same entities first.
 const TRIES: usize = 3;
 
-fn is_unique_violation(e: &sqlx::Error) -> bool {
+/// Whether a database error is a unique-key violation (a concurrent writer created the same entity).
+pub fn is_unique_violation(e: &sqlx::Error) -> bool {
     e.as_database_error()
         .and_then(|d| d.code())
         .is_some_and(|c| c == "23505")
@@ -190,10 +191,31 @@ impl Store {
         writes: Vec<Write>,
         source: &str,
     ) -> Result<Vec<Applied>, ApplyError> {
+        let mut tx = self.begin(pool).await?;
+        let applied = self.apply_in(&mut tx, now, writes, source).await?;
+        tx.commit().await?;
+        Ok(applied)
+    }
+
+    /// A transaction that may write versions: the feed's publish lock is taken first (see `feed`).
+    pub async fn begin<'c>(&self, pool: &PgPool) -> sqlx::Result<Transaction<'c, Postgres>> {
         let mut tx = pool.begin().await?;
         feed::publish_lock(&mut tx, self.feed).await?;
+        Ok(tx)
+    }
+
+    /// Applies writes inside a transaction from [`Store::begin`], which the caller commits: a whole batch, or
+    /// one chunk of a large file after another (memory then stays that of a chunk). A refused write leaves the
+    /// transaction to be rolled back by the caller.
+    pub async fn apply_in(
+        &self,
+        tx: &mut Transaction<'_, Postgres>,
+        now: NaiveDateTime,
+        writes: Vec<Write>,
+        source: &str,
+    ) -> Result<Vec<Applied>, ApplyError> {
         let ids: Vec<String> = writes.iter().map(|w| w.id.clone()).collect();
-        let existing = self.lock_latest(&mut tx, &ids).await?;
+        let existing = self.lock_latest(tx, &ids).await?;
         let today = Date::from_naive(now.date());
 
         let mut errors = Vec::new();
@@ -267,7 +289,6 @@ impl Store {
             }
         }
         if !errors.is_empty() {
-            tx.rollback().await?;
             return Err(ApplyError::Refused(errors));
         }
         if !rows.is_empty() {
@@ -278,7 +299,7 @@ impl Store {
             ))
             .bind(&new_heads)
             .bind(vec![1i32; new_heads.len()])
-            .execute(&mut *tx)
+            .execute(&mut **tx)
             .await?;
             let seqs: Vec<(String, i64)> = sqlx::query_as(&format!(
                 "INSERT INTO {} (id, version, op, effective_from, recorded_at, source, record) \
@@ -295,7 +316,7 @@ impl Store {
             .bind(now)
             .bind(source)
             .bind(rows.iter().map(|r| r.4.clone()).collect::<Vec<_>>())
-            .fetch_all(&mut *tx)
+            .fetch_all(&mut **tx)
             .await?;
             sqlx::query(&format!(
                 "UPDATE {} h SET latest_version = t.version \
@@ -304,9 +325,9 @@ impl Store {
             ))
             .bind(rows.iter().map(|r| r.0.clone()).collect::<Vec<_>>())
             .bind(rows.iter().map(|r| r.1).collect::<Vec<_>>())
-            .execute(&mut *tx)
+            .execute(&mut **tx)
             .await?;
-            feed::notify(&mut tx, self.feed).await?;
+            feed::notify(tx, self.feed).await?;
             let by_id: HashMap<String, i64> = seqs.into_iter().collect();
             for (a, id) in applied.iter_mut().zip(&ids) {
                 if let Applied::Created { seq, .. } | Applied::Changed { seq, .. } = a {
@@ -314,7 +335,6 @@ impl Store {
                 }
             }
         }
-        tx.commit().await?;
         Ok(applied)
     }
 

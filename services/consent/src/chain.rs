@@ -7,6 +7,7 @@ use chrono::NaiveDateTime;
 use serde::Serialize;
 use sqlx::{PgPool, Postgres, Transaction};
 
+use onshi_platform::hex;
 use onshi_platform::http::Core;
 
 use crate::Kind;
@@ -139,10 +140,6 @@ impl<'a> Log<'a> {
         let text = std::fs::read_to_string(self.checkpoint_path(table)?).ok()?;
         serde_json::from_str(&text).ok()
     }
-}
-
-fn hex(bytes: &[u8]) -> String {
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 
 /// The head of a log as last appended, signed (`<checkpoints>/<table>.checkpoint.json`).

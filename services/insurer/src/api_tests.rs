@@ -186,3 +186,23 @@ async fn bad_records_and_bodies_get_the_error_shape_and_change_nothing() {
     );
     assert_eq!((status, j["created"].as_u64()), (200, Some(1)), "{j}");
 }
+
+#[actix_web::test]
+async fn a_bulk_file_of_bad_lines_lists_the_first_thousand_and_counts_them_all() {
+    let core = core().await;
+    let app = onshi_platform::test_app!(core, crate::configure);
+    let file = "{\"person_id\": 1}\n".repeat(1_500);
+    let (status, j) = onshi_platform::test_call!(
+        app,
+        test::TestRequest::post()
+            .uri("/insurer/v1/bulk")
+            .set_payload(file)
+    );
+    assert_eq!(status, 422);
+    assert_eq!(j["report"]["errors_total"], 1_500);
+    assert_eq!(
+        j["report"]["errors"].as_array().map(Vec::len),
+        Some(crate::MAX_ERRORS_SHOWN)
+    );
+    assert_eq!(j["report"]["errors"][999]["line"], 1_000);
+}

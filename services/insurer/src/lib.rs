@@ -26,7 +26,7 @@ use onshi_platform::feed;
 use onshi_platform::http::{parse_json, read_body, ApiError, Core};
 use onshi_platform::registry_api::{self, Checked, Registry};
 use onshi_platform::roles::{route, Access, Caller, RouteAccess};
-use onshi_platform::versioned::{Applied, ApplyError, LineError, Mode, Store};
+use onshi_platform::versioned::{Applied, ApplyError, LineError, Mode, Store, Write};
 use onshi_wire::ids::Date;
 use onshi_wire::record::QualificationRecord;
 
@@ -127,20 +127,50 @@ pub struct BulkReport {
     pub created: usize,
     pub changed: usize,
     pub unchanged: usize,
-    /// Every refused record with every reason; when non-empty nothing was applied.
+    /// Refused records with every reason (the first [`MAX_ERRORS_SHOWN`]); when any, nothing was applied.
     pub errors: Vec<LineError>,
+    /// How many records were refused in all.
+    pub errors_total: usize,
     /// SHA-256 of the file, recorded as the source of the versions it created.
     pub sha256: String,
 }
 
-/// Loads a JSON Lines bulk file: one registration per line (blank lines and lines starting with `#` are
-/// skipped). The rule is **all-or-nothing**: every line is checked, every bad record is reported with its line
-/// number and reasons, and if any is bad nothing is applied. A record equal to the latest version is unchanged,
-/// so re-submitting a file changes nothing. One qualification may appear only once per file.
-///
-/// Versions created are recorded with the source `<label>:<sha256 of the file>`.
-///
-/// `owner`: the insurer whose credential sent the file (its lines may only be its own qualifications).
+/// Refused records listed in a report (the count covers them all).
+pub const MAX_ERRORS_SHOWN: usize = 1_000;
+
+/// Records applied per step of a bulk file (one transaction for the whole file, memory that of a chunk).
+const CHUNK: usize = 2_000;
+
+/// How many times a bulk file is read again when a concurrent writer created the same qualifications first.
+const TRIES: usize = 3;
+
+impl BulkReport {
+    fn refuse(&mut self, e: LineError) {
+        self.errors_total += 1;
+        if self.errors.len() < MAX_ERRORS_SHOWN {
+            self.errors.push(e);
+        }
+    }
+}
+
+/// Where a bulk file's lines come from; read once per try.
+pub enum BulkSource<'a> {
+    Bytes(&'a [u8]),
+    File(&'a std::path::Path),
+}
+
+impl BulkSource<'_> {
+    async fn open(&self) -> std::io::Result<Box<dyn tokio::io::AsyncBufRead + Unpin + Send + '_>> {
+        Ok(match self {
+            BulkSource::Bytes(b) => Box::new(*b),
+            BulkSource::File(p) => {
+                Box::new(tokio::io::BufReader::new(tokio::fs::File::open(p).await?))
+            }
+        })
+    }
+}
+
+/// Loads a JSON Lines bulk file held in memory (demo data, tests); see [`load_bulk_from`].
 pub async fn load_bulk(
     core: &Core,
     bytes: &[u8],
@@ -149,6 +179,58 @@ pub async fn load_bulk(
     owner: Option<&str>,
 ) -> anyhow::Result<BulkReport> {
     let sha256 = onshi_platform::sha256_hex(bytes);
+    load_bulk_from(
+        core,
+        BulkSource::Bytes(bytes),
+        &sha256,
+        dry_run,
+        label,
+        owner,
+    )
+    .await
+}
+
+/// Loads a JSON Lines bulk file: one registration per line (blank lines and lines starting with `#` are
+/// skipped). The rule is **all-or-nothing**: every line is checked, every bad record is reported with its line
+/// number and reasons, and if any is bad nothing is applied. A record equal to the latest version is unchanged,
+/// so re-submitting a file changes nothing. One qualification may appear only once per file.
+///
+/// The file is read line by line and applied chunk by chunk inside one transaction, so memory does not grow with
+/// the file. Versions created are recorded with the source `<label>:<sha256 of the file>`.
+///
+/// `owner`: the insurer whose credential sent the file (its lines may only be its own qualifications).
+pub async fn load_bulk_from(
+    core: &Core,
+    source: BulkSource<'_>,
+    sha256: &str,
+    dry_run: bool,
+    label: &str,
+    owner: Option<&str>,
+) -> anyhow::Result<BulkReport> {
+    for _ in 1..TRIES {
+        if let Some(report) = load_once(core, &source, sha256, dry_run, label, owner).await? {
+            return Ok(report);
+        }
+        tracing::debug!(
+            "insurer: a concurrent writer created the same qualifications; reading the file again"
+        );
+    }
+    match load_once(core, &source, sha256, dry_run, label, owner).await? {
+        Some(report) => Ok(report),
+        None => anyhow::bail!("the qualifications changed concurrently; retry"),
+    }
+}
+
+/// One pass over the file; `None` when a concurrent writer got there first (try again).
+async fn load_once(
+    core: &Core,
+    source: &BulkSource<'_>,
+    sha256: &str,
+    dry_run: bool,
+    label: &str,
+    owner: Option<&str>,
+) -> anyhow::Result<Option<BulkReport>> {
+    use tokio::io::AsyncBufReadExt;
     let mut report = BulkReport {
         accepted: false,
         dry_run,
@@ -157,27 +239,34 @@ pub async fn load_bulk(
         changed: 0,
         unchanged: 0,
         errors: vec![],
-        sha256: sha256.clone(),
+        errors_total: 0,
+        sha256: sha256.to_string(),
     };
-    let text = match std::str::from_utf8(bytes) {
-        Ok(t) => t,
-        Err(e) => {
-            report.errors.push(LineError {
-                line: bytes[..e.valid_up_to()]
-                    .iter()
-                    .filter(|b| **b == b'\n')
-                    .count()
-                    + 1,
-                id: None,
-                reasons: vec!["the file is not valid UTF-8".into()],
-            });
-            return Ok(report);
-        }
+    let src = format!("{label}:{sha256}");
+    let now = core.clock.now();
+    let mut tx = match dry_run {
+        true => None,
+        false => Some(STORE.begin(&core.pool).await?),
     };
-    let mut writes = Vec::new();
+    let mut lines = source.open().await?.lines();
+    let mut chunk: Vec<Write> = Vec::with_capacity(CHUNK);
     let mut first_line: std::collections::HashMap<String, usize> = Default::default();
-    for (i, line) in text.lines().enumerate() {
-        let line_no = i + 1;
+    let mut line_no = 0;
+    loop {
+        let line = match lines.next_line().await {
+            Ok(Some(l)) => l,
+            Ok(None) => break,
+            Err(e) if e.kind() == std::io::ErrorKind::InvalidData => {
+                report.refuse(LineError {
+                    line: line_no + 1,
+                    id: None,
+                    reasons: vec!["the file is not valid UTF-8".into()],
+                });
+                break;
+            }
+            Err(e) => return Err(e.into()),
+        };
+        line_no += 1;
         let trimmed = line.trim();
         if trimmed.is_empty() || trimmed.starts_with('#') {
             continue;
@@ -186,53 +275,77 @@ pub async fn load_bulk(
         let parsed = serde_json::from_str::<Value>(trimmed)
             .map_err(|e| vec![format!("invalid JSON: {e}")])
             .and_then(parse_registration);
-        match parsed {
-            Err(reasons) => report.errors.push(LineError {
-                line: line_no,
-                id: None,
-                reasons,
-            }),
-            Ok((record, eff)) => {
-                let w = checked(&record, eff).write(line_no, Mode::Upsert);
-                if owner.is_some_and(|o| Qualifications::owner(&w.id) != Some(o)) {
-                    report.errors.push(LineError {
-                        line: line_no,
-                        id: Some(w.id.clone()),
-                        reasons: vec!["not a qualification of this insurer".into()],
-                    });
-                    continue;
-                }
-                if let Some(first) = first_line.get(&w.id) {
-                    report.errors.push(LineError {
-                        line: line_no,
-                        id: Some(w.id.clone()),
-                        reasons: vec![format!(
-                            "the same qualification is already on line {first}; one line per qualification"
-                        )],
-                    });
-                    continue;
-                }
-                first_line.insert(w.id.clone(), line_no);
-                writes.push(w);
+        let (record, eff) = match parsed {
+            Ok(p) => p,
+            Err(reasons) => {
+                report.refuse(LineError {
+                    line: line_no,
+                    id: None,
+                    reasons,
+                });
+                continue;
             }
+        };
+        let w = checked(&record, eff).write(line_no, Mode::Upsert);
+        let refusal = if owner.is_some_and(|o| Qualifications::owner(&w.id) != Some(o)) {
+            Some("not a qualification of this insurer".to_string())
+        } else {
+            first_line.get(&w.id).map(|first| {
+                format!(
+                    "the same qualification is already on line {first}; one line per qualification"
+                )
+            })
+        };
+        if let Some(reason) = refusal {
+            report.refuse(LineError {
+                line: line_no,
+                id: Some(w.id.clone()),
+                reasons: vec![reason],
+            });
+            continue;
+        }
+        first_line.insert(w.id.clone(), line_no);
+        chunk.push(w);
+        if chunk.len() >= CHUNK && !apply_chunk(&mut tx, &mut chunk, &mut report, now, &src).await?
+        {
+            return Ok(None);
         }
     }
-    if !report.errors.is_empty() {
-        return Ok(report);
+    if !apply_chunk(&mut tx, &mut chunk, &mut report, now, &src).await? {
+        return Ok(None);
     }
-    if dry_run {
-        report.accepted = true;
-        return Ok(report);
+    if report.errors_total > 0 {
+        // The transaction is dropped unfinished: nothing of the file is applied.
+        return Ok(Some(report));
     }
-    match STORE
-        .apply(
-            &core.pool,
-            core.clock.now(),
-            writes,
-            &format!("{label}:{sha256}"),
-        )
-        .await
-    {
+    if let Some(tx) = tx {
+        tx.commit().await?;
+        tracing::info!(
+            records = report.records,
+            created = report.created,
+            changed = report.changed,
+            unchanged = report.unchanged,
+            "insurer: bulk file applied"
+        );
+    }
+    report.accepted = true;
+    Ok(Some(report))
+}
+
+/// Applies a chunk unless the file already has refused records (or this is a dry run), then empties it;
+/// `false` when a concurrent writer created the same qualifications first.
+async fn apply_chunk(
+    tx: &mut Option<sqlx::Transaction<'static, sqlx::Postgres>>,
+    chunk: &mut Vec<Write>,
+    report: &mut BulkReport,
+    now: chrono::NaiveDateTime,
+    source: &str,
+) -> anyhow::Result<bool> {
+    let writes = std::mem::take(chunk);
+    let Some(tx) = tx.as_mut().filter(|_| report.errors_total == 0) else {
+        return Ok(true);
+    };
+    match STORE.apply_in(tx, now, writes, source).await {
         Ok(applied) => {
             for a in applied {
                 match a {
@@ -241,20 +354,15 @@ pub async fn load_bulk(
                     Applied::Unchanged { .. } => report.unchanged += 1,
                 }
             }
-            report.accepted = true;
-            tracing::info!(
-                records = report.records,
-                created = report.created,
-                changed = report.changed,
-                unchanged = report.unchanged,
-                "insurer: bulk file applied"
-            );
-            Ok(report)
+            Ok(true)
         }
         Err(ApplyError::Refused(errors)) => {
-            report.errors = errors;
-            Ok(report)
+            for e in errors {
+                report.refuse(e);
+            }
+            Ok(true)
         }
+        Err(ApplyError::Db(e)) if onshi_platform::versioned::is_unique_violation(&e) => Ok(false),
         Err(ApplyError::Db(e)) => Err(e.into()),
     }
 }
@@ -315,16 +423,26 @@ async fn bulk(
         Some(Caller::Insurer(n)) => Some(n.clone()),
         _ => None,
     };
-    let bytes = read_body(body, limits::INSURER_BULK).await?;
+    // The file goes to disk as it arrives, then is read line by line: memory does not grow with its size.
+    let spooled = onshi_platform::http::spool_body(body, limits::INSURER_BULK).await?;
     let dry_run = q.dry_run.unwrap_or(false);
-    let report = load_bulk(&core, &bytes, dry_run, "bulk", owner.as_deref()).await?;
+    let source = BulkSource::File(spooled.file.path());
+    let report = load_bulk_from(
+        &core,
+        source,
+        &spooled.sha256,
+        dry_run,
+        "bulk",
+        owner.as_deref(),
+    )
+    .await?;
     if report.accepted {
         Ok(HttpResponse::Ok().json(report))
     } else {
         Ok(HttpResponse::UnprocessableEntity().json(serde_json::json!({
             "error": {
                 "code": "records_refused",
-                "message": format!("{} record(s) refused; nothing was applied", report.errors.len()),
+                "message": format!("{} record(s) refused; nothing was applied", report.errors_total),
             },
             "report": report,
         })))

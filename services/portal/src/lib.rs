@@ -215,7 +215,7 @@ async fn issue_credentials(
     ring::rand::SystemRandom::new()
         .fill(&mut raw)
         .map_err(|_| ApiError::Internal(anyhow::anyhow!("no randomness")))?;
-    let secret: String = raw.iter().map(|b| format!("{b:02x}")).collect();
+    let secret = onshi_platform::hex(&raw);
     let patch = serde_json::json!({ "web_api_secret_sha256": onshi_platform::sha256_hex(secret.as_bytes()) });
     registry_api::patch::<Facilities>(&core, &path, patch).await?;
     let code = InstitutionCode::parse(&path).map_err(|e| ApiError::bad(e.0))?;

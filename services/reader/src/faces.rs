@@ -80,10 +80,7 @@ pub fn file_name(facility: &str, now: DateTime) -> String {
     format!(
         "OQSsiquc01res_face_{}{}_{}.xml",
         facility,
-        random_bytes::<10>()
-            .iter()
-            .map(|b| format!("{b:02x}"))
-            .collect::<String>(),
+        onshi_platform::hex(&random_bytes::<10>()),
         now.compact()
     )
 }

@@ -53,7 +53,7 @@ fn new_id() -> sqlx::Result<String> {
     ring::rand::SystemRandom::new()
         .fill(&mut raw)
         .map_err(|_| sqlx::Error::Protocol("no randomness".into()))?;
-    Ok(raw.iter().map(|b| format!("{b:02x}")).collect())
+    Ok(onshi_platform::hex(&raw))
 }
 
 /// A card placed at a terminal of `facility`.
