@@ -196,29 +196,33 @@ fn date_of(s: &str, line: usize, what: &str) -> Result<NaiveDate, UkeError> {
     }
 }
 
-/// Decodes the bytes (strict Shift_JIS; UTF-8 accepted for test data) and splits records.
-pub fn records(bytes: &[u8]) -> Result<Vec<Vec<String>>, UkeError> {
+/// Decodes the bytes (strict Shift_JIS; UTF-8 accepted for test data): the file's text, once.
+pub fn decode(bytes: &[u8]) -> Result<std::borrow::Cow<'_, str>, UkeError> {
     let body = bytes.strip_suffix(&[0x1A]).unwrap_or(bytes);
     let text =
         match encoding_rs::SHIFT_JIS.decode_without_bom_handling_and_without_replacement(body) {
-            Some(t) => t.into_owned(),
+            Some(t) => t,
             None => match std::str::from_utf8(body) {
-                Ok(t) => t.to_string(),
+                Ok(t) => std::borrow::Cow::Borrowed(t),
                 Err(_) => return err(0, "the file is neither Shift_JIS nor UTF-8"),
             },
         };
     if text.contains('\u{1A}') {
         return err(0, "0x1A before the end of the file");
     }
-    Ok(text
-        .split('\n')
-        .map(|l| l.strip_suffix('\r').unwrap_or(l))
-        .filter(|l| !l.is_empty())
-        .map(|l| l.split(',').map(str::to_string).collect())
-        .collect())
+    Ok(text)
 }
 
-fn field(r: &[String], i: usize) -> &str {
+/// The records of a text, one at a time (its fields borrowed from the text: memory holds one record's field list,
+/// not the whole file split up).
+pub fn records(text: &str) -> impl Iterator<Item = Vec<&str>> {
+    text.split('\n')
+        .map(|l| l.strip_suffix('\r').unwrap_or(l))
+        .filter(|l| !l.is_empty())
+        .map(|l| l.split(',').collect())
+}
+
+fn field<'t>(r: &[&'t str], i: usize) -> &'t str {
     r.get(i).map(|s| s.trim()).unwrap_or("")
 }
 
@@ -250,9 +254,9 @@ struct Header {
     claim_month: String,
 }
 
-fn header(first: &[String]) -> Result<Header, UkeError> {
+fn header(first: &[&str]) -> Result<Header, UkeError> {
     let facility = || institution(field(first, 2), field(first, 3), field(first, 4), 1);
-    let (kind, facility_name, month, what) = match first[0].as_str() {
+    let (kind, facility_name, month, what) = match first[0] {
         "IR" if field(first, 3) == "3" => (
             Kind::Dental,
             field(first, 6),
@@ -318,11 +322,12 @@ struct Reader {
 
 /// Parses a whole file. Any problem refuses the file (nothing of it is applied).
 pub fn parse(bytes: &[u8]) -> Result<UkeFile, UkeError> {
-    let recs = records(bytes)?;
-    let Some(first) = recs.first() else {
+    let text = decode(bytes)?;
+    let mut recs = records(&text);
+    let Some(first) = recs.next() else {
         return err(0, "the file is empty");
     };
-    let header = header(first)?;
+    let header = header(&first)?;
     let mut reader = Reader {
         kind: header.kind,
         receipts: Vec::new(),
@@ -330,23 +335,24 @@ pub fn parse(bytes: &[u8]) -> Result<UkeFile, UkeError> {
         rp: None,
         dispensings: Vec::new(),
     };
-    let mut closed = false;
-    for (i, r) in recs.iter().enumerate().skip(1) {
-        let line = i + 1;
+    let (mut closed, mut last) = (false, 1);
+    for (i, r) in recs.enumerate() {
+        let line = i + 2;
+        last = line;
         if closed {
             return err(line, "records after GO");
         }
-        closed = reader.record(r, line)?;
+        closed = reader.record(&r, line)?;
     }
     if !closed {
-        return err(recs.len(), "no GO record: the file is truncated");
+        return err(last, "no GO record: the file is truncated");
     }
     reader.finish(header)
 }
 
 /// The dates of a receipt's month with a count in the 31 day columns starting at `first`, with their counts.
 fn counted_days<'r>(
-    r: &'r [String],
+    r: &[&'r str],
     first: usize,
     month: &str,
     line: usize,
@@ -386,8 +392,8 @@ fn drug_code(code: &str, line: usize) -> Result<&str, UkeError> {
 
 impl Reader {
     /// Reads one record after the first; returns whether it closed the file (`GO`).
-    fn record(&mut self, r: &[String], line: usize) -> Result<bool, UkeError> {
-        let id = r[0].as_str();
+    fn record(&mut self, r: &[&str], line: usize) -> Result<bool, UkeError> {
+        let id = r[0];
         match (id, self.kind) {
             ("GO", _) => return Ok(true),
             ("IR", Kind::Dental) => {}
@@ -454,7 +460,7 @@ impl Reader {
     }
 
     /// `RE`: a new receipt; what lines inherit starts over.
-    fn receipt(&mut self, r: &[String], line: usize) -> Result<(), UkeError> {
+    fn receipt(&mut self, r: &[&str], line: usize) -> Result<(), UkeError> {
         self.shinryo.clear();
         self.rp = None;
         self.dispensings.clear();
@@ -497,14 +503,14 @@ impl Reader {
     }
 
     /// A 診療識別 on the line becomes the one the following lines inherit.
-    fn inherit_shinryo(&mut self, r: &[String]) {
+    fn inherit_shinryo(&mut self, r: &[&str]) {
         if !field(r, 1).is_empty() {
             self.shinryo = field(r, 1).to_string();
         }
     }
 
     /// `IY` of 医科/歯科: one drug line per day with a count.
-    fn medical_drug(&mut self, r: &[String], line: usize) -> Result<(), UkeError> {
+    fn medical_drug(&mut self, r: &[&str], line: usize) -> Result<(), UkeError> {
         self.inherit_shinryo(r);
         let code = drug_code(field(r, 3), line)?;
         let use_class = UseClass::from_shinryo(&self.shinryo);
@@ -524,7 +530,7 @@ impl Reader {
     }
 
     /// `SI`: one 診療行為 line per day with a count (for 診療情報).
-    fn procedure(&mut self, r: &[String], line: usize) -> Result<(), UkeError> {
+    fn procedure(&mut self, r: &[&str], line: usize) -> Result<(), UkeError> {
         self.inherit_shinryo(r);
         let code = field(r, 3);
         if code.len() != 9 || !code.bytes().all(|b| b.is_ascii_digit()) {
@@ -545,7 +551,7 @@ impl Reader {
     }
 
     /// `CO` after a drug: its usage text (医科 has no coded 用法), for the drug lines of the last day.
-    fn comment(&mut self, r: &[String]) {
+    fn comment(&mut self, r: &[&str]) {
         let text = field(r, 4);
         if text.is_empty() {
             return;
@@ -563,7 +569,7 @@ impl Reader {
     }
 
     /// `CD`, DPC コーディングデータ: 1 実施年月日, 2 診療識別, 5 code, 6 使用量, 9 回数 (drugs only).
-    fn coded_drug(&mut self, r: &[String], line: usize) -> Result<(), UkeError> {
+    fn coded_drug(&mut self, r: &[&str], line: usize) -> Result<(), UkeError> {
         let code = field(r, 5);
         if code.starts_with('6') && code.len() == 9 {
             let date = date_of(field(r, 1), line, "CD 実施年月日")?;
@@ -581,7 +587,7 @@ impl Reader {
     }
 
     /// `IY` of 調剤: one drug line per dispensing of the current Rp.
-    fn pharmacy_drug(&mut self, r: &[String], line: usize) -> Result<(), UkeError> {
+    fn pharmacy_drug(&mut self, r: &[&str], line: usize) -> Result<(), UkeError> {
         let Some(rp) = &self.rp else {
             return err(line, "IY outside an Rp (no SH before it)");
         };
