@@ -175,6 +175,9 @@ pub mod limits {
     pub const CONSENT_CALL: usize = 16 * 1024;
     /// A claim file (UKE) posted over HTTP.
     pub const CLAIM_FILE: usize = 64 * 1024 * 1024;
+    /// Most drug or 診療行為 lines one `YZKsiquc01` answer carries; a history with more is refused with a request
+    /// to narrow the months asked (never cut silently). The real limit is not public [U].
+    pub const ANSWER_LINES: usize = 10_000;
     /// Seconds a request body may take to arrive in all (a slow client is answered 408; headers have actix's own
     /// 5-second limit).
     pub const BODY_SECONDS: u64 = 30;

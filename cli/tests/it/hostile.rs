@@ -306,3 +306,53 @@ async fn the_logs_detect_deletion_recomputation_and_forged_appends() {
         s.stop().await;
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_huge_history_gets_bounded_answers() {
+    use crate::app::{tree, MED};
+    let s = TestApp::start().await;
+    let lines = onshi_platform::config::limits::ANSWER_LINES as i64 + 1;
+    // A history larger than an answer carries, as a flood of claims would leave it.
+    sqlx::raw_sql(&format!(
+        "INSERT INTO medication.claim_files (id, sha256, facility, kind, claim_month, received_at, batch_at, receipts, content) \
+           VALUES (900, 'flood', '{MED}', 'medical', '202611', '2026-11-09', '2026-11-11 05:00', 1, '\\x00'); \
+         INSERT INTO medication.receipts (id, file_id, receipt_no, claim_key, person_id, birth_date, treatment_month) \
+           VALUES (900, 900, 1, 'flood', 'demo-yamada-taro', '1980-05-15', '202610'); \
+         INSERT INTO medication.dispensings (receipt_id, person_id, date, facility, in_out, use_class, drug_code, \
+           drug_name, dose, quantity, treatment_month, visible_from) \
+         SELECT 900, 'demo-yamada-taro', '2026-10-08', '{MED}', '1', '内服', '610406079', 'x', '1', '1', '202610', \
+           '2026-11-11 05:00' FROM generate_series(1, {lines})"
+    ))
+    .execute(&s.core.pool)
+    .await
+    .unwrap();
+    s.consent_with_pin(MED, "D000000000000001", "1234").await;
+    let yzk = format!(
+        "<XmlMsg><MessageHeader><MedicalInstitutionCode>{MED}</MedicalInstitutionCode><InsurerNumber>01130012\
+         </InsurerNumber><InsuranceCardSymbol>12345678</InsuranceCardSymbol><InsuredPersonIdentificationNumber>1\
+         </InsuredPersonIdentificationNumber><BranchNumber>00</BranchNumber></MessageHeader><MessageBody>\
+         <FileCategory>2</FileCategory></MessageBody></XmlMsg>"
+    );
+    let r = s.post_file("YZKsiquc01req_flood.xml", yzk.as_bytes()).await;
+    let t = tree(&r.body);
+    let h = t.child("MessageHeader").unwrap();
+    assert_eq!(
+        h.value("ResultCode"),
+        Some("2"),
+        "{}",
+        r.text().chars().take(300).collect::<String>()
+    );
+    assert!(h.value("MessageContents").unwrap().contains("多すぎます"));
+    // The patient view pages; its totals cover everything.
+    let r = http::get(
+        &s.addr,
+        "/medication/v1/persons/demo-yamada-taro/medications?limit=100&offset=200",
+    )
+    .await;
+    assert_eq!(r.status, 200);
+    let j = r.json();
+    assert_eq!(j["medications"].as_array().unwrap().len(), 100);
+    assert_eq!(j["count"], lines);
+    assert_eq!(j["next_offset"], 300);
+    s.stop().await;
+}

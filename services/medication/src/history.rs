@@ -10,6 +10,16 @@ use onshi_wire::msg::yzk_siquc01::{Day, Drug, MonthInf, Procedure};
 
 use crate::{Medication, HISTORY_DAYS, NOT_IN_PROCEDURE_MASTER};
 
+/// Why a history cannot be answered.
+#[derive(Debug, thiserror::Error)]
+pub enum HistoryError {
+    /// More lines than one answer carries ([`onshi_platform::config::limits::ANSWER_LINES`]).
+    #[error("more than {0} lines")]
+    TooMany(usize),
+    #[error(transparent)]
+    Db(#[from] sqlx::Error),
+}
+
 /// A stored dispensing as the history reads it.
 #[derive(sqlx::FromRow)]
 struct DispensingRow {
@@ -52,7 +62,8 @@ impl Medication {
         from: Option<&str>,
         to: Option<&str>,
         with_procedures: bool,
-    ) -> sqlx::Result<Vec<MonthInf>> {
+    ) -> Result<Vec<MonthInf>, HistoryError> {
+        let cap = onshi_platform::config::limits::ANSWER_LINES;
         let now = self.core.clock.now();
         let since = now.date() - chrono::TimeDelta::days(HISTORY_DAYS);
         let rows: Vec<DispensingRow> = sqlx::query_as(
@@ -61,15 +72,20 @@ impl Medication {
              FROM medication.dispensings d JOIN medication.receipts r ON r.id = d.receipt_id \
              WHERE d.person_id = $1 AND r.superseded_by IS NULL AND d.visible_from <= $2 AND d.date >= $3 \
                AND ($4::text IS NULL OR d.treatment_month >= $4) AND ($5::text IS NULL OR d.treatment_month <= $5) \
-             ORDER BY d.treatment_month, d.facility, d.date, d.id",
+             ORDER BY d.treatment_month, d.facility, d.date, d.id LIMIT $6",
         )
         .bind(person)
         .bind(now)
         .bind(since)
         .bind(from)
         .bind(to)
+        .bind(cap as i64 + 1)
         .fetch_all(&self.core.pool)
         .await?;
+        if rows.len() > cap {
+            return Err(HistoryError::TooMany(cap));
+        }
+        let rows_len = rows.len();
         let mut months: BTreeMap<(String, String, String), MonthInf> = BTreeMap::new();
         for r in rows {
             let m = months
@@ -115,15 +131,19 @@ impl Medication {
                  FROM medication.procedures p JOIN medication.receipts r ON r.id = p.receipt_id \
                  WHERE p.person_id = $1 AND r.superseded_by IS NULL AND p.visible_from <= $2 AND p.date >= $3 \
                    AND ($4::text IS NULL OR p.treatment_month >= $4) AND ($5::text IS NULL OR p.treatment_month <= $5) \
-                 ORDER BY p.treatment_month, p.facility, p.date, p.id",
+                 ORDER BY p.treatment_month, p.facility, p.date, p.id LIMIT $6",
             )
             .bind(person)
             .bind(now)
             .bind(since)
             .bind(from)
             .bind(to)
+            .bind((cap - rows_len) as i64 + 1)
             .fetch_all(&self.core.pool)
             .await?;
+            if procs.len() > cap - rows_len {
+                return Err(HistoryError::TooMany(cap));
+            }
             for ProcedureRow {
                 date,
                 facility,

@@ -234,6 +234,16 @@ struct PatientDrug {
     saving_yen: Option<i64>,
 }
 
+/// The page of the patient view: `offset` (default 0) and `limit` (default and most [`PATIENT_PAGE`]).
+#[derive(serde::Deserialize)]
+struct ViewPage {
+    offset: Option<usize>,
+    limit: Option<usize>,
+}
+
+/// Most drugs in one page of the patient view (the totals always cover the whole history).
+pub const PATIENT_PAGE: usize = 500;
+
 /// The patient's own medication history (マイナポータル-like), with 自己負担相当額 and 削減可能額:
 ///
 /// * units = 使用量 × 回数 (1日量 × 日数, 1回量 × 回数, or total × 1);
@@ -243,10 +253,22 @@ struct PatientDrug {
 async fn patient_view(
     m: web::Data<Arc<Medication>>,
     path: web::Path<String>,
+    q: web::Query<ViewPage>,
 ) -> Result<HttpResponse, ApiError> {
+    use futures_util::TryStreamExt;
     let now = m.core.clock.now();
     let since = now.date() - chrono::TimeDelta::days(HISTORY_DAYS);
-    let mut rows: Vec<PatientDrug> = sqlx::query_as(
+    let offset = q.offset.unwrap_or(0);
+    let limit = q.limit.unwrap_or(PATIENT_PAGE).clamp(1, PATIENT_PAGE);
+    let birth: Option<(NaiveDate,)> = sqlx::query_as(
+        "SELECT birth_date FROM medication.receipts WHERE person_id = $1 ORDER BY id DESC LIMIT 1",
+    )
+    .bind(path.as_str())
+    .fetch_optional(&m.core.pool)
+    .await?;
+    let birth = birth.map(|(b,)| Date::from_naive(b));
+    // Streamed: the totals cover every row, memory holds one page.
+    let mut rows = sqlx::query_as::<_, PatientDrug>(
         "SELECT d.treatment_month AS month, d.date, d.facility_name, d.prescriber_name, d.in_out, d.drug_code, \
            d.drug_name, d.ingredient, d.use_class, d.usage, d.dose, d.quantity, d.unit, m.price::float8 AS price, \
            g.price::float8 AS generic_price, g.name AS generic_name \
@@ -260,17 +282,10 @@ async fn patient_view(
     .bind(path.as_str())
     .bind(now)
     .bind(since)
-    .fetch_all(&m.core.pool)
-    .await?;
-    let birth: Option<(NaiveDate,)> = sqlx::query_as(
-        "SELECT birth_date FROM medication.receipts WHERE person_id = $1 ORDER BY id DESC LIMIT 1",
-    )
-    .bind(path.as_str())
-    .fetch_optional(&m.core.pool)
-    .await?;
-    let birth = birth.map(|(b,)| Date::from_naive(b));
-    let (mut total, mut saving) = (0i64, 0i64);
-    for r in &mut rows {
+    .fetch(&m.core.pool);
+    let (mut total, mut saving, mut count) = (0i64, 0i64, 0usize);
+    let mut page = Vec::new();
+    while let Some(mut r) = rows.try_next().await? {
         let units = r
             .dose
             .as_deref()
@@ -291,12 +306,20 @@ async fn patient_view(
             total += pay;
             saving += save;
         }
+        if count >= offset && page.len() < limit {
+            page.push(r);
+        }
+        count += 1;
     }
+    let next = (offset + page.len() < count).then_some(offset + page.len());
     Ok(HttpResponse::Ok().json(serde_json::json!({
         "person_id": path.as_str(),
         "self_pay_total_yen": total,
         "saving_total_yen": saving,
-        "medications": rows,
+        "count": count,
+        "offset": offset,
+        "next_offset": next,
+        "medications": page,
     })))
 }
 

@@ -81,6 +81,10 @@ pub async fn answer(m: &Medication, req: Request) -> Reply {
         .await;
     let months = match months {
         Ok(months) => months,
+        Err(crate::history::HistoryError::TooMany(cap)) => {
+            let message = format!("該当する情報が多すぎます（{cap}件超）。期間（StartDate・EndDate）を狭めてください。");
+            return fail(&r.echo, enc, &message, "too_many");
+        }
         Err(e) => {
             tracing::error!(error = %e, "medication: history query failed");
             return fail(&r.echo, enc, "処理できませんでした。", "internal_error");
