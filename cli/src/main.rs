@@ -262,7 +262,7 @@ async fn serve(
     }
     let running = Host::start(core.clone(), services, &args.bind).await?;
     print_banner(&running, services, &core, &db, home, demo);
-    print_roles(core.config.auth, home, &operator);
+    print_roles(core.config.auth, home, &operator, db.cluster.is_some());
     wait_for_shutdown().await;
     tracing::info!("shutting down");
     running.stop().await;
@@ -333,14 +333,6 @@ fn print_banner(
             );
         }
     }
-    println!(
-        "Ctrl-C stops onshi{}.",
-        if db.cluster.is_some() {
-            " and its PostgreSQL"
-        } else {
-            ""
-        }
-    );
 }
 
 /// Stops before anything is changed (database, certificates, folders) when the addresses are taken: another onshi
@@ -398,8 +390,8 @@ fn secret_file(home: &std::path::Path, name: &str) -> anyhow::Result<String> {
     Ok(token)
 }
 
-/// The roles mode and the operator's credential.
-fn print_roles(mode: AuthMode, home: &std::path::Path, operator: &str) {
+/// The roles mode and the operator's credential, then how to stop (`embedded`: the PostgreSQL is ours).
+fn print_roles(mode: AuthMode, home: &std::path::Path, operator: &str, embedded: bool) {
     match mode {
         AuthMode::Sandbox => println!(
             "Roles: SANDBOX — every route is open (first contact). Use --auth strict to check every role."
@@ -412,6 +404,10 @@ fn print_roles(mode: AuthMode, home: &std::path::Path, operator: &str) {
     println!(
         "Operator token ({}, mode 0600): Authorization: Bearer {operator}",
         home.join("operator-token").display()
+    );
+    println!(
+        "Ctrl-C stops onshi{}.",
+        if embedded { " and its PostgreSQL" } else { "" }
     );
 }
 

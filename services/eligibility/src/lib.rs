@@ -251,6 +251,8 @@ async fn follow(me: Weak<Eligibility>, feed: Feed) {
                 tokio::time::sleep(Duration::from_millis(10)).await;
                 continue;
             }
+            // Shutting down: the pool was closed under us.
+            Err(_) if pool.is_closed() => return,
             Err(err) => {
                 tracing::warn!(error = %err, feed = feed.view, "feed read failed; retrying");
                 false
