@@ -126,6 +126,19 @@ pub fn set_aside(f: &Complete, reason: &str, stuck: &mut Seen) {
     }
 }
 
+/// Whether a file was set aside as stuck and has not changed since (a changed file is tried again).
+pub fn is_stuck(f: &Complete, stuck: &mut Seen) -> bool {
+    let unchanged = stuck.get(&f.path).is_some_and(|(len, _)| *len == f.len)
+        && std::fs::metadata(&f.path)
+            .ok()
+            .and_then(|m| m.modified().ok())
+            == stuck.get(&f.path).map(|(_, t)| *t);
+    if !unchanged {
+        stuck.remove(&f.path);
+    }
+    unchanged
+}
+
 /// `<name>.reason.txt`, the name cut to 100 bytes (on a character boundary) so the file can be written.
 fn reason_name(name: &str) -> String {
     let mut end = name.len().min(100);
@@ -169,7 +182,7 @@ impl<H: Handlers> Watcher<H> {
     pub async fn scan(&self, seen: &mut Seen, stuck: &mut Seen) -> usize {
         let mut answered = 0;
         for f in complete_files(&self.root, "req", seen) {
-            if stuck.contains_key(&f.path) {
+            if is_stuck(&f, stuck) {
                 continue;
             }
             match self.answer_file(&f).await {

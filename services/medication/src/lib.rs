@@ -99,13 +99,13 @@ async fn run_due_batches(me: std::sync::Weak<Medication>) {
 /// same size limit); the report (or the refusal) is written next to it as `<name>.result.json` and the file is
 /// removed (it is stored). A file whose report cannot be written is set aside and never stops the folder.
 async fn watch_claims(me: std::sync::Weak<Medication>, root: std::path::PathBuf) {
-    use onshi_platform::transport::{complete_files, set_aside, write_atomically, Seen};
+    use onshi_platform::transport::{complete_files, is_stuck, set_aside, write_atomically, Seen};
     let (mut seen, mut stuck) = (Seen::new(), Seen::new());
     loop {
         tokio::time::sleep(Duration::from_millis(250)).await;
         let Some(m) = me.upgrade() else { return };
         for f in complete_files(&root, "claims", &mut seen) {
-            if stuck.contains_key(&f.path) {
+            if is_stuck(&f, &mut stuck) {
                 continue;
             }
             let result = m.take_in(&f).await;
