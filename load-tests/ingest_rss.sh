@@ -1,19 +1,20 @@
 #!/usr/bin/env bash
 # Peak memory of onshi while it takes in a large file over HTTP (issue 9: memory must not grow with the file).
-# Usage: bash load-tests/ingest_rss.sh bulk|claim [MiB]   (defaults: bulk 256, claim 64)
+# Usage: bash load-tests/ingest_rss.sh bulk|claim [MiB]   (defaults: bulk 256, claim 1024)
 # Builds the release binary, starts `onshi up` (demo data, sandbox) on a private home and a free port, generates
 # the file — JSON Lines registrations for bulk, a 医科 UKE claim file of the demo clinic for claim — posts it, and
-# prints the process's peak resident memory (VmHWM) before and after, with the answer. Everything runs on this
-# machine; the home is removed at the end.
+# prints the process's peak resident memory (VmHWM) before and after, with the answer. A claim file is then
+# extracted (the batch run of the 11th, forced) and the peak printed again. Everything runs on this machine; the
+# home is removed at the end.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 KIND=${1:-bulk}
 case "$KIND" in
   bulk) MIB=${2:-256}; ROUTE=/insurer/v1/bulk ;;
-  claim) MIB=${2:-64}; ROUTE=/medication/v1/claims ;;
+  claim) MIB=${2:-1024}; ROUTE=/medication/v1/claims ;;
   *) echo "usage: $0 bulk|claim [MiB]" >&2; exit 2 ;;
 esac
-cargo build --release --quiet -p onshi
+cargo build --release --quiet --workspace
 HOME_DIR=$(mktemp -d /tmp/onshi-rss-XXXXXX)
 chmod 755 "$HOME_DIR"   # the embedded PostgreSQL runs as the postgres user
 FILE=$HOME_DIR/input
@@ -58,3 +59,11 @@ END=$(date +%s.%N)
 echo "answer: $(head -c 300 "$HOME_DIR/answer.json")"
 echo "peak RSS after:  $(grep VmHWM /proc/$PID/status)"
 echo "elapsed: $(echo "$END - $START" | bc) s"
+if [ "$KIND" = claim ]; then
+  START=$(date +%s.%N)
+  curl -s -o "$HOME_DIR/batch.json" -w "batch run: HTTP %{http_code}\n" -X POST http://127.0.0.1:$PORT/medication/v1/batches/run
+  END=$(date +%s.%N)
+  echo "answer: $(head -c 300 "$HOME_DIR/batch.json")"
+  echo "peak RSS after extraction: $(grep VmHWM /proc/$PID/status)"
+  echo "elapsed: $(echo "$END - $START" | bc) s"
+fi

@@ -94,7 +94,12 @@ fn main() {
         let received = onshi_platform::clock::parse_time("2026-11-09T10:00:00").unwrap();
         let dir: Arc<dyn Directory> = Arc::new(Everyone);
         for n in 0..files {
-            onshi_medication::claims::intake(&pool, dir.as_ref(), (5, 12), received, None, &file(n)).await.unwrap();
+            let bytes = file(n);
+            let spooled = tempfile::NamedTempFile::new().unwrap();
+            std::fs::write(spooled.path(), &bytes).unwrap();
+            let sha256 = onshi_platform::sha256_hex(&bytes);
+            let claim = onshi_medication::claims::ClaimFile { path: spooled.path(), sha256: &sha256 };
+            onshi_medication::claims::intake(&pool, dir.as_ref(), (5, 12), received, None, claim).await.unwrap();
         }
         let after = onshi_platform::clock::parse_time("2026-11-11T06:00:00").unwrap();
         let t = Instant::now();

@@ -173,8 +173,10 @@ pub mod limits {
     pub const INSURER_BULK: usize = 256 * 1024 * 1024;
     /// One consent-service call (cards, registration, revocation, disasters).
     pub const CONSENT_CALL: usize = 16 * 1024;
-    /// A claim file (UKE) posted over HTTP.
-    pub const CLAIM_FILE: usize = 64 * 1024 * 1024;
+    /// A claim file (UKE), over HTTP or in a claims folder. It is spooled to disk and read as a stream, so memory
+    /// does not depend on it; the limit bounds disk and database use (a large hospital's monthly file is a few
+    /// hundred MB).
+    pub const CLAIM_FILE: usize = 2 * 1024 * 1024 * 1024;
     /// Most drug or 診療行為 lines one `YZKsiquc01` answer carries; a history with more is refused with a request
     /// to narrow the months asked (never cut silently). The real limit is not public [U].
     pub const ANSWER_LINES: usize = 10_000;

@@ -314,8 +314,8 @@ async fn a_huge_history_gets_bounded_answers() {
     let lines = onshi_platform::config::limits::ANSWER_LINES as i64 + 1;
     // A history larger than an answer carries, as a flood of claims would leave it.
     sqlx::raw_sql(&format!(
-        "INSERT INTO medication.claim_files (id, sha256, facility, kind, claim_month, received_at, batch_at, receipts, content) \
-           VALUES (900, 'flood', '{MED}', 'medical', '202611', '2026-11-09', '2026-11-11 05:00', 1, '\\x00'); \
+        "INSERT INTO medication.claim_files (id, sha256, facility, kind, claim_month, received_at, batch_at, extracted_at, receipts) \
+           VALUES (900, 'flood', '{MED}', 'medical', '202611', '2026-11-09', '2026-11-11 05:00', '2026-11-11 05:00', 1); \
          INSERT INTO medication.receipts (id, file_id, receipt_no, claim_key, person_id, birth_date, treatment_month) \
            VALUES (900, 900, 1, 'flood', 'demo-yamada-taro', '1980-05-15', '202610'); \
          INSERT INTO medication.dispensings (receipt_id, person_id, date, facility, in_out, use_class, drug_code, \

@@ -69,6 +69,13 @@ fn pharmacy_claim() -> Vec<u8> {
     )
 }
 
+/// The receipt of a one-receipt claim text (its RE line to the line before GO).
+fn receipt_of(text: &str) -> String {
+    let start = text.find("RE,").unwrap();
+    let end = text.find("GO,").unwrap();
+    text[start..end].to_string()
+}
+
 async fn claim(s: &TestApp, bytes: &[u8]) -> http::Reply {
     http::send(&s.addr, "POST", "/medication/v1/claims", &[], bytes).await
 }
@@ -499,6 +506,35 @@ async fn bad_claims_are_refused_whole_with_a_reason() {
             "生年月日",
         ),
         ("not a claim", b"hello".to_vec(), "starts with"),
+        (
+            "receipt numbers out of order",
+            sjis(&good.replace("GO,1,100,99\n", &format!("{}GO,1,100,99\n", receipt_of(&good)))),
+            "numbers run 1..n",
+        ),
+        (
+            // Read and stored in batches as it streams: the broken last receipt undoes the thousands before.
+            "a bad receipt after 3,000 good ones",
+            sjis(&good.replace(
+                "GO,1,100,99\n",
+                &format!(
+                    "{}RE,3002,1112,202610,山田　太郎,1,19801345,,,,,,,,,,,,,,,,,,,,,,,,,,,,,,,ﾔﾏﾀﾞ ﾀﾛｳ,\nGO,1,100,99\n",
+                    (2..3002)
+                        .map(|n| receipt_of(&good).replacen("RE,1,", &format!("RE,{n},"), 1))
+                        .collect::<String>()
+                ),
+            )),
+            "line 15007: RE 生年月日",
+        ),
+        (
+            "a record longer than the limit",
+            sjis(&good.replace("SN,1,01,", &format!("SN,1,01{},", "9".repeat(70_000)))),
+            "longer than 65536 bytes",
+        ),
+        (
+            "0x1A inside the file",
+            sjis(&good.replace("SN,1,", "SN,\u{1a}1,")),
+            "0x1A before the end",
+        ),
     ];
     for (label, bytes, reason) in cases {
         let r = claim(&s, &bytes).await;
@@ -518,6 +554,27 @@ async fn bad_claims_are_refused_whole_with_a_reason() {
     let r = claim(&s, &unknown).await;
     assert_eq!(r.status, 201);
     assert_eq!(r.json()["unmatched_receipts"], serde_json::json!([1]));
+    // The same file again (three at once): one report from what was stored, never an error.
+    let again = tokio::join!(
+        claim(&s, &unknown),
+        claim(&s, &unknown),
+        claim(&s, &unknown)
+    );
+    for r in [&again.0, &again.1, &again.2] {
+        assert_eq!(r.status, 200, "{}", r.text());
+        let j = r.json();
+        assert_eq!(j["duplicate"], true);
+        assert_eq!(
+            (
+                j["receipts"].clone(),
+                j["drug_lines"].clone(),
+                j["unmatched"].clone()
+            ),
+            (1.into(), 1.into(), 1.into())
+        );
+        assert_eq!(j["unmatched_receipts"], serde_json::json!([1]));
+    }
+    assert_eq!(count().await, 1);
     // Outside the acceptance window (the 13th): refused with the window in the reason.
     s.core
         .clock
@@ -602,12 +659,12 @@ async fn a_batch_that_fails_midway_is_completed_exactly_once() {
         .unwrap();
     // The second file of the group cannot be read back (as if the process died while extracting it).
     let (content,): (Vec<u8>,) =
-        sqlx::query_as("SELECT content FROM medication.claim_files WHERE id = $1")
+        sqlx::query_as("SELECT data FROM medication.claim_chunks WHERE file_id = $1 AND seq = 0")
             .bind(b)
             .fetch_one(&s.core.pool)
             .await
             .unwrap();
-    sqlx::query("UPDATE medication.claim_files SET content = 'garbage' WHERE id = $1")
+    sqlx::query("UPDATE medication.claim_chunks SET data = 'garbage' WHERE file_id = $1")
         .bind(b)
         .execute(&s.core.pool)
         .await
@@ -627,7 +684,7 @@ async fn a_batch_that_fails_midway_is_completed_exactly_once() {
     };
     assert_eq!(rows().await, 0, "nothing of the group was applied");
     // Repaired, the next run completes it, exactly once.
-    sqlx::query("UPDATE medication.claim_files SET content = $2 WHERE id = $1")
+    sqlx::query("UPDATE medication.claim_chunks SET data = $2 WHERE file_id = $1")
         .bind(b)
         .bind(&content)
         .execute(&s.core.pool)

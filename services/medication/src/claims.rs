@@ -1,26 +1,29 @@
 //! Claim intake and the extraction schedule.
 //!
-//! * **Intake**: a UKE file is accepted on the 5th–12th of the month (simulated clock; configurable), parsed
-//!   completely (a bad file is refused whole, with its line and reason), stored as received with its receipt time,
-//!   and its receipts matched to insured persons (an unknown person is reported and kept, not extracted). The same
-//!   file again changes nothing.
+//! * **Intake**: a UKE file on disk is accepted on the 5th–12th of the month (simulated clock; configurable), read
+//!   as a stream ([`Receipts`]: a blocking thread hands over batches of receipts) and stored as it is read, with its
+//!   receipts matched to insured persons (an unknown person is reported and kept, not extracted), in one
+//!   transaction: a bad file is refused whole, with its line and reason. The file itself is stored in 1 MiB chunks.
+//!   The same file again changes nothing. Memory does not depend on the size of the file.
 //! * **Schedule**: files received on the 5th–10th become visible together by the morning of the 11th, the 11th's
 //!   by the 12th, the 12th's by the 13th ([`batch_at`], 05:00). The batch runner extracts due files one
-//!   transaction per group of files, so a crash mid-batch is completed exactly once by the next run.
+//!   transaction per group of files, so a crash mid-batch is completed exactly once by the next run; each stored
+//!   file is streamed back ([`StoredFile`]) and its rows sent by COPY in bounded pieces.
 //! * **Later claim wins**: a receipt for the same patient, institution, 診療年月 (and prescriber) extracted later
 //!   supersedes the earlier one as a whole; the superseded receipt is kept.
 
 use std::collections::HashMap;
 
+use anyhow::Context;
 use chrono::{Datelike, NaiveDateTime};
 use serde::Serialize;
 use sqlx::PgPool;
 
 use onshi_platform::directory::Directory;
-use onshi_wire::ids::{CardNumber, CardSymbol};
+use onshi_wire::ids::{CardNumber, CardSymbol, InstitutionCode};
 
 use crate::master::{Drug, NOT_IN_MASTER};
-use crate::uke::{self, UkeFile};
+use crate::uke;
 
 /// Visibility time of a batch (the "morning").
 pub const BATCH_HOUR: u32 = 5;
@@ -37,6 +40,9 @@ pub fn batch_at(received: NaiveDateTime) -> NaiveDateTime {
     date.and_hms_opt(BATCH_HOUR, 0, 0).expect("time")
 }
 
+/// Receipt numbers of unmatched persons listed in a report; the count covers them all.
+pub const UNMATCHED_LISTED: usize = 1_000;
+
 /// The answer to an intake.
 #[derive(Debug, Clone, Serialize)]
 pub struct IntakeReport {
@@ -47,7 +53,9 @@ pub struct IntakeReport {
     pub claim_month: String,
     pub receipts: usize,
     pub drug_lines: usize,
-    /// Receipt numbers whose patient is not an insured person known to the system.
+    /// Receipts whose patient is not an insured person known to the system.
+    pub unmatched: usize,
+    /// Their receipt numbers (the first [`UNMATCHED_LISTED`]).
     pub unmatched_receipts: Vec<u32>,
     /// When this file's medication becomes visible.
     pub visible_from: String,
@@ -65,27 +73,168 @@ pub enum IntakeError {
     #[error("the file claims for institution {found}, not for {expected}")]
     WrongFacility { expected: String, found: String },
     #[error(transparent)]
+    Io(std::io::Error),
+    #[error(transparent)]
     Db(#[from] sqlx::Error),
 }
 
-fn claim_key(person: &str, file: &UkeFile, r: &uke::Receipt) -> String {
+impl From<uke::ReadError> for IntakeError {
+    fn from(e: uke::ReadError) -> Self {
+        match e {
+            uke::ReadError::Invalid(e) => Self::Invalid(e),
+            uke::ReadError::Io(e) => Self::Io(e),
+        }
+    }
+}
+
+fn claim_key(person: &str, facility: &InstitutionCode, r: &uke::Receipt) -> String {
     format!(
         "{person}|{}|{}|{}",
-        file.facility,
+        facility,
         r.month,
         r.prescriber.as_ref().map(|p| p.0.as_str()).unwrap_or("")
     )
 }
 
-/// Accepts one file.
-/// `facility`: the institution the file must be from (its folder), when known.
+/// Receipts handed over at once by the reading thread (at most; fewer when they hold many lines).
+const BATCH_RECEIPTS: usize = 512;
+/// Dated lines handed over at once by the reading thread.
+const BATCH_LINES: usize = 50_000;
+/// Size of the stored chunks of a claim file.
+pub const CHUNK: usize = 1 << 20;
+
+/// A claim file read on a blocking thread and handed over batch by batch through a bounded channel: memory holds
+/// a few batches, whatever the size of the file. Whether the whole file was read without error is known only at
+/// [`Receipts::finish`], after the last batch.
+struct Receipts {
+    header: uke::Header,
+    encoding: uke::Encoding,
+    batches: tokio::sync::mpsc::Receiver<Vec<uke::Receipt>>,
+    task: tokio::task::JoinHandle<Result<(), uke::ReadError>>,
+}
+
+impl Receipts {
+    /// Starts reading; `open` gives the file from its start (twice when the encoding is not known yet).
+    async fn open<R, F>(open: F, encoding: Option<uke::Encoding>) -> Result<Self, uke::ReadError>
+    where
+        R: std::io::Read,
+        F: Fn() -> std::io::Result<R> + Send + 'static,
+    {
+        let (head_tx, head_rx) = tokio::sync::oneshot::channel();
+        let (tx, batches) = tokio::sync::mpsc::channel(2);
+        let task = tokio::task::spawn_blocking(move || {
+            let encoding = match encoding {
+                Some(e) => e,
+                None => uke::detect(open()?)?,
+            };
+            let mut reader = uke::UkeReader::open(open()?, encoding)?;
+            if head_tx.send((reader.header().clone(), encoding)).is_err() {
+                return Ok(());
+            }
+            let (mut batch, mut lines) = (Vec::new(), 0);
+            while let Some(r) = reader.next_receipt()? {
+                lines += r.drugs.len() + r.procedures.len();
+                batch.push(r);
+                if batch.len() >= BATCH_RECEIPTS || lines >= BATCH_LINES {
+                    lines = 0;
+                    if tx.blocking_send(std::mem::take(&mut batch)).is_err() {
+                        return Ok(()); // the reader stopped listening
+                    }
+                }
+            }
+            if !batch.is_empty() {
+                let _ = tx.blocking_send(batch);
+            }
+            Ok(())
+        });
+        match head_rx.await {
+            Ok((header, encoding)) => Ok(Self {
+                header,
+                encoding,
+                batches,
+                task,
+            }),
+            Err(_) => Err(Self::outcome(task).await.err().unwrap_or_else(|| {
+                uke::ReadError::Io(std::io::Error::other("the file ended before its header"))
+            })),
+        }
+    }
+
+    async fn next(&mut self) -> Option<Vec<uke::Receipt>> {
+        self.batches.recv().await
+    }
+
+    /// After the last batch: whether the whole file was read without error.
+    async fn finish(self) -> Result<(), uke::ReadError> {
+        drop(self.batches);
+        Self::outcome(self.task).await
+    }
+
+    async fn outcome(
+        task: tokio::task::JoinHandle<Result<(), uke::ReadError>>,
+    ) -> Result<(), uke::ReadError> {
+        task.await.unwrap_or_else(|e| {
+            Err(uke::ReadError::Io(std::io::Error::other(format!(
+                "the reading thread failed: {e}"
+            ))))
+        })
+    }
+}
+
+/// A stored claim file read back in order on the reading thread: its first chunk comes with the file's row, each
+/// further chunk is one query.
+struct StoredFile {
+    pool: PgPool,
+    runtime: tokio::runtime::Handle,
+    file: i64,
+    chunks: i32,
+    next: i32,
+    chunk: std::sync::Arc<Vec<u8>>,
+    pos: usize,
+}
+
+impl std::io::Read for StoredFile {
+    fn read(&mut self, out: &mut [u8]) -> std::io::Result<usize> {
+        while self.pos == self.chunk.len() {
+            if self.next >= self.chunks {
+                return Ok(0);
+            }
+            let (data,): (Vec<u8>,) = self
+                .runtime
+                .block_on(
+                    sqlx::query_as(
+                        "SELECT data FROM medication.claim_chunks WHERE file_id = $1 AND seq = $2",
+                    )
+                    .bind(self.file)
+                    .bind(self.next)
+                    .fetch_one(&self.pool),
+                )
+                .map_err(std::io::Error::other)?;
+            (self.chunk, self.pos, self.next) = (data.into(), 0, self.next + 1);
+        }
+        let n = out.len().min(self.chunk.len() - self.pos);
+        out[..n].copy_from_slice(&self.chunk[self.pos..self.pos + n]);
+        self.pos += n;
+        Ok(n)
+    }
+}
+
+/// A claim file on disk (spooled from HTTP, or in a claims folder) and its SHA-256.
+pub struct ClaimFile<'a> {
+    pub path: &'a std::path::Path,
+    pub sha256: &'a str,
+}
+
+/// Accepts one file, read as a stream: its receipts are stored as they are read, inside one transaction that
+/// commits only when the whole file has been read without error (a bad file stores nothing).
+/// `facility`: the institution the file must be from (its folder, or the calling terminal), when known.
 pub async fn intake(
     pool: &PgPool,
     dir: &dyn Directory,
     window: (u32, u32),
     now: NaiveDateTime,
     facility: Option<&str>,
-    bytes: &[u8],
+    file: ClaimFile<'_>,
 ) -> Result<IntakeReport, IntakeError> {
     let today = now.day();
     if today < window.0 || today > window.1 {
@@ -95,104 +244,174 @@ pub async fn intake(
             today,
         });
     }
-    let file = uke::parse(bytes)?;
-    if let Some(expected) = facility.filter(|f| *f != file.facility.as_str()) {
+    let path = file.path.to_path_buf();
+    let mut receipts = Receipts::open(move || std::fs::File::open(&path), None).await?;
+    let header = receipts.header.clone();
+    if let Some(expected) = facility.filter(|f| *f != header.facility.as_str()) {
         return Err(IntakeError::WrongFacility {
             expected: expected.to_string(),
-            found: file.facility.as_str().to_string(),
+            found: header.facility.as_str().to_string(),
         });
     }
-    let sha = onshi_platform::sha256_hex(bytes);
-    let drug_lines = file.receipts.iter().map(|r| r.drugs.len()).sum();
     let mut report = IntakeReport {
         file_id: 0,
         duplicate: false,
-        kind: file.kind.name().into(),
-        facility: file.facility.as_str().into(),
-        claim_month: file.claim_month.clone(),
-        receipts: file.receipts.len(),
-        drug_lines,
+        kind: header.kind.name().into(),
+        facility: header.facility.as_str().into(),
+        claim_month: header.claim_month.clone(),
+        receipts: 0,
+        drug_lines: 0,
+        unmatched: 0,
         unmatched_receipts: vec![],
         visible_from: String::new(),
     };
-    let resolved: Vec<_> = file
-        .receipts
-        .iter()
-        .map(|r| {
-            let insurer = r.insurer.expect("checked by the parser");
-            let symbol = CardSymbol::parse(&r.symbol).ok()?;
-            let number = CardNumber::parse(&r.card_number).ok()?;
-            dir.person(
-                &insurer,
-                &symbol,
-                &number,
-                r.branch.as_deref(),
-                Some(r.birth),
-            )
-        })
-        .collect();
-    for (r, p) in file.receipts.iter().zip(&resolved) {
-        if p.is_none() {
-            report.unmatched_receipts.push(r.number);
-        }
-    }
-    let mut tx = pool.begin().await?;
-    let existing: Option<(i64, NaiveDateTime)> =
-        sqlx::query_as("SELECT id, batch_at FROM medication.claim_files WHERE sha256 = $1")
-            .bind(&sha)
-            .fetch_optional(&mut *tx)
-            .await?;
-    if let Some((id, at)) = existing {
-        report.file_id = id;
-        report.duplicate = true;
-        report.visible_from = at.format("%Y-%m-%dT%H:%M:%S").to_string();
-        return Ok(report);
-    }
     let at = batch_at(now);
-    let (id,): (i64,) = sqlx::query_as(
-        "INSERT INTO medication.claim_files (sha256, facility, kind, claim_month, received_at, batch_at, receipts, content) \
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8) RETURNING id",
+    let mut tx = pool.begin().await?;
+    // A concurrent intake of the same file waits here until the first commits (then: a duplicate) or fails.
+    let inserted: Option<(i64,)> = sqlx::query_as(
+        "INSERT INTO medication.claim_files (sha256, facility, kind, claim_month, received_at, batch_at, receipts, encoding) \
+         VALUES ($1, $2, $3, $4, $5, $6, 0, $7) ON CONFLICT (sha256) DO NOTHING RETURNING id",
     )
-    .bind(&sha)
-    .bind(file.facility.as_str())
-    .bind(file.kind.name())
-    .bind(&file.claim_month)
+    .bind(file.sha256)
+    .bind(header.facility.as_str())
+    .bind(header.kind.name())
+    .bind(&header.claim_month)
     .bind(now)
     .bind(at)
-    .bind(file.receipts.len() as i32)
-    .bind(bytes)
-    .fetch_one(&mut *tx)
+    .bind(receipts.encoding.name())
+    .fetch_optional(&mut *tx)
     .await?;
-    for (r, p) in file.receipts.iter().zip(&resolved) {
-        let key = claim_key(
-            p.as_ref().map(|p| p.person_id.as_str()).unwrap_or("?"),
-            &file,
-            r,
-        );
-        sqlx::query(
-            "INSERT INTO medication.receipts (file_id, receipt_no, claim_key, search_number, qualification_id, person_id, \
-             treatment_month, birth_date) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
+    let Some((id,)) = inserted else {
+        drop(tx);
+        return duplicate(pool, file.sha256, report).await;
+    };
+    while let Some(batch) = receipts.next().await {
+        let mut rows = onshi_platform::copy::BinaryCopy::new();
+        for r in &batch {
+            let p = resolve(dir, r);
+            if p.is_none() {
+                report.unmatched += 1;
+                if report.unmatched_receipts.len() < UNMATCHED_LISTED {
+                    report.unmatched_receipts.push(r.number);
+                }
+            }
+            report.receipts += 1;
+            report.drug_lines += r.drugs.len();
+            let person = p.as_ref().map(|p| p.person_id.as_str());
+            rows.row(8)
+                .int8(id)
+                .int4(r.number as i32)
+                .text(&claim_key(person.unwrap_or("?"), &header.facility, r))
+                .opt_text(r.search_number.as_deref())
+                .opt_text(p.as_ref().map(|p| p.qualification_id.as_str()))
+                .opt_text(person)
+                .text(&r.month)
+                .date(r.birth.naive());
+        }
+        onshi_platform::copy::send(
+            &mut tx,
+            "COPY medication.receipts (file_id, receipt_no, claim_key, search_number, qualification_id, person_id, \
+             treatment_month, birth_date) FROM STDIN (FORMAT binary)",
+            rows.finish(),
         )
-        .bind(id)
-        .bind(r.number as i32)
-        .bind(key)
-        .bind(&r.search_number)
-        .bind(p.as_ref().map(|p| p.qualification_id.clone()))
-        .bind(p.as_ref().map(|p| p.person_id.clone()))
-        .bind(&r.month)
-        .bind(r.birth.naive())
-        .execute(&mut *tx)
         .await?;
     }
+    receipts.finish().await?;
+    store_chunks(&mut tx, id, file.path).await?;
+    sqlx::query("UPDATE medication.claim_files SET receipts = $2, drug_lines = $3 WHERE id = $1")
+        .bind(id)
+        .bind(report.receipts as i32)
+        .bind(report.drug_lines as i64)
+        .execute(&mut *tx)
+        .await?;
     tx.commit().await?;
     report.file_id = id;
     report.visible_from = at.format("%Y-%m-%dT%H:%M:%S").to_string();
     tracing::info!(
         file = id,
         receipts = report.receipts,
-        unmatched = report.unmatched_receipts.len(),
+        unmatched = report.unmatched,
         "medication: claim file received"
     );
+    Ok(report)
+}
+
+/// The insured person a receipt names, if the system knows them.
+fn resolve(dir: &dyn Directory, r: &uke::Receipt) -> Option<onshi_platform::directory::PersonRef> {
+    let insurer = r.insurer.expect("checked by the parser");
+    let symbol = CardSymbol::parse(&r.symbol).ok()?;
+    let number = CardNumber::parse(&r.card_number).ok()?;
+    dir.person(
+        &insurer,
+        &symbol,
+        &number,
+        r.branch.as_deref(),
+        Some(r.birth),
+    )
+}
+
+/// The stored file's content, [`CHUNK`] bytes per row.
+async fn store_chunks(
+    tx: &mut sqlx::Transaction<'_, sqlx::Postgres>,
+    id: i64,
+    path: &std::path::Path,
+) -> Result<(), IntakeError> {
+    use tokio::io::AsyncReadExt;
+    let mut input = tokio::fs::File::open(path).await.map_err(IntakeError::Io)?;
+    let mut chunk = Vec::with_capacity(CHUNK);
+    for seq in 0.. {
+        chunk.clear();
+        while chunk.len() < CHUNK {
+            let n = (&mut input)
+                .take((CHUNK - chunk.len()) as u64)
+                .read_buf(&mut chunk)
+                .await
+                .map_err(IntakeError::Io)?;
+            if n == 0 {
+                break;
+            }
+        }
+        if chunk.is_empty() {
+            break;
+        }
+        sqlx::query("INSERT INTO medication.claim_chunks (file_id, seq, data) VALUES ($1, $2, $3)")
+            .bind(id)
+            .bind(seq)
+            .bind(&chunk)
+            .execute(&mut **tx)
+            .await?;
+    }
+    Ok(())
+}
+
+/// The report of a file received before (the same bytes), from what was stored then.
+async fn duplicate(
+    pool: &PgPool,
+    sha256: &str,
+    mut report: IntakeReport,
+) -> Result<IntakeReport, IntakeError> {
+    let (id, at, receipts, drug_lines): (i64, NaiveDateTime, i32, i64) = sqlx::query_as(
+        "SELECT id, batch_at, receipts, drug_lines FROM medication.claim_files WHERE sha256 = $1",
+    )
+    .bind(sha256)
+    .fetch_one(pool)
+    .await?;
+    let (unmatched, listed): (i64, Vec<i32>) = sqlx::query_as(
+        "SELECT (SELECT count(*) FROM medication.receipts WHERE file_id = $1 AND person_id IS NULL), \
+         ARRAY(SELECT receipt_no FROM medication.receipts WHERE file_id = $1 AND person_id IS NULL \
+               ORDER BY receipt_no LIMIT $2)",
+    )
+    .bind(id)
+    .bind(UNMATCHED_LISTED as i32)
+    .fetch_one(pool)
+    .await?;
+    report.file_id = id;
+    report.duplicate = true;
+    report.receipts = receipts as usize;
+    report.drug_lines = drug_lines as usize;
+    report.unmatched = unmatched as usize;
+    report.unmatched_receipts = listed.into_iter().map(|n| n as u32).collect();
+    report.visible_from = at.format("%Y-%m-%dT%H:%M:%S").to_string();
     Ok(report)
 }
 
@@ -298,11 +517,51 @@ pub async fn run_batches(pool: &PgPool, now: NaiveDateTime, force: bool) -> anyh
     Ok(due.len())
 }
 
-/// Files extracted together in one transaction (one COPY of their rows).
+/// Files extracted together in one transaction.
 pub const GROUP: usize = 16;
 
-/// Extracts a group of files (in order) in one transaction: receipts superseded, medication rows written with one
-/// COPY, files marked. A crash loses the group whole and the next run extracts it again, exactly once.
+/// Bytes of COPY rows gathered before they are sent: a group of files of any size is extracted in bounded memory.
+const COPY_BYTES: usize = 8 << 20;
+
+/// The rows being gathered for the tables extraction fills, sent by COPY whenever they grow large.
+#[derive(Default)]
+struct Rows {
+    dispensings: onshi_platform::copy::BinaryCopy,
+    procedures: onshi_platform::copy::BinaryCopy,
+}
+
+impl Rows {
+    /// Sends what has been gathered: everything with `all`, otherwise only a table whose rows have grown large.
+    async fn send(
+        &mut self,
+        tx: &mut sqlx::Transaction<'_, sqlx::Postgres>,
+        all: bool,
+    ) -> sqlx::Result<()> {
+        let tables = [
+            (
+                &mut self.procedures,
+                "COPY medication.procedures (receipt_id, person_id, date, facility, code, shinryo, quantity, count, \
+                 treatment_month, visible_from) FROM STDIN (FORMAT binary)",
+            ),
+            (
+                &mut self.dispensings,
+                "COPY medication.dispensings (receipt_id, person_id, date, prescribed_on, facility, facility_name, \
+                 prescriber, prescriber_name, in_out, use_class, drug_code, drug_name, ingredient, usage, dose, quantity, \
+                 unit, treatment_month, visible_from) FROM STDIN (FORMAT binary)",
+            ),
+        ];
+        for (rows, statement) in tables {
+            if !rows.is_empty() && (all || rows.len() >= COPY_BYTES) {
+                let stream = std::mem::take(rows).finish();
+                onshi_platform::copy::send(tx, statement, stream).await?;
+            }
+        }
+        Ok(())
+    }
+}
+
+/// Extracts a group of files (in order) in one transaction: receipts superseded, medication rows written by COPY,
+/// files marked. A crash loses the group whole and the next run extracts it again, exactly once.
 pub async fn extract_group(
     pool: &PgPool,
     group: &[(i64, NaiveDateTime)],
@@ -314,65 +573,106 @@ pub async fn extract_group(
     sqlx::query("SET LOCAL synchronous_commit = off")
         .execute(&mut *tx)
         .await?;
-    let mut copy = onshi_platform::copy::BinaryCopy::new();
-    let mut procedures = onshi_platform::copy::BinaryCopy::new();
+    let mut rows = Rows::default();
     for (id, visible_from) in group {
-        extract_into(&mut tx, *id, *visible_from, now, &mut copy, &mut procedures).await?;
+        extract_into(pool, &mut tx, *id, *visible_from, now, &mut rows).await?;
     }
-    if !procedures.is_empty() {
-        onshi_platform::copy::send(
-            &mut tx,
-            "COPY medication.procedures (receipt_id, person_id, date, facility, code, shinryo, quantity, count, \
-             treatment_month, visible_from) FROM STDIN (FORMAT binary)",
-            procedures.finish(),
-        )
-        .await?;
-    }
-    if !copy.is_empty() {
-        onshi_platform::copy::send(
-            &mut tx,
-            "COPY medication.dispensings (receipt_id, person_id, date, prescribed_on, facility, facility_name, prescriber, \
-             prescriber_name, in_out, use_class, drug_code, drug_name, ingredient, usage, dose, quantity, unit, \
-             treatment_month, visible_from) FROM STDIN (FORMAT binary)",
-            copy.finish(),
-        )
-        .await?;
-    }
+    rows.send(&mut tx, true).await?;
     tx.commit().await?;
     Ok(())
 }
 
-/// One file of a group: supersedes earlier claims of its receipts, marks it extracted, and adds its rows.
+/// One file of a group, read back as a stream: supersedes earlier claims of its receipts, adds its rows, and
+/// marks it extracted.
 async fn extract_into(
+    pool: &PgPool,
     tx: &mut sqlx::Transaction<'_, sqlx::Postgres>,
     id: i64,
     visible_from: NaiveDateTime,
     now: NaiveDateTime,
-    copy: &mut onshi_platform::copy::BinaryCopy,
-    procedures: &mut onshi_platform::copy::BinaryCopy,
+    rows: &mut Rows,
 ) -> anyhow::Result<()> {
-    let row: Option<(Vec<u8>,)> = sqlx::query_as(
-        "SELECT content FROM medication.claim_files WHERE id = $1 AND extracted_at IS NULL FOR UPDATE",
+    let row: Option<(Option<String>, i64, Option<Vec<u8>>)> = sqlx::query_as(
+        "SELECT encoding, (SELECT count(*) FROM medication.claim_chunks WHERE file_id = $1), \
+                (SELECT data FROM medication.claim_chunks WHERE file_id = $1 AND seq = 0) \
+         FROM medication.claim_files WHERE id = $1 AND extracted_at IS NULL FOR UPDATE",
     )
     .bind(id)
     .fetch_optional(&mut **tx)
     .await?;
-    let Some((content,)) = row else {
+    let Some((encoding, chunks, first)) = row else {
         return Ok(()); // another runner did it
     };
-    let file = uke::parse(&content)?;
-    let receipts: Vec<StoredReceipt> = sqlx::query_as(
-        "SELECT id, receipt_no, claim_key, person_id FROM medication.receipts WHERE file_id = $1",
+    let encoding = match encoding {
+        Some(name) => Some(
+            uke::Encoding::from_name(&name)
+                .with_context(|| format!("claim file {id}: unknown encoding {name:?}"))?,
+        ),
+        None => None,
+    };
+    let (source, runtime) = (pool.clone(), tokio::runtime::Handle::current());
+    let first = std::sync::Arc::new(first.unwrap_or_default());
+    let open = move || {
+        Ok(StoredFile {
+            pool: source.clone(),
+            runtime: runtime.clone(),
+            file: id,
+            chunks: i32::try_from(chunks).unwrap_or(i32::MAX),
+            next: 1,
+            chunk: first.clone(),
+            pos: 0,
+        })
+    };
+    let mut receipts = Receipts::open(open, encoding)
+        .await
+        .with_context(|| format!("claim file {id}"))?;
+    let header = receipts.header.clone();
+    let earlier: Vec<i64> = sqlx::query_scalar(
+        "SELECT id FROM medication.claim_files WHERE facility = $1 AND extracted_at IS NOT NULL",
+    )
+    .bind(header.facility.as_str())
+    .fetch_all(&mut **tx)
+    .await?;
+    while let Some(batch) = receipts.next().await {
+        extract_batch(tx, id, &header, &batch, &earlier, visible_from, rows).await?;
+        rows.send(tx, false).await?;
+    }
+    receipts
+        .finish()
+        .await
+        .with_context(|| format!("claim file {id}"))?;
+    sqlx::query("UPDATE medication.claim_files SET extracted_at = $2 WHERE id = $1")
+        .bind(id)
+        .bind(now)
+        .execute(&mut **tx)
+        .await?;
+    Ok(())
+}
+
+/// The rows of a batch of a file's receipts, and the earlier claims they supersede.
+async fn extract_batch(
+    tx: &mut sqlx::Transaction<'_, sqlx::Postgres>,
+    id: i64,
+    file: &uke::Header,
+    batch: &[uke::Receipt],
+    earlier: &[i64],
+    visible_from: NaiveDateTime,
+    rows: &mut Rows,
+) -> anyhow::Result<()> {
+    let numbers: Vec<i32> = batch.iter().map(|r| r.number as i32).collect();
+    let stored: Vec<StoredReceipt> = sqlx::query_as(
+        "SELECT id, receipt_no, claim_key, person_id FROM medication.receipts \
+         WHERE file_id = $1 AND receipt_no = ANY($2)",
     )
     .bind(id)
+    .bind(&numbers)
     .fetch_all(&mut **tx)
     .await?;
     let by_no: HashMap<i32, StoredReceipt> =
-        receipts.into_iter().map(|r| (r.receipt_no, r)).collect();
-    let mut codes: Vec<String> = file
-        .receipts
+        stored.into_iter().map(|r| (r.receipt_no, r)).collect();
+    let mut codes: Vec<&str> = batch
         .iter()
-        .flat_map(|r| r.drugs.iter().map(|d| d.code.clone()))
+        .flat_map(|r| r.drugs.iter().map(|d| d.code.as_str()))
         .collect();
     codes.sort_unstable();
     codes.dedup();
@@ -387,7 +687,7 @@ async fn extract_into(
     .collect();
     let mut keys = Vec::new();
     let mut ids = Vec::new();
-    for r in &file.receipts {
+    for r in batch {
         let Some(StoredReceipt {
             id: rid,
             claim_key: key,
@@ -404,7 +704,7 @@ async fn extract_into(
             None => (file.facility.as_str(), file.facility_name.as_str(), "1"),
         };
         for p in &r.procedures {
-            procedures
+            rows.procedures
                 .row(10)
                 .int8(*rid)
                 .text(person)
@@ -427,7 +727,8 @@ async fn extract_into(
                     missing.as_str()
                 }
             };
-            copy.row(19)
+            rows.dispensings
+                .row(19)
                 .int8(*rid)
                 .text(person)
                 .date(d.date)
@@ -449,20 +750,21 @@ async fn extract_into(
                 .timestamp(visible_from);
         }
     }
-    sqlx::query(
-        "UPDATE medication.receipts r SET superseded_by = u.id FROM UNNEST($1::text[], $2::bigint[]) AS u(key, id) \
-         WHERE r.claim_key = u.key AND r.id <> u.id AND r.superseded_by IS NULL \
-           AND r.file_id IN (SELECT id FROM medication.claim_files WHERE extracted_at IS NOT NULL)",
-    )
-    .bind(&keys)
-    .bind(&ids)
-    .execute(&mut **tx)
-    .await?;
-    sqlx::query("UPDATE medication.claim_files SET extracted_at = $2 WHERE id = $1")
-        .bind(id)
-        .bind(now)
+    // A claim key names the institution, so only its earlier extracted files can hold what this batch replaces
+    // (looked up per key among those files: a file whose receipts share one key costs no more than any other).
+    if !earlier.is_empty() {
+        sqlx::query(
+            "UPDATE medication.receipts r SET superseded_by = u.id \
+             FROM (SELECT DISTINCT ON (key) key, id FROM UNNEST($1::text[], $2::bigint[]) AS t(key, id) \
+                   ORDER BY key, id DESC) u \
+             WHERE r.claim_key = u.key AND r.file_id = ANY($3) AND r.superseded_by IS NULL",
+        )
+        .bind(&keys)
+        .bind(&ids)
+        .bind(earlier)
         .execute(&mut **tx)
         .await?;
+    }
     Ok(())
 }
 

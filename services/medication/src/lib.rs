@@ -29,16 +29,22 @@ use chrono::NaiveDate;
 
 use onshi_platform::db::Migrations;
 use onshi_platform::directory::Directory;
-use onshi_platform::http::{read_body, ApiError, Core};
+use onshi_platform::http::{spool_body, ApiError, Core};
 use onshi_platform::roles::{route, Access, Caller, RouteAccess};
 use onshi_wire::ids::Date;
 
 pub const MIGRATIONS: Migrations = Migrations {
     schema: "medication",
-    steps: &[(
-        "0001_medication",
-        include_str!("../../../schema/medication/0001_medication.sql"),
-    )],
+    steps: &[
+        (
+            "0001_medication",
+            include_str!("../../../schema/medication/0001_medication.sql"),
+        ),
+        (
+            "0002_claim_chunks",
+            include_str!("../../../schema/medication/0002_claim_chunks.sql"),
+        ),
+    ],
 };
 
 /// The name shown for a 診療行為: the simulator has no 診療行為マスター yet.
@@ -128,8 +134,13 @@ impl Medication {
             let message = format!("the file is larger than the limit of {limit} bytes");
             return serde_json::json!({"error": {"code": "payload_too_large", "message": message}});
         }
-        let bytes = match std::fs::read(&f.path) {
-            Ok(b) => b,
+        let path = f.path.clone();
+        let sha = tokio::task::spawn_blocking(move || onshi_platform::sha256_file(&path))
+            .await
+            .map_err(std::io::Error::other)
+            .and_then(|r| r);
+        let sha = match sha {
+            Ok(sha) => sha,
             Err(e) => {
                 return serde_json::json!({"error": {"code": "unreadable", "message": e.to_string()}})
             }
@@ -141,7 +152,10 @@ impl Medication {
             core.config.medication.claims_window,
             core.clock.now(),
             Some(&f.facility),
-            &bytes,
+            claims::ClaimFile {
+                path: &f.path,
+                sha256: &sha,
+            },
         )
         .await;
         match r {
@@ -163,7 +177,7 @@ async fn post_claim(
         Some(Caller::Facility(code)) => Some(code.clone()),
         _ => None,
     };
-    let bytes = read_body(body, onshi_platform::config::limits::CLAIM_FILE).await?;
+    let spooled = spool_body(body, onshi_platform::config::limits::CLAIM_FILE).await?;
     let core = &m.core;
     match claims::intake(
         &core.pool,
@@ -171,13 +185,17 @@ async fn post_claim(
         core.config.medication.claims_window,
         core.clock.now(),
         facility.as_deref(),
-        &bytes,
+        claims::ClaimFile {
+            path: spooled.file.path(),
+            sha256: &spooled.sha256,
+        },
     )
     .await
     {
         Ok(report) if report.duplicate => Ok(HttpResponse::Ok().json(report)),
         Ok(report) => Ok(HttpResponse::Created().json(report)),
         Err(claims::IntakeError::Db(e)) => Err(e.into()),
+        Err(claims::IntakeError::Io(e)) => Err(ApiError::Internal(e.into())),
         Err(e) => Err(ApiError::BadRequest {
             message: e.to_string(),
             details: vec![],

@@ -4,6 +4,8 @@
 //! institution, HO, SN, SH → CZ → IY groups), and reports every problem with its line number.
 //! DPC receipts (BU, SB, KK, SK, GA, HH, GT, CD) take their drugs from the dated `CD` コーディングデータ.
 
+use std::io::{BufRead, BufReader, Read};
+
 use chrono::NaiveDate;
 
 use onshi_wire::ids::{normalize_printed, Date, InstitutionCode, InsurerNumber};
@@ -196,30 +198,159 @@ fn date_of(s: &str, line: usize, what: &str) -> Result<NaiveDate, UkeError> {
     }
 }
 
-/// Decodes the bytes (strict Shift_JIS; UTF-8 accepted for test data): the file's text, once.
-pub fn decode(bytes: &[u8]) -> Result<std::borrow::Cow<'_, str>, UkeError> {
-    let body = bytes.strip_suffix(&[0x1A]).unwrap_or(bytes);
-    let text =
-        match encoding_rs::SHIFT_JIS.decode_without_bom_handling_and_without_replacement(body) {
-            Some(t) => t,
-            None => match std::str::from_utf8(body) {
-                Ok(t) => std::borrow::Cow::Borrowed(t),
-                Err(_) => return err(0, "the file is neither Shift_JIS nor UTF-8"),
-            },
-        };
-    if text.contains('\u{1A}') {
-        return err(0, "0x1A before the end of the file");
-    }
-    Ok(text)
+/// The longest record a claim file may hold (a real record is well under 1 KiB); a longer line refuses the file.
+pub const MAX_RECORD: usize = 64 * 1024;
+
+/// The most dated drug and 診療行為 lines one receipt may expand to (a month of a long hospital stay is far
+/// below); more refuses the file, so one receipt can never hold memory without bound.
+pub const MAX_RECEIPT_LINES: usize = 100_000;
+
+/// The text encoding of a claim file: Shift_JIS as the standard says; UTF-8 accepted for test data.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Encoding {
+    ShiftJis,
+    Utf8,
 }
 
-/// The records of a text, one at a time (its fields borrowed from the text: memory holds one record's field list,
-/// not the whole file split up).
-pub fn records(text: &str) -> impl Iterator<Item = Vec<&str>> {
-    text.split('\n')
-        .map(|l| l.strip_suffix('\r').unwrap_or(l))
-        .filter(|l| !l.is_empty())
-        .map(|l| l.split(',').collect())
+impl Encoding {
+    pub fn name(self) -> &'static str {
+        match self {
+            Encoding::ShiftJis => "shift_jis",
+            Encoding::Utf8 => "utf-8",
+        }
+    }
+
+    pub fn from_name(name: &str) -> Option<Self> {
+        [Encoding::ShiftJis, Encoding::Utf8]
+            .into_iter()
+            .find(|e| e.name() == name)
+    }
+}
+
+/// Why a claim file could not be read: its content (refuses the file), or reading it failed.
+#[derive(Debug, thiserror::Error)]
+pub enum ReadError {
+    #[error(transparent)]
+    Invalid(#[from] UkeError),
+    #[error("reading the claim file: {0}")]
+    Io(#[from] std::io::Error),
+}
+
+/// The raw lines of a claim file without their line ends, numbered from 1, each at most [`MAX_RECORD`] bytes.
+/// The 0x1A that ends the file is dropped; anywhere else it is refused.
+struct RawLines<R> {
+    input: BufReader<R>,
+    buf: Vec<u8>,
+    line: usize,
+}
+
+impl<R: Read> RawLines<R> {
+    fn new(input: R) -> Self {
+        Self {
+            input: BufReader::with_capacity(64 * 1024, input),
+            buf: Vec::new(),
+            line: 0,
+        }
+    }
+
+    fn next(&mut self) -> Result<Option<(usize, &[u8])>, ReadError> {
+        self.buf.clear();
+        let n = (&mut self.input)
+            .take(MAX_RECORD as u64 + 2)
+            .read_until(b'\n', &mut self.buf)?;
+        if n == 0 {
+            return Ok(None);
+        }
+        self.line += 1;
+        let line = self.line;
+        if self.buf.last() == Some(&b'\n') {
+            self.buf.pop();
+            if self.buf.last() == Some(&b'\r') {
+                self.buf.pop();
+            }
+        } else if self.buf.len() > MAX_RECORD {
+            return Err(invalid(
+                line,
+                format!("a record is longer than {MAX_RECORD} bytes"),
+            ));
+        }
+        if let Some(at) = self.buf.iter().position(|&b| b == 0x1A) {
+            let at_the_end = at + 1 == self.buf.len() && self.input.fill_buf()?.is_empty();
+            if !at_the_end {
+                return Err(invalid(line, "0x1A before the end of the file"));
+            }
+            self.buf.pop();
+        }
+        Ok(Some((line, &self.buf)))
+    }
+}
+
+fn invalid(line: usize, reason: impl Into<String>) -> ReadError {
+    ReadError::Invalid(UkeError {
+        line,
+        reason: reason.into(),
+    })
+}
+
+/// The file's encoding, read through once: Shift_JIS if every line is, else UTF-8 if every line is.
+pub fn detect(input: impl Read) -> Result<Encoding, ReadError> {
+    let mut lines = RawLines::new(input);
+    let (mut sjis, mut utf8) = (true, true);
+    while let Some((line, bytes)) = lines.next()? {
+        if bytes.is_ascii() {
+            continue;
+        }
+        sjis = sjis
+            && encoding_rs::SHIFT_JIS
+                .decode_without_bom_handling_and_without_replacement(bytes)
+                .is_some();
+        utf8 = utf8 && std::str::from_utf8(bytes).is_ok();
+        if !sjis && !utf8 {
+            return Err(invalid(line, "the file is neither Shift_JIS nor UTF-8"));
+        }
+    }
+    Ok(if sjis {
+        Encoding::ShiftJis
+    } else {
+        Encoding::Utf8
+    })
+}
+
+/// The records of a file, one at a time, its fields borrowed from one decoded line: memory holds one record,
+/// whatever the size of the file. Blank lines are skipped (their numbers still count).
+struct Records<R> {
+    lines: RawLines<R>,
+    encoding: Encoding,
+    text: String,
+}
+
+impl<R: Read> Records<R> {
+    fn next(&mut self) -> Result<Option<(usize, Vec<&str>)>, ReadError> {
+        loop {
+            let Some((line, bytes)) = self.lines.next()? else {
+                return Ok(None);
+            };
+            if bytes.is_empty() {
+                continue;
+            }
+            self.text.clear();
+            let decoded = match self.encoding {
+                Encoding::ShiftJis => encoding_rs::SHIFT_JIS
+                    .decode_without_bom_handling_and_without_replacement(bytes),
+                Encoding::Utf8 => std::str::from_utf8(bytes)
+                    .ok()
+                    .map(std::borrow::Cow::Borrowed),
+            };
+            let Some(decoded) = decoded else {
+                return Err(invalid(
+                    line,
+                    format!("the line is not {}", self.encoding.name()),
+                ));
+            };
+            self.text.push_str(&decoded);
+            return Ok(Some((line, self.text.split(',').collect())));
+        }
+    }
 }
 
 fn field<'t>(r: &[&'t str], i: usize) -> &'t str {
@@ -247,15 +378,16 @@ fn institution(
 }
 
 /// The first record (IR 医科/歯科, UK 歯科, YK 調剤): the kind of file, the institution, the claim month.
-struct Header {
-    kind: Kind,
-    facility: InstitutionCode,
-    facility_name: String,
-    claim_month: String,
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Header {
+    pub kind: Kind,
+    pub facility: InstitutionCode,
+    pub facility_name: String,
+    pub claim_month: String,
 }
 
-fn header(first: &[&str]) -> Result<Header, UkeError> {
-    let facility = || institution(field(first, 2), field(first, 3), field(first, 4), 1);
+fn header(first: &[&str], line: usize) -> Result<Header, UkeError> {
+    let facility = || institution(field(first, 2), field(first, 3), field(first, 4), line);
     let (kind, facility_name, month, what) = match first[0] {
         "IR" if field(first, 3) == "3" => (
             Kind::Dental,
@@ -283,7 +415,7 @@ fn header(first: &[&str]) -> Result<Header, UkeError> {
         ),
         other => {
             return err(
-                1,
+                line,
                 format!("a claim file starts with IR, UK or YK, not {other:?}"),
             )
         }
@@ -292,7 +424,7 @@ fn header(first: &[&str]) -> Result<Header, UkeError> {
         kind,
         facility: facility()?,
         facility_name: facility_name.to_string(),
-        claim_month: month_of(month, 1, what)?,
+        claim_month: month_of(month, line, what)?,
     })
 }
 
@@ -309,45 +441,109 @@ struct Dispensing {
     quantity: String,
 }
 
-/// A file being read: the receipts so far, and what the following lines inherit.
-struct Reader {
+/// A file being read, record by record: the receipt being read, and what the following lines inherit. A receipt
+/// is handed out complete when the next `RE` or the `GO` arrives, so a file of any size is read in the memory of
+/// one receipt.
+struct Parser {
     kind: Kind,
-    receipts: Vec<Receipt>,
+    current: Option<Receipt>,
+    /// The last レセプト番号: numbers run 1..n within a file, so each must be greater than the one before.
+    last_number: u32,
     /// 診療識別, inherited by the following IY/SI lines until one sets another.
     shinryo: String,
     /// 調剤: the current Rp and its dispensings.
     rp: Option<Rp>,
     dispensings: Vec<Dispensing>,
+    closed: bool,
 }
 
-/// Parses a whole file. Any problem refuses the file (nothing of it is applied).
-pub fn parse(bytes: &[u8]) -> Result<UkeFile, UkeError> {
-    let text = decode(bytes)?;
-    let mut recs = records(&text);
-    let Some(first) = recs.next() else {
-        return err(0, "the file is empty");
-    };
-    let header = header(&first)?;
-    let mut reader = Reader {
-        kind: header.kind,
-        receipts: Vec::new(),
-        shinryo: String::new(),
-        rp: None,
-        dispensings: Vec::new(),
-    };
-    let (mut closed, mut last) = (false, 1);
-    for (i, r) in recs.enumerate() {
-        let line = i + 2;
-        last = line;
-        if closed {
-            return err(line, "records after GO");
+/// Reads a claim file receipt by receipt (after its header). Any problem refuses the whole file: a reader of it
+/// applies nothing until the last receipt has been read without error.
+pub struct UkeReader<R> {
+    records: Records<R>,
+    parser: Parser,
+    header: Header,
+    last_line: usize,
+}
+
+impl<R: Read> UkeReader<R> {
+    /// Reads the header of a file in a known encoding ([`detect`]).
+    pub fn open(input: R, encoding: Encoding) -> Result<Self, ReadError> {
+        let mut records = Records {
+            lines: RawLines::new(input),
+            encoding,
+            text: String::new(),
+        };
+        let Some((line, first)) = records.next()? else {
+            return Err(invalid(0, "the file is empty"));
+        };
+        let header = header(&first, line)?;
+        Ok(Self {
+            parser: Parser {
+                kind: header.kind,
+                current: None,
+                last_number: 0,
+                shinryo: String::new(),
+                rp: None,
+                dispensings: Vec::new(),
+                closed: false,
+            },
+            header,
+            records,
+            last_line: line,
+        })
+    }
+
+    pub fn header(&self) -> &Header {
+        &self.header
+    }
+
+    /// The next complete receipt; `None` once the `GO` record has been read and nothing follows it.
+    pub fn next_receipt(&mut self) -> Result<Option<Receipt>, ReadError> {
+        while let Some((line, r)) = self.records.next()? {
+            self.last_line = line;
+            if let Some(done) = self.parser.record(&r, line)? {
+                return Ok(Some(done));
+            }
         }
-        closed = reader.record(&r, line)?;
+        if !self.parser.closed {
+            return Err(invalid(
+                self.last_line,
+                "no GO record: the file is truncated",
+            ));
+        }
+        Ok(None)
     }
-    if !closed {
-        return err(last, "no GO record: the file is truncated");
+}
+
+/// Parses a whole file held in memory (tests, the seed's checks, the fuzzer). Any problem refuses the file.
+pub fn parse(bytes: &[u8]) -> Result<UkeFile, UkeError> {
+    let whole = |e: ReadError| match e {
+        ReadError::Invalid(e) => e,
+        ReadError::Io(e) => UkeError {
+            line: 0,
+            reason: e.to_string(),
+        },
+    };
+    let encoding = detect(bytes).map_err(whole)?;
+    let mut reader = UkeReader::open(bytes, encoding).map_err(whole)?;
+    let mut receipts = Vec::new();
+    while let Some(r) = reader.next_receipt().map_err(whole)? {
+        receipts.push(r);
     }
-    reader.finish(header)
+    let Header {
+        kind,
+        facility,
+        facility_name,
+        claim_month,
+    } = reader.header;
+    Ok(UkeFile {
+        kind,
+        facility,
+        facility_name,
+        claim_month,
+        receipts,
+    })
 }
 
 /// The dates of a receipt's month with a count in the 31 day columns starting at `first`, with their counts.
@@ -390,15 +586,25 @@ fn drug_code(code: &str, line: usize) -> Result<&str, UkeError> {
     Ok(code)
 }
 
-impl Reader {
-    /// Reads one record after the first; returns whether it closed the file (`GO`).
-    fn record(&mut self, r: &[&str], line: usize) -> Result<bool, UkeError> {
+impl Parser {
+    /// Reads one record after the first; returns the receipt it completes (the next `RE`, or `GO`).
+    fn record(&mut self, r: &[&str], line: usize) -> Result<Option<Receipt>, UkeError> {
+        if self.closed {
+            return err(line, "records after GO");
+        }
         let id = r[0];
         match (id, self.kind) {
-            ("GO", _) => return Ok(true),
+            ("GO", _) => {
+                self.closed = true;
+                return self.current.take().map(complete).transpose();
+            }
             ("IR", Kind::Dental) => {}
-            ("RE", _) => self.receipt(r, line)?,
-            _ if self.receipts.is_empty() => return err(line, format!("{id} before the first RE")),
+            ("RE", _) => {
+                let done = self.current.take().map(complete).transpose()?;
+                self.receipt(r, line)?;
+                return Ok(done);
+            }
+            _ if self.current.is_none() => return err(line, format!("{id} before the first RE")),
             ("HO", _) => {
                 let rec = self.current();
                 rec.insurer = Some(
@@ -449,14 +655,22 @@ impl Reader {
                 )
             }
         }
-        Ok(false)
+        let r = self.current();
+        if r.drugs.len() + r.coded.len() + r.procedures.len() > MAX_RECEIPT_LINES {
+            return err(
+                line,
+                format!(
+                    "receipt {} expands to more than {MAX_RECEIPT_LINES} dated drug and procedure lines",
+                    r.number
+                ),
+            );
+        }
+        Ok(None)
     }
 
     /// The receipt the current lines belong to (checked to exist before any other record is read).
     fn current(&mut self) -> &mut Receipt {
-        self.receipts
-            .last_mut()
-            .expect("a receipt before its lines")
+        self.current.as_mut().expect("a receipt before its lines")
     }
 
     /// `RE`: a new receipt; what lines inherit starts over.
@@ -480,11 +694,22 @@ impl Reader {
         } else {
             None
         };
-        self.receipts.push(Receipt {
+        let number: u32 = field(r, 1)
+            .parse()
+            .or_else(|_| err(line, "RE レセプト番号 is not a number"))?;
+        if number <= self.last_number {
+            return err(
+                line,
+                format!(
+                    "RE レセプト番号 {number} after {}: numbers run 1..n within a file",
+                    self.last_number
+                ),
+            );
+        }
+        self.last_number = number;
+        self.current = Some(Receipt {
             line,
-            number: field(r, 1)
-                .parse()
-                .or_else(|_| err(line, "RE レセプト番号 is not a number"))?,
+            number,
             month: month_of(field(r, 3), line, "RE 診療年月")?,
             name: field(r, 4).to_string(),
             sex: field(r, 5).to_string(),
@@ -615,28 +840,20 @@ impl Reader {
         self.current().drugs.extend(lines);
         Ok(())
     }
+}
 
-    /// The file once closed: every receipt has its insurer; DPC receipts take their coded drugs.
-    fn finish(mut self, header: Header) -> Result<UkeFile, UkeError> {
-        for r in &mut self.receipts {
-            if r.insurer.is_none() {
-                return err(
-                    r.line,
-                    "receipt without HO (保険者): 公費単独 receipts are not handled yet",
-                );
-            }
-            if !r.coded.is_empty() {
-                r.drugs = std::mem::take(&mut r.coded);
-            }
-        }
-        Ok(UkeFile {
-            kind: header.kind,
-            facility: header.facility,
-            facility_name: header.facility_name,
-            claim_month: header.claim_month,
-            receipts: self.receipts,
-        })
+/// A receipt once read to its end: it has its insurer; a DPC receipt takes its coded drugs.
+fn complete(mut r: Receipt) -> Result<Receipt, UkeError> {
+    if r.insurer.is_none() {
+        return err(
+            r.line,
+            "receipt without HO (保険者): 公費単独 receipts are not handled yet",
+        );
     }
+    if !r.coded.is_empty() {
+        r.drugs = std::mem::take(&mut r.coded);
+    }
+    Ok(r)
 }
 
 #[cfg(test)]
@@ -787,6 +1004,74 @@ mod tests {
             .unwrap_err()
             .reason
             .contains("check digit"));
+    }
+
+    /// A reader that counts what was taken from it.
+    struct Counted<'a>(&'a [u8], std::rc::Rc<std::cell::Cell<usize>>);
+
+    impl Read for Counted<'_> {
+        fn read(&mut self, out: &mut [u8]) -> std::io::Result<usize> {
+            let n = self.0.read(out)?;
+            self.1.set(self.1.get() + n);
+            Ok(n)
+        }
+    }
+
+    #[test]
+    fn a_file_is_read_receipt_by_receipt() {
+        let m = medical();
+        let receipt = &m[m.find("RE,").unwrap()..m.find("GO,").unwrap()];
+        let mut text = m[..m.find("RE,").unwrap()].to_string();
+        for n in 1..=5_000 {
+            text.push_str(&receipt.replacen("RE,1,", &format!("RE,{n},"), 1));
+        }
+        text.push_str("GO,1,135,99\n");
+        let bytes = sjis(&text);
+        let taken = std::rc::Rc::new(std::cell::Cell::new(0));
+        let mut r = UkeReader::open(Counted(&bytes, taken.clone()), Encoding::ShiftJis).unwrap();
+        assert_eq!(r.next_receipt().unwrap().unwrap().number, 1);
+        assert!(
+            taken.get() <= 2 * 64 * 1024 && bytes.len() > 10 * taken.get(),
+            "read {} of {} bytes for the first receipt",
+            taken.get(),
+            bytes.len()
+        );
+        let mut n = 1;
+        while let Some(rec) = r.next_receipt().unwrap() {
+            n += 1;
+            assert_eq!(rec.number, n);
+        }
+        assert_eq!(n, 5_000);
+    }
+
+    #[test]
+    fn a_receipt_cannot_expand_without_bound() {
+        let m = medical();
+        let iy = format!(
+            "IY,21,1,610406079,3,,14,,,,,,,{}\n",
+            days(&(1..=31).map(|d| (d, 1)).collect::<Vec<_>>())
+        );
+        let many = iy.repeat(MAX_RECEIPT_LINES / 31 + 1);
+        let e = parse(&sjis(
+            &m.replace("GO,1,135,99\n", &format!("{many}GO,1,135,99\n")),
+        ))
+        .unwrap_err();
+        assert!(e.reason.contains("more than 100000"), "{e}");
+    }
+
+    #[test]
+    fn shift_jis_and_utf8_files_are_told_apart() {
+        let m = medical();
+        assert_eq!(detect(&sjis(&m)[..]).unwrap(), Encoding::ShiftJis);
+        assert_eq!(detect(m.as_bytes()).unwrap(), Encoding::Utf8);
+        assert_eq!(parse(m.as_bytes()).unwrap(), parse(&sjis(&m)).unwrap());
+        let mut mixed = sjis(&m);
+        mixed.pop(); // the 0x1A that ends it
+        mixed.extend_from_slice("IY,あ\r\n".as_bytes()); // UTF-8, not Shift_JIS
+        assert!(detect(&mixed[..])
+            .unwrap_err()
+            .to_string()
+            .contains("neither"));
     }
 
     #[test]
