@@ -3,6 +3,7 @@
 
 use std::sync::Arc;
 
+use onshi_checkup::Checkups;
 use onshi_eligibility::Eligibility;
 use onshi_medication::Medication;
 use onshi_platform::pipeline::{Handlers, Reply, Request};
@@ -15,6 +16,7 @@ pub struct Services {
     /// Verifies certificates and Web API tokens, and answers the qualification messages.
     pub eligibility: Arc<Eligibility>,
     pub medication: Option<Arc<Medication>>,
+    pub checkup: Option<Arc<Checkups>>,
 }
 
 impl Handlers for Services {
@@ -31,13 +33,16 @@ impl Handlers for Services {
     async fn dispatch(&self, req: Request) -> Reply {
         use onshi_eligibility::{oqs_muimm01, oqs_muimm02, oqs_siimm01, oqs_siquc01};
         let e = &self.eligibility;
-        match (req.kind, &self.medication) {
-            (MessageKind::OqsSiquc01, _) => oqs_siquc01::answer(e, req),
-            (MessageKind::OqsSiimm01, _) => oqs_siimm01::answer(e, req).await,
-            (MessageKind::OqsMuimm01, _) => oqs_muimm01::answer(e, req).await,
-            (MessageKind::OqsMuimm02, _) => oqs_muimm02::answer(e, req).await,
-            (MessageKind::YzkSiquc01, Some(m)) => {
+        match (req.kind, &self.medication, &self.checkup) {
+            (MessageKind::OqsSiquc01, ..) => oqs_siquc01::answer(e, req),
+            (MessageKind::OqsSiimm01, ..) => oqs_siimm01::answer(e, req).await,
+            (MessageKind::OqsMuimm01, ..) => oqs_muimm01::answer(e, req).await,
+            (MessageKind::OqsMuimm02, ..) => oqs_muimm02::answer(e, req).await,
+            (MessageKind::YzkSiquc01, Some(m), _) => {
                 onshi_medication::yzk_siquc01::answer(m, req).await
+            }
+            (MessageKind::TkkSiquc01, _, Some(c)) => {
+                onshi_checkup::tkk_siquc01::answer(c, req).await
             }
             (
                 MessageKind::YzkSiquc01
@@ -50,7 +55,7 @@ impl Handlers for Services {
                 | MessageKind::OqsMuonq01
                 | MessageKind::OqsMuonq02
                 | MessageKind::TkkSiquc01,
-                _,
+                ..,
             ) => Reply::unsupported(&req),
         }
     }

@@ -30,6 +30,8 @@ pub enum Service {
     Medication,
     /// The card reader; needs the eligibility service in the same process (who is calling, what to show).
     Reader,
+    /// 特定健診 results; needs the eligibility service in the same process (who a person is).
+    Checkup,
 }
 
 pub const ALL: &[Service] = &[
@@ -39,6 +41,7 @@ pub const ALL: &[Service] = &[
     Service::Consent,
     Service::Medication,
     Service::Reader,
+    Service::Checkup,
 ];
 
 /// Every schema's migrations, in dependency order.
@@ -50,6 +53,7 @@ pub const MIGRATIONS: &[Migrations] = &[
     onshi_consent::MIGRATIONS,
     onshi_reader::MIGRATIONS,
     onshi_medication::MIGRATIONS,
+    onshi_checkup::MIGRATIONS,
     onshi_eligibility::MIGRATIONS,
     onshi_seed::nation::MIGRATIONS,
 ];
@@ -88,6 +92,7 @@ pub fn routes(services: &[Service]) -> Vec<RouteAccess> {
             Service::Consent => r.extend_from_slice(onshi_consent::ROUTES),
             Service::Medication => r.extend_from_slice(onshi_medication::ROUTES),
             Service::Reader => r.extend_from_slice(onshi_reader::ROUTES),
+            Service::Checkup => r.extend_from_slice(onshi_checkup::ROUTES),
         }
     }
     r
@@ -129,6 +134,15 @@ impl Host {
             }
             _ => None,
         };
+        let checkup = match (&eligibility, services.contains(&Service::Checkup)) {
+            (Some(e), true) => Some(onshi_checkup::Checkups::start(
+                core.clone(),
+                e.clone(),
+                Arc::new(onshi_consent::port::Local { core: core.clone() }),
+            )),
+            (None, true) => anyhow::bail!("the checkup service runs with the eligibility service"),
+            _ => None,
+        };
         let reader = match (&eligibility, services.contains(&Service::Reader)) {
             (Some(e), true) => Some(onshi_reader::Reader::start(
                 core.clone(),
@@ -144,6 +158,7 @@ impl Host {
                 handlers: Arc::new(Services {
                     eligibility: e,
                     medication: medication.clone(),
+                    checkup: checkup.clone(),
                 }),
                 clock: core.clock.clone(),
                 metrics: core.metrics.clone(),
@@ -177,6 +192,7 @@ impl Host {
         let elig_data = eligibility.clone().map(web::Data::new);
         let med_data = medication.map(web::Data::new);
         let reader_data = reader.map(web::Data::new);
+        let checkup_data = checkup.map(web::Data::new);
         let server = HttpServer::new(move || {
             let mut app = App::new()
                 .wrap(from_fn(roles::guard))
@@ -210,6 +226,9 @@ impl Host {
             }
             if let Some(r) = &reader_data {
                 app = app.app_data(r.clone()).configure(onshi_reader::configure);
+            }
+            if let Some(c) = &checkup_data {
+                app = app.app_data(c.clone()).configure(onshi_checkup::configure);
             }
             app
         })

@@ -171,6 +171,16 @@ pub mod limits {
     pub const REGISTRY_RECORD: usize = 64 * 1024;
     /// An insurer's JSON Lines bulk registration file.
     pub const INSURER_BULK: usize = 256 * 1024 * 1024;
+    /// A checkup submission (a ZIP archive or one hc08 document), spooled to disk and read entry by entry.
+    pub const CHECKUP_SUBMISSION: usize = 1024 * 1024 * 1024;
+    /// One hc08 document inside an archive, uncompressed (a full checkup is under 64 KiB).
+    pub const CHECKUP_DOCUMENT: usize = 1024 * 1024;
+    /// Entries of one archive (a large insurer's annual report holds some 100,000 persons).
+    pub const CHECKUP_ENTRIES: usize = 500_000;
+    /// Everything an archive may expand to, and the ratio of an entry's size to its compressed size beyond which it
+    /// is taken for a ZIP bomb.
+    pub const CHECKUP_EXPANDED: u64 = 8 * 1024 * 1024 * 1024;
+    pub const CHECKUP_RATIO: u64 = 200;
     /// One consent-service call (cards, registration, revocation, disasters).
     pub const CONSENT_CALL: usize = 16 * 1024;
     /// A claim file (UKE), over HTTP or in a claims folder. It is spooled to disk and read as a stream, so memory

@@ -53,6 +53,13 @@ impl BinaryCopy {
         }
     }
 
+    pub fn opt_int2(&mut self, v: Option<i32>) -> &mut Self {
+        match v.and_then(|v| i16::try_from(v).ok()) {
+            Some(v) => self.field(&v.to_be_bytes()),
+            None => self.null(),
+        }
+    }
+
     pub fn int4(&mut self, v: i32) -> &mut Self {
         self.field(&v.to_be_bytes())
     }

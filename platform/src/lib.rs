@@ -16,6 +16,7 @@
 //! | [`supervise`] | background tasks restarted after a failure, and their state for `/ready` |
 //! | [`pki`] | the simulator's CA, client/server/card certificates, rustls configurations |
 //! | [`copy`] | the binary COPY encoder for bulk loads |
+//! | [`pdf`] | simple Japanese PDF documents (the PDF forms of the data-retrieval answers) |
 //! | [`db`] | connection pool and the per-service migration runner |
 //! | [`pg`] | the embedded PostgreSQL cluster (the default when `DATABASE_URL` is unset) |
 //! | [`directory`] | what services may ask the eligibility service about people and facilities |
@@ -33,6 +34,7 @@ pub mod db;
 pub mod directory;
 pub mod feed;
 pub mod http;
+pub mod pdf;
 pub mod pg;
 pub mod pipeline;
 pub mod pki;

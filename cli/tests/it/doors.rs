@@ -54,7 +54,7 @@ impl Answer {
         Self { status, fields }
     }
 
-    /// Whether the answer carries `key`: as its code, or (YZKsiquc01, which has no code) as its message.
+    /// Whether the answer carries `key`: as its code, or (YZK/TKKsiquc01, which have no code) as its message.
     fn carries(&self, key: ResultKey) -> bool {
         let o = outcome(key, "");
         let prefix = o.message.split('（').next().unwrap_or_default();
@@ -123,6 +123,13 @@ fn good(kind: MessageKind) -> String {
              <BranchNumber>00</BranchNumber><ArbitraryFileIdentifier>y1</ArbitraryFileIdentifier></MessageHeader>\
              <MessageBody><StartDate>202601</StartDate><EndDate>202612</EndDate><FileCategory>2</FileCategory>\
              <PrDiInfClassification>1</PrDiInfClassification><MedicalTreatmentFlag>1</MedicalTreatmentFlag></MessageBody></XmlMsg>"
+        ),
+        MessageKind::TkkSiquc01 => format!(
+            "<?xml version=\"1.0\" encoding=\"UTF-8\"?><XmlMsg><MessageHeader>\
+             <MedicalInstitutionCode>{MED}</MedicalInstitutionCode><InsurerNumber>01130012</InsurerNumber>\
+             <InsuranceCardSymbol>12345678</InsuranceCardSymbol><InsuredPersonIdentificationNumber>1</InsuredPersonIdentificationNumber>\
+             <BranchNumber>00</BranchNumber><ArbitraryFileIdentifier>t1</ArbitraryFileIdentifier></MessageHeader>\
+             <MessageBody><FileCategory>2</FileCategory></MessageBody></XmlMsg>"
         ),
         other => panic!("no request for {}", other.stem()),
     }
@@ -223,7 +230,7 @@ fn cases(kind: MessageKind) -> Vec<Case> {
     ];
     cases.extend(match kind {
         MessageKind::OqsSiquc01 => siquc01_cases(&good),
-        MessageKind::YzkSiquc01 => vec![tree_case(
+        MessageKind::YzkSiquc01 | MessageKind::TkkSiquc01 => vec![tree_case(
             "FileCategory out of range",
             good.replace(
                 "<FileCategory>2</FileCategory>",
@@ -354,6 +361,7 @@ async fn every_door_gives_the_same_answer_to_the_same_bad_input() {
         MessageKind::OqsSiquc01,
         MessageKind::OqsSiimm01,
         MessageKind::YzkSiquc01,
+        MessageKind::TkkSiquc01,
     ] {
         for case in cases(kind) {
             let what = format!("{} / {}", kind.stem(), case.label);

@@ -7,8 +7,12 @@
 use chrono::NaiveDateTime;
 use futures_util::future::BoxFuture;
 
+use onshi_platform::directory::{Directory, PersonRef};
 use onshi_platform::http::{ApiError, Core};
-use onshi_wire::ids::{Date, InstitutionCode};
+use onshi_wire::ids::{Date, DateTime, InstitutionCode};
+use onshi_wire::msg::PatientRequest;
+use onshi_wire::result_codes::outcome;
+use onshi_wire::xml::Encoding;
 
 use crate::access::{self, Basis, Refusal};
 use crate::Kind;
@@ -107,5 +111,50 @@ impl AccessPort for Local {
         now: NaiveDateTime,
     ) -> BoxFuture<'a, anyhow::Result<Result<Basis, Refusal>>> {
         Box::pin(async move { Ok(access::view(&self.core, person, facility, kind, now).await?) })
+    }
+}
+
+/// Why a data request is not answered with data: the encoding to answer in, the message, and the label counted in
+/// the metrics.
+pub struct Denied {
+    pub encoding: Encoding,
+    pub message: String,
+    pub label: &'static str,
+}
+
+/// The common gate of the data-retrieval messages (`YZKsiquc01`, `TKKsiquc01`): the facility may be answered, the
+/// patient is an insured person, and the consent service allows (and logs) this view of `kind`.
+pub async fn admit(
+    directory: &dyn Directory,
+    access: &dyn AccessPort,
+    r: &PatientRequest,
+    kind: Kind,
+    terminal: Option<&str>,
+    now: DateTime,
+) -> Result<(PersonRef, Encoding), Denied> {
+    let (encoding, check) = directory.facility(r.institution.as_str(), terminal, now.date());
+    let deny = |message: &str, label| Denied {
+        encoding,
+        message: message.to_string(),
+        label,
+    };
+    if let Err(key) = check {
+        return Err(deny(&outcome(key, "").message, "file_error"));
+    }
+    let branch = r.branch.as_string();
+    let Some(person) = directory.person(&r.insurer, &r.symbol, &r.number, Some(&branch), None)
+    else {
+        return Err(deny("該当する資格情報が存在しません。", "unknown_person"));
+    };
+    match access
+        .view(&person.person_id, &r.institution, kind, now.naive())
+        .await
+    {
+        Err(e) => {
+            tracing::error!(error = %e, "access check failed");
+            Err(deny("処理できませんでした。", "internal_error"))
+        }
+        Ok(Err(refusal)) => Err(deny(refusal.message(), "refused")),
+        Ok(Ok(_)) => Ok((person, encoding)),
     }
 }

@@ -6,7 +6,6 @@
 use onshi_platform::pipeline::{Reply, Request};
 use onshi_wire::msg::yzk_siquc01::{self, Patient};
 use onshi_wire::msg::HeaderEcho;
-use onshi_wire::result_codes::outcome;
 use onshi_wire::xml::Encoding;
 
 use crate::{pdf, Medication};
@@ -34,43 +33,19 @@ pub async fn answer(m: &Medication, req: Request) -> Reply {
             )
         }
     };
-    let (enc, check) = m
-        .directory
-        .facility(r.institution.as_str(), req.terminal(), now.date());
-    if let Err(key) = check {
-        return fail(&r.echo, enc, &outcome(key, "").message, "file_error");
-    }
-    let Some(person) = m.directory.person(
-        &r.insurer,
-        &r.symbol,
-        &r.number,
-        Some(&r.branch.as_string()),
-        None,
-    ) else {
-        return fail(
-            &r.echo,
-            enc,
-            "該当する資格情報が存在しません。",
-            "unknown_person",
-        );
+    let admitted = onshi_consent::port::admit(
+        m.directory.as_ref(),
+        m.consent.as_ref(),
+        &r.patient,
+        onshi_consent::Kind::Medication,
+        req.terminal(),
+        now,
+    )
+    .await;
+    let (person, enc) = match admitted {
+        Ok(admitted) => admitted,
+        Err(d) => return fail(&r.patient.echo, d.encoding, &d.message, d.label),
     };
-    let allowed = m
-        .consent
-        .view(
-            &person.person_id,
-            &r.institution,
-            onshi_consent::Kind::Medication,
-            now.naive(),
-        )
-        .await;
-    match allowed {
-        Err(e) => {
-            tracing::error!(error = %e, "medication: access check failed");
-            return fail(&r.echo, enc, "処理できませんでした。", "internal_error");
-        }
-        Ok(Err(refusal)) => return fail(&r.echo, enc, refusal.message(), "refused"),
-        Ok(Ok(_)) => {}
-    }
     let months = m
         .history(
             &person.person_id,
@@ -83,11 +58,16 @@ pub async fn answer(m: &Medication, req: Request) -> Reply {
         Ok(months) => months,
         Err(crate::history::HistoryError::TooMany(cap)) => {
             let message = format!("該当する情報が多すぎます（{cap}件超）。期間（StartDate・EndDate）を狭めてください。");
-            return fail(&r.echo, enc, &message, "too_many");
+            return fail(&r.patient.echo, enc, &message, "too_many");
         }
         Err(e) => {
             tracing::error!(error = %e, "medication: history query failed");
-            return fail(&r.echo, enc, "処理できませんでした。", "internal_error");
+            return fail(
+                &r.patient.echo,
+                enc,
+                "処理できませんでした。",
+                "internal_error",
+            );
         }
     };
     let patient = Patient {
@@ -99,6 +79,11 @@ pub async fn answer(m: &Medication, req: Request) -> Reply {
     if r.file_category % 2 == 1 {
         return Reply::new(pdf::write(&patient, &months, &now.compact()), "pdf");
     }
-    let body = yzk_siquc01::write(&r.echo, Some(&patient), Ok(&months), req.form().output(enc));
+    let body = yzk_siquc01::write(
+        &r.patient.echo,
+        Some(&patient),
+        Ok(&months),
+        req.form().output(enc),
+    );
     Reply::new(body, "answered")
 }

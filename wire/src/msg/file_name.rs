@@ -67,7 +67,8 @@ impl MessageKind {
 /// The JSON Web API (reference §1.7): each message path and the message kind it carries. The login path
 /// (`…/MSA12020/ILI12020SV01/auth`) issues the `idToken` and carries no message.
 ///
-/// Only the qualification search's path is documented; the 薬剤情報 path is the simulator's own, next to it.
+/// Only the qualification search's path is documented; the 薬剤情報 and 特定健診情報 paths are the simulator's own,
+/// next to it.
 pub const WEB_API_MESSAGES: &[(&str, MessageKind)] = &[
     (
         "/oqs-api-pro/MSA01030/ILI01030SV01/search",
@@ -76,6 +77,10 @@ pub const WEB_API_MESSAGES: &[(&str, MessageKind)] = &[
     (
         "/oqs-api-pro/MSA01030/ILI01030SV01/yzk",
         MessageKind::YzkSiquc01,
+    ),
+    (
+        "/oqs-api-pro/MSA01030/ILI01030SV01/tkk",
+        MessageKind::TkkSiquc01,
     ),
 ];
 

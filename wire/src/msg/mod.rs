@@ -9,10 +9,13 @@ pub mod oqs_muimm02;
 pub mod oqs_siimm01;
 pub mod oqs_siquc01;
 pub mod qualification;
+pub mod tkk_siquc01;
 pub mod yzk_siquc01;
 
 use crate::codes::{CodeTable, ReferenceClassification, SegmentOfResult};
-use crate::ids::{Date, DateTime, InstitutionCode};
+use crate::ids::{
+    BranchNumber, CardNumber, CardSymbol, Date, DateTime, InstitutionCode, InsurerNumber,
+};
 use crate::result_codes::{outcome, Outcome, ResultKey};
 use crate::xml::{Element, Emitter, Encoding, XmlError};
 
@@ -222,4 +225,74 @@ pub fn write_header(e: &mut Emitter, h: &ResponseHeader) {
     );
     e.leaf("ReferenceClassification", h.reference_classification.code());
     write_result_tail(e, h.segment, h.error.as_ref(), h.encoding);
+}
+
+/// The header of the data-retrieval requests (`YZKsiquc01`, `TKKsiquc01`): the facility and the patient by the
+/// card's own element names (`InsuranceCardSymbol`, `InsuredPersonIdentificationNumber`, `BranchNumber`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PatientRequest {
+    pub institution: InstitutionCode,
+    pub echo: HeaderEcho,
+    pub insurer: InsurerNumber,
+    pub symbol: CardSymbol,
+    pub number: CardNumber,
+    pub branch: BranchNumber,
+}
+
+impl PatientRequest {
+    /// The header, and the body for the message's own fields.
+    pub fn parse(root: &Element) -> Result<(Self, &Element), FileError> {
+        if root.name != "XmlMsg" {
+            return Err(FileError::new(ResultKey::WrongRoot, &root.name));
+        }
+        let h = root
+            .child("MessageHeader")
+            .ok_or_else(|| FileError::new(ResultKey::HeaderMissing, "MessageHeader"))?;
+        let echo = HeaderEcho {
+            confirmation_date: None,
+            institution: h.value("MedicalInstitutionCode").map(str::to_string),
+            arbitrary_file_identifier: h.value("ArbitraryFileIdentifier").map(str::to_string),
+        };
+        let need = |name: &str| {
+            h.value(name)
+                .ok_or_else(|| FileError::new(ResultKey::HeaderMissing, name).with_echo(&echo))
+        };
+        let bad = |name: &str| FileError::new(ResultKey::HeaderInvalid, name).with_echo(&echo);
+        let institution = InstitutionCode::parse(need("MedicalInstitutionCode")?)
+            .map_err(|_| bad("MedicalInstitutionCode"))?;
+        let insurer =
+            InsurerNumber::parse(need("InsurerNumber")?).map_err(|_| bad("InsurerNumber"))?;
+        let symbol = CardSymbol::parse(h.value("InsuranceCardSymbol").unwrap_or(""))
+            .map_err(|_| bad("InsuranceCardSymbol"))?;
+        let number = CardNumber::parse(need("InsuredPersonIdentificationNumber")?)
+            .map_err(|_| bad("InsuredPersonIdentificationNumber"))?;
+        let branch = BranchNumber::parse(need("BranchNumber")?).map_err(|_| bad("BranchNumber"))?;
+        let body = root.child("MessageBody").ok_or_else(|| {
+            FileError::new(ResultKey::BodyMissing, "MessageBody").with_echo(&echo)
+        })?;
+        let request = Self {
+            institution,
+            echo,
+            insurer,
+            symbol,
+            number,
+            branch,
+        };
+        Ok((request, body))
+    }
+}
+
+/// `FileCategory` of a data-retrieval request: 1 to `max`, 2 (XML) when absent.
+pub fn file_category(body: &Element, max: u8, echo: &HeaderEcho) -> Result<u8, FileError> {
+    match body.value("FileCategory") {
+        None => Ok(2),
+        Some(c) => c
+            .trim()
+            .parse::<u8>()
+            .ok()
+            .filter(|c| (1..=max).contains(c))
+            .ok_or_else(|| {
+                FileError::new(ResultKey::HeaderInvalid, "FileCategory").with_echo(echo)
+            }),
+    }
 }

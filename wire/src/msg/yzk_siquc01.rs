@@ -6,19 +6,13 @@
 //! Where the reference is silent ([U]): `StartDate`/`EndDate` are read as YYYYMM (YYYYMMDD accepted), and
 //! `ResultCode`/`MessageContents` are written in the header.
 
-use crate::ids::{BranchNumber, CardNumber, CardSymbol, InstitutionCode, InsurerNumber};
-use crate::msg::{FileError, HeaderEcho};
+use crate::msg::{file_category, FileError, HeaderEcho, PatientRequest};
 use crate::result_codes::ResultKey;
 use crate::xml::{Element, Emitter, OutputForm};
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Request {
-    pub institution: InstitutionCode,
-    pub echo: HeaderEcho,
-    pub insurer: InsurerNumber,
-    pub symbol: CardSymbol,
-    pub number: CardNumber,
-    pub branch: BranchNumber,
+    pub patient: PatientRequest,
     /// Inclusive months `YYYYMM`.
     pub from_month: Option<String>,
     pub to_month: Option<String>,
@@ -37,52 +31,13 @@ fn month(s: Option<&str>, name: &str, echo: &HeaderEcho) -> Result<Option<String
 }
 
 pub fn parse(root: &Element) -> Result<Request, FileError> {
-    if root.name != "XmlMsg" {
-        return Err(FileError::new(ResultKey::WrongRoot, &root.name));
-    }
-    let h = root
-        .child("MessageHeader")
-        .ok_or_else(|| FileError::new(ResultKey::HeaderMissing, "MessageHeader"))?;
-    let echo = HeaderEcho {
-        confirmation_date: None,
-        institution: h.value("MedicalInstitutionCode").map(str::to_string),
-        arbitrary_file_identifier: h.value("ArbitraryFileIdentifier").map(str::to_string),
-    };
-    let need = |name: &str| {
-        h.value(name)
-            .ok_or_else(|| FileError::new(ResultKey::HeaderMissing, name).with_echo(&echo))
-    };
-    let bad = |name: &str| FileError::new(ResultKey::HeaderInvalid, name).with_echo(&echo);
-    let institution = InstitutionCode::parse(need("MedicalInstitutionCode")?)
-        .map_err(|_| bad("MedicalInstitutionCode"))?;
-    let insurer = InsurerNumber::parse(need("InsurerNumber")?).map_err(|_| bad("InsurerNumber"))?;
-    let symbol = CardSymbol::parse(h.value("InsuranceCardSymbol").unwrap_or(""))
-        .map_err(|_| bad("InsuranceCardSymbol"))?;
-    let number = CardNumber::parse(need("InsuredPersonIdentificationNumber")?)
-        .map_err(|_| bad("InsuredPersonIdentificationNumber"))?;
-    let branch = BranchNumber::parse(need("BranchNumber")?).map_err(|_| bad("BranchNumber"))?;
-    let body = root
-        .child("MessageBody")
-        .ok_or_else(|| FileError::new(ResultKey::BodyMissing, "MessageBody").with_echo(&echo))?;
-    let file_category = match body.value("FileCategory") {
-        None => 2,
-        Some(c) => c
-            .trim()
-            .parse::<u8>()
-            .ok()
-            .filter(|c| (1..=4).contains(c))
-            .ok_or_else(|| bad("FileCategory"))?,
-    };
+    let (patient, body) = PatientRequest::parse(root)?;
+    let echo = &patient.echo;
     Ok(Request {
-        from_month: month(body.value("StartDate"), "StartDate", &echo)?,
-        to_month: month(body.value("EndDate"), "EndDate", &echo)?,
-        institution,
-        echo,
-        insurer,
-        symbol,
-        number,
-        branch,
-        file_category,
+        file_category: file_category(body, 4, echo)?,
+        from_month: month(body.value("StartDate"), "StartDate", echo)?,
+        to_month: month(body.value("EndDate"), "EndDate", echo)?,
+        patient,
     })
 }
 

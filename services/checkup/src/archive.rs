@@ -1,0 +1,411 @@
+//! Reading a submission: a ZIP archive of the electronic standard format (reference `checkups-cda.md` §2.2–2.4) or
+//! one hc08 document. Archive-level problems refuse the whole submission before any person is read: not a ZIP, an
+//! entry name that is absolute or climbs out (`..`), an archive inside the archive, entries outside one root folder
+//! named `{sender10}_{receiver8}_{YYYYMMDD}{N}_{X}`, no `ix08_V08.xml`, an index whose `totalRecordCount` is not the
+//! number of DATA + CLAIMS files, a 保健指導 archive, too many entries, or an entry that expands beyond its limit
+//! or by more than [`limits::CHECKUP_RATIO`] times (a ZIP bomb). Then each `DATA/*.xml` is read (at most
+//! [`limits::CHECKUP_DOCUMENT`] bytes), parsed and checked on its own: one person's problems never stop the others.
+//! Everything runs on a blocking thread that hands the files over one at a time through a bounded channel, so
+//! memory does not depend on the size of the archive.
+
+use std::io::Read;
+use std::path::{Path, PathBuf};
+
+use chrono::NaiveDate;
+use onshi_platform::config::limits;
+
+use crate::validate::{self, Checkup, Problem};
+
+/// What the index of an archive says.
+#[derive(Debug, Clone, Default, serde::Serialize)]
+pub struct ArchiveInfo {
+    pub root: String,
+    /// 種別コード: 10 保険者→国 (annual report), 12 閲覧用 (the monthly registration for viewing), …
+    pub interaction_type: Option<String>,
+    /// 実施区分: 1 特定健診情報, 3 国への実績報告, …
+    pub service_event_type: Option<String>,
+    pub total_record_count: Option<u64>,
+    pub sender: Option<String>,
+    pub receiver: Option<String>,
+}
+
+/// One person file, read and checked.
+#[derive(Debug)]
+pub struct File {
+    pub name: String,
+    pub sha256: String,
+    pub checked: Result<Checkup, Vec<Problem>>,
+}
+
+/// Why a submission was refused whole.
+#[derive(Debug, thiserror::Error)]
+pub enum Refusal {
+    #[error("{0}")]
+    Invalid(String),
+    #[error("reading the submission: {0}")]
+    Io(#[from] std::io::Error),
+}
+
+fn invalid<T>(message: impl Into<String>) -> Result<T, Refusal> {
+    Err(Refusal::Invalid(message.into()))
+}
+
+/// A submission being read: what its index says, its warnings, and its files as they come.
+pub struct Submission {
+    pub archive: Option<ArchiveInfo>,
+    pub warnings: Vec<String>,
+    files: tokio::sync::mpsc::Receiver<File>,
+    task: tokio::task::JoinHandle<Result<(), Refusal>>,
+}
+
+impl Submission {
+    /// Opens the submission stored at `path` (checked as a whole first); `today` bounds checkup dates.
+    pub async fn open(path: &Path, today: NaiveDate) -> Result<Self, Refusal> {
+        let path = path.to_path_buf();
+        let (head_tx, head_rx) = tokio::sync::oneshot::channel();
+        let (tx, files) = tokio::sync::mpsc::channel(64);
+        let task = tokio::task::spawn_blocking(move || read(&path, today, head_tx, tx));
+        match head_rx.await {
+            Ok((archive, warnings)) => Ok(Self {
+                archive,
+                warnings,
+                files,
+                task,
+            }),
+            Err(_) => Err(outcome(task).await.err().unwrap_or_else(|| {
+                Refusal::Io(std::io::Error::other(
+                    "the submission ended before it was read",
+                ))
+            })),
+        }
+    }
+
+    pub async fn next(&mut self) -> Option<File> {
+        self.files.recv().await
+    }
+
+    /// After the last file: whether the whole submission was read.
+    pub async fn finish(self) -> Result<(), Refusal> {
+        drop(self.files);
+        outcome(self.task).await
+    }
+}
+
+async fn outcome(task: tokio::task::JoinHandle<Result<(), Refusal>>) -> Result<(), Refusal> {
+    task.await.unwrap_or_else(|e| {
+        Err(Refusal::Io(std::io::Error::other(format!(
+            "the reading thread failed: {e}"
+        ))))
+    })
+}
+
+type Head = (Option<ArchiveInfo>, Vec<String>);
+
+fn read(
+    path: &PathBuf,
+    today: NaiveDate,
+    head: tokio::sync::oneshot::Sender<Head>,
+    files: tokio::sync::mpsc::Sender<File>,
+) -> Result<(), Refusal> {
+    let mut magic = [0u8; 4];
+    let n = std::fs::File::open(path)?.read(&mut magic)?;
+    if magic[..n].starts_with(b"PK\x03\x04") {
+        return read_archive(path, today, head, files);
+    }
+    let bytes = read_limited(std::fs::File::open(path)?, "the document")?;
+    let text_like = bytes
+        .strip_prefix(b"\xEF\xBB\xBF")
+        .unwrap_or(&bytes)
+        .trim_ascii_start();
+    if !text_like.starts_with(b"<") {
+        return invalid("the submission is neither a ZIP archive nor an hc08 XML document");
+    }
+    if head.send((None, vec![])).is_ok() {
+        let _ = files.blocking_send(file("document".into(), &bytes, today));
+    }
+    Ok(())
+}
+
+/// Reads at most [`limits::CHECKUP_DOCUMENT`] bytes; more refuses.
+fn read_limited(r: impl Read, what: &str) -> Result<Vec<u8>, Refusal> {
+    let mut bytes = Vec::new();
+    r.take(limits::CHECKUP_DOCUMENT as u64 + 1)
+        .read_to_end(&mut bytes)?;
+    if bytes.len() > limits::CHECKUP_DOCUMENT {
+        return invalid(format!(
+            "{what} is larger than the limit of {} bytes",
+            limits::CHECKUP_DOCUMENT
+        ));
+    }
+    Ok(bytes)
+}
+
+fn file(name: String, bytes: &[u8], today: NaiveDate) -> File {
+    let checked = match crate::cda::parse(bytes) {
+        Ok(doc) => validate::check(&doc, today),
+        Err(e) => Err(vec![Problem {
+            item: None,
+            message: e.0,
+        }]),
+    };
+    File {
+        name,
+        sha256: onshi_platform::sha256_hex(bytes),
+        checked,
+    }
+}
+
+/// Whether a root folder name follows `{sender10}_{receiver8}_{YYYYMMDD}{N}_{X}`.
+fn root_name_ok(root: &str) -> bool {
+    let parts: Vec<&str> = root.split('_').collect();
+    let digits = |s: &str, n: usize| s.len() == n && s.bytes().all(|b| b.is_ascii_digit());
+    parts.len() == 4
+        && digits(parts[0], 10)
+        && digits(parts[1], 8)
+        && digits(parts[2], 9)
+        && crate::cda::date(&parts[2][..8]).is_some()
+        && digits(parts[3], 1)
+}
+
+/// Whether a DATA file name follows `{h}{institution10}{YYYYMMDD}{N}{X}{serial6}.xml`.
+fn data_name_ok(name: &str) -> bool {
+    let Some(stem) = name.strip_suffix(".xml") else {
+        return false;
+    };
+    stem.len() == 27
+        && stem.starts_with(['h', 'g'])
+        && stem[1..].bytes().all(|b| b.is_ascii_digit())
+}
+
+const NESTED: &[&str] = &[
+    ".zip", ".gz", ".tgz", ".tar", ".7z", ".lzh", ".rar", ".bz2", ".xz",
+];
+
+fn read_archive(
+    path: &PathBuf,
+    today: NaiveDate,
+    head: tokio::sync::oneshot::Sender<Head>,
+    files: tokio::sync::mpsc::Sender<File>,
+) -> Result<(), Refusal> {
+    let mut zip = match zip::ZipArchive::new(std::fs::File::open(path)?) {
+        Ok(z) => z,
+        Err(e) => return invalid(format!("the archive cannot be read as ZIP: {e}")),
+    };
+    if zip.len() > limits::CHECKUP_ENTRIES {
+        return invalid(format!(
+            "the archive has {} entries; the limit is {}",
+            zip.len(),
+            limits::CHECKUP_ENTRIES
+        ));
+    }
+    // Every name and size first, from the central directory (nothing is expanded yet).
+    let mut root: Option<String> = None;
+    let (mut data, mut claims, mut warnings) = (Vec::new(), 0u64, Vec::new());
+    let mut index = None;
+    let mut expanded = 0u64;
+    for i in 0..zip.len() {
+        let entry = zip
+            .by_index_raw(i)
+            .map_err(|e| Refusal::Invalid(format!("entry {i} cannot be read: {e}")))?;
+        let name = entry.name().replace('\\', "/");
+        let bad_name = name.starts_with('/')
+            || name.split('/').any(|p| p == ".." || p == ".")
+            || name.as_bytes().get(1) == Some(&b':')
+            || entry.enclosed_name().is_none();
+        if bad_name {
+            return invalid(format!(
+                "entry {name:?} is absolute or leaves the archive's folder"
+            ));
+        }
+        let lower = name.to_ascii_lowercase();
+        if NESTED.iter().any(|x| lower.ends_with(x)) {
+            return invalid(format!(
+                "entry {name:?} is an archive: nested archives are not accepted"
+            ));
+        }
+        expanded += entry.size();
+        let ratio = entry.size() / entry.compressed_size().max(1);
+        if ratio > limits::CHECKUP_RATIO || expanded > limits::CHECKUP_EXPANDED {
+            return invalid(format!(
+                "entry {name:?} expands {ratio} times (to {} bytes): refused as a ZIP bomb",
+                entry.size()
+            ));
+        }
+        let (first, rest) = name.split_once('/').unwrap_or((name.as_str(), ""));
+        match &root {
+            None => root = Some(first.to_string()),
+            Some(r) if r != first => {
+                return invalid(format!(
+                    "entries must all be inside one root folder: {r:?} and {first:?}"
+                ))
+            }
+            _ => {}
+        }
+        if entry.is_dir() || rest.is_empty() {
+            continue;
+        }
+        match rest.split_once('/') {
+            None if rest == "ix08_V08.xml" => index = Some(i),
+            None if rest == "su08_V08.xml" => {}
+            Some(("DATA", f)) if f.ends_with(".xml") && !f.contains('/') => {
+                if entry.size() > limits::CHECKUP_DOCUMENT as u64 {
+                    return invalid(format!(
+                        "entry {name:?} is larger than the limit of {} bytes",
+                        limits::CHECKUP_DOCUMENT
+                    ));
+                }
+                if !data_name_ok(f) {
+                    warnings.push(format!(
+                        "{name}: the name does not follow h + 機関番号 + date + serial (accepted)"
+                    ));
+                }
+                data.push((i, name.clone()));
+            }
+            Some(("CLAIMS", f)) if f.ends_with(".xml") => claims += 1,
+            Some(("XSD", _)) => {}
+            _ => warnings.push(format!("{name}: not part of the archive layout (ignored)")),
+        }
+    }
+    let Some(root) = root else {
+        return invalid("the archive is empty");
+    };
+    if !root_name_ok(&root) {
+        return invalid(format!(
+            "the root folder {root:?} is not named {{sender10}}_{{receiver8}}_{{YYYYMMDD}}{{N}}_{{X}}"
+        ));
+    }
+    let Some(index) = index else {
+        return invalid(format!("{root}/ix08_V08.xml (the index) is missing"));
+    };
+    let bytes = {
+        let entry = zip
+            .by_index(index)
+            .map_err(|e| Refusal::Invalid(format!("the index cannot be read: {e}")))?;
+        read_limited(entry, "the index")?
+    };
+    let mut info = read_index(&bytes)?;
+    info.root = root.clone();
+    if info.total_record_count != Some(data.len() as u64 + claims) {
+        return invalid(format!(
+            "ix08 totalRecordCount is {:?}, but the archive holds {} DATA and {claims} CLAIMS files",
+            info.total_record_count,
+            data.len()
+        ));
+    }
+    match info.service_event_type.as_deref() {
+        Some("1" | "3" | "4" | "5") => {}
+        Some("2") => {
+            return invalid("特定保健指導 archives (実施区分 2) are not registered by this system")
+        }
+        other => {
+            return invalid(format!(
+                "ix08 serviceEventType must be 1 (特定健診情報), not {other:?}"
+            ))
+        }
+    }
+    if head.send((Some(info), warnings)).is_err() {
+        return Ok(());
+    }
+    for (i, name) in data {
+        let bytes = {
+            let entry = zip
+                .by_index(i)
+                .map_err(|e| Refusal::Invalid(format!("{name} cannot be read: {e}")))?;
+            read_limited(entry, &name)?
+        };
+        if files.blocking_send(file(name, &bytes, today)).is_err() {
+            return Ok(());
+        }
+    }
+    Ok(())
+}
+
+/// The fields of `ix08_V08.xml` (attributes of its children, by local name).
+fn read_index(bytes: &[u8]) -> Result<ArchiveInfo, Refusal> {
+    use quick_xml::events::Event;
+    let text = std::str::from_utf8(bytes.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(bytes))
+        .map_err(|_| Refusal::Invalid("the index is not UTF-8".into()))?;
+    let mut reader = quick_xml::Reader::from_str(text);
+    let mut info = ArchiveInfo::default();
+    let mut path: Vec<String> = Vec::new();
+    let bad =
+        |e: &dyn std::fmt::Display| Refusal::Invalid(format!("the index is not well-formed: {e}"));
+    loop {
+        match reader.read_event().map_err(|e| bad(&e))? {
+            Event::DocType(_) => return invalid("the index has a DOCTYPE"),
+            ev @ (Event::Start(_) | Event::Empty(_)) => {
+                let (Event::Start(e) | Event::Empty(e)) = &ev else {
+                    unreachable!()
+                };
+                let name = String::from_utf8_lossy(e.local_name().as_ref()).into_owned();
+                if path.len() > 8 {
+                    return invalid("the index nests too deep");
+                }
+                if path.is_empty() && name != "index" {
+                    return invalid(format!("the index's root is {name:?}, not index"));
+                }
+                let attr = |key: &str| -> Option<String> {
+                    e.attributes()
+                        .flatten()
+                        .find(|a| a.key.local_name().as_ref() == key.as_bytes())
+                        .and_then(|a| a.unescape_value().ok().map(|v| v.trim().to_string()))
+                };
+                match (path.last().map(String::as_str), name.as_str()) {
+                    (Some("index"), "interactionType") => info.interaction_type = attr("code"),
+                    (Some("index"), "serviceEventType") => info.service_event_type = attr("code"),
+                    (Some("index"), "totalRecordCount") => {
+                        info.total_record_count = attr("value").and_then(|v| v.parse().ok())
+                    }
+                    (Some("sender"), "id") => info.sender = attr("extension"),
+                    (Some("receiver"), "id") => info.receiver = attr("extension"),
+                    _ => {}
+                }
+                if matches!(ev, Event::Start(_)) {
+                    path.push(name);
+                }
+            }
+            Event::End(_) => {
+                path.pop();
+            }
+            Event::Eof => break,
+            _ => {}
+        }
+    }
+    Ok(info)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names() {
+        assert!(root_name_ok("5521111111_00280081_202405271_1"));
+        assert!(!root_name_ok("5521111111_00280081_20240527_1"));
+        assert!(!root_name_ok("../x"));
+        assert!(data_name_ok("h12345678902025010101000001.xml"));
+        assert!(!data_name_ok("h2813000000_0059_00280081.xml"));
+    }
+
+    #[test]
+    fn the_index_is_read() {
+        let x = crate::synthetic::index(
+            "1310112345",
+            "01130012",
+            NaiveDate::from_ymd_opt(2025, 6, 10).unwrap(),
+            12,
+            1,
+            3,
+        );
+        let i = read_index(x.as_bytes()).unwrap();
+        assert_eq!(
+            (
+                i.interaction_type.as_deref(),
+                i.service_event_type.as_deref(),
+                i.total_record_count,
+                i.receiver.as_deref()
+            ),
+            (Some("12"), Some("1"), Some(3), Some("01130012"))
+        );
+    }
+}
