@@ -135,7 +135,11 @@ struct SeedArgs {
     /// <folders>/<医療機関コード>/claims/ where a running simulator takes them in (between the 5th and the 12th).
     #[arg(long, value_name = "YYYYMM")]
     claims: Option<String>,
-    /// Root of the facility folders for --claims (default <home>/folders).
+    /// Also write the checkup results (特定健診・後期高齢者健診) of this fiscal year for the population, one submission
+    /// archive per insurer, into <folders>/insurers/<保険者番号>/checkups/ where a running simulator takes them in.
+    #[arg(long, value_name = "FY")]
+    checkups: Option<i32>,
+    /// Root of the facility folders for --claims and --checkups (default <home>/folders).
     #[arg(long)]
     folders: Option<PathBuf>,
 }
@@ -538,6 +542,15 @@ async fn seed(home: &std::path::Path, args: SeedArgs) -> anyhow::Result<()> {
             bail!("--claims: a treatment month YYYYMM, e.g. 202610");
         }
     }
+    if let Some(fy) = args.checkups {
+        let last = onshi_checkup::validate::fiscal_year(nation::default_as_of());
+        if !(onshi_checkup::validate::FIRST_FISCAL_YEAR..=last).contains(&fy) {
+            bail!(
+                "--checkups: a fiscal year from {} to {last}",
+                onshi_checkup::validate::FIRST_FISCAL_YEAR
+            );
+        }
+    }
     let scale = nation::Scale::parse(&args.scale).map_err(anyhow::Error::msg)?;
     let threads = args
         .threads
@@ -547,7 +560,8 @@ async fn seed(home: &std::path::Path, args: SeedArgs) -> anyhow::Result<()> {
     }
     let folders = args.folders.unwrap_or_else(|| home.join("folders"));
     let decks = args.decks.unwrap_or_else(|| home.join("decks"));
-    let (seed, report_only, claims) = (args.seed, args.report, args.claims);
+    let (seed, report_only, claims, checkups) =
+        (args.seed, args.report, args.claims, args.checkups);
     one_off(home, |core| async move {
         if !report_only {
             let opts = nation::Options {
@@ -576,6 +590,9 @@ async fn seed(home: &std::path::Path, args: SeedArgs) -> anyhow::Result<()> {
         if let Some(month) = claims {
             write_claims(seed, scale.persons, &month, &folders)?;
         }
+        if let Some(fy) = checkups {
+            write_checkups(seed, scale.persons, fy, &folders)?;
+        }
         Ok(())
     })
     .await
@@ -601,6 +618,30 @@ fn write_claims(
     println!(
         "claims {month}: {} files, {receipts} receipts written under {}/<code>/claims/",
         files.len(),
+        folders.display()
+    );
+    Ok(())
+}
+
+/// Writes the fiscal year's checkup archives of the loaded nation under `<folders>/insurers/<保険者番号>/checkups/`.
+fn write_checkups(
+    seed: u64,
+    persons: u64,
+    fy: i32,
+    folders: &std::path::Path,
+) -> anyhow::Result<()> {
+    use onshi_seed::nation;
+    let archives = nation::checkups::year_archives(seed, persons, nation::default_as_of(), fy)?;
+    let mut checkups = 0;
+    for a in &archives {
+        let dir = folders.join("insurers").join(&a.insurer).join("checkups");
+        std::fs::create_dir_all(&dir)?;
+        onshi_platform::transport::write_atomically(&dir, &a.file_name, &a.bytes)?;
+        checkups += a.persons;
+    }
+    println!(
+        "checkups FY{fy}: {} archives, {checkups} checkups written under {}/insurers/<保険者番号>/checkups/",
+        archives.len(),
         folders.display()
     );
     Ok(())

@@ -17,6 +17,7 @@
 //! with its row in `seed.chunks`: a killed load resumes with the missing chunks, without duplicates or gaps.
 
 pub mod catalogue;
+pub mod checkups;
 pub mod claims;
 pub mod facilities;
 pub mod names;

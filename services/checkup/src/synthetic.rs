@@ -173,8 +173,9 @@ pub fn document(e: &Example) -> String {
         ymd(e.date)
     ));
     x.push_str("<recordTarget><patientRole>\n");
+    let insurer = padded(&e.insurer);
     for (root, v) in [
-        ("1.2.392.200119.6.101", &e.insurer),
+        ("1.2.392.200119.6.101", &insurer),
         ("1.2.392.200119.6.204", &e.symbol),
         ("1.2.392.200119.6.205", &e.number),
         ("1.2.392.200119.6.211", &e.branch),
@@ -243,9 +244,18 @@ pub fn document(e: &Example) -> String {
     x
 }
 
+/// An insurer number as the standard format writes it: 8 digits, a 6-digit 国保 number zero-padded.
+pub fn padded(insurer: &str) -> String {
+    format!("{insurer:0>8}")
+}
+
 /// The name of a submission's root folder (and ZIP): `{sender10}_{receiver8}_{YYYYMMDD}{N}_{X}`.
 pub fn root_name(sender: &str, receiver: &str, date: NaiveDate, n: u8, kind: u8) -> String {
-    format!("{sender}_{receiver}_{}{n}_{kind}", date.format("%Y%m%d"))
+    format!(
+        "{sender}_{}_{}{n}_{kind}",
+        padded(receiver),
+        date.format("%Y%m%d")
+    )
 }
 
 /// The index file of an archive.
@@ -264,16 +274,79 @@ pub fn index(
 <interactionType code="{interaction}"/>
 <creationTime value="{}"/>
 <sender><id root="1.2.392.200119.6.102" extension="{sender}"/></sender>
-<receiver><id root="1.2.392.200119.6.101" extension="{receiver}"/></receiver>
+<receiver><id root="1.2.392.200119.6.101" extension="{}"/></receiver>
 <serviceEventType code="{kind}"/>
 <totalRecordCount value="{records}"/>
 </index>
 "#,
-        date.format("%Y%m%d")
+        date.format("%Y%m%d"),
+        padded(receiver)
     )
 }
 
-/// A submission archive of these documents (interaction type 12 閲覧用, 実施区分 1 特定健診情報) into `out`.
+/// A submission archive being written (interaction type 12 閲覧用, 実施区分 1 特定健診情報): documents are compressed
+/// as they are added; the index, which counts them, is written at the end.
+pub struct ArchiveWriter<W: Write + std::io::Seek> {
+    zip: zip::ZipWriter<W>,
+    root: String,
+    sender: String,
+    receiver: String,
+    date: NaiveDate,
+    documents: usize,
+}
+
+impl<W: Write + std::io::Seek> ArchiveWriter<W> {
+    pub fn new(out: W, sender: &str, receiver: &str, date: NaiveDate) -> Self {
+        Self {
+            zip: zip::ZipWriter::new(out),
+            root: root_name(sender, receiver, date, 0, 1),
+            sender: sender.to_string(),
+            receiver: receiver.to_string(),
+            date,
+            documents: 0,
+        }
+    }
+
+    fn options() -> zip::write::SimpleFileOptions {
+        zip::write::SimpleFileOptions::default()
+            .compression_method(zip::CompressionMethod::Deflated)
+    }
+
+    pub fn add(&mut self, document: &str) -> zip::result::ZipResult<()> {
+        self.documents += 1;
+        let name = format!(
+            "{}/DATA/h{}{}01{:06}.xml",
+            self.root,
+            self.sender,
+            self.date.format("%Y%m%d"),
+            self.documents
+        );
+        self.zip.start_file(name, Self::options())?;
+        self.zip.write_all(document.as_bytes())?;
+        Ok(())
+    }
+
+    pub fn documents(&self) -> usize {
+        self.documents
+    }
+
+    pub fn finish(mut self) -> zip::result::ZipResult<W> {
+        self.zip
+            .start_file(format!("{}/ix08_V08.xml", self.root), Self::options())?;
+        let ix = index(
+            &self.sender,
+            &self.receiver,
+            self.date,
+            12,
+            1,
+            self.documents,
+        );
+        self.zip.write_all(ix.as_bytes())?;
+        self.zip.finish()
+    }
+}
+
+/// A submission archive of these documents into `out`.
 pub fn archive<W: Write + std::io::Seek>(
     out: W,
     sender: &str,
@@ -281,21 +354,50 @@ pub fn archive<W: Write + std::io::Seek>(
     date: NaiveDate,
     documents: impl IntoIterator<Item = String>,
 ) -> zip::result::ZipResult<()> {
-    let root = root_name(sender, receiver, date, 0, 1);
-    let mut zip = zip::ZipWriter::new(out);
-    let options = zip::write::SimpleFileOptions::default()
-        .compression_method(zip::CompressionMethod::Deflated);
-    let mut n = 0usize;
+    let mut w = ArchiveWriter::new(out, sender, receiver, date);
     for doc in documents {
-        n += 1;
-        zip.start_file(
-            format!("{root}/DATA/h{sender}{}01{n:06}.xml", date.format("%Y%m%d")),
-            options,
-        )?;
-        zip.write_all(doc.as_bytes())?;
+        w.add(&doc)?;
     }
-    zip.start_file(format!("{root}/ix08_V08.xml"), options)?;
-    zip.write_all(index(sender, receiver, date, 12, 1, n).as_bytes())?;
-    zip.finish()?;
+    w.finish()?;
     Ok(())
+}
+
+/// The demo archive of the README's tour: 山田 太郎's 特定健診 of 2025-06-01, sent by the demo clinic to 01130012.
+pub const DEMO_ARCHIVE: &str = "seed/demo/checkups/1310112345_01130012_202506100_1.zip";
+
+/// The bytes of [`DEMO_ARCHIVE`].
+pub fn demo_archive() -> Vec<u8> {
+    let mut out = std::io::Cursor::new(Vec::new());
+    let date = NaiveDate::from_ymd_opt(2025, 6, 10).expect("date");
+    archive(
+        &mut out,
+        "1310112345",
+        "01130012",
+        date,
+        [document(&Example::vector_one())],
+    )
+    .expect("an archive in memory");
+    out.into_inner()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The shipped demo archive is what this code writes (run with `ONSHI_REGENERATE=1` after a change).
+    #[test]
+    fn the_demo_archive_is_current() {
+        let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("../..")
+            .join(DEMO_ARCHIVE);
+        let fresh = demo_archive();
+        if std::env::var_os("ONSHI_REGENERATE").is_some() {
+            std::fs::write(&path, &fresh).unwrap();
+        }
+        assert_eq!(
+            std::fs::read(&path).unwrap(),
+            fresh,
+            "run with ONSHI_REGENERATE=1"
+        );
+    }
 }

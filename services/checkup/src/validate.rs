@@ -114,7 +114,12 @@ pub fn check(doc: &Document, today: NaiveDate) -> Result<Checkup, Vec<Problem>> 
             format!("報告区分 codeSystem must be {}, not {s}", cda::oid::REPORT),
         ));
     }
-    let insurer = match doc.insurer.as_deref().map(InsurerNumber::parse) {
+    // The standard format zero-pads a 6-digit 国保 number to 8 digits (no 法別番号 is 00).
+    let insurer_text = doc
+        .insurer
+        .as_deref()
+        .map(|n| n.strip_prefix("00").filter(|_| n.len() == 8).unwrap_or(n));
+    let insurer = match insurer_text.map(InsurerNumber::parse) {
         Some(Ok(n)) => Some(n),
         Some(Err(e)) => {
             problems.push(problem(None, format!("保険者番号: {e}")));
@@ -502,6 +507,16 @@ mod tests {
         assert!(problems
             .iter()
             .any(|p| p.message.contains("体重 is required")));
+    }
+
+    #[test]
+    fn a_six_digit_insurer_number_is_written_zero_padded_and_read_back() {
+        let mut e = crate::synthetic::Example::vector_one();
+        e.insurer = "131151".into();
+        let xml = crate::synthetic::document(&e);
+        assert!(xml.contains(r#"extension="00131151""#));
+        let c = check(&cda::parse(xml.as_bytes()).unwrap(), today()).unwrap();
+        assert_eq!(c.insurer.as_str(), "131151");
     }
 
     #[test]
