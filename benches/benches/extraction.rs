@@ -5,36 +5,8 @@
 use std::sync::Arc;
 use std::time::Instant;
 
-use onshi_platform::directory::{Directory, PersonRef};
-use onshi_wire::ids::{CardNumber, CardSymbol, Date, InsurerNumber};
-use onshi_wire::result_codes::ResultKey;
-use onshi_wire::xml::Encoding;
-
-/// Every card is a person of its own (the bench measures extraction, not matching).
-struct Everyone;
-
-impl Directory for Everyone {
-    fn person(
-        &self,
-        insurer: &InsurerNumber,
-        _: &CardSymbol,
-        number: &CardNumber,
-        _: Option<&str>,
-        birth: Option<Date>,
-    ) -> Option<PersonRef> {
-        Some(PersonRef {
-            qualification_id: format!("{insurer}::{}:00", number.as_str()),
-            person_id: format!("bench-{}", number.as_str()),
-            name: "試験　太郎".into(),
-            kana: None,
-            birth: birth.unwrap_or(Date::parse("19800101").unwrap()),
-            sex: "1".into(),
-        })
-    }
-    fn facility(&self, _: &str, _: Option<&str>, _: Date) -> (Encoding, Result<(), ResultKey>) {
-        (Encoding::Utf8, Ok(()))
-    }
-}
+use onshi_benches::Everyone;
+use onshi_platform::directory::Directory;
 
 const CODES: [&str; 10] = [
     "610406079",

@@ -7,6 +7,7 @@
 //! | `seed_load` | the synthetic nation: generate + load 1 M persons against a raw COPY of the same rows |
 //! | `reader_flow` | the card-reader flow (place + identify + consent → face XML) over HTTP |
 //! | `extraction` | medication extraction against a raw COPY of the same rows |
+//! | `checkup` | a 100,000-person checkup submission against a raw COPY of the same rows; `TKKsiquc01` latency |
 //! | [`fuzz`] (and `src/bin/fuzz.rs`) | the seeded mutation fuzzer of every parser of outside input |
 
 pub mod fuzz;
@@ -82,4 +83,39 @@ pub fn count_arg(default: u64) -> u64 {
         .skip(1)
         .find_map(|a| a.parse().ok())
         .unwrap_or(default)
+}
+
+/// Every card is a person of its own (benches measure their path, not matching).
+pub struct Everyone;
+
+impl onshi_platform::directory::Directory for Everyone {
+    fn person(
+        &self,
+        insurer: &onshi_wire::ids::InsurerNumber,
+        _: &onshi_wire::ids::CardSymbol,
+        number: &onshi_wire::ids::CardNumber,
+        _: Option<&str>,
+        birth: Option<onshi_wire::ids::Date>,
+    ) -> Option<onshi_platform::directory::PersonRef> {
+        Some(onshi_platform::directory::PersonRef {
+            qualification_id: format!("{insurer}::{}:00", number.as_str()),
+            person_id: format!("bench-{}", number.as_str()),
+            name: "試験　太郎".into(),
+            kana: None,
+            birth: birth.unwrap_or_else(|| onshi_wire::ids::Date::parse("19800101").expect("date")),
+            sex: "1".into(),
+        })
+    }
+
+    fn facility(
+        &self,
+        _: &str,
+        _: Option<&str>,
+        _: onshi_wire::ids::Date,
+    ) -> (
+        onshi_wire::xml::Encoding,
+        Result<(), onshi_wire::result_codes::ResultKey>,
+    ) {
+        (onshi_wire::xml::Encoding::Utf8, Ok(()))
+    }
 }

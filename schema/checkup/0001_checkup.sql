@@ -36,8 +36,10 @@ CREATE TABLE checkup.results (
 CREATE INDEX results_current ON checkup.results (person_id, checkup_date)
     WHERE replaced_by IS NULL AND deleted_at IS NULL;
 
+-- No foreign key: items are copied in with their result in the same transaction, and a per-row check would cost
+-- more than the copy itself (docs/PERFORMANCE.md).
 CREATE TABLE checkup.items (
-    result_id      bigint NOT NULL REFERENCES checkup.results (id),
+    result_id      bigint NOT NULL,             -- checkup.results (id)
     seq            int NOT NULL,
     code           text NOT NULL,            -- 17-character item code
     value_type     text NOT NULL,            -- PQ | CD | ST

@@ -193,10 +193,23 @@ pub fn is_xml_char(c: char) -> bool {
     matches!(c, '\t' | '\n' | '\r' | '\u{20}'..='\u{D7FF}' | '\u{E000}'..='\u{FFFD}' | '\u{10000}'..)
 }
 
+/// The first character of `text` that XML 1.0 forbids. Valid UTF-8 holds no surrogates, so only control
+/// characters (one byte each) and U+FFFE/U+FFFF (`EF BF BE`/`EF BF BF`) can be forbidden: the scan is over bytes.
+pub fn forbidden_char(text: &str) -> Option<char> {
+    let b = text.as_bytes();
+    let at = b.iter().enumerate().position(|(i, &c)| {
+        (c < 0x20 && !matches!(c, b'\t' | b'\n' | b'\r'))
+            || (c == 0xEF
+                && b.get(i + 1) == Some(&0xBF)
+                && matches!(b.get(i + 2), Some(0xBE | 0xBF)))
+    })?;
+    text[at..].chars().next()
+}
+
 /// Refuses text with a character XML 1.0 forbids, raw or written as a character reference: it could not be
 /// echoed into a well-formed answer, and it never reaches the database.
 fn check_chars(text: &str) -> Result<(), XmlError> {
-    match text.chars().find(|c| !is_xml_char(*c)) {
+    match forbidden_char(text) {
         Some(c) => Err(XmlError::Malformed(format!(
             "the character U+{:04X} is not allowed in XML",
             u32::from(c)
@@ -540,6 +553,18 @@ fn json_string(out: &mut String, s: &str) {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_byte_scan_finds_what_the_character_rule_forbids() {
+        for c in ['\u{0}', '\u{1}', '\u{1f}', '\u{fffe}', '\u{ffff}'] {
+            assert_eq!(forbidden_char(&format!("ab日本{c}x")), Some(c));
+            assert!(!is_xml_char(c));
+        }
+        for ok in ["", "\t\n\r", "日本語 ｱｲｳ \u{fffd} \u{10000} \u{efbf}"] {
+            assert_eq!(forbidden_char(ok), None, "{ok:?}");
+            assert!(ok.chars().all(is_xml_char));
+        }
+    }
 
     #[test]
     fn characters_xml_forbids_are_refused_raw_or_as_references() {

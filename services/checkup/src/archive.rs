@@ -63,7 +63,8 @@ impl Submission {
     pub async fn open(path: &Path, today: NaiveDate) -> Result<Self, Refusal> {
         let path = path.to_path_buf();
         let (head_tx, head_rx) = tokio::sync::oneshot::channel();
-        let (tx, files) = tokio::sync::mpsc::channel(64);
+        // Room for two batches of the applying side, so that reading goes on while a batch is written.
+        let (tx, files) = tokio::sync::mpsc::channel(2 * crate::submit::BATCH);
         let task = tokio::task::spawn_blocking(move || read(&path, today, head_tx, tx));
         match head_rx.await {
             Ok((archive, warnings)) => Ok(Self {

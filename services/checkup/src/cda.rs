@@ -121,21 +121,37 @@ struct Open {
 }
 
 fn attr(e: &BytesStart, name: &str) -> Result<Option<String>, CdaError> {
+    let [v] = attrs(e, [name])?;
+    Ok(v)
+}
+
+/// Several attributes of an element, by local name, in one pass over them.
+fn attrs<const N: usize>(
+    e: &BytesStart,
+    names: [&str; N],
+) -> Result<[Option<String>; N], CdaError> {
+    let mut out: [Option<String>; N] = std::array::from_fn(|_| None);
     for a in e.attributes() {
         let a = a.map_err(|e| CdaError(format!("malformed attribute: {e}")))?;
-        if a.key.local_name().as_ref() == name.as_bytes() {
-            let v = a
-                .unescape_value()
-                .map_err(|e| CdaError(format!("malformed attribute: {e}")))?;
-            check_chars(&v)?;
-            return Ok(Some(v.trim().to_string()));
+        let Some(k) = names
+            .iter()
+            .position(|n| a.key.local_name().as_ref() == n.as_bytes())
+        else {
+            continue;
+        };
+        let v = a
+            .unescape_value()
+            .map_err(|e| CdaError(format!("malformed attribute: {e}")))?;
+        if let std::borrow::Cow::Owned(v) = &v {
+            check_chars(v)?; // a character reference; the raw text was checked whole
         }
+        out[k] = Some(v.trim().to_string());
     }
-    Ok(None)
+    Ok(out)
 }
 
 fn check_chars(s: &str) -> Result<(), CdaError> {
-    match s.chars().find(|c| !onshi_wire::xml::is_xml_char(*c)) {
+    match onshi_wire::xml::forbidden_char(s) {
         Some(c) => Err(CdaError(format!(
             "the character U+{:04X} is not allowed in XML",
             u32::from(c)
@@ -152,7 +168,7 @@ pub fn parse(bytes: &[u8]) -> Result<Document, CdaError> {
     let mut reader = Reader::from_str(text);
     reader.config_mut().check_end_names = true;
     let mut doc = Document::default();
-    let mut path: Vec<String> = Vec::new();
+    let mut path: Vec<&'static str> = Vec::new();
     let mut open: Vec<Open> = Vec::new();
     let mut elements = 0usize;
     let mut text_buf = String::new();
@@ -173,11 +189,10 @@ pub fn parse(bytes: &[u8]) -> Result<Document, CdaError> {
             if path.len() >= MAX_DEPTH {
                 return Err(CdaError(format!("nesting deeper than {MAX_DEPTH}")));
             }
-            let name = String::from_utf8_lossy(e.local_name().as_ref()).into_owned();
             if path.is_empty() {
-                doc.root = name.clone();
+                doc.root = String::from_utf8_lossy(e.local_name().as_ref()).into_owned();
             }
-            path.push(name);
+            path.push(intern(e.local_name().as_ref()));
             text_buf.clear();
             on_start(&mut doc, &mut open, &path, e)?;
             if empty {
@@ -192,10 +207,14 @@ pub fn parse(bytes: &[u8]) -> Result<Document, CdaError> {
                 on_end(&mut doc, &mut open, &path, text.trim());
                 path.pop();
             }
-            Event::Text(t) => {
+            // Only the text of names and values is kept (the rest is layout whitespace and narrative).
+            Event::Text(t) if matches!(path.last(), Some(&("name" | "value"))) => {
                 let s = t
                     .unescape()
                     .map_err(|e| CdaError(format!("malformed XML: {e}")))?;
+                if let std::borrow::Cow::Owned(s) = &s {
+                    check_chars(s)?;
+                }
                 text_buf.push_str(&s);
             }
             Event::CData(t) => text_buf.push_str(&String::from_utf8_lossy(&t)),
@@ -216,8 +235,40 @@ pub fn parse(bytes: &[u8]) -> Result<Document, CdaError> {
     Ok(doc)
 }
 
+/// The local names the reader looks at; every other name is `""` (no allocation per element).
+fn intern(name: &[u8]) -> &'static str {
+    const NAMES: &[&str] = &[
+        "ClinicalDocument",
+        "code",
+        "effectiveTime",
+        "recordTarget",
+        "patientRole",
+        "id",
+        "patient",
+        "name",
+        "administrativeGenderCode",
+        "birthTime",
+        "documentationOf",
+        "serviceEvent",
+        "performer",
+        "assignedEntity",
+        "representedOrganization",
+        "author",
+        "assignedAuthor",
+        "assignedPerson",
+        "observation",
+        "value",
+        "interpretationCode",
+    ];
+    NAMES
+        .iter()
+        .find(|n| n.as_bytes() == name)
+        .copied()
+        .unwrap_or("")
+}
+
 /// Whether the path ends with these names.
-fn at(path: &[String], tail: &[&str]) -> bool {
+fn at(path: &[&str], tail: &[&str]) -> bool {
     path.len() >= tail.len()
         && path[path.len() - tail.len()..]
             .iter()
@@ -228,11 +279,11 @@ fn at(path: &[String], tail: &[&str]) -> bool {
 fn on_start(
     doc: &mut Document,
     open: &mut Vec<Open>,
-    path: &[String],
+    path: &[&str],
     e: &BytesStart,
 ) -> Result<(), CdaError> {
     let depth = path.len();
-    let name = path[depth - 1].as_str();
+    let name = path[depth - 1];
     if name == "observation" {
         open.push(Open {
             depth,
@@ -245,21 +296,24 @@ fn on_start(
     if let Some(o) = open.last_mut().filter(|o| o.depth + 1 == depth) {
         match name {
             "code" => {
-                o.code = attr(e, "code")?;
-                o.code_system = attr(e, "codeSystem")?;
+                [o.code, o.code_system] = attrs(e, ["code", "codeSystem"])?;
             }
             "value" => {
-                o.value = Some(if attr(e, "nullFlavor")?.is_some() {
+                let [null, kind, value, unit, code, system] = attrs(
+                    e,
+                    ["nullFlavor", "type", "value", "unit", "code", "codeSystem"],
+                )?;
+                o.value = Some(if null.is_some() {
                     Value::Missing
                 } else {
-                    match attr(e, "type")?.as_deref() {
+                    match kind.as_deref() {
                         Some("PQ") => Value::Quantity {
-                            value: attr(e, "value")?.unwrap_or_default(),
-                            unit: attr(e, "unit")?.unwrap_or_default(),
+                            value: value.unwrap_or_default(),
+                            unit: unit.unwrap_or_default(),
                         },
                         Some("CD" | "CO") => Value::Coded {
-                            code: attr(e, "code")?.unwrap_or_default(),
-                            system: attr(e, "codeSystem")?,
+                            code: code.unwrap_or_default(),
+                            system,
                         },
                         _ => Value::Text(String::new()),
                     }
@@ -308,9 +362,9 @@ fn on_start(
     Ok(())
 }
 
-fn on_end(doc: &mut Document, open: &mut Vec<Open>, path: &[String], text: &str) {
+fn on_end(doc: &mut Document, open: &mut Vec<Open>, path: &[&str], text: &str) {
     let depth = path.len();
-    let name = path[depth - 1].as_str();
+    let name = path[depth - 1];
     if let Some(o) = open.last_mut() {
         if name == "observation" && o.depth == depth {
             let o = open.pop().expect("an open observation");
@@ -337,7 +391,7 @@ fn on_end(doc: &mut Document, open: &mut Vec<Open>, path: &[String], text: &str)
 
 /// Whether the path is the organization whose number and name are kept: the performer's (it comes after the
 /// author's and wins), else the author's while none is known.
-fn organization(path: &[String], last: &str, known: bool) -> bool {
+fn organization(path: &[&str], last: &str, known: bool) -> bool {
     let performer = [
         "serviceEvent",
         "performer",
@@ -471,6 +525,11 @@ pub(crate) mod tests {
         );
         assert!(parse(deep.as_bytes()).unwrap_err().0.contains("deeper"));
         assert!(parse("<ClinicalDocument>\u{1}</ClinicalDocument>".as_bytes()).is_err());
+        let reference = sample().replace("ヤマダ タロウ", "ヤマダ&#1;");
+        assert!(parse(reference.as_bytes())
+            .unwrap_err()
+            .0
+            .contains("U+0001"));
         assert!(parse(&[0xff, 0xfe]).is_err());
     }
 }

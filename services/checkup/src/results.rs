@@ -84,21 +84,17 @@ pub async fn viewable(
     .fetch_all(pool)
     .await?;
     let ids: Vec<i64> = rows.iter().map(|r| r.id).collect();
-    let (count,): (i64,) =
-        sqlx::query_as("SELECT count(*) FROM checkup.items WHERE result_id = ANY($1)")
-            .bind(&ids)
-            .fetch_one(pool)
-            .await?;
-    if count as usize > limits::ANSWER_LINES {
-        return Err(ViewError::TooMany(limits::ANSWER_LINES));
-    }
     let items: Vec<ItemRow> = sqlx::query_as(
         "SELECT result_id, code, value_type, value, unit, code_system FROM checkup.items \
-         WHERE result_id = ANY($1) ORDER BY result_id, seq",
+         WHERE result_id = ANY($1) ORDER BY result_id, seq LIMIT $2",
     )
     .bind(&ids)
+    .bind(limits::ANSWER_LINES as i64 + 1)
     .fetch_all(pool)
     .await?;
+    if items.len() > limits::ANSWER_LINES {
+        return Err(ViewError::TooMany(limits::ANSWER_LINES));
+    }
     let master = Master::get();
     let mut by_result: HashMap<i64, Vec<tkk_siquc01::Item>> = HashMap::new();
     for i in items {

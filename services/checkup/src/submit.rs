@@ -21,7 +21,7 @@ use crate::validate::{Checkup, Problem, Report as Ask};
 /// Problems (and judgment differences) listed in a report; the totals count them all.
 pub const LISTED: usize = 1_000;
 /// Files applied per batch.
-const BATCH: usize = 500;
+pub const BATCH: usize = 500;
 
 /// One problem of one file.
 #[derive(Debug, Clone, Serialize)]
@@ -297,18 +297,34 @@ async fn apply(
             dates.push(*date);
             new_ids.push(ids[k]);
         }
-        let replacing: Vec<i64> = sqlx::query_scalar(
-            "UPDATE checkup.results r SET replaced_by = u.id \
-             FROM UNNEST($1::text[], $2::text[], $3::date[], $4::bigint[]) AS u(person, program, day, id) \
-             WHERE r.person_id = u.person AND r.program = u.program AND r.checkup_date = u.day \
-               AND r.replaced_by IS NULL AND r.deleted_at IS NULL RETURNING u.id",
+        // Per key, the current result it replaces: found first (a lateral index lookup), then marked by id. The
+        // table grows inside this transaction, so each statement is planned when it runs (`persistent(false)`): a
+        // plan cached while the table was small scans it whole for every key.
+        let pairs: Vec<(i64, i64)> = sqlx::query_as(
+            "SELECT u.id, x.id FROM UNNEST($1::text[], $2::text[], $3::date[], $4::bigint[]) AS u(person, program, day, id) \
+             CROSS JOIN LATERAL (SELECT id FROM checkup.results x WHERE x.person_id = u.person \
+               AND x.checkup_date = u.day AND x.program = u.program \
+               AND x.replaced_by IS NULL AND x.deleted_at IS NULL) x",
         )
+        .persistent(false)
         .bind(&persons)
         .bind(&programs)
         .bind(&dates)
         .bind(&new_ids)
         .fetch_all(&mut **tx)
         .await?;
+        let (replacing, replaced): (Vec<i64>, Vec<i64>) = pairs.into_iter().unzip();
+        if !replaced.is_empty() {
+            sqlx::query(
+                "UPDATE checkup.results r SET replaced_by = u.new_id \
+                 FROM UNNEST($1::bigint[], $2::bigint[]) AS u(old_id, new_id) WHERE r.id = u.old_id",
+            )
+            .persistent(false)
+            .bind(&replaced)
+            .bind(&replacing)
+            .execute(&mut **tx)
+            .await?;
+        }
         let mut results = BinaryCopy::new();
         let mut items = BinaryCopy::new();
         for (k, r) in register.iter().enumerate() {
@@ -380,6 +396,7 @@ async fn apply(
         .bind(r.checkup.program.code())
         .bind(r.checkup.date)
         .bind(now)
+        .persistent(false)
         .execute(&mut **tx)
         .await?
         .rows_affected();

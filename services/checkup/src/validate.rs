@@ -352,7 +352,8 @@ fn check_items(
     }
     // What the kind of checkup requires: each required item, one of each group (items new in a later fiscal year
     // do not count against earlier years).
-    let present = |code: &str| items.iter().any(|i: &Item| i.code == code);
+    let codes: std::collections::HashSet<&str> = items.iter().map(|i| i.code.as_str()).collect();
+    let present = |code: &str| codes.contains(code);
     let mut groups: Vec<(char, bool, Vec<&str>)> = Vec::new();
     for item in master.items.iter().filter(|i| i.since <= fy) {
         match item.condition(program) {
@@ -384,19 +385,24 @@ fn check_items(
 /// The judgments' inputs from the stored items.
 fn inputs(c: &Checkup) -> Inputs {
     let master = Master::get();
-    let values = |key: &str| -> Vec<f64> {
-        c.items
+    // Each item's judgment key, looked up once.
+    let keyed: Vec<(&str, &Item)> = c
+        .items
+        .iter()
+        .filter_map(|i| Some((master.item(&i.code)?.key, i)))
+        .filter(|(k, _)| !k.is_empty())
+        .collect();
+    let first = |key: &str| {
+        keyed
             .iter()
-            .filter(|i| master.item(&i.code).is_some_and(|m| m.key == key))
-            .filter_map(|i| i.value.as_deref()?.parse().ok())
-            .collect()
+            .filter(|(k, _)| *k == key)
+            .find_map(|(_, i)| i.value.as_deref()?.parse().ok())
     };
-    let first = |key: &str| values(key).first().copied();
     let code = |key: &str| {
-        c.items
+        keyed
             .iter()
-            .find(|i| master.item(&i.code).is_some_and(|m| m.key == key))
-            .and_then(|i| i.value.clone())
+            .find(|(k, _)| *k == key)
+            .and_then(|(_, i)| i.value.clone())
     };
     let yes = |key: &str| code(key).map(|v| v == "1");
     // 血圧: その他 (the mean reported), else the mean of the 1st and 2nd, else the 1st.
