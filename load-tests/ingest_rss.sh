@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # Peak memory of onshi while it takes in a large file over HTTP (issue 9: memory must not grow with the file).
-# Usage: bash load-tests/ingest_rss.sh bulk|claim [MiB]   (defaults: bulk 256, claim 1024)
+# Usage: bash load-tests/ingest_rss.sh bulk|claim|checkup [MiB]   (defaults: bulk 256, claim 1024, checkup 256)
 # Builds the release binary, starts `onshi up` (demo data, sandbox) on a private home and a free port, generates
-# the file — JSON Lines registrations for bulk, a 医科 UKE claim file of the demo clinic for claim — posts it, and
+# the file — JSON Lines registrations for bulk, a 医科 UKE claim file of the demo clinic for claim, a checkup
+# archive of 山田 太郎's checkups on every day since FY2020 (later ones replace earlier ones) for checkup — posts it, and
 # prints the process's peak resident memory (VmHWM) before and after, with the answer. A claim file is then
 # extracted (the batch run of the 11th, forced) and the peak printed again. Everything runs on this machine; the
 # home is removed at the end.
@@ -12,7 +13,8 @@ KIND=${1:-bulk}
 case "$KIND" in
   bulk) MIB=${2:-256}; ROUTE=/insurer/v1/bulk ;;
   claim) MIB=${2:-1024}; ROUTE=/medication/v1/claims ;;
-  *) echo "usage: $0 bulk|claim [MiB]" >&2; exit 2 ;;
+  checkup) MIB=${2:-256}; ROUTE=/checkup/v1/submissions ;;
+  *) echo "usage: $0 bulk|claim|checkup [MiB]" >&2; exit 2 ;;
 esac
 cargo build --release --quiet --workspace
 HOME_DIR=$(mktemp -d /tmp/onshi-rss-XXXXXX)
@@ -20,9 +22,26 @@ chmod 755 "$HOME_DIR"   # the embedded PostgreSQL runs as the postgres user
 FILE=$HOME_DIR/input
 PORT=$((20000 + RANDOM % 20000))
 python3 - "$KIND" "$FILE" "$MIB" <<'PY'
-import json, sys
+import datetime, json, sys, zipfile
 kind, path, mib = sys.argv[1], sys.argv[2], int(sys.argv[3])
 limit = mib * 1024 * 1024
+if kind == "checkup":
+    demo = zipfile.ZipFile("seed/demo/checkups/1310112345_01130012_202506100_1.zip")
+    doc = next(demo.read(n).decode() for n in demo.namelist() if "/DATA/" in n)
+    ix = next(demo.read(n).decode() for n in demo.namelist() if n.endswith("ix08_V08.xml"))
+    root = "1310112345_01130012_202506100_1"
+    n = 0
+    with zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED) as z:
+        while True:
+            day = (datetime.date(2020, 4, 1) + datetime.timedelta(days=n % 2400)).strftime("%Y%m%d")
+            z.writestr(f"{root}/DATA/h1310112345202506100{n:06d}.xml",
+                       doc.replace("20250601", day).replace("特記すべき所見なし", f"所見{n}"))
+            n += 1
+            if n % 1000 == 0 and z.fp.tell() > limit:
+                break
+        z.writestr(f"{root}/ix08_V08.xml", ix.replace('totalRecordCount value="1"', f'totalRecordCount value="{n}"'))
+    print(f"checkup: {n} records, {mib} MiB", file=sys.stderr)
+    sys.exit(0)
 with open(path, "wb") as f:
     n, size = 0, 0
     if kind == "bulk":

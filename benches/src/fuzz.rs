@@ -27,15 +27,21 @@ pub enum Target {
     Uke,
     /// Bulk registration lines (JSON Lines).
     Bulk,
+    /// Checkup documents (hc08 CDA): parse and check.
+    Cda,
+    /// Checkup submissions (ZIP archives): the archive's checks, then every document's.
+    Zip,
 }
 
 impl Target {
-    pub const ALL: [Target; 5] = [
+    pub const ALL: [Target; 7] = [
         Target::FileName,
         Target::Xml,
         Target::Json,
         Target::Uke,
         Target::Bulk,
+        Target::Cda,
+        Target::Zip,
     ];
 
     pub fn name(self) -> &'static str {
@@ -45,6 +51,8 @@ impl Target {
             Self::Json => "json",
             Self::Uke => "uke",
             Self::Bulk => "bulk",
+            Self::Cda => "cda",
+            Self::Zip => "zip",
         }
     }
 
@@ -97,6 +105,21 @@ impl Target {
                 .filter(|l| l.starts_with('{'))
                 .map(|l| l.as_bytes().to_vec())
                 .collect(),
+            Self::Cda => {
+                use onshi_checkup::synthetic::{document, Example};
+                let mut elderly = Example::vector_one();
+                elderly.program = "020";
+                elderly
+                    .values
+                    .retain(|(c, _)| !c.starts_with("9N016") && !c.starts_with("9N50"));
+                let mut delete = Example::vector_one();
+                (delete.report, delete.values) = ("19", vec![]);
+                [Example::vector_one(), elderly, delete]
+                    .iter()
+                    .map(|e| document(e).into_bytes())
+                    .collect()
+            }
+            Self::Zip => vec![onshi_checkup::synthetic::demo_archive()],
         }
     }
 
@@ -125,8 +148,20 @@ impl Target {
             Self::Uke => onshi_medication::uke::parse(input).is_ok(),
             Self::Bulk => serde_json::from_slice::<serde_json::Value>(input)
                 .is_ok_and(|v| onshi_insurer::parse_registration(v).is_ok()),
+            Self::Cda => onshi_checkup::cda::parse(input)
+                .is_ok_and(|d| onshi_checkup::validate::check(&d, today()).is_ok()),
+            Self::Zip => {
+                onshi_checkup::archive::read_all(input, today()).is_ok_and(|(_, files)| {
+                    !files.is_empty() && files.iter().all(|f| f.checked.is_ok())
+                })
+            }
         }
     }
+}
+
+/// The day checkup dates are checked against.
+fn today() -> chrono::NaiveDate {
+    chrono::NaiveDate::from_ymd_opt(2026, 12, 1).expect("date")
 }
 
 /// The Web API JSON of a tree (repeated names become arrays).
@@ -316,5 +351,8 @@ mod tests {
         }
         let uke = Target::Uke.seeds();
         assert!(uke.iter().all(|s| onshi_medication::uke::parse(s).is_ok()));
+        for t in [Target::Cda, Target::Zip] {
+            assert!(t.seeds().iter().all(|s| t.run(s)), "{}", t.name());
+        }
     }
 }

@@ -12,7 +12,9 @@ fn main() {
         Some(name) => match Target::parse(name) {
             Some(t) => vec![t],
             None => {
-                eprintln!("unknown target {name:?}: file_name, xml, json, uke, bulk or all");
+                eprintln!(
+                    "unknown target {name:?}: file_name, xml, json, uke, bulk, cda, zip or all"
+                );
                 std::process::exit(2);
             }
         },

@@ -8,8 +8,8 @@
 //! Everything runs on a blocking thread that hands the files over one at a time through a bounded channel, so
 //! memory does not depend on the size of the archive.
 
-use std::io::Read;
-use std::path::{Path, PathBuf};
+use std::io::{Read, Seek, SeekFrom};
+use std::path::Path;
 
 use chrono::NaiveDate;
 use onshi_platform::config::limits;
@@ -50,10 +50,26 @@ fn invalid<T>(message: impl Into<String>) -> Result<T, Refusal> {
     Err(Refusal::Invalid(message.into()))
 }
 
+/// Warnings about an archive: the first [`crate::submit::LISTED`], and how many there were.
+#[derive(Debug, Clone, Default)]
+pub struct Warnings {
+    pub listed: Vec<String>,
+    pub total: usize,
+}
+
+impl Warnings {
+    fn push(&mut self, warning: String) {
+        self.total += 1;
+        if self.listed.len() < crate::submit::LISTED {
+            self.listed.push(warning);
+        }
+    }
+}
+
 /// A submission being read: what its index says, its warnings, and its files as they come.
 pub struct Submission {
     pub archive: Option<ArchiveInfo>,
-    pub warnings: Vec<String>,
+    pub warnings: Warnings,
     files: tokio::sync::mpsc::Receiver<File>,
     task: tokio::task::JoinHandle<Result<(), Refusal>>,
 }
@@ -65,7 +81,14 @@ impl Submission {
         let (head_tx, head_rx) = tokio::sync::oneshot::channel();
         // Room for two batches of the applying side, so that reading goes on while a batch is written.
         let (tx, files) = tokio::sync::mpsc::channel(2 * crate::submit::BATCH);
-        let task = tokio::task::spawn_blocking(move || read(&path, today, head_tx, tx));
+        let task = tokio::task::spawn_blocking(move || {
+            read(
+                std::fs::File::open(&path)?,
+                today,
+                |head| head_tx.send(head).is_ok(),
+                |file| tx.blocking_send(file).is_ok(),
+            )
+        });
         match head_rx.await {
             Ok((archive, warnings)) => Ok(Self {
                 archive,
@@ -100,20 +123,42 @@ async fn outcome(task: tokio::task::JoinHandle<Result<(), Refusal>>) -> Result<(
     })
 }
 
-type Head = (Option<ArchiveInfo>, Vec<String>);
+type Head = (Option<ArchiveInfo>, Warnings);
 
-fn read(
-    path: &PathBuf,
+/// A whole submission held in memory, read the same way (tests and the fuzzer): what its index says, its warnings
+/// and its files.
+pub fn read_all(bytes: &[u8], today: NaiveDate) -> Result<(Head, Vec<File>), Refusal> {
+    let (mut head, mut files) = (None, Vec::new());
+    read(
+        std::io::Cursor::new(bytes),
+        today,
+        |h| {
+            head = Some(h);
+            true
+        },
+        |f| {
+            files.push(f);
+            true
+        },
+    )?;
+    Ok((head.unwrap_or_default(), files))
+}
+
+/// Reads a submission: `head` gets what the index says once the archive is sound as a whole (`false`: stop),
+/// `sink` each person file in turn (`false`: stop).
+fn read<R: Read + Seek>(
+    mut source: R,
     today: NaiveDate,
-    head: tokio::sync::oneshot::Sender<Head>,
-    files: tokio::sync::mpsc::Sender<File>,
+    head: impl FnOnce(Head) -> bool,
+    sink: impl FnMut(File) -> bool,
 ) -> Result<(), Refusal> {
-    let mut magic = [0u8; 4];
-    let n = std::fs::File::open(path)?.read(&mut magic)?;
-    if magic[..n].starts_with(b"PK\x03\x04") {
-        return read_archive(path, today, head, files);
+    let mut magic = Vec::with_capacity(4);
+    (&mut source).take(4).read_to_end(&mut magic)?;
+    source.seek(SeekFrom::Start(0))?;
+    if magic.starts_with(b"PK\x03\x04") {
+        return read_archive(source, today, head, sink);
     }
-    let bytes = read_limited(std::fs::File::open(path)?, "the document")?;
+    let bytes = read_limited(source, "the document")?;
     let text_like = bytes
         .strip_prefix(b"\xEF\xBB\xBF")
         .unwrap_or(&bytes)
@@ -121,8 +166,9 @@ fn read(
     if !text_like.starts_with(b"<") {
         return invalid("the submission is neither a ZIP archive nor an hc08 XML document");
     }
-    if head.send((None, vec![])).is_ok() {
-        let _ = files.blocking_send(file("document".into(), &bytes, today));
+    let mut sink = sink;
+    if head((None, Warnings::default())) {
+        sink(file("document".into(), &bytes, today));
     }
     Ok(())
 }
@@ -182,13 +228,13 @@ const NESTED: &[&str] = &[
     ".zip", ".gz", ".tgz", ".tar", ".7z", ".lzh", ".rar", ".bz2", ".xz",
 ];
 
-fn read_archive(
-    path: &PathBuf,
+fn read_archive<R: Read + Seek>(
+    source: R,
     today: NaiveDate,
-    head: tokio::sync::oneshot::Sender<Head>,
-    files: tokio::sync::mpsc::Sender<File>,
+    head: impl FnOnce(Head) -> bool,
+    mut sink: impl FnMut(File) -> bool,
 ) -> Result<(), Refusal> {
-    let mut zip = match zip::ZipArchive::new(std::fs::File::open(path)?) {
+    let mut zip = match zip::ZipArchive::new(source) {
         Ok(z) => z,
         Err(e) => return invalid(format!("the archive cannot be read as ZIP: {e}")),
     };
@@ -201,7 +247,7 @@ fn read_archive(
     }
     // Every name and size first, from the central directory (nothing is expanded yet).
     let mut root: Option<String> = None;
-    let (mut data, mut claims, mut warnings) = (Vec::new(), 0u64, Vec::new());
+    let (mut data, mut claims, mut warnings) = (Vec::new(), 0u64, Warnings::default());
     let mut index = None;
     let mut expanded = 0u64;
     for i in 0..zip.len() {
@@ -260,7 +306,7 @@ fn read_archive(
                         "{name}: the name does not follow h + 機関番号 + date + serial (accepted)"
                     ));
                 }
-                data.push((i, name.clone()));
+                data.push(i);
             }
             Some(("CLAIMS", f)) if f.ends_with(".xml") => claims += 1,
             Some(("XSD", _)) => {}
@@ -304,17 +350,19 @@ fn read_archive(
             ))
         }
     }
-    if head.send((Some(info), warnings)).is_err() {
+    if !head((Some(info), warnings)) {
         return Ok(());
     }
-    for (i, name) in data {
-        let bytes = {
+    for i in data {
+        let (name, bytes) = {
             let entry = zip
                 .by_index(i)
-                .map_err(|e| Refusal::Invalid(format!("{name} cannot be read: {e}")))?;
-            read_limited(entry, &name)?
+                .map_err(|e| Refusal::Invalid(format!("entry {i} cannot be read: {e}")))?;
+            let name = entry.name().to_string();
+            let bytes = read_limited(entry, &name)?;
+            (name, bytes)
         };
-        if files.blocking_send(file(name, &bytes, today)).is_err() {
+        if !sink(file(name, &bytes, today)) {
             return Ok(());
         }
     }
@@ -386,6 +434,32 @@ mod tests {
         assert!(!root_name_ok("../x"));
         assert!(data_name_ok("h12345678902025010101000001.xml"));
         assert!(!data_name_ok("h2813000000_0059_00280081.xml"));
+    }
+
+    #[test]
+    fn warnings_are_listed_up_to_the_cap_and_counted() {
+        use std::io::Write;
+        let date = NaiveDate::from_ymd_opt(2025, 6, 10).unwrap();
+        let root = crate::synthetic::root_name("1310112345", "01130012", date, 0, 1);
+        let mut out = std::io::Cursor::new(Vec::new());
+        let mut z = zip::ZipWriter::new(&mut out);
+        let options = zip::write::SimpleFileOptions::default();
+        for n in 0..1_100 {
+            z.start_file(format!("{root}/notes/{n}.txt"), options)
+                .unwrap();
+            z.write_all(b"x").unwrap();
+        }
+        z.start_file(format!("{root}/ix08_V08.xml"), options)
+            .unwrap();
+        z.write_all(crate::synthetic::index("1310112345", "01130012", date, 12, 1, 0).as_bytes())
+            .unwrap();
+        z.finish().unwrap();
+        let ((_, warnings), files) = read_all(out.get_ref(), date).unwrap();
+        assert!(files.is_empty());
+        assert_eq!(
+            (warnings.listed.len(), warnings.total),
+            (crate::submit::LISTED, 1_100)
+        );
     }
 
     #[test]

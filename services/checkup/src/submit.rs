@@ -58,6 +58,7 @@ pub struct SubmissionReport {
     pub problems: Vec<serde_json::Value>,
     pub problems_total: usize,
     pub warnings: Vec<String>,
+    pub warnings_total: usize,
     pub judgments_differ: Vec<serde_json::Value>,
     pub judgments_differ_total: usize,
 }
@@ -137,7 +138,8 @@ pub async fn submit(
             .archive
             .as_ref()
             .map(|a: &ArchiveInfo| serde_json::to_value(a).unwrap_or_default()),
-        warnings: std::mem::take(&mut sub.warnings),
+        warnings: std::mem::take(&mut sub.warnings.listed),
+        warnings_total: sub.warnings.total,
         ..SubmissionReport::default()
     };
     let mut tx = pool.begin().await?;
