@@ -46,6 +46,57 @@ fn ignored(name: &str) -> bool {
 /// Size and modification time of files seen at the previous scan.
 pub type Seen = std::collections::HashMap<PathBuf, (u64, SystemTime)>;
 
+/// Files dropped in `<root>/<owner>/<sub>/` (claims of a facility, checkup submissions of an insurer), taken in one
+/// at a time until the service is gone: a file over `limit` is refused unread; otherwise `take_in` gets the service,
+/// the file and its SHA-256 and answers a report or a refusal (`{"error": {"code", "message"}}`), written next to
+/// the file as `<name>.result.json`; then the file is removed (the service stored it). A file whose report cannot be
+/// written is set aside and never stops the folder.
+pub async fn intake_folder<T, F, Fut>(
+    me: std::sync::Weak<T>,
+    root: PathBuf,
+    sub: &'static str,
+    limit: usize,
+    take_in: F,
+) where
+    F: Fn(Arc<T>, Complete, String) -> Fut,
+    Fut: std::future::Future<Output = serde_json::Value>,
+{
+    let (mut seen, mut stuck) = (Seen::new(), Seen::new());
+    let error = |code: &str, message: String| serde_json::json!({"error": {"code": code, "message": message}});
+    loop {
+        tokio::time::sleep(Duration::from_millis(250)).await;
+        let Some(service) = me.upgrade() else { return };
+        for f in complete_files(&root, sub, &mut seen) {
+            if is_stuck(&f, &mut stuck) {
+                continue;
+            }
+            let result = if f.len > limit as u64 {
+                error(
+                    "payload_too_large",
+                    format!("the file is larger than the limit of {limit} bytes"),
+                )
+            } else {
+                let path = f.path.clone();
+                let sha = tokio::task::spawn_blocking(move || crate::sha256_file(&path))
+                    .await
+                    .map_err(std::io::Error::other)
+                    .and_then(|r| r);
+                match sha {
+                    Ok(sha) => take_in(service.clone(), f.clone(), sha).await,
+                    Err(e) => error("unreadable", e.to_string()),
+                }
+            };
+            let dir = f.facility_dir.join(sub);
+            let name = format!("{}.result.json", f.name);
+            let written = write_atomically(&dir, &name, result.to_string().as_bytes())
+                .and_then(|_| std::fs::remove_file(&f.path));
+            if let Err(e) = written {
+                set_aside(&f, &e.to_string(), &mut stuck);
+            }
+        }
+    }
+}
+
 /// A file a facility finished writing into one of its folders.
 #[derive(Debug, Clone)]
 pub struct Complete {

@@ -28,7 +28,6 @@ pub mod tkk_siquc01;
 pub mod validate;
 
 use std::sync::Arc;
-use std::time::Duration;
 
 use actix_web::{web, HttpMessage, HttpResponse};
 
@@ -66,7 +65,13 @@ impl Checkups {
         if let Some(root) = me.core.config.folder_root.clone() {
             let weak = Arc::downgrade(&me);
             me.core.tasks.spawn("checkup submissions folder", move || {
-                watch_submissions(weak.clone(), root.join("insurers"))
+                onshi_platform::transport::intake_folder(
+                    weak.clone(),
+                    root.join("insurers"),
+                    "checkups",
+                    onshi_platform::config::limits::CHECKUP_SUBMISSION,
+                    Checkups::take_in,
+                )
             });
         }
         me
@@ -91,56 +96,20 @@ impl Checkups {
     }
 }
 
-/// Submissions dropped in `<folders>/insurers/<保険者番号>/checkups/` (a ZIP or an hc08 document) are taken in like
-/// `POST /checkup/v1/submissions` by that insurer; the report (or the refusal) is written next to it as
-/// `<name>.result.json` and the file is removed. A file whose report cannot be written is set aside.
-async fn watch_submissions(me: std::sync::Weak<Checkups>, root: std::path::PathBuf) {
-    use onshi_platform::transport::{complete_files, is_stuck, set_aside, write_atomically, Seen};
-    let (mut seen, mut stuck) = (Seen::new(), Seen::new());
-    loop {
-        tokio::time::sleep(Duration::from_millis(250)).await;
-        let Some(m) = me.upgrade() else { return };
-        for f in complete_files(&root, "checkups", &mut seen) {
-            if is_stuck(&f, &mut stuck) {
-                continue;
-            }
-            let result = m.take_in(&f).await;
-            let dir = f.facility_dir.join("checkups");
-            let name = format!("{}.result.json", f.name);
-            let written = write_atomically(&dir, &name, result.to_string().as_bytes())
-                .and_then(|_| std::fs::remove_file(&f.path));
-            if let Err(e) = written {
-                set_aside(&f, &e.to_string(), &mut stuck);
-            }
-        }
-    }
-}
-
 impl Checkups {
-    async fn take_in(&self, f: &onshi_platform::transport::Complete) -> serde_json::Value {
-        let limit = onshi_platform::config::limits::CHECKUP_SUBMISSION;
+    /// Takes in one submission of an insurer's `checkups/` folder (`transport::intake_folder`), as that insurer.
+    async fn take_in(
+        self: Arc<Self>,
+        f: onshi_platform::transport::Complete,
+        sha: String,
+    ) -> serde_json::Value {
         let error = |code: &str, message: String| serde_json::json!({"error": {"code": code, "message": message}});
-        if f.len as usize > limit {
-            return error(
-                "payload_too_large",
-                format!("the file is larger than the limit of {limit} bytes"),
-            );
-        }
         if onshi_wire::ids::InsurerNumber::parse(&f.facility).is_err() {
             return error(
                 "refused",
                 format!("{:?} is not a 保険者番号 folder", f.facility),
             );
         }
-        let path = f.path.clone();
-        let sha = tokio::task::spawn_blocking(move || onshi_platform::sha256_file(&path))
-            .await
-            .map_err(std::io::Error::other)
-            .and_then(|r| r);
-        let sha = match sha {
-            Ok(sha) => sha,
-            Err(e) => return error("unreadable", e.to_string()),
-        };
         match self.submit(Some(&f.facility), &f.path, &sha).await {
             Ok(report) => serde_json::to_value(&report).unwrap_or_default(),
             Err(submit::SubmitError::Refused(m)) => error("refused", m),

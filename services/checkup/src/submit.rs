@@ -77,6 +77,17 @@ impl SubmissionReport {
         }
     }
 
+    /// A file rejected for one reason about the file as a whole.
+    fn reject_file(&mut self, file: &str, message: String) {
+        self.reject(
+            file,
+            vec![Problem {
+                item: None,
+                message,
+            }],
+        );
+    }
+
     fn reject(&mut self, file: &str, problems: Vec<Problem>) {
         self.rejected += 1;
         for p in problems {
@@ -172,25 +183,13 @@ pub async fn submit(
                 "the result is of insurer {}, not of the submitting insurer {me}",
                 checkup.insurer
             );
-            report.reject(
-                &f.name,
-                vec![Problem {
-                    item: None,
-                    message,
-                }],
-            );
+            report.reject_file(&f.name, message);
             continue;
         }
         let Some(person) = person(dir, &checkup) else {
             let message = "no insured person with this 保険者番号・記号・番号・枝番 and birth date"
                 .to_string();
-            report.reject(
-                &f.name,
-                vec![Problem {
-                    item: None,
-                    message,
-                }],
-            );
+            report.reject_file(&f.name, message);
             continue;
         };
         batch.push(Ready {
@@ -408,13 +407,7 @@ async fn apply(
                 r.checkup.program.label(),
                 r.checkup.date
             );
-            report.reject(
-                &r.name,
-                vec![Problem {
-                    item: None,
-                    message,
-                }],
-            );
+            report.reject_file(&r.name, message);
         } else {
             outcomes.push((r.sha256.clone(), "deleted"));
         }

@@ -78,7 +78,13 @@ impl Medication {
         if let Some(root) = me.core.config.folder_root.clone() {
             let weak = Arc::downgrade(&me);
             tasks.spawn("medication claims folder", move || {
-                watch_claims(weak.clone(), root.clone())
+                onshi_platform::transport::intake_folder(
+                    weak.clone(),
+                    root.clone(),
+                    "claims",
+                    onshi_platform::config::limits::CLAIM_FILE,
+                    Medication::take_in,
+                )
             });
         }
         let weak = Arc::downgrade(&me);
@@ -101,50 +107,14 @@ async fn run_due_batches(me: std::sync::Weak<Medication>) {
     }
 }
 
-/// Claim files dropped in `<folders>/<code>/claims/` are taken in like `POST /medication/v1/claims` (with the
-/// same size limit); the report (or the refusal) is written next to it as `<name>.result.json` and the file is
-/// removed (it is stored). A file whose report cannot be written is set aside and never stops the folder.
-async fn watch_claims(me: std::sync::Weak<Medication>, root: std::path::PathBuf) {
-    use onshi_platform::transport::{complete_files, is_stuck, set_aside, write_atomically, Seen};
-    let (mut seen, mut stuck) = (Seen::new(), Seen::new());
-    loop {
-        tokio::time::sleep(Duration::from_millis(250)).await;
-        let Some(m) = me.upgrade() else { return };
-        for f in complete_files(&root, "claims", &mut seen) {
-            if is_stuck(&f, &mut stuck) {
-                continue;
-            }
-            let result = m.take_in(&f).await;
-            let dir = f.facility_dir.join("claims");
-            let name = format!("{}.result.json", f.name);
-            let written = write_atomically(&dir, &name, result.to_string().as_bytes())
-                .and_then(|_| std::fs::remove_file(&f.path));
-            if let Err(e) = written {
-                set_aside(&f, &e.to_string(), &mut stuck);
-            }
-        }
-    }
-}
-
 impl Medication {
-    /// Takes in one claim file of the folder: its report, or why it was refused.
-    async fn take_in(&self, f: &onshi_platform::transport::Complete) -> serde_json::Value {
-        let limit = onshi_platform::config::limits::CLAIM_FILE;
-        if f.len as usize > limit {
-            let message = format!("the file is larger than the limit of {limit} bytes");
-            return serde_json::json!({"error": {"code": "payload_too_large", "message": message}});
-        }
-        let path = f.path.clone();
-        let sha = tokio::task::spawn_blocking(move || onshi_platform::sha256_file(&path))
-            .await
-            .map_err(std::io::Error::other)
-            .and_then(|r| r);
-        let sha = match sha {
-            Ok(sha) => sha,
-            Err(e) => {
-                return serde_json::json!({"error": {"code": "unreadable", "message": e.to_string()}})
-            }
-        };
+    /// Takes in one claim file of a facility's `claims/` folder (`transport::intake_folder`): its report, or why it
+    /// was refused.
+    async fn take_in(
+        self: Arc<Self>,
+        f: onshi_platform::transport::Complete,
+        sha: String,
+    ) -> serde_json::Value {
         let core = &self.core;
         let r = claims::intake(
             &core.pool,

@@ -296,3 +296,23 @@ pub fn file_category(body: &Element, max: u8, echo: &HeaderEcho) -> Result<u8, F
             }),
     }
 }
+
+/// Opens the answer of a data-retrieval message (`YZKsiquc01res`, `TKKsiquc01res`) and writes its header up to the
+/// result: the echoed facility and `ArbitraryFileIdentifier`, `ResultCode` 1, or 2 with `MessageContents`. The
+/// caller adds its patient element and closes the header.
+pub fn start_data_answer(e: &mut Emitter, echo: &HeaderEcho, error: Option<&str>) {
+    e.start("XmlMsg");
+    e.start("MessageHeader");
+    e.opt("MedicalInstitutionCode", echo.institution.as_deref());
+    e.opt(
+        "ArbitraryFileIdentifier",
+        echo.arbitrary_file_identifier.as_deref(),
+    );
+    match error {
+        None => e.leaf("ResultCode", "1"),
+        Some(message) => {
+            e.leaf("ResultCode", "2");
+            e.leaf("MessageContents", message);
+        }
+    }
+}

@@ -4,7 +4,7 @@
 //! `ResultCode` 1; otherwise `MessageContents` says why. Element names, including the client's spelling
 //! `KanasName`, are the reference's.
 
-use crate::msg::{file_category, FileError, HeaderEcho, PatientRequest};
+use crate::msg::{file_category, start_data_answer, FileError, HeaderEcho, PatientRequest};
 use crate::xml::{Element, Emitter, OutputForm};
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -61,20 +61,7 @@ pub fn write(
     form: OutputForm,
 ) -> Vec<u8> {
     let mut e = Emitter::new(form);
-    e.start("XmlMsg");
-    e.start("MessageHeader");
-    e.opt("MedicalInstitutionCode", echo.institution.as_deref());
-    e.opt(
-        "ArbitraryFileIdentifier",
-        echo.arbitrary_file_identifier.as_deref(),
-    );
-    match &result {
-        Ok(_) => e.leaf("ResultCode", "1"),
-        Err(message) => {
-            e.leaf("ResultCode", "2");
-            e.leaf("MessageContents", message);
-        }
-    }
+    start_data_answer(&mut e, echo, result.err());
     if let Some(p) = patient {
         e.start("QualificationsInfo");
         e.leaf("Name", &p.name);

@@ -6,7 +6,7 @@
 //! Where the reference is silent ([U]): `StartDate`/`EndDate` are read as YYYYMM (YYYYMMDD accepted), and
 //! `ResultCode`/`MessageContents` are written in the header.
 
-use crate::msg::{file_category, FileError, HeaderEcho, PatientRequest};
+use crate::msg::{file_category, start_data_answer, FileError, HeaderEcho, PatientRequest};
 use crate::result_codes::ResultKey;
 use crate::xml::{Element, Emitter, OutputForm};
 
@@ -109,20 +109,7 @@ pub fn write(
     form: OutputForm,
 ) -> Vec<u8> {
     let mut e = Emitter::new(form);
-    e.start("XmlMsg");
-    e.start("MessageHeader");
-    e.opt("MedicalInstitutionCode", echo.institution.as_deref());
-    e.opt(
-        "ArbitraryFileIdentifier",
-        echo.arbitrary_file_identifier.as_deref(),
-    );
-    match &result {
-        Ok(_) => e.leaf("ResultCode", "1"),
-        Err(message) => {
-            e.leaf("ResultCode", "2");
-            e.leaf("MessageContents", message);
-        }
-    }
+    start_data_answer(&mut e, echo, result.err());
     if let Some(p) = patient {
         e.start("QuaInf");
         e.leaf("Name", &p.name);
