@@ -167,9 +167,21 @@ impl Master {
     }
 }
 
+/// Whether the simulator knows the values of this code system (then a code outside them is refused).
+pub fn has_table(oid: &str) -> bool {
+    table(oid).is_some()
+}
+
 /// The meaning of a coded value, by code system (reference §3.3–3.5), for display (`DataValueName`).
 pub fn meaning(oid: &str, code: &str) -> Option<&'static str> {
-    let table: &[(&str, &str)] = match oid.strip_prefix("1.2.392.200119.6.")? {
+    table(oid)?
+        .iter()
+        .find(|(c, _)| *c == code)
+        .map(|(_, m)| *m)
+}
+
+fn table(oid: &str) -> Option<&'static [(&'static str, &'static str)]> {
+    let table: &'static [(&str, &str)] = match oid.strip_prefix("1.2.392.200119.6.")? {
         "2001" => &[("1", "特記すべきことあり"), ("2", "特記すべきことなし")],
         "2002" => &[("1", "所見あり"), ("2", "所見なし")],
         "2003" => &[("1", "はい"), ("2", "いいえ")],
@@ -243,7 +255,7 @@ pub fn meaning(oid: &str, code: &str) -> Option<&'static str> {
         ],
         _ => return None,
     };
-    table.iter().find(|(c, _)| *c == code).map(|(_, m)| *m)
+    Some(table)
 }
 
 #[cfg(test)]

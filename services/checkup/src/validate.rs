@@ -313,17 +313,22 @@ fn check_items(
                     problems.push(p(format!("{}: {code:?} is not a code", item.name)));
                     continue;
                 }
-                if let Some(s) = system
-                    .as_deref()
-                    .filter(|s| !item.oid.is_empty() && *s != item.oid)
-                {
+                // The 第3期 questionnaire coded 喫煙 with the plain はい/いいえ table (.2003) [I].
+                let v3 = (fy < 2024 && item.code == "9N736000000000011")
+                    .then_some("1.2.392.200119.6.2003");
+                let used = system.as_deref().unwrap_or(v3.unwrap_or(item.oid));
+                if !item.oid.is_empty() && used != item.oid && Some(used) != v3 {
                     problems.push(p(format!(
-                        "{}: the code system must be {}, not {s}",
+                        "{}: the code system must be {}, not {used}",
                         item.name, item.oid
                     )));
                     continue;
                 }
-                (Some(code.clone()), String::new(), item.oid.to_string())
+                if crate::items::has_table(used) && crate::items::meaning(used, code).is_none() {
+                    problems.push(p(format!("{}: {code} is not a value of {used}", item.name)));
+                    continue;
+                }
+                (Some(code.clone()), String::new(), used.to_string())
             }
             (Value::Text(t), ValueType::Text) => (Some(t.clone()), String::new(), String::new()),
             (v, expected) => {
@@ -523,6 +528,46 @@ mod tests {
         assert!(xml.contains(r#"extension="00131151""#));
         let c = check(&cda::parse(xml.as_bytes()).unwrap(), today()).unwrap();
         assert_eq!(c.insurer.as_str(), "131151");
+    }
+
+    #[test]
+    fn coded_answers_are_values_of_their_table_of_that_year() {
+        let bad = complete().replace(
+            r#"<value xsi:type="CD" code="1" codeSystem="1.2.392.200119.6.24060"/>"#,
+            r#"<value xsi:type="CD" code="7" codeSystem="1.2.392.200119.6.24060"/>"#,
+        );
+        let problems = check(&cda::parse(bad.as_bytes()).unwrap(), today()).unwrap_err();
+        assert!(
+            problems
+                .iter()
+                .any(|p| p.message.contains("7 is not a value")),
+            "{problems:?}"
+        );
+        // FY2023: 喫煙 with the 第3期 はい/いいえ table is accepted; 3 is not one of its values.
+        let v3 = complete()
+            .replace("20250601", "20230601")
+            .replace("1.2.392.200119.6.24060", "1.2.392.200119.6.2003");
+        let c = check(&cda::parse(v3.as_bytes()).unwrap(), today()).unwrap();
+        let smoking = c
+            .items
+            .iter()
+            .find(|i| i.code == "9N736000000000011")
+            .unwrap();
+        assert_eq!(smoking.code_system, "1.2.392.200119.6.2003");
+        assert!(check(
+            &cda::parse(
+                v3.replace(
+                    r#"code="1" codeSystem="1.2.392.200119.6.2003"/></observation></entry>
+<entry><observation classCode="OBS" moodCode="EVN"><code code="9N501"#,
+                    r#"code="3" codeSystem="1.2.392.200119.6.2003"/></observation></entry>
+<entry><observation classCode="OBS" moodCode="EVN"><code code="9N501"#
+                )
+                .as_bytes()
+            )
+            .unwrap(),
+            today()
+        )
+        .is_err());
     }
 
     #[test]
