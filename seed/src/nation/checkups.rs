@@ -44,8 +44,98 @@ fn clamp(v: f64, lo: f64, hi: f64) -> f64 {
     v.max(lo).min(hi)
 }
 
+/// The rest of the 22-item questionnaire (特定健診): item, and the answers with their weights (per mille).
+const QUESTIONS: &[(&str, &[(&str, u32)])] = &[
+    ("9N716000000000011", &[("1", 30), ("2", 970)]),
+    ("9N721000000000011", &[("1", 50), ("2", 950)]),
+    ("9N726000000000011", &[("1", 10), ("2", 990)]),
+    ("9N731000000000011", &[("1", 100), ("2", 900)]),
+    ("9N741000000000011", &[("1", 350), ("2", 650)]),
+    ("9N746000000000011", &[("1", 300), ("2", 700)]),
+    ("9N751000000000011", &[("1", 500), ("2", 500)]),
+    ("9N756000000000011", &[("1", 500), ("2", 500)]),
+    ("9N872000000000011", &[("1", 800), ("2", 180), ("3", 20)]),
+    ("9N766000000000011", &[("1", 300), ("2", 600), ("3", 100)]),
+    ("9N771000000000011", &[("1", 200), ("2", 800)]),
+    ("9N782000000000011", &[("1", 200), ("2", 550), ("3", 250)]),
+    ("9N781000000000011", &[("1", 120), ("2", 880)]),
+    ("9N796000000000011", &[("1", 650), ("2", 350)]),
+    (
+        "9N801000000000011",
+        &[("1", 250), ("2", 300), ("3", 150), ("4", 100), ("5", 200)],
+    ),
+    ("9N808000000000011", &[("1", 150), ("2", 850)]),
+];
+
+/// 飲酒 and 飲酒量 of the 第4期 table (FY2024 on) and of the 第3期 (飲酒 1 毎日 2 時々 3 ほとんど飲まない; 4 levels).
+const DRINKING_V4: &[(&str, u32)] = &[
+    ("1", 200),
+    ("2", 60),
+    ("3", 80),
+    ("4", 100),
+    ("5", 100),
+    ("6", 100),
+    ("7", 60),
+    ("8", 300),
+];
+const DRINKING_V3: &[(&str, u32)] = &[("1", 200), ("2", 340), ("3", 460)];
+const AMOUNT_V4: &[(&str, u32)] = &[("1", 450), ("2", 330), ("3", 150), ("4", 60), ("5", 10)];
+const AMOUNT_V3: &[(&str, u32)] = &[("1", 450), ("2", 330), ("3", 150), ("4", 70)];
+
+/// The 15-item 後期高齢者の質問票: item and answers with weights.
+const ELDERLY_QUESTIONS: &[(&str, &[(&str, u32)])] = &[
+    (
+        "9N932000000000011",
+        &[("1", 150), ("2", 300), ("3", 400), ("4", 120), ("5", 30)],
+    ),
+    (
+        "9N933000000000011",
+        &[("1", 300), ("2", 500), ("3", 150), ("4", 50)],
+    ),
+    ("9N934000000000011", &[("1", 900), ("2", 100)]),
+    ("9N935000000000011", &[("1", 250), ("2", 750)]),
+    ("9N936000000000011", &[("1", 200), ("2", 800)]),
+    ("9N937000000000011", &[("1", 120), ("2", 880)]),
+    ("9N938000000000011", &[("1", 550), ("2", 450)]),
+    ("9N939000000000011", &[("1", 200), ("2", 800)]),
+    ("9N940000000000011", &[("1", 650), ("2", 350)]),
+    ("9N941000000000011", &[("1", 150), ("2", 850)]),
+    ("9N942000000000011", &[("1", 200), ("2", 800)]),
+    ("9N943000000000011", &[("1", 60), ("2", 820), ("3", 120)]),
+    ("9N944000000000011", &[("1", 900), ("2", 100)]),
+    ("9N945000000000011", &[("1", 900), ("2", 100)]),
+    ("9N946000000000011", &[("1", 950), ("2", 50)]),
+];
+
+fn answer(rng: &mut Rng, choices: &[(&'static str, u32)]) -> &'static str {
+    let weights: Vec<u32> = choices.iter().map(|c| c.1).collect();
+    choices[rng.weighted(&weights)].0
+}
+
+/// The questionnaire answers beyond medication and smoking.
+fn answers(rng: &mut Rng, elderly: bool, fy: i32) -> Vec<(&'static str, &'static str)> {
+    if elderly {
+        return ELDERLY_QUESTIONS
+            .iter()
+            .map(|(item, c)| (*item, answer(rng, c)))
+            .collect();
+    }
+    let mut out: Vec<_> = QUESTIONS
+        .iter()
+        .map(|(item, c)| (*item, answer(rng, c)))
+        .collect();
+    let (drinking, amount) = if fy >= 2024 {
+        (DRINKING_V4, AMOUNT_V4)
+    } else {
+        (DRINKING_V3, AMOUNT_V3)
+    };
+    out.push(("9N786000000000011", answer(rng, drinking)));
+    out.push(("9N791000000000011", answer(rng, amount)));
+    out
+}
+
 /// Values of one person by age and sex.
-fn measures(rng: &mut Rng, male: bool, age: u32, elderly: bool) -> Measures {
+fn measures(rng: &mut Rng, male: bool, age: u32, elderly: bool, fy: i32) -> Measures {
     let a = f64::from(age) - 40.0;
     let height = clamp(
         normal(
@@ -123,6 +213,7 @@ fn measures(rng: &mut Rng, male: bool, age: u32, elderly: bool) -> Measures {
         smoker,
         drugs,
         judgments: None,
+        answers: answers(rng, elderly, fy),
     }
 }
 
@@ -171,7 +262,7 @@ fn checkup(
         return None;
     }
     let male = r.sex.code() == "1";
-    let mut m = measures(rng, male, age, elderly);
+    let mut m = measures(rng, male, age, elderly, fy);
     if !elderly {
         m.judgments = Some(judged(&m, male, age, fy));
     }
@@ -267,9 +358,10 @@ mod tests {
         assert!(a.iter().zip(&b).all(|(x, y)| x.bytes == y.bytes));
         let persons: usize = a.iter().map(|f| f.persons).sum();
         assert!(persons > 300, "{persons} checkups for 2,000 persons");
-        // Every document passes the checks and its judgments are the computed ones.
+        // Every document (of a 第4期 and a 第3期 year) passes the checks and its judgments are the computed ones.
         let today = as_of;
-        for f in &a {
+        let older = year_archives(3, 2_000, as_of, 2022).unwrap();
+        for f in a.iter().chain(&older) {
             assert_eq!(
                 f.file_name.split('_').nth(1).map(str::len),
                 Some(8),

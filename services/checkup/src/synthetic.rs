@@ -73,6 +73,7 @@ impl Example {
                 hba1c: Some(5.8),
                 smoker: true,
                 drugs: [false; 3],
+                answers: vec![],
                 judgments: Some(("2", "1")),
             }),
         }
@@ -118,6 +119,7 @@ impl Example {
             ("9N711000000000011", yes_no(m.drugs[2])),
             ("9N736000000000011", cd(if m.smoker { "1" } else { "3" })),
         ]);
+        v.extend(m.answers.iter().map(|(item, answer)| (*item, cd(answer))));
         if let Some((metabolic, level)) = m.judgments {
             v.push(("9N501000000000011", cd(metabolic)));
             v.push(("9N506000000000011", cd(level)));
@@ -147,6 +149,9 @@ pub struct Measures {
     pub smoker: bool,
     /// 服薬 血圧, 血糖, 脂質.
     pub drugs: [bool; 3],
+    /// The other questionnaire answers (item code, answer code): the 22-item 質問票 (特定健診) or the 15-item
+    /// 後期高齢者の質問票.
+    pub answers: Vec<(&'static str, &'static str)>,
     /// メタボ判定 and 保健指導レベル codes as submitted (特定健診 only).
     pub judgments: Option<(&'static str, &'static str)>,
 }
