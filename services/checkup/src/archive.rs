@@ -228,37 +228,65 @@ const NESTED: &[&str] = &[
     ".zip", ".gz", ".tgz", ".tar", ".7z", ".lzh", ".rar", ".bz2", ".xz",
 ];
 
+/// What an entry is in the archive layout.
+enum Part<'a> {
+    Folder,
+    Index,
+    Summary,
+    Data(&'a str),
+    Claims,
+    Schema,
+    Other,
+}
+
+fn part(rest: &str) -> Part<'_> {
+    match rest.split_once('/') {
+        _ if rest.is_empty() || rest.ends_with('/') => Part::Folder,
+        None if rest == "ix08_V08.xml" => Part::Index,
+        None if rest == "su08_V08.xml" => Part::Summary,
+        Some(("DATA", f)) if f.ends_with(".xml") && !f.contains('/') => Part::Data(f),
+        Some(("CLAIMS", f)) if f.ends_with(".xml") => Part::Claims,
+        Some(("XSD", _)) => Part::Schema,
+        _ => Part::Other,
+    }
+}
+
+/// The path inside the root folder of a checked entry name.
+fn inside(name: &str) -> &str {
+    name.split_once('/').map_or("", |(_, rest)| rest)
+}
+
 fn read_archive<R: Read + Seek>(
     source: R,
     today: NaiveDate,
     head: impl FnOnce(Head) -> bool,
     mut sink: impl FnMut(File) -> bool,
 ) -> Result<(), Refusal> {
-    let mut zip = match zip::ZipArchive::new(source) {
-        Ok(z) => z,
-        Err(e) => return invalid(format!("the archive cannot be read as ZIP: {e}")),
-    };
-    if zip.len() > limits::CHECKUP_ENTRIES {
+    let mut source = std::io::BufReader::new(source);
+    let dir = crate::zipdir::directory(&mut source)
+        .map_err(|e| Refusal::Invalid(format!("the archive cannot be read as ZIP: {e}")))?;
+    if dir.entries > limits::CHECKUP_ENTRIES as u64 {
         return invalid(format!(
             "the archive has {} entries; the limit is {}",
-            zip.len(),
+            dir.entries,
             limits::CHECKUP_ENTRIES
         ));
     }
-    // Every name and size first, from the central directory (nothing is expanded yet).
+    let entry_error =
+        |e: String| Refusal::Invalid(format!("the archive cannot be read as ZIP: {e}"));
+    // Pass 1, over the central directory only (nothing is expanded): every name, size and ratio.
     let mut root: Option<String> = None;
-    let (mut data, mut claims, mut warnings) = (Vec::new(), 0u64, Warnings::default());
+    let (mut documents, mut claims, mut warnings) = (0u64, 0u64, Warnings::default());
     let mut index = None;
     let mut expanded = 0u64;
-    for i in 0..zip.len() {
-        let entry = zip
-            .by_index_raw(i)
-            .map_err(|e| Refusal::Invalid(format!("entry {i} cannot be read: {e}")))?;
-        let name = entry.name().replace('\\', "/");
+    let mut walk = crate::zipdir::Walk::new(&dir);
+    while let Some(entry) = walk.next(&mut source) {
+        let entry = entry.map_err(entry_error)?;
+        let name = entry.name.replace('\\', "/");
         let bad_name = name.starts_with('/')
             || name.split('/').any(|p| p == ".." || p == ".")
             || name.as_bytes().get(1) == Some(&b':')
-            || entry.enclosed_name().is_none();
+            || name.contains('\0');
         if bad_name {
             return invalid(format!(
                 "entry {name:?} is absolute or leaves the archive's folder"
@@ -270,15 +298,15 @@ fn read_archive<R: Read + Seek>(
                 "entry {name:?} is an archive: nested archives are not accepted"
             ));
         }
-        expanded += entry.size();
-        let ratio = entry.size() / entry.compressed_size().max(1);
+        expanded = expanded.saturating_add(entry.size);
+        let ratio = entry.size / entry.compressed.max(1);
         if ratio > limits::CHECKUP_RATIO || expanded > limits::CHECKUP_EXPANDED {
             return invalid(format!(
                 "entry {name:?} expands {ratio} times (to {} bytes): refused as a ZIP bomb",
-                entry.size()
+                entry.size
             ));
         }
-        let (first, rest) = name.split_once('/').unwrap_or((name.as_str(), ""));
+        let first = name.split('/').next().unwrap_or_default();
         match &root {
             None => root = Some(first.to_string()),
             Some(r) if r != first => {
@@ -288,14 +316,10 @@ fn read_archive<R: Read + Seek>(
             }
             _ => {}
         }
-        if entry.is_dir() || rest.is_empty() {
-            continue;
-        }
-        match rest.split_once('/') {
-            None if rest == "ix08_V08.xml" => index = Some(i),
-            None if rest == "su08_V08.xml" => {}
-            Some(("DATA", f)) if f.ends_with(".xml") && !f.contains('/') => {
-                if entry.size() > limits::CHECKUP_DOCUMENT as u64 {
+        match part(inside(&name)) {
+            Part::Index => index = Some(entry),
+            Part::Data(f) => {
+                if entry.size > limits::CHECKUP_DOCUMENT as u64 {
                     return invalid(format!(
                         "entry {name:?} is larger than the limit of {} bytes",
                         limits::CHECKUP_DOCUMENT
@@ -306,11 +330,13 @@ fn read_archive<R: Read + Seek>(
                         "{name}: the name does not follow h + 機関番号 + date + serial (accepted)"
                     ));
                 }
-                data.push(i);
+                documents += 1;
             }
-            Some(("CLAIMS", f)) if f.ends_with(".xml") => claims += 1,
-            Some(("XSD", _)) => {}
-            _ => warnings.push(format!("{name}: not part of the archive layout (ignored)")),
+            Part::Claims => claims += 1,
+            Part::Other => {
+                warnings.push(format!("{name}: not part of the archive layout (ignored)"))
+            }
+            Part::Folder | Part::Summary | Part::Schema => {}
         }
     }
     let Some(root) = root else {
@@ -324,19 +350,16 @@ fn read_archive<R: Read + Seek>(
     let Some(index) = index else {
         return invalid(format!("{root}/ix08_V08.xml (the index) is missing"));
     };
-    let bytes = {
-        let entry = zip
-            .by_index(index)
-            .map_err(|e| Refusal::Invalid(format!("the index cannot be read: {e}")))?;
-        read_limited(entry, "the index")?
-    };
+    let mut inflater = crate::zipdir::Inflater::default();
+    let bytes = inflater
+        .open(&mut source, &index, limits::CHECKUP_DOCUMENT)
+        .map_err(|e| Refusal::Invalid(format!("the index cannot be read: {e}")))?;
     let mut info = read_index(&bytes)?;
     info.root = root.clone();
-    if info.total_record_count != Some(data.len() as u64 + claims) {
+    if info.total_record_count != Some(documents + claims) {
         return invalid(format!(
-            "ix08 totalRecordCount is {:?}, but the archive holds {} DATA and {claims} CLAIMS files",
+            "ix08 totalRecordCount is {:?}, but the archive holds {documents} DATA and {claims} CLAIMS files",
             info.total_record_count,
-            data.len()
         ));
     }
     match info.service_event_type.as_deref() {
@@ -353,15 +376,17 @@ fn read_archive<R: Read + Seek>(
     if !head((Some(info), warnings)) {
         return Ok(());
     }
-    for i in data {
-        let (name, bytes) = {
-            let entry = zip
-                .by_index(i)
-                .map_err(|e| Refusal::Invalid(format!("entry {i} cannot be read: {e}")))?;
-            let name = entry.name().to_string();
-            let bytes = read_limited(entry, &name)?;
-            (name, bytes)
-        };
+    // Pass 2: each person document, read and checked in turn.
+    let mut walk = crate::zipdir::Walk::new(&dir);
+    while let Some(entry) = walk.next(&mut source) {
+        let entry = entry.map_err(entry_error)?;
+        let name = entry.name.replace('\\', "/");
+        if !matches!(part(inside(&name)), Part::Data(_)) {
+            continue;
+        }
+        let bytes = inflater
+            .open(&mut source, &entry, limits::CHECKUP_DOCUMENT)
+            .map_err(Refusal::Invalid)?;
         if !sink(file(name, &bytes, today)) {
             return Ok(());
         }

@@ -10,6 +10,7 @@
 //! | [`submit`] | a submission taken in: registrations, replacements, deletions, one transaction |
 //! | [`results`] | the stored results of a person (the viewing window, items with their meanings) |
 //! | [`tkk_siquc01`] | the handler of `TKKsiquc01` retrieval (consent-gated), XML, JSON or PDF |
+//! | [`zipdir`] | ZIP reading in constant memory (the central directory walked entry by entry, ZIP64 included) |
 //! | [`synthetic`] | hc08 documents and submission archives written as insurers' software does |
 //! | this file | [`Checkups`]: the HTTP API, the insurers' folders and the patient view |
 //!
@@ -26,6 +27,7 @@ pub mod submit;
 pub mod synthetic;
 pub mod tkk_siquc01;
 pub mod validate;
+pub mod zipdir;
 
 use std::sync::Arc;
 

@@ -18,6 +18,7 @@ use crate::validate::{fiscal_year, FIRST_FISCAL_YEAR};
 /// Fiscal years shown (the current one and the four before).
 pub const VIEWABLE_YEARS: i32 = 5;
 
+/// A result and one of its items (none: a result without items).
 #[derive(Debug, Clone, sqlx::FromRow)]
 struct Row {
     id: i64,
@@ -29,16 +30,11 @@ struct Row {
     level_submitted: Option<i16>,
     metabolic: Option<i16>,
     level: Option<i16>,
-}
-
-#[derive(Debug, Clone, sqlx::FromRow)]
-struct ItemRow {
-    result_id: i64,
-    code: String,
-    value_type: String,
+    code: Option<String>,
+    value_type: Option<String>,
     value: Option<String>,
-    unit: String,
-    code_system: String,
+    unit: Option<String>,
+    code_system: Option<String>,
 }
 
 /// One stored checkup with its items.
@@ -73,63 +69,63 @@ pub async fn viewable(
     person: &str,
     today: NaiveDate,
 ) -> Result<Vec<Stored>, ViewError> {
+    // One round trip: each viewable result with its items, newest first.
     let rows: Vec<Row> = sqlx::query_as(
-        "SELECT id, program, checkup_date, fiscal_year, institution_name, metabolic_submitted, level_submitted, \
-         metabolic, level FROM checkup.results WHERE person_id = $1 AND replaced_by IS NULL AND deleted_at IS NULL \
-         AND fiscal_year >= $2 AND checkup_date <= $3 ORDER BY checkup_date DESC, id DESC",
+        "SELECT r.id, r.program, r.checkup_date, r.fiscal_year, r.institution_name, r.metabolic_submitted, \
+         r.level_submitted, r.metabolic, r.level, i.code, i.value_type, i.value, i.unit, i.code_system \
+         FROM checkup.results r LEFT JOIN checkup.items i ON i.result_id = r.id \
+         WHERE r.person_id = $1 AND r.replaced_by IS NULL AND r.deleted_at IS NULL \
+         AND r.fiscal_year >= $2 AND r.checkup_date <= $3 ORDER BY r.checkup_date DESC, r.id DESC, i.seq LIMIT $4",
     )
     .bind(person)
     .bind(first_viewable(today))
     .bind(today)
-    .fetch_all(pool)
-    .await?;
-    let ids: Vec<i64> = rows.iter().map(|r| r.id).collect();
-    let items: Vec<ItemRow> = sqlx::query_as(
-        "SELECT result_id, code, value_type, value, unit, code_system FROM checkup.items \
-         WHERE result_id = ANY($1) ORDER BY result_id, seq LIMIT $2",
-    )
-    .bind(&ids)
     .bind(limits::ANSWER_LINES as i64 + 1)
     .fetch_all(pool)
     .await?;
-    if items.len() > limits::ANSWER_LINES {
+    if rows.len() > limits::ANSWER_LINES {
         return Err(ViewError::TooMany(limits::ANSWER_LINES));
     }
     let master = Master::get();
-    let mut by_result: HashMap<i64, Vec<tkk_siquc01::Item>> = HashMap::new();
-    for i in items {
-        let value = i.value.unwrap_or_default();
-        by_result
-            .entry(i.result_id)
-            .or_default()
-            .push(tkk_siquc01::Item {
-                name: master
-                    .item(&i.code)
-                    .map(|m| m.name)
-                    .unwrap_or_default()
-                    .to_string(),
-                value_name: meaning(&i.code_system, &value)
-                    .unwrap_or_default()
-                    .to_string(),
-                code: i.code,
-                data_type: i.value_type,
-                value,
-                unit: i.unit,
-                oid: i.code_system,
-            });
+    let mut out: Vec<(i64, Stored)> = Vec::new();
+    for r in rows {
+        if out.last().is_none_or(|(id, _)| *id != r.id) {
+            out.push((
+                r.id,
+                Stored {
+                    program: Program::parse(&r.program).unwrap_or(Program::Specific),
+                    date: r.checkup_date,
+                    fiscal_year: r.fiscal_year,
+                    institution_name: r.institution_name.clone(),
+                    submitted: (r.metabolic_submitted, r.level_submitted),
+                    computed: (r.metabolic, r.level),
+                    items: Vec::new(),
+                },
+            ));
+        }
+        let Some(code) = r.code else { continue };
+        let value = r.value.unwrap_or_default();
+        let code_system = r.code_system.unwrap_or_default();
+        let item = tkk_siquc01::Item {
+            name: master
+                .item(&code)
+                .map(|m| m.name)
+                .unwrap_or_default()
+                .to_string(),
+            value_name: meaning(&code_system, &value)
+                .unwrap_or_default()
+                .to_string(),
+            code,
+            data_type: r.value_type.unwrap_or_default(),
+            value,
+            unit: r.unit.unwrap_or_default(),
+            oid: code_system,
+        };
+        if let Some((_, s)) = out.last_mut() {
+            s.items.push(item);
+        }
     }
-    Ok(rows
-        .into_iter()
-        .map(|r| Stored {
-            program: Program::parse(&r.program).unwrap_or(Program::Specific),
-            date: r.checkup_date,
-            fiscal_year: r.fiscal_year,
-            institution_name: r.institution_name,
-            submitted: (r.metabolic_submitted, r.level_submitted),
-            computed: (r.metabolic, r.level),
-            items: by_result.remove(&r.id).unwrap_or_default(),
-        })
-        .collect())
+    Ok(out.into_iter().map(|(_, s)| s).collect())
 }
 
 /// The checkups as `TKKsiquc01res` carries them.

@@ -291,29 +291,27 @@ async fn apply(
                 replaced_in_batch[prev] = Some(ids[k]);
             }
         }
-        let (mut persons, mut programs, mut dates, mut new_ids) = (vec![], vec![], vec![], vec![]);
-        for (&k, (person, program, date)) in last.iter().map(|(key, k)| (k, key)) {
-            persons.push(person.clone());
-            programs.push(program.to_string());
-            dates.push(*date);
-            new_ids.push(ids[k]);
-        }
-        // Per key, the current result it replaces: found first (a lateral index lookup), then marked by id. The
-        // table grows inside this transaction, so each statement is planned when it runs (`persistent(false)`): a
-        // plan cached while the table was small scans it whole for every key.
-        let pairs: Vec<(i64, i64)> = sqlx::query_as(
-            "SELECT u.id, x.id FROM UNNEST($1::text[], $2::text[], $3::date[], $4::bigint[]) AS u(person, program, day, id) \
-             CROSS JOIN LATERAL (SELECT id FROM checkup.results x WHERE x.person_id = u.person \
-               AND x.checkup_date = u.day AND x.program = u.program \
-               AND x.replaced_by IS NULL AND x.deleted_at IS NULL) x",
+        // The current results of the batch's persons (one index scan over the sorted persons), matched to their
+        // keys here. The table grows inside this transaction, so the statement is planned when it runs
+        // (`persistent(false)`): a plan cached while the table was small would scan it whole.
+        let mut persons: Vec<&str> = last.keys().map(|(p, ..)| p.as_str()).collect();
+        persons.sort_unstable();
+        persons.dedup();
+        let current: Vec<(i64, String, String, chrono::NaiveDate)> = sqlx::query_as(
+            "SELECT id, person_id, program, checkup_date FROM checkup.results \
+             WHERE person_id = ANY($1) AND replaced_by IS NULL AND deleted_at IS NULL",
         )
         .persistent(false)
         .bind(&persons)
-        .bind(&programs)
-        .bind(&dates)
-        .bind(&new_ids)
         .fetch_all(&mut **tx)
         .await?;
+        let pairs: Vec<(i64, i64)> = current
+            .into_iter()
+            .filter_map(|(old, person, program, date)| {
+                let k = *last.get(&(person, program.as_str(), date))?;
+                Some((ids[k], old))
+            })
+            .collect();
         let (replacing, replaced): (Vec<i64>, Vec<i64>) = pairs.into_iter().unzip();
         if !replaced.is_empty() {
             sqlx::query(
@@ -419,15 +417,18 @@ async fn apply(
             _ => report.registered += 1,
         }
     }
-    let (shas, kinds): (Vec<String>, Vec<&str>) = outcomes.into_iter().unzip();
-    sqlx::query(
-        "INSERT INTO checkup.files (sha256, submission_id, outcome) SELECT s, $3, o FROM UNNEST($1::text[], $2::text[]) AS t(s, o)",
-    )
-    .bind(&shas)
-    .bind(&kinds)
-    .bind(submission)
-    .execute(&mut **tx)
-    .await?;
+    let mut files = BinaryCopy::new();
+    for (sha, outcome) in &outcomes {
+        files.row(3).text(sha).int8(submission).text(outcome);
+    }
+    if !files.is_empty() {
+        onshi_platform::copy::send(
+            tx,
+            "COPY checkup.files (sha256, submission_id, outcome) FROM STDIN (FORMAT binary)",
+            files.finish(),
+        )
+        .await?;
+    }
     Ok(())
 }
 
