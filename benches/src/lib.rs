@@ -64,6 +64,8 @@ impl Drop for BenchServer {
     fn drop(&mut self) {
         if self.cluster.take().is_some() {
             let _ = std::fs::remove_dir_all(&self.dir);
+            // The cluster's generated password lies beside its directory.
+            let _ = std::fs::remove_file(self.dir.with_extension("password"));
         }
     }
 }
