@@ -349,3 +349,44 @@ async fn an_insurer_folder_takes_submissions() {
     );
     s.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn concurrent_submissions_of_the_same_person_apply_one_after_the_other() {
+    let s = TestApp::start().await;
+    let doc = synthetic::document(&Example::vector_one());
+    // The same person file alone and inside an archive, and two corrections of one result, all at once.
+    let mut corrected = Example::vector_one();
+    for (code, v) in corrected.values.iter_mut() {
+        if *code == "9A755000000000001" {
+            *v = onshi_checkup::cda::Value::Quantity {
+                value: "118".into(),
+                unit: "mm[Hg]".into(),
+            };
+        }
+    }
+    let (alone, zipped, fixed) = (
+        doc.clone().into_bytes(),
+        archive(vec![doc.clone()]),
+        synthetic::document(&corrected).into_bytes(),
+    );
+    let replies = tokio::join!(submit(&s, &alone), submit(&s, &zipped), submit(&s, &fixed));
+    for r in [replies.0, replies.1, replies.2] {
+        assert_eq!(r.status, 201, "{}", r.text());
+    }
+    let (current,): (i64,) = sqlx::query_as(
+        "SELECT count(*) FROM checkup.results WHERE replaced_by IS NULL AND deleted_at IS NULL",
+    )
+    .fetch_one(&s.core.pool)
+    .await
+    .unwrap();
+    assert_eq!(
+        current, 1,
+        "one current result of the one person, kind and date"
+    );
+    assert_eq!(
+        count(&s, "files").await,
+        2,
+        "the shared file is stored once"
+    );
+    s.stop().await;
+}

@@ -154,6 +154,7 @@ pub async fn submit(
         ..SubmissionReport::default()
     };
     let mut tx = pool.begin().await?;
+    serialise(&mut tx, insurer).await?;
     let id: Option<(i64,)> = sqlx::query_as(
         "INSERT INTO checkup.submissions (sha256, insurer, received_at, report) VALUES ($1, $2, $3, '{}') \
          ON CONFLICT (sha256) DO NOTHING RETURNING id",
@@ -218,6 +219,38 @@ pub async fn submit(
         "checkup: submission taken in"
     );
     Ok(report)
+}
+
+/// Submissions that may touch the same persons apply one after the other: each insurer's submissions hold that
+/// insurer's lock (and the whole service's lock shared), the operator's, which may carry any insurer's results,
+/// hold the service's lock alone. Without it two submissions carrying one person file, or two corrections of one
+/// result, would both find nothing stored and both write. Held until the transaction ends.
+async fn serialise(
+    tx: &mut sqlx::Transaction<'_, sqlx::Postgres>,
+    insurer: Option<&str>,
+) -> sqlx::Result<()> {
+    /// The service's key, "checkup" in the single-key space; insurers' keys are in the two-key space.
+    const ALL: i64 = 0x0063_6865_636b_7570;
+    const INSURERS: i32 = 0x6368_6b75;
+    match insurer {
+        Some(insurer) => {
+            sqlx::query(
+                "SELECT pg_advisory_xact_lock_shared($1), pg_advisory_xact_lock($2, hashtext($3))",
+            )
+            .bind(ALL)
+            .bind(INSURERS)
+            .bind(insurer)
+            .execute(&mut **tx)
+            .await?;
+        }
+        None => {
+            sqlx::query("SELECT pg_advisory_xact_lock($1)")
+                .bind(ALL)
+                .execute(&mut **tx)
+                .await?;
+        }
+    }
+    Ok(())
 }
 
 /// The report of a submission taken in before.
