@@ -2,8 +2,9 @@
 //! one hc08 document. Archive-level problems refuse the whole submission before any person is read: not a ZIP, an
 //! entry name that is absolute or climbs out (`..`), an archive inside the archive, entries outside one root folder
 //! named `{sender10}_{receiver8}_{YYYYMMDD}{N}_{X}`, no `ix08_V08.xml`, an index whose `totalRecordCount` is not the
-//! number of DATA + CLAIMS files, a 保健指導 archive, too many entries, or an entry that expands beyond its limit
-//! or by more than [`limits::CHECKUP_RATIO`] times (a ZIP bomb). Then each `DATA/*.xml` is read (at most
+//! number of DATA + CLAIMS files, a 保健指導 archive, a `su08_V08.xml` summary outside its schema or of another
+//! kind, too many entries, or an entry that expands beyond its limit or by more than [`limits::CHECKUP_RATIO`] times
+//! (a ZIP bomb). CLAIMS files are paired with their DATA documents by name (unpaired ones are warned about). Then each `DATA/*.xml` is read (at most
 //! [`limits::CHECKUP_DOCUMENT`] bytes), parsed and checked on its own: one person's problems never stop the others.
 //! Everything runs on a blocking thread that hands the files over one at a time through a bounded channel, so
 //! memory does not depend on the size of the archive.
@@ -27,6 +28,21 @@ pub struct ArchiveInfo {
     pub total_record_count: Option<u64>,
     pub sender: Option<String>,
     pub receiver: Option<String>,
+    /// What `su08_V08.xml` says, when the archive has one.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub summary: Option<SummaryInfo>,
+}
+
+/// What the summary of an archive (`su08_V08.xml`, 集計情報 of the 決済情報) says; amounts in yen.
+#[derive(Debug, Clone, Default, serde::Serialize)]
+pub struct SummaryInfo {
+    pub service_event_type: Option<String>,
+    pub total_subject_count: Option<u64>,
+    pub total_cost_amount: Option<u64>,
+    pub total_payment_amount: Option<u64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub total_payment_by_other_program: Option<u64>,
+    pub total_claim_amount: Option<u64>,
 }
 
 /// One person file, read and checked.
@@ -234,7 +250,7 @@ enum Part<'a> {
     Index,
     Summary,
     Data(&'a str),
-    Claims,
+    Claims(&'a str),
     Schema,
     Other,
 }
@@ -245,7 +261,7 @@ fn part(rest: &str) -> Part<'_> {
         None if rest == "ix08_V08.xml" => Part::Index,
         None if rest == "su08_V08.xml" => Part::Summary,
         Some(("DATA", f)) if f.ends_with(".xml") && !f.contains('/') => Part::Data(f),
-        Some(("CLAIMS", f)) if f.ends_with(".xml") => Part::Claims,
+        Some(("CLAIMS", f)) if f.ends_with(".xml") && !f.contains('/') => Part::Claims(f),
         Some(("XSD", _)) => Part::Schema,
         _ => Part::Other,
     }
@@ -277,7 +293,11 @@ fn read_archive<R: Read + Seek>(
     // Pass 1, over the central directory only (nothing is expanded): every name, size and ratio.
     let mut root: Option<String> = None;
     let (mut documents, mut claims, mut warnings) = (0u64, 0u64, Warnings::default());
-    let mut index = None;
+    let (mut index, mut summary) = (None, None);
+    // DATA and CLAIMS files pair by their names without the first letter; kept as hashes (bounded by the
+    // entries limit) to warn about claims without their document.
+    let mut data_keys = std::collections::HashSet::new();
+    let mut claim_keys: Vec<(u64, String)> = Vec::new();
     let mut expanded = 0u64;
     let mut walk = crate::zipdir::Walk::new(&dir);
     while let Some(entry) = walk.next(&mut source) {
@@ -318,7 +338,9 @@ fn read_archive<R: Read + Seek>(
         }
         match part(inside(&name)) {
             Part::Index => index = Some(entry),
+            Part::Summary => summary = Some(entry),
             Part::Data(f) => {
+                data_keys.insert(pair_key(f));
                 if entry.size > limits::CHECKUP_DOCUMENT as u64 {
                     return invalid(format!(
                         "entry {name:?} is larger than the limit of {} bytes",
@@ -332,11 +354,18 @@ fn read_archive<R: Read + Seek>(
                 }
                 documents += 1;
             }
-            Part::Claims => claims += 1,
+            Part::Claims(f) => {
+                claims += 1;
+                if claim_keys.len() < crate::submit::LISTED {
+                    claim_keys.push((pair_key(f), name.clone()));
+                } else if !data_keys.contains(&pair_key(f)) {
+                    warnings.push(format!("{name}: a claim without its DATA document"));
+                }
+            }
             Part::Other => {
                 warnings.push(format!("{name}: not part of the archive layout (ignored)"))
             }
-            Part::Folder | Part::Summary | Part::Schema => {}
+            Part::Folder | Part::Schema => {}
         }
     }
     let Some(root) = root else {
@@ -373,6 +402,37 @@ fn read_archive<R: Read + Seek>(
             ))
         }
     }
+    for (key, name) in claim_keys {
+        if !data_keys.contains(&key) {
+            warnings.push(format!("{name}: a claim without its DATA document"));
+        }
+    }
+    drop(data_keys);
+    match summary {
+        Some(entry) => {
+            let bytes = inflater
+                .open(&mut source, &entry, limits::CHECKUP_DOCUMENT)
+                .map_err(|e| Refusal::Invalid(format!("the summary cannot be read: {e}")))?;
+            let summary = read_summary(&bytes)?;
+            if summary.service_event_type != info.service_event_type {
+                return invalid(format!(
+                    "su08 serviceEventType is {:?}, but the index says {:?}",
+                    summary.service_event_type, info.service_event_type
+                ));
+            }
+            if summary.total_subject_count != Some(claims) {
+                warnings.push(format!(
+                    "su08 totalSubjectCount is {:?}, but the archive holds {claims} CLAIMS files",
+                    summary.total_subject_count
+                ));
+            }
+            info.summary = Some(summary);
+        }
+        None if claims > 0 => warnings.push(format!(
+            "{root}: {claims} CLAIMS files but no su08_V08.xml (the summary goes with the claims)"
+        )),
+        None => {}
+    }
     if !head((Some(info), warnings)) {
         return Ok(());
     }
@@ -394,29 +454,42 @@ fn read_archive<R: Read + Seek>(
     Ok(())
 }
 
-/// The fields of `ix08_V08.xml` (attributes of its children, by local name).
-fn read_index(bytes: &[u8]) -> Result<ArchiveInfo, Refusal> {
+/// The key pairing a DATA file with its CLAIMS file: the name without its first letter (reference §2.3).
+fn pair_key(file: &str) -> u64 {
+    use std::hash::{Hash, Hasher};
+    let mut h = std::hash::DefaultHasher::new();
+    file.get(1..).unwrap_or_default().hash(&mut h);
+    h.finish()
+}
+
+/// Walks a small header file (the index or the summary) whose root element is `root`: `each` gets every element's
+/// parent name, name and attributes (by local name). Refuses what is not well-formed, has a DOCTYPE or nests deep.
+fn read_header(
+    bytes: &[u8],
+    what: &str,
+    root: &str,
+    mut each: impl FnMut(Option<&str>, &str, &dyn Fn(&str) -> Option<String>),
+) -> Result<(), Refusal> {
     use quick_xml::events::Event;
     let text = std::str::from_utf8(bytes.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(bytes))
-        .map_err(|_| Refusal::Invalid("the index is not UTF-8".into()))?;
+        .map_err(|_| Refusal::Invalid(format!("the {what} is not UTF-8")))?;
     let mut reader = quick_xml::Reader::from_str(text);
-    let mut info = ArchiveInfo::default();
     let mut path: Vec<String> = Vec::new();
     let bad =
-        |e: &dyn std::fmt::Display| Refusal::Invalid(format!("the index is not well-formed: {e}"));
+        |e: &dyn std::fmt::Display| Refusal::Invalid(format!("the {what} is not well-formed: {e}"));
     loop {
         match reader.read_event().map_err(|e| bad(&e))? {
-            Event::DocType(_) => return invalid("the index has a DOCTYPE"),
+            Event::DocType(_) => return invalid(format!("the {what} has a DOCTYPE")),
             ev @ (Event::Start(_) | Event::Empty(_)) => {
                 let (Event::Start(e) | Event::Empty(e)) = &ev else {
                     unreachable!()
                 };
                 let name = String::from_utf8_lossy(e.local_name().as_ref()).into_owned();
                 if path.len() > 8 {
-                    return invalid("the index nests too deep");
+                    return invalid(format!("the {what} nests too deep"));
                 }
-                if path.is_empty() && name != "index" {
-                    return invalid(format!("the index's root is {name:?}, not index"));
+                if path.is_empty() && name != root {
+                    return invalid(format!("the {what}'s root is {name:?}, not {root}"));
                 }
                 let attr = |key: &str| -> Option<String> {
                     e.attributes()
@@ -424,16 +497,7 @@ fn read_index(bytes: &[u8]) -> Result<ArchiveInfo, Refusal> {
                         .find(|a| a.key.local_name().as_ref() == key.as_bytes())
                         .and_then(|a| a.unescape_value().ok().map(|v| v.trim().to_string()))
                 };
-                match (path.last().map(String::as_str), name.as_str()) {
-                    (Some("index"), "interactionType") => info.interaction_type = attr("code"),
-                    (Some("index"), "serviceEventType") => info.service_event_type = attr("code"),
-                    (Some("index"), "totalRecordCount") => {
-                        info.total_record_count = attr("value").and_then(|v| v.parse().ok())
-                    }
-                    (Some("sender"), "id") => info.sender = attr("extension"),
-                    (Some("receiver"), "id") => info.receiver = attr("extension"),
-                    _ => {}
-                }
+                each(path.last().map(String::as_str), &name, &attr);
                 if matches!(ev, Event::Start(_)) {
                     path.push(name);
                 }
@@ -444,6 +508,78 @@ fn read_index(bytes: &[u8]) -> Result<ArchiveInfo, Refusal> {
             Event::Eof => break,
             _ => {}
         }
+    }
+    Ok(())
+}
+
+/// The fields of `ix08_V08.xml`.
+fn read_index(bytes: &[u8]) -> Result<ArchiveInfo, Refusal> {
+    let mut info = ArchiveInfo::default();
+    read_header(bytes, "index", "index", |parent, name, attr| {
+        match (parent, name) {
+            (Some("index"), "interactionType") => info.interaction_type = attr("code"),
+            (Some("index"), "serviceEventType") => info.service_event_type = attr("code"),
+            (Some("index"), "totalRecordCount") => {
+                info.total_record_count = attr("value").and_then(|v| v.parse().ok())
+            }
+            (Some("sender"), "id") => info.sender = attr("extension"),
+            (Some("receiver"), "id") => info.receiver = attr("extension"),
+            _ => {}
+        }
+    })?;
+    Ok(info)
+}
+
+/// The fields of `su08_V08.xml`, checked against `su08_V08.xsd` (reference §2.4): the subject count 0–999,999,
+/// each amount 0–999,999,999 yen (`currency` JPY when written); all but `totalPaymentByOtherProgram` required.
+fn read_summary(bytes: &[u8]) -> Result<SummaryInfo, Refusal> {
+    let mut info = SummaryInfo::default();
+    let mut problems: Vec<String> = Vec::new();
+    read_header(bytes, "summary", "summary", |parent, name, attr| {
+        if parent != Some("summary") {
+            return;
+        }
+        let number = |max: u64| {
+            let value = attr("value");
+            value
+                .as_deref()
+                .and_then(|v| v.parse::<u64>().ok())
+                .filter(|v| *v <= max)
+                .ok_or_else(|| format!("su08 {name} value {value:?} is not a number 0–{max}"))
+        };
+        let amount = || match attr("currency") {
+            Some(c) if c != "JPY" => Err(format!("su08 {name} is in {c:?}, not JPY")),
+            _ => number(999_999_999),
+        };
+        let (slot, got) = match name {
+            "serviceEventType" => {
+                info.service_event_type = attr("code");
+                return;
+            }
+            "totalSubjectCount" => (&mut info.total_subject_count, number(999_999)),
+            "totalCostAmount" => (&mut info.total_cost_amount, amount()),
+            "totalPaymentAmount" => (&mut info.total_payment_amount, amount()),
+            "totalPaymentByOtherProgram" => (&mut info.total_payment_by_other_program, amount()),
+            "totalClaimAmount" => (&mut info.total_claim_amount, amount()),
+            _ => return,
+        };
+        match got {
+            Ok(v) => *slot = Some(v),
+            Err(p) => problems.push(p),
+        }
+    })?;
+    let required = [
+        ("serviceEventType", info.service_event_type.is_some()),
+        ("totalSubjectCount", info.total_subject_count.is_some()),
+        ("totalCostAmount", info.total_cost_amount.is_some()),
+        ("totalPaymentAmount", info.total_payment_amount.is_some()),
+        ("totalClaimAmount", info.total_claim_amount.is_some()),
+    ];
+    if let Some(p) = problems.into_iter().next() {
+        return invalid(p);
+    }
+    if let Some((missing, _)) = required.iter().find(|(_, present)| !present) {
+        return invalid(format!("su08 {missing} is missing"));
     }
     Ok(info)
 }
@@ -507,5 +643,105 @@ mod tests {
             ),
             (Some("12"), Some("1"), Some(3), Some("01130012"))
         );
+    }
+
+    /// An archive of one DATA document and these CLAIMS names, with `summary` as su08 when given.
+    fn with_claims(claims: &[&str], summary: Option<&str>) -> Vec<u8> {
+        use std::io::Write;
+        let date = NaiveDate::from_ymd_opt(2025, 6, 10).unwrap();
+        let root = crate::synthetic::root_name("1310112345", "01130012", date, 0, 1);
+        let mut out = std::io::Cursor::new(Vec::new());
+        let mut z = zip::ZipWriter::new(&mut out);
+        let options = zip::write::SimpleFileOptions::default();
+        let doc = crate::synthetic::document(&crate::synthetic::Example::vector_one());
+        z.start_file(
+            format!("{root}/DATA/h13101123452025061001000001.xml"),
+            options,
+        )
+        .unwrap();
+        z.write_all(doc.as_bytes()).unwrap();
+        for c in claims {
+            z.start_file(format!("{root}/CLAIMS/{c}"), options).unwrap();
+            z.write_all(b"<ClinicalDocument/>").unwrap();
+        }
+        if let Some(summary) = summary {
+            z.start_file(format!("{root}/su08_V08.xml"), options)
+                .unwrap();
+            z.write_all(summary.as_bytes()).unwrap();
+        }
+        z.start_file(format!("{root}/ix08_V08.xml"), options)
+            .unwrap();
+        let index = crate::synthetic::index("1310112345", "01130012", date, 1, 1, 1 + claims.len());
+        z.write_all(index.as_bytes()).unwrap();
+        z.finish().unwrap();
+        out.into_inner()
+    }
+
+    fn summary(kind: u8, subjects: &str, currency: &str, claim: bool) -> String {
+        let claim = if claim {
+            r#"<totalClaimAmount value="7000" currency="JPY"/>"#
+        } else {
+            ""
+        };
+        format!(
+            r#"<?xml version="1.0" encoding="UTF-8"?><summary xmlns="https://www.mhlw.go.jp/stf/seisakunitsuite/bunya/0000161103.html">
+<serviceEventType code="{kind}"/><totalSubjectCount value="{subjects}"/>
+<totalCostAmount value="9000" currency="{currency}"/><totalPaymentAmount value="2000" currency="JPY"/>{claim}</summary>"#
+        )
+    }
+
+    #[test]
+    fn the_summary_is_checked_and_claims_pair_with_their_documents() {
+        let today = NaiveDate::from_ymd_opt(2025, 6, 10).unwrap();
+        let paired = "c13101123452025061001000001.xml";
+        let alone = "c13101123452025061001000002.xml";
+        let zip = with_claims(&[paired, alone], Some(&summary(1, "2", "JPY", true)));
+        let ((info, warnings), files) = read_all(&zip, today).unwrap();
+        assert_eq!(files.len(), 1);
+        let s = info.unwrap().summary.unwrap();
+        assert_eq!(
+            (
+                s.total_subject_count,
+                s.total_cost_amount,
+                s.total_claim_amount
+            ),
+            (Some(2), Some(9000), Some(7000))
+        );
+        assert_eq!(warnings.total, 1, "{:?}", warnings.listed);
+        assert!(
+            warnings.listed[0].ends_with(&format!("{alone}: a claim without its DATA document"))
+        );
+
+        // The subject count disagrees: a warning. Claims without a summary: a warning.
+        let zip = with_claims(&[paired], Some(&summary(1, "5", "JPY", true)));
+        let ((_, warnings), _) = read_all(&zip, today).unwrap();
+        assert!(
+            warnings.listed[0].contains("totalSubjectCount is Some(5)"),
+            "{:?}",
+            warnings.listed
+        );
+        let ((_, warnings), _) = read_all(&with_claims(&[paired], None), today).unwrap();
+        assert!(
+            warnings.listed[0].contains("no su08_V08.xml"),
+            "{:?}",
+            warnings.listed
+        );
+
+        // A summary of another kind, in another currency, or without a required amount: refused whole.
+        for (bad, why) in [
+            (
+                summary(3, "1", "JPY", true),
+                "serviceEventType is Some(\"3\")",
+            ),
+            (summary(1, "1", "USD", true), "not JPY"),
+            (summary(1, "x", "JPY", true), "not a number"),
+            (summary(1, "1", "JPY", false), "totalClaimAmount is missing"),
+            ("<index/>".to_string(), "not summary"),
+        ] {
+            match read_all(&with_claims(&[paired], Some(&bad)), today) {
+                Err(Refusal::Invalid(m)) => assert!(m.contains(why), "{m}"),
+                other => panic!("{why}: {:?}", other.map(|_| ())),
+            }
+        }
     }
 }
