@@ -448,6 +448,10 @@ async fn main() -> anyhow::Result<()> {
         onshi_wire::result_codes::ResultCodes::init_from_file(&path)
             .map_err(|e| anyhow::anyhow!("{}={e}", env::RESULT_CODES))?;
     }
+    if let Ok(path) = std::env::var(env::CHECKUP_ITEMS) {
+        onshi_checkup::items::Master::init_from_file(&path)
+            .map_err(|e| anyhow::anyhow!("{}={e}", env::CHECKUP_ITEMS))?;
+    }
     let home = cli.home;
     match cli.command {
         Command::Up {

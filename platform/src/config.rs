@@ -145,6 +145,9 @@ pub mod env {
     pub const EXPIRY_WARNING_DAYS: &str = "ONSHI_EXPIRY_WARNING_DAYS";
     /// A result-code table replacing rows of the embedded one (`wire/data/result-codes.tsv` columns).
     pub const RESULT_CODES: &str = "ONSHI_RESULT_CODES";
+    /// A checkup item table extending the shipped subset of the MHLW item master
+    /// (`services/checkup/data/items.tsv` columns; a code already there is replaced).
+    pub const CHECKUP_ITEMS: &str = "ONSHI_CHECKUP_ITEMS";
     /// Log filter (`tracing` targets syntax, e.g. `info,sqlx=warn`).
     pub const LOG: &str = "ONSHI_LOG";
     /// Directory of the PostgreSQL server binaries (`initdb`, `pg_ctl`) for the embedded cluster.

@@ -114,57 +114,130 @@ impl Program {
     }
 }
 
-/// The master, read once from the shipped table.
+/// The master: the shipped table, extended or overridden at start-up by the operator's own
+/// ([`Master::init_from_file`], `ONSHI_CHECKUP_ITEMS`) — for the items of the full MHLW tables the shipped subset
+/// lacks.
 pub struct Master {
     pub items: Vec<Item>,
     by_code: HashMap<&'static str, usize>,
 }
 
+static MASTER: OnceLock<Master> = OnceLock::new();
+
 const TABLE: &str = include_str!("../data/items.tsv");
 
 impl Master {
     pub fn get() -> &'static Master {
-        static MASTER: OnceLock<Master> = OnceLock::new();
-        MASTER.get_or_init(|| Master::parse(TABLE))
+        MASTER.get_or_init(|| Master::load(None).expect("the shipped table is valid (unit-tested)"))
     }
 
-    fn parse(table: &'static str) -> Master {
-        let items: Vec<Item> = table
-            .lines()
-            .filter(|l| !l.starts_with('#') && !l.trim().is_empty())
-            .map(|l| {
-                let f: Vec<&'static str> = l.split('\t').collect();
-                let num = |s: &str| s.parse::<f64>().ok();
-                Item {
-                    code: f[0],
-                    name: f[1],
-                    value_type: match f[2] {
-                        "PQ" => ValueType::Quantity,
-                        "ST" => ValueType::Text,
-                        _ => ValueType::Coded,
-                    },
-                    unit: f[3],
-                    decimals: f[4].parse().unwrap_or(0),
-                    range: num(f[5]).zip(num(f[6])),
-                    specific: Condition::parse(f[7]),
-                    elderly: Condition::parse(f[8]),
-                    key: f[9],
-                    oid: f[10],
-                    since: f[11].parse().unwrap_or(2018),
+    /// Extends the shipped table with the rows of the TSV file at `path` (the shipped table's columns; a code
+    /// already there is replaced). Called once at start-up, before the first use.
+    pub fn init_from_file(path: &str) -> Result<(), String> {
+        let text = std::fs::read_to_string(path).map_err(|e| format!("{path}: {e}"))?;
+        // Read once per process and kept for its life, as the shipped table is.
+        let text: &'static str = Box::leak(text.into_boxed_str());
+        let master = Master::load(Some(text)).map_err(|e| format!("{path}: {e}"))?;
+        MASTER
+            .set(master)
+            .map_err(|_| "the checkup item master was already in use".to_string())
+    }
+
+    /// The shipped table, then the rows of `extra` over it.
+    fn load(extra: Option<&'static str>) -> Result<Master, String> {
+        let mut master = Master {
+            items: Vec::new(),
+            by_code: HashMap::new(),
+        };
+        for table in std::iter::once(TABLE).chain(extra) {
+            for item in parse(table)? {
+                match master.by_code.get(item.code) {
+                    Some(&i) => master.items[i] = item,
+                    None => {
+                        master.by_code.insert(item.code, master.items.len());
+                        master.items.push(item);
+                    }
                 }
-            })
-            .collect();
-        let by_code = items
-            .iter()
-            .enumerate()
-            .map(|(i, it)| (it.code, i))
-            .collect();
-        Master { items, by_code }
+            }
+        }
+        Ok(master)
     }
 
     pub fn item(&self, code: &str) -> Option<&Item> {
         self.by_code.get(code).map(|&i| &self.items[i])
     }
+}
+
+/// The rows of an item table (see `data/items.tsv` for the columns); `#` lines and blank lines are skipped.
+fn parse(table: &'static str) -> Result<Vec<Item>, String> {
+    let mut items = Vec::new();
+    for (n, line) in table.lines().enumerate() {
+        if line.starts_with('#') || line.trim().is_empty() {
+            continue;
+        }
+        let row = |m: String| format!("line {}: {m}", n + 1);
+        let f: Vec<&'static str> = line.split('\t').collect();
+        let [code, name, value_type, unit, decimals, min, max, specific, elderly, key, oid, since] =
+            f[..]
+        else {
+            return Err(row(format!("{} columns, not 12", f.len())));
+        };
+        if code.len() != 17 || !code.bytes().all(|b| b.is_ascii_alphanumeric()) {
+            return Err(row(format!(
+                "item code {code:?} is not 17 letters and digits"
+            )));
+        }
+        let value_type = match value_type {
+            "PQ" => ValueType::Quantity,
+            "ST" => ValueType::Text,
+            "CD" | "CO" => ValueType::Coded,
+            other => return Err(row(format!("type {other:?} is not PQ, CD, CO or ST"))),
+        };
+        let number = |what: &str, s: &str| -> Result<Option<f64>, String> {
+            match s {
+                "" => Ok(None),
+                s => s
+                    .parse::<f64>()
+                    .map(Some)
+                    .map_err(|_| row(format!("{what} {s:?} is not a number"))),
+            }
+        };
+        let range = match (number("min", min)?, number("max", max)?) {
+            (Some(lo), Some(hi)) if lo <= hi => Some((lo, hi)),
+            (None, None) => None,
+            _ => {
+                return Err(row(
+                    "min and max must both be numbers, min ≤ max, or both empty".into(),
+                ))
+            }
+        };
+        if value_type == ValueType::Quantity && unit.is_empty() {
+            return Err(row("a PQ item needs its unit".into()));
+        }
+        let condition = |s: &str| -> Result<Condition, String> {
+            let ok = s.len() == 1 && s.bytes().all(|b| b.is_ascii_alphanumeric());
+            ok.then(|| Condition::parse(s))
+                .ok_or_else(|| row(format!("condition {s:?} is not one digit or letter")))
+        };
+        items.push(Item {
+            code,
+            name,
+            value_type,
+            unit,
+            decimals: decimals
+                .parse()
+                .map_err(|_| row(format!("decimals {decimals:?} is not a small number")))?,
+            range,
+            specific: condition(specific)?,
+            elderly: condition(elderly)?,
+            key,
+            oid,
+            since: since
+                .parse()
+                .map_err(|_| row(format!("first fiscal year {since:?} is not a year")))?,
+        });
+    }
+    Ok(items)
 }
 
 /// Whether the simulator knows the values of this code system (then a code outside them is refused).
@@ -286,5 +359,56 @@ mod tests {
             Condition::OneOf('g'),
             "glucose groups are one"
         );
+    }
+
+    #[test]
+    fn an_operators_table_extends_and_overrides_the_shipped_one() {
+        let extra = "# more items\n\
+            9N001000000000001\t身長\tPQ\tcm\t1\t90\t250\t1\t1\theight\t\t2018\n\
+            9Z999000000000001\t例示項目\tCD\t\t0\t\t\t2\t2\t\t1.2.392.200119.6.2102\t2018\n";
+        let shipped = Master::load(None).unwrap();
+        let m = Master::load(Some(extra)).unwrap();
+        assert_eq!(m.items.len(), shipped.items.len() + 1);
+        assert_eq!(
+            m.item("9N001000000000001").unwrap().range,
+            Some((90.0, 250.0))
+        );
+        assert_eq!(
+            m.item("9Z999000000000001").unwrap().value_type,
+            ValueType::Coded
+        );
+        for (bad, why) in [
+            (
+                "9N001\t身長\tPQ\tcm\t1\t90\t250\t1\t1\t\t\t2018",
+                "line 1: item code",
+            ),
+            (
+                "9N001000000000001\t身長\tPQ\tcm\t1\t90\t250\t1\t1",
+                "9 columns",
+            ),
+            (
+                "9N001000000000001\t身長\tXX\tcm\t1\t90\t250\t1\t1\t\t\t2018",
+                "type \"XX\"",
+            ),
+            (
+                "9N001000000000001\t身長\tPQ\t\t1\t90\t250\t1\t1\t\t\t2018",
+                "needs its unit",
+            ),
+            (
+                "9N001000000000001\t身長\tPQ\tcm\t1\t250\t90\t1\t1\t\t\t2018",
+                "min ≤ max",
+            ),
+            (
+                "9N001000000000001\t身長\tPQ\tcm\t1\t90\t250\t12\t1\t\t\t2018",
+                "condition",
+            ),
+            (
+                "9N001000000000001\t身長\tPQ\tcm\t1\t90\t250\t1\t1\t\t\tFY",
+                "not a year",
+            ),
+        ] {
+            let e = Master::load(Some(bad)).err().unwrap_or_default();
+            assert!(e.contains(why), "{bad}: {e}");
+        }
     }
 }
