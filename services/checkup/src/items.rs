@@ -242,22 +242,98 @@ fn parse(table: &'static str) -> Result<Vec<Item>, String> {
 
 /// Whether the simulator knows the values of this code system (then a code outside them is refused).
 pub fn has_table(oid: &str) -> bool {
-    table(oid).is_some()
+    table(oid, FIRST_V4_YEAR).is_some()
 }
 
-/// The meaning of a coded value, by code system (reference §3.3–3.5), for display (`DataValueName`).
-pub fn meaning(oid: &str, code: &str) -> Option<&'static str> {
-    table(oid)?
+/// The fiscal year the 第4期 tables (`XMLhc24tab`) begin.
+pub const FIRST_V4_YEAR: i32 = 2024;
+
+/// The meaning of a coded value of a checkup of fiscal year `fy`, by code system (reference §3.3–3.5), for display
+/// (`DataValueName`) and validation. Before FY2024 飲酒 and 飲酒量 had the 第3期 answer sets.
+pub fn meaning(oid: &str, code: &str, fy: i32) -> Option<&'static str> {
+    table(oid, fy)?
         .iter()
         .find(|(c, _)| *c == code)
         .map(|(_, m)| *m)
 }
 
-fn table(oid: &str) -> Option<&'static [(&'static str, &'static str)]> {
-    let table: &'static [(&str, &str)] = match oid.strip_prefix("1.2.392.200119.6.")? {
+fn table(oid: &str, fy: i32) -> Option<&'static [(&'static str, &'static str)]> {
+    const YES_NO: &[(&str, &str)] = &[("1", "はい"), ("2", "いいえ")];
+    const TARGET: &[(&str, &str)] = &[("0", "詳細健診以外で実施"), ("1", "検査結果による対象者")];
+    let oid = oid.strip_prefix("1.2.392.200119.6.")?;
+    let table: &'static [(&str, &str)] = match oid {
+        // The 第3期 answer sets of 飲酒 and 飲酒量 (reference §3.3 [V] values; the old OID is not confirmed, so
+        // the 第4期 one is read with the old values).
+        "24040" if fy < FIRST_V4_YEAR => &[("1", "毎日"), ("2", "時々"), ("3", "ほとんど飲まない")],
+        "24050" if fy < FIRST_V4_YEAR => &[
+            ("1", "1合未満"),
+            ("2", "1～2合未満"),
+            ("3", "2～3合未満"),
+            ("4", "3合以上"),
+        ],
+        "2110" => &[
+            ("1", "0"),
+            ("2", "I"),
+            ("3", "IIa"),
+            ("4", "IIb"),
+            ("5", "III"),
+            ("6", "IV"),
+        ],
+        "2111" | "2112" => &[("1", "0"), ("2", "1"), ("3", "2"), ("4", "3"), ("5", "4")],
+        "2113" => &[
+            ("1", "I(a)"),
+            ("2", "I(b)"),
+            ("3", "II"),
+            ("4", "III(a)"),
+            ("5", "III(b)"),
+            ("6", "IV"),
+            ("7", "V(a)"),
+            ("8", "V(b)"),
+            ("9", "VI"),
+        ],
+        "18050" => &[
+            ("1", "付加価値の高い情報提供"),
+            ("2", "専門職による対面説明"),
+            ("3", "両方"),
+        ],
+        "18060" => &[("1", "健診1週間以内に初回面接実施")],
+        "18080" => &[
+            ("1", "所見なし"),
+            ("2", "軽度"),
+            ("3", "中等度"),
+            ("4", "重度"),
+        ],
+        "18090" => &[
+            ("1", "網膜症なし"),
+            ("2", "単純"),
+            ("3", "増殖前"),
+            ("4", "増殖"),
+        ],
+        "18110" | "18130" => TARGET,
+        "18120" => &[
+            ("0", "詳細健診以外で実施"),
+            ("1", "検査結果による対象者"),
+            ("2", "不整脈による対象者"),
+        ],
+        "19010" => &[
+            ("1", "よい"),
+            ("2", "まあよい"),
+            ("3", "ふつう"),
+            ("4", "あまりよくない"),
+            ("5", "よくない"),
+        ],
+        "19020" => &[
+            ("1", "満足"),
+            ("2", "やや満足"),
+            ("3", "やや不満"),
+            ("4", "不満"),
+        ],
+        "19120" => &[("1", "吸っている"), ("2", "吸っていない"), ("3", "やめた")],
+        "19030" | "19040" | "19050" | "19060" | "19070" | "19080" | "19090" | "19100" | "19110"
+        | "19130" | "19140" | "19150" => YES_NO,
         "2001" => &[("1", "特記すべきことあり"), ("2", "特記すべきことなし")],
         "2002" => &[("1", "所見あり"), ("2", "所見なし")],
-        "2003" => &[("1", "はい"), ("2", "いいえ")],
+        "2003" => YES_NO,
         "2004" => &[("1", "速い"), ("2", "ふつう"), ("3", "遅い")],
         "2007" => &[
             ("1", "改善するつもりはない"),
@@ -409,6 +485,35 @@ mod tests {
         ] {
             let e = Master::load(Some(bad)).err().unwrap_or_default();
             assert!(e.contains(why), "{bad}: {e}");
+        }
+    }
+
+    #[test]
+    fn code_tables_follow_the_fiscal_year() {
+        let drinking = "1.2.392.200119.6.24040";
+        let amount = "1.2.392.200119.6.24050";
+        assert_eq!(meaning(drinking, "2", 2023), Some("時々"));
+        assert_eq!(meaning(drinking, "2", 2024), Some("週5～6日"));
+        assert_eq!(
+            meaning(drinking, "5", 2023),
+            None,
+            "the 第3期 set has three answers"
+        );
+        assert_eq!(meaning(amount, "4", 2023), Some("3合以上"));
+        assert_eq!(meaning(amount, "5", 2023), None);
+        assert_eq!(meaning(amount, "5", 2024), Some("5合以上"));
+        // The 詳細な健診 and 後期高齢者の質問票 tables.
+        assert_eq!(meaning("1.2.392.200119.6.2113", "9", 2024), Some("VI"));
+        assert_eq!(
+            meaning("1.2.392.200119.6.18120", "2", 2024),
+            Some("不整脈による対象者")
+        );
+        assert_eq!(meaning("1.2.392.200119.6.18110", "2", 2024), None);
+        assert_eq!(meaning("1.2.392.200119.6.19120", "3", 2024), Some("やめた"));
+        assert!(has_table("1.2.392.200119.6.19150"));
+        // Every coded item of the shipped master has its table.
+        for item in Master::get().items.iter().filter(|i| !i.oid.is_empty()) {
+            assert!(has_table(item.oid), "{} {}", item.code, item.oid);
         }
     }
 }

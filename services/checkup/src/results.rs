@@ -112,7 +112,7 @@ pub async fn viewable(
                 .map(|m| m.name)
                 .unwrap_or_default()
                 .to_string(),
-            value_name: meaning(&code_system, &value)
+            value_name: meaning(&code_system, &value, r.fiscal_year)
                 .unwrap_or_default()
                 .to_string(),
             code,

@@ -324,7 +324,8 @@ fn check_items(
                     )));
                     continue;
                 }
-                if crate::items::has_table(used) && crate::items::meaning(used, code).is_none() {
+                if crate::items::has_table(used) && crate::items::meaning(used, code, fy).is_none()
+                {
                     problems.push(p(format!("{}: {code} is not a value of {used}", item.name)));
                     continue;
                 }
