@@ -172,6 +172,8 @@ impl Host {
             let watcher = Watcher {
                 root: root.clone(),
                 poll: core.config.folder_poll,
+                publish: core.config.folder_publish,
+                errors: core.config.folder_errors,
                 pipeline: pipeline.clone(),
             };
             background.push(

@@ -9,8 +9,9 @@ use clap::{Parser, Subcommand};
 use onshi::database::Database;
 use onshi::host::{self, Host, Service, ALL};
 use onshi_platform::clock::{parse_clock_time, parse_delta, SimClock};
-use onshi_platform::config::{env, AuthMode, Config};
+use onshi_platform::config::{env, AuthMode, Config, FaceNameClock, FolderErrors, Publish};
 use onshi_platform::http::{Core, Metrics};
+use onshi_wire::ids::ZeroPadding;
 use onshi_wire::xml::Encoding;
 
 #[derive(Parser)]
@@ -55,6 +56,25 @@ struct ServeArgs {
     /// Days before a card's expiry from which a valid answer carries the expiry notice (0: never).
     #[arg(long, env = env::EXPIRY_WARNING_DAYS, default_value_t = 90)]
     expiry_warning_days: i64,
+    /// How answers appear in res/ and face/: in-place (created under the final name, then written, like the real
+    /// terminal software) or rename (a hidden temporary file renamed in).
+    #[arg(long, env = env::FOLDER_PUBLISH, default_value = "in-place", value_parser = parse_with(Publish::parse, "in-place or rename"))]
+    folder_publish: Publish,
+    /// A request file whose answer cannot be paired with it: err (moved to res/ with <name>.err, like the real
+    /// terminal software) or response (an error response file).
+    #[arg(long, env = env::FOLDER_ERRORS, default_value = "err", value_parser = parse_with(FolderErrors::parse, "err or response"))]
+    folder_errors: FolderErrors,
+    /// The clock of face file names: wall (the machine's time in JST) or simulated.
+    #[arg(long, env = env::FACE_NAME_CLOCK, default_value = "wall", value_parser = parse_with(FaceNameClock::parse, "wall or simulated"))]
+    face_name_clock: FaceNameClock,
+}
+
+/// A value parser for a setting's `parse`.
+fn parse_with<T>(
+    parse: fn(&str) -> Option<T>,
+    expected: &'static str,
+) -> impl Fn(&str) -> Result<T, String> + Clone {
+    move |s| parse(s).ok_or_else(|| format!("{s:?}: use {expected}"))
 }
 
 fn parse_auth(s: &str) -> Result<AuthMode, String> {
@@ -214,6 +234,9 @@ fn config_of(args: &ServeArgs, home: &std::path::Path) -> Config {
     rules.card_expiry_invalidates = !args.expired_cards_valid;
     rules.expiry_warning_days = args.expiry_warning_days;
     c.auth = args.auth;
+    c.folder_publish = args.folder_publish;
+    c.folder_errors = args.folder_errors;
+    c.face_name_clock = args.face_name_clock;
     c.tls_bind = (args.tls_bind != "off").then(|| args.tls_bind.clone());
     c
 }
@@ -447,6 +470,17 @@ async fn main() -> anyhow::Result<()> {
     if let Ok(path) = std::env::var(env::RESULT_CODES) {
         onshi_wire::result_codes::ResultCodes::init_from_file(&path)
             .map_err(|e| anyhow::anyhow!("{}={e}", env::RESULT_CODES))?;
+    }
+    if let Ok(rule) = std::env::var(env::INSURER_ZERO_PADDING) {
+        let rule = match rule.as_str() {
+            "six-digit" => ZeroPadding::SixDigit,
+            "as-written" => ZeroPadding::AsWritten,
+            other => bail!(
+                "{}={other:?}: use six-digit or as-written",
+                env::INSURER_ZERO_PADDING
+            ),
+        };
+        onshi_wire::ids::set_zero_padding(rule).map_err(anyhow::Error::msg)?;
     }
     if let Ok(path) = std::env::var(env::CHECKUP_ITEMS) {
         onshi_checkup::items::Master::init_from_file(&path)

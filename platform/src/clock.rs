@@ -55,6 +55,15 @@ fn real_now_ms() -> i64 {
         .unwrap_or(0)
 }
 
+/// The machine's real time in JST (UTC+9), to the second — not the simulated time. Used only where a client
+/// compares a stamp with its own machine's clock: face file names under [`crate::config::FaceNameClock::Wall`].
+pub fn wall_jst() -> DateTime {
+    let real = chrono::DateTime::from_timestamp_millis(real_now_ms() / 1000 * 1000)
+        .unwrap_or_default()
+        .naive_utc();
+    DateTime::from_naive(real + TimeDelta::hours(9))
+}
+
 impl State {
     /// The simulated time at a real instant, kept within the clock's range (a state stored by an older version
     /// outside it, or decades of running, never overflows).

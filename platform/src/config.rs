@@ -76,6 +76,71 @@ impl Default for MedicationConfig {
     }
 }
 
+/// How answers appear in the facility folders (`res/`, `face/`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Publish {
+    /// Like the real terminal software: the file is created under its final name and written, so watchers see it
+    /// *created* and then *changed* (.NET `FileSystemWatcher.Created`, chokidar/`fs.watch` `change`); the whole
+    /// content is there when the file is closed. The default.
+    #[default]
+    InPlace,
+    /// Written to a hidden temporary file and renamed in: one moved-in event, never a partial file.
+    Rename,
+}
+
+impl Publish {
+    pub fn parse(s: &str) -> Option<Self> {
+        match s {
+            "in-place" => Some(Self::InPlace),
+            "rename" => Some(Self::Rename),
+            _ => None,
+        }
+    }
+}
+
+/// What the folder door does with a request file it cannot pair an answer with (unknown file name, unreadable
+/// XML, no `XmlMsg`/`MessageHeader`, over the size limit).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum FolderErrors {
+    /// Like the real terminal software: the request file is moved to `res/` and `<request file name>.err` beside it
+    /// says why (result code and message). The default.
+    #[default]
+    Err,
+    /// An error response file (`SegmentOfResult` 9) under the paired name, the request removed.
+    Response,
+}
+
+impl FolderErrors {
+    pub fn parse(s: &str) -> Option<Self> {
+        match s {
+            "err" => Some(Self::Err),
+            "response" => Some(Self::Response),
+            _ => None,
+        }
+    }
+}
+
+/// The clock whose time stamps face file names (`OQSsiquc01res_face_<facility><hex>_<yyyyMMddHHmmss>.xml`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum FaceNameClock {
+    /// The machine's local time: clients that take only files stamped with their machine's today keep seeing face
+    /// files after a trainer moves the simulated clock. The default. (The XML inside carries the simulated time.)
+    #[default]
+    Wall,
+    /// The simulated clock, like everything else the simulator writes.
+    Simulated,
+}
+
+impl FaceNameClock {
+    pub fn parse(s: &str) -> Option<Self> {
+        match s {
+            "wall" => Some(Self::Wall),
+            "simulated" => Some(Self::Simulated),
+            _ => None,
+        }
+    }
+}
+
 /// The whole configuration of one process: what its doors share, then each service's own.
 #[derive(Debug, Clone)]
 pub struct Config {
@@ -87,6 +152,12 @@ pub struct Config {
     pub folder_root: Option<PathBuf>,
     /// How often `req/` folders are scanned. The real 連携アプリ picks files up "within seconds".
     pub folder_poll: Duration,
+    /// How answers appear in `res/` and `face/`.
+    pub folder_publish: Publish,
+    /// What a request file that cannot be paired with an answer gets.
+    pub folder_errors: FolderErrors,
+    /// Which clock stamps face file names.
+    pub face_name_clock: FaceNameClock,
     pub auth: AuthMode,
     /// The TLS listener (mTLS) for facility-facing endpoints; None: plain HTTP only.
     pub tls_bind: Option<String>,
@@ -111,6 +182,9 @@ impl Default for Config {
             limits: Limits::default(),
             folder_root: None,
             folder_poll: Duration::from_millis(200),
+            folder_publish: Publish::default(),
+            folder_errors: FolderErrors::default(),
+            face_name_clock: FaceNameClock::default(),
             auth: AuthMode::Sandbox,
             tls_bind: None,
             body_timeout: Duration::from_secs(limits::BODY_SECONDS),
@@ -148,6 +222,17 @@ pub mod env {
     /// A checkup item table extending the shipped subset of the MHLW item master
     /// (`services/checkup/data/items.tsv` columns; a code already there is replaced).
     pub const CHECKUP_ITEMS: &str = "ONSHI_CHECKUP_ITEMS";
+    /// How answers appear in the folders: `in-place` (created under the final name, then written; default) or
+    /// `rename` (a hidden temporary file renamed in).
+    pub const FOLDER_PUBLISH: &str = "ONSHI_FOLDER_PUBLISH";
+    /// A request file that cannot be paired with an answer: `err` (moved to `res/` with `<name>.err`; default) or
+    /// `response` (an error response file).
+    pub const FOLDER_ERRORS: &str = "ONSHI_FOLDER_ERRORS";
+    /// The clock of face file names: `wall` (the machine's local time; default) or `simulated`.
+    pub const FACE_NAME_CLOCK: &str = "ONSHI_FACE_NAME_CLOCK";
+    /// A 6-digit 国保 insurer number written zero-padded (`00131151`): `six-digit` (read as `131151`; default) or
+    /// `as-written` (an 8-digit number, usually unknown).
+    pub const INSURER_ZERO_PADDING: &str = "ONSHI_INSURER_ZERO_PADDING";
     /// Log filter (`tracing` targets syntax, e.g. `info,sqlx=warn`).
     pub const LOG: &str = "ONSHI_LOG";
     /// Directory of the PostgreSQL server binaries (`initdb`, `pg_ctl`) for the embedded cluster.

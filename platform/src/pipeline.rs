@@ -126,6 +126,10 @@ pub struct Reply {
     pub body: Vec<u8>,
     /// The metrics label of the outcome (`file_error`, `validity_1`, `refused`, …): codes only, never personal data.
     pub outcome: Cow<'static, str>,
+    /// Set by the pipeline when the request's header could not be read (an unreadable file, no `XmlMsg` or
+    /// `MessageHeader`, a body over the limit): the answer cannot be paired with its request, and the folder door
+    /// may follow the terminal software's `.err` convention instead ([`crate::transport`]).
+    pub unpaired: Option<onshi_wire::result_codes::Outcome>,
 }
 
 impl Reply {
@@ -133,14 +137,22 @@ impl Reply {
         Self {
             body,
             outcome: outcome.into(),
+            unpaired: None,
         }
     }
 
-    /// The answer to a message kind no service of this process handles (in the `OQSsiquc01` shape).
+    /// The answer to a message kind no service of this process handles (in the `OQSsiquc01` shape), echoing the
+    /// request's header when it can be read.
     pub fn unsupported(req: &Request) -> Self {
         let err = match &req.tree {
             Err(e) => e.clone(),
-            Ok(_) => FileError::new(ResultKey::UnsupportedMessage, req.kind.stem()),
+            Ok(tree) => {
+                let err = FileError::new(ResultKey::UnsupportedMessage, req.kind.stem());
+                match onshi_wire::msg::HeaderEcho::of(tree) {
+                    Some(echo) => err.with_echo(&echo),
+                    None => err,
+                }
+            }
         };
         let body = Response::file_error(err, req.now, req.default_encoding)
             .write(req.form().output(req.default_encoding));
@@ -219,14 +231,27 @@ impl<H: Handlers> Pipeline<H> {
     ) -> (Stage, Reply) {
         let started = Instant::now();
         let (caller, stage, tree) = match (caller, body) {
-            (Err((transport, e)), _) => (
-                Caller {
-                    facility: None,
-                    transport,
-                },
-                Stage::Caller,
-                Err(e),
-            ),
+            (Err((transport, e)), body) => {
+                // Refused before reading, but the answer still names the request when its header can be read.
+                let echo = match body {
+                    Body::Bytes(bytes) => decode(&bytes, transport.form(), &self.limits)
+                        .ok()
+                        .and_then(|tree| onshi_wire::msg::HeaderEcho::of(&tree)),
+                    Body::TooLarge => None,
+                };
+                let e = match echo {
+                    Some(echo) if e.echo.institution.is_none() => e.with_echo(&echo),
+                    _ => e,
+                };
+                (
+                    Caller {
+                        facility: None,
+                        transport,
+                    },
+                    Stage::Caller,
+                    Err(e),
+                )
+            }
             (Ok(c), Body::TooLarge) => (
                 c,
                 Stage::Limit,
@@ -241,6 +266,13 @@ impl<H: Handlers> Pipeline<H> {
             }
         };
         let transport = caller.transport;
+        let unpaired = match &tree {
+            Err(e) if *e.echo == onshi_wire::msg::HeaderEcho::default() => Some(e.outcome.clone()),
+            Err(_) => None,
+            Ok(tree) => onshi_wire::msg::HeaderEcho::of(tree)
+                .is_none()
+                .then(|| header_unreadable(tree)),
+        };
         let req = Request {
             kind,
             caller,
@@ -248,7 +280,8 @@ impl<H: Handlers> Pipeline<H> {
             now: self.clock.now_dt(),
             default_encoding: self.default_encoding,
         };
-        let reply = self.handlers.dispatch(req).await;
+        let mut reply = self.handlers.dispatch(req).await;
+        reply.unpaired = unpaired;
         let stem = kind.stem();
         self.metrics
             .messages
@@ -262,19 +295,30 @@ impl<H: Handlers> Pipeline<H> {
     }
 
     /// The answer to a file whose name is not a request name (in the `OQSsiquc01` shape), for the folder and
-    /// HTTP doors.
-    pub fn unknown_name(&self, transport: Transport, detail: &str) -> Vec<u8> {
+    /// HTTP doors: never paired with a request.
+    pub fn unknown_name(&self, transport: Transport, detail: &str) -> Reply {
         self.metrics
             .messages
             .with_label_values(&["unknown", transport.label(), "unknown_name"])
             .inc();
-        Response::file_error(
-            FileError::new(ResultKey::UnknownFile, detail),
-            self.clock.now_dt(),
-            self.default_encoding,
-        )
-        .to_xml()
+        let err = FileError::new(ResultKey::UnknownFile, detail);
+        let mut reply = Reply::new(
+            Response::file_error(err.clone(), self.clock.now_dt(), self.default_encoding).to_xml(),
+            "unknown_name",
+        );
+        reply.unpaired = Some(err.outcome);
+        reply
     }
+}
+
+/// Why a tree has no header to pair its answer with: the error every handler answers for it.
+fn header_unreadable(tree: &Element) -> onshi_wire::result_codes::Outcome {
+    let (key, detail) = if tree.name != "XmlMsg" {
+        (ResultKey::WrongRoot, tree.name.as_str())
+    } else {
+        (ResultKey::HeaderMissing, "MessageHeader")
+    };
+    FileError::new(key, detail).outcome
 }
 
 /// The decode step: request bytes to a tree — an XML file (UTF-8 or Shift_JIS, no DTD, within the limits) or

@@ -6,8 +6,11 @@
 //! Folder layout: `<root>/<医療機関コード>/req`, `res`, `face`. The watcher scans every facility's `req/` folder; a
 //! file is taken once it has stopped changing between two scans (or is older than one second), so a vendor may
 //! write in place or write-then-rename. Names starting with `.` or ending in `.tmp`/`.part` are left alone (a
-//! vendor's own temporary files). The answer is written under the paired name in `res/` as a hidden temporary file
-//! and then renamed, so a half-written response is never visible; then the request is removed.
+//! vendor's own temporary files). The answer is published under the paired name in `res/` ([`publish`]: created
+//! under its final name and written, like the real terminal software, or renamed in from a hidden temporary file);
+//! then the request is removed. A request whose answer could not be paired with it (unknown name, unreadable XML,
+//! no header, too large) follows the terminal software's convention by default: the request file comes back in
+//! `res/` with `<request file name>.err` beside it ([`FolderErrors`]).
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -18,6 +21,7 @@ use actix_web::{web, HttpRequest, HttpResponse};
 
 use onshi_wire::msg::file_name::{error_response_name, MessageKind, RequestName, WEB_API_MESSAGES};
 
+use crate::config::{FolderErrors, Publish};
 use crate::http::BodyError;
 use crate::pipeline::{Body, Caller, Handlers, Pipeline, Reply, Stage, Transport};
 use crate::pki::PeerCert;
@@ -37,6 +41,28 @@ pub fn write_atomically(dir: &Path, name: &str, bytes: &[u8]) -> std::io::Result
     let tmp = dir.join(format!(".{name}.{}.tmp", std::process::id()));
     std::fs::write(&tmp, bytes)?;
     std::fs::rename(&tmp, dir.join(name))
+}
+
+/// Publishes an answer for a client watching `dir`: [`Publish::InPlace`] creates `dir/name` and writes it in one
+/// call (watchers see it created, then changed; the content is whole when it is closed — a reader that opens it
+/// earlier sees an empty or truncated file, never a complete-looking one, since an XML answer ends with its root's
+/// end tag); [`Publish::Rename`] renames it in whole. A failed write removes what was created.
+pub fn publish(dir: &Path, name: &str, bytes: &[u8], mode: Publish) -> std::io::Result<()> {
+    match mode {
+        Publish::Rename => write_atomically(dir, name, bytes),
+        Publish::InPlace => {
+            use std::io::Write;
+            let path = dir.join(name);
+            let written = std::fs::File::create(&path).and_then(|mut f| {
+                f.write_all(bytes)?;
+                f.flush()
+            });
+            if written.is_err() {
+                let _ = std::fs::remove_file(&path);
+            }
+            written
+        }
+    }
 }
 
 fn ignored(name: &str) -> bool {
@@ -204,6 +230,8 @@ pub struct Watcher<H> {
     pub root: PathBuf,
     pub poll: Duration,
     pub pipeline: Arc<Pipeline<H>>,
+    pub publish: Publish,
+    pub errors: FolderErrors,
 }
 
 impl<H> Clone for Watcher<H> {
@@ -212,6 +240,8 @@ impl<H> Clone for Watcher<H> {
             root: self.root.clone(),
             poll: self.poll,
             pipeline: self.pipeline.clone(),
+            publish: self.publish,
+            errors: self.errors,
         }
     }
 }
@@ -247,7 +277,7 @@ impl<H: Handlers> Watcher<H> {
     async fn answer_file(&self, f: &Complete) -> std::io::Result<()> {
         let res_dir = f.facility_dir.join("res");
         std::fs::create_dir_all(&res_dir)?;
-        let (res_name, bytes) = match RequestName::parse(&f.name) {
+        let (res_name, reply) = match RequestName::parse(&f.name) {
             Err(e) => (
                 error_response_name(&f.name),
                 self.pipeline
@@ -264,12 +294,25 @@ impl<H: Handlers> Watcher<H> {
                     transport: Transport::Folder,
                 };
                 let (_, reply) = self.pipeline.run(name.kind, Ok(caller), body).await;
-                (name.response_for(&reply.body), reply.body)
+                (name.response_for(&reply.body), reply)
             }
         };
-        write_atomically(&res_dir, &res_name, &bytes)?;
-        std::fs::remove_file(&f.path)?;
-        tracing::debug!(file = %res_name, "folder: answered");
+        match (&reply.unpaired, self.errors) {
+            (Some(why), FolderErrors::Err) => {
+                // The request comes back beside its reason, which is published last: a client that sees the
+                // `.err` finds the request already there.
+                std::fs::rename(&f.path, res_dir.join(&f.name))?;
+                let text = format!("{} {}\r\n", why.code, why.message);
+                let text = self.pipeline.default_encoding.encode(&text);
+                publish(&res_dir, &format!("{}.err", f.name), &text, self.publish)?;
+                tracing::debug!(file = %f.name, code = %why.code, "folder: returned with .err");
+            }
+            _ => {
+                publish(&res_dir, &res_name, &reply.body, self.publish)?;
+                std::fs::remove_file(&f.path)?;
+                tracing::debug!(file = %res_name, "folder: answered");
+            }
+        }
         Ok(())
     }
 }
@@ -354,11 +397,10 @@ async fn post_file<H: Handlers>(
     let req_name = match RequestName::parse(&name) {
         Ok(n) => n,
         Err(e) => {
-            let body = pipeline.unknown_name(Transport::Http, &e.to_string());
             return file_reply(
                 StatusCode::NOT_FOUND,
                 &error_response_name(&name),
-                Reply::new(body, "unknown_name"),
+                pipeline.unknown_name(Transport::Http, &e.to_string()),
             );
         }
     };

@@ -45,11 +45,42 @@ pub struct InsurerNumber {
     len: u8,
 }
 
+/// How a 6-digit 国保 number written zero-padded to 8 digits (`00131151`) is read. No 法別番号 is `00`, so such a
+/// number can only be a padded 国保 number; what the real system answers for it is unknown (some clients pad with
+/// zeros, the spec pads with spaces). Set once at start-up ([`set_zero_padding`], `ONSHI_INSURER_ZERO_PADDING`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum ZeroPadding {
+    /// Read as the 6-digit number (`00131151` = `  131151`). The default.
+    #[default]
+    SixDigit,
+    /// Read as written: an 8-digit number, which no insurer has (answered as not found).
+    AsWritten,
+}
+
+static ZERO_PADDING: std::sync::OnceLock<ZeroPadding> = std::sync::OnceLock::new();
+
+/// Sets the process's [`ZeroPadding`] rule; refused once a number has been read.
+pub fn set_zero_padding(rule: ZeroPadding) -> Result<(), String> {
+    ZERO_PADDING
+        .set(rule)
+        .map_err(|_| "the insurer number padding rule was already in use".to_string())
+}
+
 impl InsurerNumber {
     /// Parses the number as written in a request or a registration: surrounding spaces (the XML padding) are
-    /// ignored; 6 or 8 digits with a valid check digit are required.
+    /// ignored; 6 or 8 digits with a valid check digit are required; a zero-padded 6-digit number is read by the
+    /// process's [`ZeroPadding`] rule.
     pub fn parse(raw: &str) -> Result<Self, IdError> {
+        Self::parse_with(raw, *ZERO_PADDING.get_or_init(ZeroPadding::default))
+    }
+
+    /// [`Self::parse`] under an explicit rule (the 特定健診 standard format always zero-pads: `SixDigit`).
+    pub fn parse_with(raw: &str, rule: ZeroPadding) -> Result<Self, IdError> {
         let s = raw.trim_matches(|c| c == ' ' || c == '\u{3000}');
+        let s = match (rule, s.strip_prefix("00")) {
+            (ZeroPadding::SixDigit, Some(six)) if s.len() == 8 => six,
+            _ => s,
+        };
         if !all_digits(s) || (s.len() != 6 && s.len() != 8) {
             return err("insurer number must be 6 (国保) or 8 digits");
         }
@@ -111,7 +142,7 @@ impl InsurerNumber {
             return err("insurer number body must be 5 or 7 digits");
         }
         let check = mod10_w21(body.as_bytes());
-        Self::parse(&format!("{body}{check}"))
+        Self::parse_with(&format!("{body}{check}"), ZeroPadding::AsWritten)
     }
 }
 
@@ -548,6 +579,11 @@ mod tests {
         assert_eq!(k.xml_form(), "  123455");
         assert_eq!(k.as_str(), "123455");
         assert!(InsurerNumber::parse("06130487").is_err());
+        let padded = InsurerNumber::parse_with("00123455", ZeroPadding::SixDigit).unwrap();
+        assert_eq!((padded.as_str(), padded.is_kokuho()), ("123455", true));
+        let written = InsurerNumber::parse_with("00123455", ZeroPadding::AsWritten).unwrap();
+        assert_eq!((written.as_str(), written.is_kokuho()), ("00123455", false));
+        assert!(InsurerNumber::parse_with("00123456", ZeroPadding::SixDigit).is_err());
         assert!(InsurerNumber::parse("1234567").is_err());
         assert!(InsurerNumber::parse("0613048X").is_err());
         assert!(InsurerNumber::parse("").is_err());

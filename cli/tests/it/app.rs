@@ -284,15 +284,20 @@ impl TestApp {
     }
 }
 
-/// Waits for a file to appear (the folder interface answers within a fraction of a second).
+/// Waits for a file to appear and be whole, as a client of the real terminal software does: answers are created
+/// under their final name and then written, so the file is taken once it is not empty and has not changed between
+/// two reads (the folder interface answers within a fraction of a second).
 pub async fn wait_for(path: &Path) -> Vec<u8> {
+    let mut last: Option<Vec<u8>> = None;
     for _ in 0..200 {
-        if let Ok(b) = std::fs::read(path) {
-            return b;
+        match std::fs::read(path) {
+            Ok(b) if !b.is_empty() && last.as_ref() == Some(&b) => return b,
+            Ok(b) => last = Some(b),
+            Err(_) => last = None,
         }
         tokio::time::sleep(Duration::from_millis(25)).await;
     }
-    panic!("no {} after 5 s", path.display());
+    panic!("no whole {} after 5 s", path.display());
 }
 
 /// The tree of an XML answer.

@@ -347,8 +347,11 @@ impl Doors {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn every_door_gives_the_same_answer_to_the_same_bad_input() {
+    // The folder answers unpairable requests with an error file too (not the `.err` convention), so that every
+    // door's answer can be compared.
     let config = Config {
         tls_bind: Some("127.0.0.1:0".into()),
+        folder_errors: onshi_platform::config::FolderErrors::Response,
         ..Config::default()
     };
     let app = TestApp::with(config, NOW).await;

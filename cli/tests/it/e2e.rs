@@ -331,6 +331,24 @@ async fn every_persona_answers_with_its_registered_data() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_zero_padded_kokuho_number_reads_as_its_six_digits() {
+    let s = TestApp::start().await;
+    let spaces = String::from_utf8(request_file("nakamura_misaki")).unwrap();
+    let zeros = spaces.replace("<InsurerNumber>  131151<", "<InsurerNumber>00131151<");
+    assert_ne!(spaces, zeros);
+    for (label, req) in [("spaces", &spaces), ("zeros", &zeros)] {
+        let reply = s.post_file("OQSsiquc01req_pad.xml", req.as_bytes()).await;
+        let t = tree(&reply.body);
+        assert_eq!(
+            body(&t).value("QualificationValidity"),
+            Some("1"),
+            "{label}"
+        );
+    }
+    s.host.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn folder_http_and_web_api_answer_identically() {
     let s = TestApp::start().await;
     let req = request_file("sato_kenichi");
@@ -811,10 +829,17 @@ async fn bad_input_gets_the_spec_error_shape_and_writes_nothing() {
         header(&tree(&reply.body)).value("ErrorCode"),
         Some("EC0010")
     );
+    // In a folder, like the real terminal software: the request comes back in res/ with `<name>.err`.
     let fac = s.folders.path().join(MED);
     std::fs::write(fac.join("req/XYZsiquc01req_1.xml"), &good).unwrap();
-    let ans = wait_for(&fac.join("res/XYZsiquc01res_1.xml")).await;
-    assert_eq!(header(&tree(&ans)).value("ErrorCode"), Some("EC0010"));
+    let err = wait_for(&fac.join("res/XYZsiquc01req_1.xml.err")).await;
+    assert!(String::from_utf8(err).unwrap().starts_with("EC0010 "));
+    assert_eq!(
+        std::fs::read(fac.join("res/XYZsiquc01req_1.xml")).unwrap(),
+        good.as_bytes(),
+        "the request itself is returned"
+    );
+    assert!(!fac.join("res/XYZsiquc01res_1.xml").exists());
     // A request for facility A dropped in facility B's folder.
     let other = s.folders.path().join("1330130129");
     std::fs::write(other.join("req/OQSsiquc01req_m.xml"), &good).unwrap();

@@ -5,6 +5,7 @@ mod app;
 mod checkup;
 mod doors;
 mod e2e;
+mod folders;
 mod hostile;
 mod medication;
 mod mtls;

@@ -17,6 +17,31 @@ const RESULT: &[&str] = &[
 ];
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn face_file_names_can_carry_the_simulated_time() {
+    let config = onshi_platform::config::Config {
+        face_name_clock: onshi_platform::config::FaceNameClock::Simulated,
+        ..Default::default()
+    };
+    let s = TestApp::with(config, crate::app::NOW).await;
+    let (_, j) = s.place_card(MED, "D000000000000004").await;
+    let id = j["session"].as_str().unwrap().to_string();
+    s.identify(
+        MED,
+        &id,
+        serde_json::json!({"method": "face", "match": true}),
+    )
+    .await;
+    let (status, j) = s
+        .consent(MED, &id, serde_json::json!({"medication": true}))
+        .await;
+    assert_eq!(status, 200, "{j}");
+    let file = j["face_file"].as_str().unwrap();
+    assert!(file.ends_with("_20261121100000.xml"), "{file}");
+    assert!(s.folder(MED).join("face").join(file).exists());
+    s.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_card_flow_writes_the_face_xml() {
     let s = TestApp::start().await;
     let (status, j) = s.place_card(MED, "D000000000000004").await;
@@ -42,7 +67,12 @@ async fn a_card_flow_writes_the_face_xml() {
         file.starts_with(&format!("OQSsiquc01res_face_{MED}")),
         "{file}"
     );
-    assert!(file.ends_with("_20261121100000.xml"), "{file}");
+    // Stamped by the machine's clock in JST by default (clients take files of their own today), not the
+    // simulated 2026-11-21 10:00.
+    let stamp = &file[file.len() - 18..file.len() - 4];
+    let wall = onshi_platform::clock::wall_jst().compact();
+    assert_eq!(&stamp[..8], &wall[..8], "{file}");
+    assert_ne!(stamp, "20261121100000");
     assert_eq!(
         file.len(),
         "OQSsiquc01res_face_".len() + 10 + 20 + 1 + 14 + 4

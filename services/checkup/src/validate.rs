@@ -8,7 +8,7 @@
 
 use chrono::{Datelike, NaiveDate};
 
-use onshi_wire::ids::{normalize_printed, InsurerNumber};
+use onshi_wire::ids::{normalize_printed, InsurerNumber, ZeroPadding};
 
 use crate::cda::{self, Document, Value};
 use crate::items::{Condition, Master, Program, ValueType};
@@ -115,11 +115,11 @@ pub fn check(doc: &Document, today: NaiveDate) -> Result<Checkup, Vec<Problem>> 
         ));
     }
     // The standard format zero-pads a 6-digit 国保 number to 8 digits (no 法別番号 is 00).
-    let insurer_text = doc
+    let insurer = match doc
         .insurer
         .as_deref()
-        .map(|n| n.strip_prefix("00").filter(|_| n.len() == 8).unwrap_or(n));
-    let insurer = match insurer_text.map(InsurerNumber::parse) {
+        .map(|n| InsurerNumber::parse_with(n, ZeroPadding::SixDigit))
+    {
         Some(Ok(n)) => Some(n),
         Some(Err(e)) => {
             problems.push(problem(None, format!("保険者番号: {e}")));

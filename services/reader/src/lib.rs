@@ -25,6 +25,7 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use onshi_consent::port::CardReaderPort;
+use onshi_platform::config::FaceNameClock;
 use onshi_platform::db::Migrations;
 use onshi_platform::directory::ReaderDirectory;
 use onshi_platform::http::Core;
@@ -76,13 +77,18 @@ impl Reader {
         resp: &Response,
         now: DateTime,
     ) -> (u64, String, String) {
-        let file = faces::file_name(facility, now);
+        let config = &self.core.config;
+        let stamp = match config.face_name_clock {
+            FaceNameClock::Wall => onshi_platform::clock::wall_jst(),
+            FaceNameClock::Simulated => now,
+        };
+        let file = faces::file_name(facility, stamp);
         let bytes = resp.to_xml();
-        if let Some(root) = &self.core.config.folder_root {
+        if let Some(root) = &config.folder_root {
             let dir = root.join(facility).join("face");
-            if let Err(err) = std::fs::create_dir_all(&dir)
-                .and_then(|_| onshi_platform::transport::write_atomically(&dir, &file, &bytes))
-            {
+            if let Err(err) = std::fs::create_dir_all(&dir).and_then(|_| {
+                onshi_platform::transport::publish(&dir, &file, &bytes, config.folder_publish)
+            }) {
                 tracing::warn!(error = %err, "card reader: cannot write the face file");
             }
         }

@@ -27,6 +27,22 @@ pub struct HeaderEcho {
     pub arbitrary_file_identifier: Option<String>,
 }
 
+impl HeaderEcho {
+    /// The pairing values of a request tree whose header can be read (root `XmlMsg` with a `MessageHeader`), as
+    /// written, whatever the message kind: `None` when there is no header to read.
+    pub fn of(root: &Element) -> Option<Self> {
+        if root.name != "XmlMsg" {
+            return None;
+        }
+        let h = root.child("MessageHeader")?;
+        Some(Self {
+            confirmation_date: h.value("QualificationConfirmationDate").map(str::to_string),
+            institution: h.value("MedicalInstitutionCode").map(str::to_string),
+            arbitrary_file_identifier: h.value("ArbitraryFileIdentifier").map(str::to_string),
+        })
+    }
+}
+
 /// A request that cannot be processed as a whole: answered with `SegmentOfResult` 9.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct FileError {
