@@ -80,6 +80,26 @@ async fn a_card_flow_writes_the_face_xml() {
     let path = s.folders.path().join(MED).join("face").join(&file);
     let bytes = std::fs::read(&path).expect("the face file is in the facility's face folder");
     let t = xml::parse(&bytes, &Default::default()).unwrap().root;
+    // The header and body in the order of the real face answer (wire/data/samples/).
+    let sample = std::fs::read(
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("../wire/data/samples/myclinic-ts_face_2023-02-21.xml"),
+    )
+    .unwrap();
+    let sample = xml::parse(&sample, &Default::default()).unwrap().root;
+    let names = |e: &Element, part: &str| -> Vec<String> {
+        child(e, &[part])
+            .children
+            .iter()
+            .map(|c| c.name.clone())
+            .collect()
+    };
+    assert_eq!(names(&t, "MessageHeader"), names(&sample, "MessageHeader"));
+    assert_eq!(
+        names(&t, "MessageBody")[..3],
+        names(&sample, "MessageBody")[..],
+        "ResultList, ProcessingResultStatus, QualificationValidity"
+    );
     let h = child(&t, &["MessageHeader"]);
     assert_eq!(h.value("ReferenceClassification"), Some("1"));
     assert_eq!(h.value("SegmentOfResult"), Some("1"));

@@ -186,33 +186,36 @@ impl PlainHeader {
     }
 }
 
-/// The common end of every `MessageHeader`: result segment, error (if any), encoding; closes the element.
-fn write_result_tail(
+/// The common start of every `MessageHeader` after `ProcessExecutionTime`, in the order of real answers (reference
+/// §1.4: `CharacterCodeIdentifier`, `SegmentOfResult`, then the error when there is one [I: its place is not in the
+/// samples]).
+fn write_result_head(
     e: &mut Emitter,
     segment: SegmentOfResult,
     error: Option<&Outcome>,
     encoding: Encoding,
 ) {
+    e.leaf("CharacterCodeIdentifier", encoding.code().code());
     e.leaf("SegmentOfResult", segment.code());
     if let Some(err) = error {
         e.leaf("ErrorCode", &err.code);
         e.leaf("ErrorMessage", &err.message);
     }
-    e.leaf("CharacterCodeIdentifier", encoding.code().code());
-    e.end();
 }
 
-/// Writes a [`PlainHeader`] as `MessageHeader`.
+/// Writes a [`PlainHeader`] as `MessageHeader`, in the order of the real 照会番号登録 answer (reference sample
+/// `ReceptionAgent_OQSsiimm01res_layout`); `ReceptionNumber` last [I].
 pub fn write_plain_header(e: &mut Emitter, h: &PlainHeader) {
     e.start("MessageHeader");
     e.leaf("ProcessExecutionTime", &h.process_time.compact());
-    e.opt("MedicalInstitutionCode", h.echo.institution.as_deref());
+    write_result_head(e, h.segment, h.error.as_ref(), h.encoding);
     e.opt(
         "ArbitraryFileIdentifier",
         h.echo.arbitrary_file_identifier.as_deref(),
     );
+    e.opt("MedicalInstitutionCode", h.echo.institution.as_deref());
     e.opt("ReceptionNumber", h.reception_number.as_deref());
-    write_result_tail(e, h.segment, h.error.as_ref(), h.encoding);
+    e.end();
 }
 
 /// The response `MessageHeader` (reference §2.2).
@@ -226,21 +229,24 @@ pub struct ResponseHeader {
     pub encoding: Encoding,
 }
 
-/// Writes `MessageHeader`.
+/// Writes `MessageHeader` in the order of the real face answer (reference §1.4, sample `myclinic-ts_face`):
+/// `ProcessExecutionTime`, `CharacterCodeIdentifier`, `SegmentOfResult`, `QualificationConfirmationDate`,
+/// `ReferenceClassification`, `ArbitraryFileIdentifier`, `MedicalInstitutionCode`.
 pub fn write_header(e: &mut Emitter, h: &ResponseHeader) {
     e.start("MessageHeader");
     e.leaf("ProcessExecutionTime", &h.process_time.compact());
+    write_result_head(e, h.segment, h.error.as_ref(), h.encoding);
     e.opt(
         "QualificationConfirmationDate",
         h.echo.confirmation_date.as_deref(),
     );
-    e.opt("MedicalInstitutionCode", h.echo.institution.as_deref());
+    e.leaf("ReferenceClassification", h.reference_classification.code());
     e.opt(
         "ArbitraryFileIdentifier",
         h.echo.arbitrary_file_identifier.as_deref(),
     );
-    e.leaf("ReferenceClassification", h.reference_classification.code());
-    write_result_tail(e, h.segment, h.error.as_ref(), h.encoding);
+    e.opt("MedicalInstitutionCode", h.echo.institution.as_deref());
+    e.end();
 }
 
 /// The header of the data-retrieval requests (`YZKsiquc01`, `TKKsiquc01`): the facility and the patient by the

@@ -119,11 +119,12 @@ pub struct Outcome1 {
 
 /// Writes `ReferenceNumberRegistrationInfo` + `ProcessingResultStatus` (+ code/message).
 pub fn write_outcome(e: &mut Emitter, o: &Outcome1) {
+    // The order of the real answer (reference sample `ReceptionAgent_OQSsiimm01res_layout`).
     e.start("ReferenceNumberRegistrationInfo");
-    e.opt("ReferenceNumber", o.info.reference_number.as_deref());
     e.opt("InsurerNumber", o.info.insurer_number.as_deref());
-    e.opt("InsuredCardSymbol", o.info.symbol.as_deref());
     e.opt("InsuredIdentificationNumber", o.info.number.as_deref());
+    e.opt("ReferenceNumber", o.info.reference_number.as_deref());
+    e.opt("InsuredCardSymbol", o.info.symbol.as_deref());
     e.opt("InsuredBranchNumber", o.info.branch.as_deref());
     e.end();
     match &o.error {

@@ -169,9 +169,20 @@ fn write_search_echo(e: &mut Emitter, s: &SearchEcho) {
     e.end();
 }
 
-/// Writes `MessageBody` (shared with face results).
+/// Writes `MessageBody` (shared with face results) in the order of the real face answer (reference §1.4): the
+/// `ResultList` first, then `ProcessingResultStatus` (+ code, message) and `QualificationValidity`; the search echo
+/// and `PrescriptionIssueSelect`, absent from the sample, after them [I].
 pub fn write_body(e: &mut Emitter, b: &Body) {
     e.start("MessageBody");
+    if !b.results.is_empty() {
+        e.start("ResultList");
+        e.start_list("ResultOfQualificationConfirmation");
+        for r in &b.results {
+            write_result(e, r);
+        }
+        e.end_list();
+        e.end();
+    }
     e.leaf("ProcessingResultStatus", b.status.code());
     if let Some(c) = &b.code {
         e.leaf("ProcessingResultCode", &c.code);
@@ -185,15 +196,6 @@ pub fn write_body(e: &mut Emitter, b: &Body) {
         "PrescriptionIssueSelect",
         b.prescription_issue_select.map(|p| p.code()),
     );
-    if !b.results.is_empty() {
-        e.start("ResultList");
-        e.start_list("ResultOfQualificationConfirmation");
-        for r in &b.results {
-            write_result(e, r);
-        }
-        e.end_list();
-        e.end();
-    }
     e.end();
 }
 
