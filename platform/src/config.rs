@@ -50,6 +50,8 @@ pub struct EligibilityConfig {
     pub rules: EligibilityRules,
     /// Lifetime of a Web API `idToken` on the simulated clock.
     pub web_api_token_minutes: i64,
+    /// Lifetime of a Web API `refreshToken` on the simulated clock (the real one is unknown [U]).
+    pub web_api_refresh_minutes: i64,
 }
 
 impl Default for EligibilityConfig {
@@ -57,6 +59,7 @@ impl Default for EligibilityConfig {
         Self {
             rules: EligibilityRules::default(),
             web_api_token_minutes: 60,
+            web_api_refresh_minutes: 24 * 60,
         }
     }
 }

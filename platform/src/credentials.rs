@@ -16,6 +16,8 @@ use crate::hex;
 pub enum TokenKind {
     /// A facility's Web API `idToken` (subject: the 医療機関コード).
     Facility,
+    /// A facility's Web API `refreshToken`, exchanged at the login path for new tokens (subject: the code).
+    FacilityRefresh,
     /// An insurer's credential, issued by the portal (subject: the 保険者番号).
     Insurer,
     /// A patient's short-lived token after card + PIN (subject: the person).
@@ -26,15 +28,21 @@ impl TokenKind {
     fn prefix(self) -> &'static str {
         match self {
             Self::Facility => "fac",
+            Self::FacilityRefresh => "ref",
             Self::Insurer => "ins",
             Self::Patient => "pat",
         }
     }
 
     fn of(prefix: &str) -> Option<Self> {
-        [Self::Facility, Self::Insurer, Self::Patient]
-            .into_iter()
-            .find(|k| k.prefix() == prefix)
+        [
+            Self::Facility,
+            Self::FacilityRefresh,
+            Self::Insurer,
+            Self::Patient,
+        ]
+        .into_iter()
+        .find(|k| k.prefix() == prefix)
     }
 }
 

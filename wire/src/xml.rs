@@ -304,8 +304,10 @@ fn parse_str(text: &str, limits: &Limits) -> Result<Element, XmlError> {
     root.ok_or_else(|| XmlError::Malformed("no root element".into()))
 }
 
-/// Builds an element tree from the Web API's JSON body (`{"XmlMsg":{...}}`): objects become elements, arrays
-/// repeated elements, strings/numbers/booleans text; `null` is an absent element.
+/// Builds an element tree from the Web API's JSON body (`{"XmlMsg":{...}}`): objects become elements,
+/// strings/numbers/booleans text, `null` an absent element. Arrays follow the JSON mirror's rule for repeated
+/// elements ([`Emitter`]): `"C": [{"R": {…}}, {"R": {…}}]` — every item an object of one member — is one element `C`
+/// holding the items' members in order; any other array is `C` repeated.
 pub fn from_json(value: &serde_json::Value) -> Result<Element, XmlError> {
     use serde_json::Value;
     fn build(name: &str, v: &Value, out: &mut Vec<Element>, depth: usize) -> Result<(), XmlError> {
@@ -315,6 +317,18 @@ pub fn from_json(value: &serde_json::Value) -> Result<Element, XmlError> {
         check_chars(name)?;
         match v {
             Value::Null => {}
+            Value::Array(items) if wrapped_items(items) => {
+                let mut el = Element {
+                    name: name.to_string(),
+                    ..Element::default()
+                };
+                for item in items.iter().filter_map(Value::as_object) {
+                    for (k, v) in item {
+                        build(k, v, &mut el.children, depth + 1)?;
+                    }
+                }
+                out.push(el);
+            }
             Value::Array(items) => {
                 for item in items {
                     build(name, item, out, depth)?;
@@ -367,6 +381,16 @@ pub fn from_json(value: &serde_json::Value) -> Result<Element, XmlError> {
         .ok_or_else(|| XmlError::Malformed("JSON root is empty".into()))
 }
 
+/// Whether an array is in the wrapped form (`[{"R": {…}}, …]`): every item an object of one member whose value is
+/// an element (an object). An array of field objects (`[{"V": "1"}, …]`) is the repeated form.
+fn wrapped_items(items: &[serde_json::Value]) -> bool {
+    !items.is_empty()
+        && items.iter().all(|i| {
+            i.as_object()
+                .is_some_and(|o| o.len() == 1 && o.values().all(serde_json::Value::is_object))
+        })
+}
+
 /// Output form of a response.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum OutputForm {
@@ -375,7 +399,10 @@ pub enum OutputForm {
 }
 
 /// Writes one response tree as XML or JSON. Writers call `start`/`leaf`/`end` in the element order of the
-/// spec; repeated elements are bracketed by `start_list`/`end_list` so JSON renders them as arrays.
+/// spec; repeated elements are bracketed by `start_list`/`end_list` so JSON renders them as arrays, in the real Web
+/// API's shape: an element whose content is the repeated elements becomes an array of one-member objects
+/// (`"ResultList": [{"ResultOfQualificationConfirmation": {…}}, …]`); repeated elements that share their parent with
+/// other children become an array under their own name (`"R": [{…}, …]`).
 pub struct Emitter {
     form: OutputForm,
     out: String,
@@ -386,7 +413,10 @@ pub struct Emitter {
 struct Frame {
     name: &'static str,
     has_member: bool,
+    /// JSON: a run of repeated elements rendered as `"name": [{…}, …]`.
     list: bool,
+    /// JSON: an element rendered as an array of one-member objects (its content is one run of repeated elements).
+    array: bool,
 }
 
 impl Emitter {
@@ -422,6 +452,10 @@ impl Emitter {
             if top.list {
                 return;
             }
+            if top.array {
+                // One item of an array element: `{"name": …}`, closed by `end`.
+                self.out.push('{');
+            }
         }
         json_string(&mut self.out, name);
         self.out.push(':');
@@ -445,6 +479,7 @@ impl Emitter {
             name,
             has_member: false,
             list: false,
+            array: false,
         });
     }
 
@@ -457,27 +492,50 @@ impl Emitter {
                 self.out.push_str(frame.name);
                 self.out.push_str(">\n");
             }
-            OutputForm::Json => self.out.push('}'),
+            OutputForm::Json => {
+                self.out.push(if frame.array { ']' } else { '}' });
+                if self.stack.last().is_some_and(|f| f.array) {
+                    // The item object around an array element's member.
+                    self.out.push('}');
+                }
+            }
         }
     }
 
-    /// Begins a run of repeated `name` elements (a JSON array).
+    /// Begins a run of repeated `name` elements (a JSON array). When the run is the first content of the element
+    /// that holds it, that element becomes the array (of one-member objects); otherwise the run is an array member
+    /// of its own name.
     pub fn start_list(&mut self, name: &'static str) {
         if let OutputForm::Json = self.form {
-            self.json_member(name);
-            self.out.push('[');
-            self.stack.push(Frame {
-                name,
-                has_member: false,
-                list: true,
-            });
+            match self.stack.last_mut() {
+                // A further run in an array element: more of its members.
+                Some(top) if top.array => {}
+                Some(top) if !top.has_member && self.out.ends_with('{') => {
+                    self.out.pop();
+                    self.out.push('[');
+                    // Its items are the array element's members; the run itself writes nothing more.
+                    top.array = true;
+                }
+                _ => {
+                    self.json_member(name);
+                    self.out.push('[');
+                    self.stack.push(Frame {
+                        name,
+                        has_member: false,
+                        list: true,
+                        array: false,
+                    });
+                }
+            }
         }
     }
 
     pub fn end_list(&mut self) {
         if let OutputForm::Json = self.form {
-            self.stack.pop();
-            self.out.push(']');
+            if self.stack.last().is_some_and(|f| f.list) {
+                self.stack.pop();
+                self.out.push(']');
+            }
         }
     }
 
@@ -497,6 +555,9 @@ impl Emitter {
             OutputForm::Json => {
                 self.json_member(name);
                 json_string(&mut self.out, value);
+                if self.stack.last().is_some_and(|f| f.array) {
+                    self.out.push('}');
+                }
             }
         }
     }
@@ -676,6 +737,76 @@ mod tests {
         // And the JSON parses back into the same tree shape.
         let tree = from_json(&json).unwrap();
         assert_eq!(tree.children_named("R").count(), 2);
+    }
+
+    #[test]
+    fn an_element_holding_only_repeated_elements_is_an_array_of_one_member_objects() {
+        let write = |form| {
+            let mut e = Emitter::new(form);
+            e.start("XmlMsg");
+            e.start("ResultList");
+            e.start_list("Result");
+            for v in ["1", "2"] {
+                e.start("Result");
+                e.leaf("V", v);
+                e.start("Inner");
+                e.leaf("W", v);
+                e.end();
+                e.end();
+            }
+            e.end_list();
+            e.end();
+            e.leaf("Status", "1");
+            e.end();
+            e.finish()
+        };
+        let text = String::from_utf8(write(OutputForm::Json)).unwrap();
+        let json: serde_json::Value = serde_json::from_str(&text).unwrap();
+        assert_eq!(
+            json,
+            serde_json::json!({"XmlMsg": {
+                "ResultList": [
+                    {"Result": {"V": "1", "Inner": {"W": "1"}}},
+                    {"Result": {"V": "2", "Inner": {"W": "2"}}}
+                ],
+                "Status": "1"
+            }}),
+            "{text}"
+        );
+        // A body of two runs and an element between them stays one array of one-member objects.
+        let mut e = Emitter::new(OutputForm::Json);
+        e.start("MessageBody");
+        e.start_list("M");
+        e.start("M");
+        e.leaf("V", "1");
+        e.end();
+        e.end_list();
+        e.start("Other");
+        e.start_list("N");
+        e.start("N");
+        e.leaf("V", "2");
+        e.end();
+        e.end_list();
+        e.end();
+        e.leaf("Flag", "x");
+        e.end();
+        let body: serde_json::Value = serde_json::from_slice(&e.finish()).unwrap();
+        assert_eq!(
+            body,
+            serde_json::json!({"MessageBody": [
+                {"M": {"V": "1"}},
+                {"Other": [{"N": {"V": "2"}}]},
+                {"Flag": "x"}
+            ]})
+        );
+        // Read back into the tree the XML gives.
+        let tree = from_json(&json).unwrap();
+        let list = tree.child("ResultList").unwrap();
+        let values: Vec<_> = list
+            .children_named("Result")
+            .map(|r| r.value("V").unwrap().to_string())
+            .collect();
+        assert_eq!(values, ["1", "2"]);
     }
 
     #[test]

@@ -164,7 +164,7 @@ impl TestApp {
         )
         .await;
         assert_eq!(r.status, 200, "{}", r.text());
-        r.json()["idToken"].as_str().unwrap().to_string()
+        r.json()["result"]["idToken"].as_str().unwrap().to_string()
     }
 
     /// Posts a JSON body to the Web API path of `kind` with `Authorization: <token>`.

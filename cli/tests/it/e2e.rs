@@ -331,6 +331,109 @@ async fn every_persona_answers_with_its_registered_data() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_web_api_speaks_the_real_json_shapes_and_tokens_refresh() {
+    const AUTH: &str = "/oqs-api-pro/MSA12020/ILI12020SV01/auth";
+    const SEARCH: &str = "/oqs-api-pro/MSA01030/ILI01030SV01/search";
+    let s = TestApp::start().await;
+    // Any credential JSON is taken: fields of the real credential file are unknown.
+    let login = http::post_json(
+        &s.addr,
+        AUTH,
+        &serde_json::json!({"MedicalInstitutionCode": MED, "clientId": "x", "certPassword": "y", "version": 2}),
+    )
+    .await;
+    assert_eq!(login.status, 200, "{}", login.text());
+    let j = login.json();
+    assert_eq!(
+        (j["status"].as_str(), j["msg"].as_str()),
+        (Some("0"), Some("")),
+        "{j}"
+    );
+    let result = &j["result"];
+    for field in ["accessToken", "refreshToken", "idToken", "linkSysCharCd"] {
+        assert!(result[field].is_string(), "{field}: {j}");
+    }
+    assert_eq!(result["linkSysCharCd"], "0", "UTF-8");
+    let token = result["idToken"].as_str().unwrap().to_string();
+    let search = |token: String| {
+        let addr = s.addr.clone();
+        async move {
+            let req = serde_json::json!({"XmlMsg": {
+                "MessageHeader": {"QualificationConfirmationDate": "20261120", "MedicalInstitutionCode": MED},
+                "MessageBody": {"QualificationConfirmSearchInfo": {"InsurerNumber": "06131270",
+                    "InsuredCardSymbol": "55", "InsuredIdentificationNumber": "1203", "InsuredBranchNumber": "00",
+                    "Birthdate": "19681102", "LimitApplicationCertificateRelatedConsFlg": "1"}}}});
+            http::send(
+                &addr,
+                "POST",
+                SEARCH,
+                &[("Authorization", &token)],
+                req.to_string().as_bytes(),
+            )
+            .await
+        }
+    };
+    // The result list as the real JSON has it: an array of {"ResultOfQualificationConfirmation": {…}}.
+    let r = search(token.clone()).await;
+    assert_eq!(r.status, 200, "{}", r.text());
+    let body = &r.json()["XmlMsg"]["MessageBody"];
+    let list = body["ResultList"]
+        .as_array()
+        .expect("ResultList is an array");
+    assert_eq!(list.len(), 1);
+    assert_eq!(
+        list[0]["ResultOfQualificationConfirmation"]["InsuredIdentificationNumber"],
+        "1203"
+    );
+    assert_eq!(body["QualificationValidity"], "1");
+    // Malformed credentials: the documented 400; a credential for no facility: 401 in the envelope.
+    for bad in [&b"{"[..], b"[]", b"\"x\""] {
+        let r = http::send(
+            &s.addr,
+            "POST",
+            AUTH,
+            &[("Content-Type", "application/json")],
+            bad,
+        )
+        .await;
+        assert_eq!(r.status, 400, "{}", r.text());
+    }
+    let none = http::post_json(&s.addr, AUTH, &serde_json::json!({"clientId": "x"})).await;
+    assert_eq!(
+        (none.status, none.json()["status"].as_str()),
+        (401, Some("1"))
+    );
+    // The idToken expires after 60 simulated minutes; the refresh token (24 h) gets new tokens.
+    let refresh = result["refreshToken"].as_str().unwrap().to_string();
+    let advance = |by: &'static str| {
+        let addr = s.addr.clone();
+        async move {
+            let r = http::post_json(
+                &addr,
+                "/admin/v1/clock",
+                &serde_json::json!({"advance": by}),
+            )
+            .await;
+            assert_eq!(r.status, 200, "{}", r.text());
+        }
+    };
+    advance("61m").await;
+    assert_eq!(search(token).await.status, 401, "expired idToken");
+    let renewed =
+        http::post_json(&s.addr, AUTH, &serde_json::json!({"refreshToken": refresh})).await;
+    assert_eq!(renewed.status, 200, "{}", renewed.text());
+    let fresh = renewed.json()["result"]["idToken"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    assert_eq!(search(fresh).await.status, 200);
+    advance("1d").await;
+    let stale = http::post_json(&s.addr, AUTH, &serde_json::json!({"refreshToken": refresh})).await;
+    assert_eq!(stale.status, 401, "expired refresh token");
+    s.host.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_zero_padded_kokuho_number_reads_as_its_six_digits() {
     let s = TestApp::start().await;
     let spaces = String::from_utf8(request_file("nakamura_misaki")).unwrap();
@@ -387,7 +490,10 @@ async fn folder_http_and_web_api_answer_identically() {
     )
     .await;
     assert_eq!(login.status, 200, "{}", login.text());
-    let token = login.json()["idToken"].as_str().unwrap().to_string();
+    let token = login.json()["result"]["idToken"]
+        .as_str()
+        .unwrap()
+        .to_string();
     let json_req = serde_json::json!({"XmlMsg": {
         "MessageHeader": {"QualificationConfirmationDate": "20261120", "MedicalInstitutionCode": MED,
                           "ArbitraryFileIdentifier": "demo-sato_kenichi"},

@@ -389,7 +389,10 @@ async fn a_re_claim_replaces_the_earlier_receipt() {
         &serde_json::json!({"MedicalInstitutionCode": MED, "ClientSecret": onshi_seed::demo::demo_secret(MED)}),
     )
     .await;
-    let token = login.json()["idToken"].as_str().unwrap().to_string();
+    let token = login.json()["result"]["idToken"]
+        .as_str()
+        .unwrap()
+        .to_string();
     let body = serde_json::json!({"XmlMsg": {"MessageHeader": {"MedicalInstitutionCode": MED, "InsurerNumber": "01130012",
         "InsuranceCardSymbol": "12345678", "InsuredPersonIdentificationNumber": "1", "BranchNumber": "00"},
         "MessageBody": {"FileCategory": "2"}}});
@@ -403,13 +406,10 @@ async fn a_re_claim_replaces_the_earlier_receipt() {
     .await;
     let j = r.json();
     assert_eq!(j["XmlMsg"]["MessageHeader"]["ResultCode"], "1", "{j}");
-    assert_eq!(
-        j["XmlMsg"]["MessageBody"]["MeTrMonthInf"]
-            .as_array()
-            .unwrap()
-            .len(),
-        1
-    );
+    // The body holds only repeated months: an array of one-member objects, like the real Web API's JSON.
+    let months = j["XmlMsg"]["MessageBody"].as_array().unwrap();
+    assert_eq!(months.len(), 1, "{j}");
+    assert!(months[0]["MeTrMonthInf"].is_object(), "{j}");
     let r = http::send(
         &s.addr,
         "POST",

@@ -93,7 +93,7 @@ async fn every_route_admits_exactly_its_declared_callers_in_strict_mode() {
             .await
             .unwrap();
             assert_eq!(r.status, 200, "{}", r.text());
-            r.json()["idToken"].as_str().unwrap().to_string()
+            r.json()["result"]["idToken"].as_str().unwrap().to_string()
         }
     };
     let own_token = login(&own, MED).await;
