@@ -188,7 +188,14 @@ async fn claims_become_history_on_the_schedule_and_only_with_consent() {
     assert_eq!(drugs[0].value("DrugC"), Some("610406079"));
     assert_eq!(drugs[0].value("DrugN"), Some("ガスター散２％"));
     assert_eq!(drugs[0].value("IngreN"), Some("ファモチジン"));
-    assert_eq!(drugs[0].value("MeTrIdCl"), Some("内服"));
+    // 使用区分 as a code: the claim's 診療識別 (21 内服); the prescription came from this clinic itself.
+    assert_eq!(drugs[0].value("MeTrIdCl"), Some("21"));
+    assert_eq!(
+        months[0].value("PrIsOrg"),
+        Some("1"),
+        "the asking clinic prescribed it"
+    );
+    assert_eq!(months[0].value("DiOrg"), Some("1"));
     assert_eq!(
         drugs[1].value("DrugN"),
         Some("（医薬品マスター未収載）699999999")
@@ -234,6 +241,10 @@ async fn claims_become_history_on_the_schedule_and_only_with_consent() {
     );
     let drug = day.child("CzDrugInfs").unwrap().child("CzDrugInf").unwrap();
     assert_eq!(drug.value("CzUsageN"), Some("１日１回朝食後"));
+    // 調剤: the 剤形コード as CzUsageCl (1 内服); prescribed by the asking clinic, so CzPrIsOrg 1.
+    assert_eq!(drug.value("CzUsageCl"), Some("1"));
+    assert!(drug.child("CzMeTrIdCl").is_none());
+    assert_eq!(m.value("CzPrIsOrg"), Some("1"));
     assert_eq!(drug.value("CzTimes"), Some("28"));
 
     // 診療情報 (FileCategory 4): the 診療行為 of the day under MeTrInfs.
@@ -271,6 +282,13 @@ async fn claims_become_history_on_the_schedule_and_only_with_consent() {
         ),
         (Some("112007410"), Some("12"), Some("1"))
     );
+    // With 診療情報, DiOrg and PrIsOrg are left out as in real answers.
+    let month = t
+        .child("MessageBody")
+        .unwrap()
+        .child("MeTrMonthInf")
+        .unwrap();
+    assert!(month.child("DiOrg").is_none() && month.child("PrIsOrg").is_none());
     assert!(t
         .child("MessageBody")
         .unwrap()

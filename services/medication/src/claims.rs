@@ -547,7 +547,7 @@ impl Rows {
                 &mut self.dispensings,
                 "COPY medication.dispensings (receipt_id, person_id, date, prescribed_on, facility, facility_name, \
                  prescriber, prescriber_name, in_out, use_class, drug_code, drug_name, ingredient, usage, dose, quantity, \
-                 unit, treatment_month, visible_from) FROM STDIN (FORMAT binary)",
+                 unit, treatment_month, visible_from, special) FROM STDIN (FORMAT binary)",
             ),
         ];
         for (rows, statement) in tables {
@@ -728,7 +728,7 @@ async fn extract_batch(
                 }
             };
             rows.dispensings
-                .row(19)
+                .row(20)
                 .int8(*rid)
                 .text(person)
                 .date(d.date)
@@ -738,7 +738,7 @@ async fn extract_batch(
                 .text(prescriber)
                 .text(prescriber_name)
                 .text(in_out)
-                .text(d.use_class.label())
+                .text(&d.use_class.code())
                 .text(&d.code)
                 .text(name)
                 .opt_text(m.and_then(|m| m.ingredient.as_deref()))
@@ -747,7 +747,8 @@ async fn extract_batch(
                 .text(&d.quantity)
                 .text(m.map(|m| m.unit.as_str()).unwrap_or(""))
                 .text(&r.month)
-                .timestamp(visible_from);
+                .timestamp(visible_from)
+                .opt_text(d.special.as_deref());
         }
     }
     // A claim key names the institution, so only its earlier extracted files can hold what this batch replaces

@@ -39,6 +39,7 @@ struct DispensingRow {
     quantity: Option<String>,
     unit: Option<String>,
     treatment_month: String,
+    special: Option<String>,
 }
 
 /// A stored 診療行為 as the history reads it.
@@ -68,8 +69,8 @@ impl Medication {
         let since = now.date() - chrono::TimeDelta::days(HISTORY_DAYS);
         let rows: Vec<DispensingRow> = sqlx::query_as(
             "SELECT d.date, d.prescribed_on, d.facility, d.facility_name, d.prescriber, d.prescriber_name, d.in_out, \
-             d.use_class, d.drug_code, d.drug_name, d.ingredient, d.usage, d.dose, d.quantity, d.unit, d.treatment_month \
-             FROM medication.dispensings d JOIN medication.receipts r ON r.id = d.receipt_id \
+             d.use_class, d.drug_code, d.drug_name, d.ingredient, d.usage, d.dose, d.quantity, d.unit, d.treatment_month, \
+             d.special FROM medication.dispensings d JOIN medication.receipts r ON r.id = d.receipt_id \
              WHERE d.person_id = $1 AND r.superseded_by IS NULL AND d.visible_from <= $2 AND d.date >= $3 \
                AND ($4::text IS NULL OR d.treatment_month >= $4) AND ($5::text IS NULL OR d.treatment_month <= $5) \
              ORDER BY d.treatment_month, d.facility, d.date, d.id LIMIT $6",
@@ -123,6 +124,7 @@ impl Medication {
                 times: r.quantity.unwrap_or_default(),
                 ingredient: r.ingredient.unwrap_or_default(),
                 use_class: r.use_class,
+                special: r.special.unwrap_or_default(),
             });
         }
         if with_procedures {
@@ -190,6 +192,8 @@ impl Medication {
                     class,
                     quantity: quantity.unwrap_or_default(),
                     times: count,
+                    // No 診療行為マスター yet: the unit of the quantity is unknown and left out.
+                    unit: String::new(),
                 });
             }
         }

@@ -44,6 +44,10 @@ pub const MIGRATIONS: Migrations = Migrations {
             "0002_claim_chunks",
             include_str!("../../../schema/medication/0002_claim_chunks.sql"),
         ),
+        (
+            "0003_use_class_codes",
+            include_str!("../../../schema/medication/0003_use_class_codes.sql"),
+        ),
     ],
 };
 
@@ -206,7 +210,10 @@ struct PatientDrug {
     drug_code: String,
     drug_name: String,
     ingredient: Option<String>,
+    /// 使用区分 code, and its label for people.
     use_class: String,
+    #[sqlx(default)]
+    use_class_name: String,
     usage: Option<String>,
     dose: Option<String>,
     quantity: Option<String>,
@@ -274,6 +281,7 @@ async fn patient_view(
     let (mut total, mut saving, mut count) = (0i64, 0i64, 0usize);
     let mut page = Vec::new();
     while let Some(mut r) = rows.try_next().await? {
+        r.use_class_name = onshi_wire::msg::yzk_siquc01::use_class_label(&r.use_class).to_string();
         let units = r
             .dose
             .as_deref()

@@ -48,7 +48,7 @@ fn lines(patient: &Patient, months: &[MonthInf], now: &str) -> Vec<(u8, String)>
                         g.name,
                         g.quantity,
                         g.unit,
-                        g.use_class,
+                        onshi_wire::msg::yzk_siquc01::use_class_label(&g.use_class),
                         if g.times.is_empty() {
                             String::new()
                         } else {
@@ -94,7 +94,8 @@ mod tests {
             usage: String::new(),
             times: "14".into(),
             ingredient: "ファモチジン".into(),
-            use_class: "内服".into(),
+            use_class: "21".into(),
+            special: String::new(),
         };
         let months: Vec<MonthInf> = (0..40)
             .map(|i| MonthInf {

@@ -28,45 +28,35 @@ impl Kind {
     }
 }
 
-/// 使用区分 of a drug line.
+/// 使用区分 of a drug line as its claim codes it: the 医科/歯科 診療識別 (two digits: 21 内服, 22 屯服, 23 外用,
+/// 31–33 注射, any other その他) or the 調剤 剤形コード (one digit: 1 内服, 2 内滴, 3 屯服, 4 注射, 5 外用, 6 浸煎,
+/// 7 湯). The two ranges do not overlap; the code is what `YZKsiquc01res` carries (`MeTrIdCl`, `CzUsageCl`), its
+/// label ([`onshi_wire::msg::yzk_siquc01::use_class_label`]) what the PDF shows.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum UseClass {
-    Internal,
-    AsNeeded,
-    External,
-    Injection,
-    Other,
-}
+pub struct UseClass(u8);
 
 impl UseClass {
-    pub fn label(self) -> &'static str {
-        match self {
-            UseClass::Internal => "内服",
-            UseClass::AsNeeded => "頓服",
-            UseClass::External => "外用",
-            UseClass::Injection => "注射",
-            UseClass::Other => "その他",
-        }
+    /// The code as written in the answer.
+    pub fn code(self) -> String {
+        self.0.to_string()
     }
-    /// From a 医科 診療識別: 21 内服, 22 屯服, 23 外用, 31–33 注射; anything else その他.
+    /// From a 医科 診療識別 (unreadable: 99, 全体).
     fn from_shinryo(code: &str) -> Self {
-        match code {
-            "21" => UseClass::Internal,
-            "22" => UseClass::AsNeeded,
-            "23" => UseClass::External,
-            "31" | "32" | "33" => UseClass::Injection,
-            _ => UseClass::Other,
-        }
+        Self(
+            code.trim()
+                .parse()
+                .ok()
+                .filter(|c| (1..=99).contains(c))
+                .unwrap_or(99),
+        )
     }
-    /// From a 調剤 剤形コード: 1/2/6/7 内服, 3 屯服, 4 注射, 5 外用; 9 材料 is not a drug.
+    /// From a 調剤 剤形コード; 9 材料 (and anything else) is not a drug.
     fn from_form(code: &str) -> Option<Self> {
-        match code {
-            "1" | "2" | "6" | "7" => Some(UseClass::Internal),
-            "3" => Some(UseClass::AsNeeded),
-            "4" => Some(UseClass::Injection),
-            "5" => Some(UseClass::External),
-            _ => None,
-        }
+        code.trim()
+            .parse()
+            .ok()
+            .filter(|c| (1..=7).contains(c))
+            .map(Self)
     }
 }
 
@@ -80,6 +70,8 @@ pub struct DrugLine {
     pub quantity: String,
     pub use_class: UseClass,
     pub usage: Option<String>,
+    /// 特別指示 of a 調剤 Rp (`SpInst`).
+    pub special: Option<String>,
 }
 
 /// One dated 診療行為 occurrence (`SI`, for 診療情報).
@@ -432,6 +424,7 @@ fn header(first: &[&str], line: usize) -> Result<Header, UkeError> {
 struct Rp {
     class: Option<UseClass>,
     usage: Option<String>,
+    special: Option<String>,
 }
 
 /// One dispensing of the current Rp (`CZ`).
@@ -629,9 +622,13 @@ impl Parser {
                     .into_iter()
                     .find(|s| !s.is_empty())
                     .map(str::to_string);
+                let special = Some(field(r, 4))
+                    .filter(|s| !s.is_empty())
+                    .map(str::to_string);
                 self.rp = Some(Rp {
                     class: UseClass::from_form(field(r, 2)),
                     usage,
+                    special,
                 });
                 self.dispensings.clear();
             }
@@ -749,6 +746,7 @@ impl Parser {
                 quantity: count.to_string(),
                 use_class,
                 usage: None,
+                special: None,
             });
         }
         Ok(())
@@ -806,6 +804,7 @@ impl Parser {
                 quantity: field(r, 9).to_string(),
                 use_class: UseClass::from_shinryo(field(r, 2)),
                 usage: None,
+                special: None,
             });
         }
         Ok(())
@@ -823,7 +822,7 @@ impl Parser {
         if self.dispensings.is_empty() {
             return err(line, "IY of an Rp without a CZ (no dispensing date)");
         }
-        let usage = rp.usage.clone();
+        let (usage, special) = (rp.usage.clone(), rp.special.clone());
         let lines: Vec<DrugLine> = self
             .dispensings
             .iter()
@@ -835,6 +834,7 @@ impl Parser {
                 quantity: d.quantity.clone(),
                 use_class,
                 usage: usage.clone(),
+                special: special.clone(),
             })
             .collect();
         self.current().drugs.extend(lines);
@@ -915,13 +915,13 @@ mod tests {
             ("12345678", "1", Some("00"))
         );
         assert_eq!(r.drugs.len(), 3);
-        assert_eq!(r.drugs[1].use_class, UseClass::Internal, "inherited 21");
+        assert_eq!(r.drugs[1].use_class, UseClass(21), "inherited 21");
         assert_eq!(
             r.drugs[1].date,
             NaiveDate::from_ymd_opt(2026, 10, 8).unwrap()
         );
         assert_eq!(r.drugs[1].usage.as_deref(), Some("１日３回毎食後"));
-        assert_eq!(r.drugs[2].use_class, UseClass::External);
+        assert_eq!(r.drugs[2].use_class, UseClass(23));
         assert_eq!(
             r.drugs[2].date,
             NaiveDate::from_ymd_opt(2026, 10, 20).unwrap()
@@ -949,7 +949,7 @@ mod tests {
             (r.drugs[0].dose.as_str(), r.drugs[0].quantity.as_str()),
             ("2", "5")
         );
-        assert_eq!(r.drugs[1].use_class, UseClass::Injection);
+        assert_eq!(r.drugs[1].use_class.code(), "33");
     }
 
     #[test]

@@ -14,7 +14,7 @@ use crate::{pdf, Medication};
 pub async fn answer(m: &Medication, req: Request) -> Reply {
     let now = req.now;
     let fail = |echo: &HeaderEcho, enc: Encoding, message: &str, label: &'static str| {
-        let body = yzk_siquc01::write(echo, None, Err(message), req.form().output(enc));
+        let body = yzk_siquc01::write(echo, None, Err(message), false, req.form().output(enc));
         Reply::new(body, label)
     };
     let parsed = req
@@ -83,6 +83,7 @@ pub async fn answer(m: &Medication, req: Request) -> Reply {
         &r.patient.echo,
         Some(&patient),
         Ok(&months),
+        r.file_category >= 3,
         req.form().output(enc),
     );
     Reply::new(body, "answered")

@@ -51,8 +51,26 @@ pub struct Drug {
     pub usage: String,
     pub times: String,
     pub ingredient: String,
-    /// 使用区分 label (内服, 頓服, 外用, 注射, その他).
+    /// 使用区分 code ([`use_class_label`]): the 医科/歯科 診療識別 or the 調剤 剤形コード.
     pub use_class: String,
+    /// 特別指示 (`SpInst`), empty when none.
+    pub special: String,
+}
+
+/// The label of a 使用区分 code, for the PDF form: 医科/歯科 診療識別 (21 内服, 22 屯服, 23 外用, 31–33 注射, other
+/// codes その他) and 調剤 剤形コード (1 内服, 2 内滴, 3 屯服, 4 注射, 5 外用, 6 浸煎, 7 湯). Which codes the real
+/// answer uses is not published [I]: these are the codes of the claim the data comes from (`docs/MEDICATION.md`).
+pub fn use_class_label(code: &str) -> &'static str {
+    match code {
+        "21" | "1" => "内服",
+        "2" => "内滴",
+        "22" | "3" => "頓服",
+        "23" | "5" => "外用",
+        "31" | "32" | "33" | "4" => "注射",
+        "6" => "浸煎",
+        "7" => "湯",
+        _ => "その他",
+    }
 }
 
 /// One 診療行為 of one day (診療情報, `MeTrInf`).
@@ -64,6 +82,8 @@ pub struct Procedure {
     pub class: String,
     pub quantity: String,
     pub times: String,
+    /// The unit of the quantity, from the 診療行為マスター (empty: unknown, the element is left out).
+    pub unit: String,
 }
 
 /// One day of one institution-month.
@@ -101,11 +121,13 @@ pub struct Patient {
     pub sex: String,
 }
 
-/// Writes the response: `ResultCode` 1 with the history, or an error with `MessageContents`.
+/// Writes the response: `ResultCode` 1 with the history, or an error with `MessageContents`. With 診療情報
+/// (`clinical`, FileCategory 3/4) `DiOrg` and `PrIsOrg` are left out, as real answers do (reference §2.7).
 pub fn write(
     echo: &HeaderEcho,
     patient: Option<&Patient>,
     result: Result<&[MonthInf], &str>,
+    clinical: bool,
     form: OutputForm,
 ) -> Vec<u8> {
     let mut e = Emitter::new(form);
@@ -121,11 +143,13 @@ pub fn write(
     e.end();
     if let Ok(months) = result {
         e.start("MessageBody");
-        write_months(&mut e, months.iter().filter(|m| !m.pharmacy), false);
+        let here = echo.institution.as_deref().unwrap_or_default();
+        let plain = months.iter().filter(|m| !m.pharmacy);
+        write_months(&mut e, plain, Source::Claim, here, clinical);
         let cz: Vec<&MonthInf> = months.iter().filter(|m| m.pharmacy).collect();
         if !cz.is_empty() {
             e.start("CzDiInf");
-            write_months(&mut e, cz.into_iter(), true);
+            write_months(&mut e, cz.into_iter(), Source::Dispensing, here, clinical);
             e.end();
         }
         e.end();
@@ -134,12 +158,29 @@ pub fn write(
     e.finish()
 }
 
-fn write_months<'a>(e: &mut Emitter, months: impl Iterator<Item = &'a MonthInf>, cz: bool) {
+/// Where a month of data comes from, which names its elements: 医科/歯科 claims (`MeTrMonthInf`) or 調剤 claims
+/// (`CzDiMonthInf`, `Cz`-prefixed).
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Source {
+    Claim,
+    Dispensing,
+}
+
+fn write_months<'a>(
+    e: &mut Emitter,
+    months: impl Iterator<Item = &'a MonthInf>,
+    source: Source,
+    here: &str,
+    clinical: bool,
+) {
+    let cz = source == Source::Dispensing;
     let n = |plain: &'static str, prefixed: &'static str| if cz { prefixed } else { plain };
     e.start_list(n("MeTrMonthInf", "CzDiMonthInf"));
     for m in months {
         e.start(n("MeTrMonthInf", "CzDiMonthInf"));
-        e.leaf(n("DiOrg", "CzDiOrg"), &m.org);
+        if !clinical {
+            e.leaf(n("DiOrg", "CzDiOrg"), &m.org);
+        }
         e.leaf(n("MeTrDiHCd", "CzMeTrDiHCd"), &m.facility);
         e.opt(
             n("MeTrDiHNm", "CzMeTrDiHNm"),
@@ -147,6 +188,14 @@ fn write_months<'a>(e: &mut Emitter, months: impl Iterator<Item = &'a MonthInf>,
         );
         e.leaf(n("PrlsHCd", "CzPrlsHCd"), &m.prescriber);
         e.opt(n("PrlsHNm", "CzPrlsHNm"), Some(m.prescriber_name.as_str()));
+        if !clinical {
+            // 1: prescribed by the requesting facility, 2: by another [I: a client's reading of the code].
+            let issued_here = !m.prescriber.is_empty() && m.prescriber == here;
+            e.leaf(
+                n("PrIsOrg", "CzPrIsOrg"),
+                if issued_here { "1" } else { "2" },
+            );
+        }
         e.leaf(n("MeTrMonth", "CzDiMonth"), &m.month);
         e.leaf(n("InOut", "CzPrCl"), &m.in_out);
         e.start(n("DiDateInfs", "CzDiDateInfs"));
@@ -166,7 +215,8 @@ fn write_months<'a>(e: &mut Emitter, months: impl Iterator<Item = &'a MonthInf>,
                 e.opt(n("UsageN", "CzUsageN"), Some(g.usage.as_str()));
                 e.opt(n("Times", "CzTimes"), Some(g.times.as_str()));
                 e.opt(n("IngreN", "CzIngreN"), Some(g.ingredient.as_str()));
-                e.leaf(n("MeTrIdCl", "CzMeTrIdCl"), &g.use_class);
+                e.opt(n("SpInst", "CzSpInst"), Some(g.special.as_str()));
+                e.leaf(n("MeTrIdCl", "CzUsageCl"), &g.use_class);
                 e.end();
             }
             e.end_list();
@@ -181,6 +231,7 @@ fn write_months<'a>(e: &mut Emitter, months: impl Iterator<Item = &'a MonthInf>,
                     e.leaf("MeTrIdCl", &p.class);
                     e.opt("Qua1", Some(p.quantity.as_str()));
                     e.leaf("Times", &p.times);
+                    e.opt("Unit", Some(p.unit.as_str()));
                     e.end();
                 }
                 e.end_list();
