@@ -57,7 +57,8 @@ async fn a_card_flow_writes_the_face_xml() {
     assert_eq!((status, j["next"].as_str()), (200, Some("consent")), "{j}");
     let (status, j) = s.post_json(&format!("/reader/v1/{MED}/sessions/{id}/consent"),
         serde_json::json!({"medication": true, "clinical": false, "surgery": false, "checkup": true,
-                           "limit_certificate": true, "specific_disease": true, "prescription": "electronic"}),
+                           "limit_certificate": true, "specific_disease": true, "prescription": "electronic",
+                           "diagnosis_name": true, "allergy": true}),
     )
     .await;
     assert_eq!(status, 200, "{j}");
@@ -107,6 +108,10 @@ async fn a_card_flow_writes_the_face_xml() {
     let b = child(&t, &["MessageBody"]);
     assert_eq!(b.value("QualificationValidity"), Some("1"));
     assert_eq!(b.value("PrescriptionIssueSelect"), Some("1"));
+    assert!(
+        b.value("QualificationConfirmationKey").is_none(),
+        "a registered card"
+    );
     let r = child(&t, RESULT);
     assert_eq!(r.value("Name"), Some("佐藤　健一"));
     assert_eq!(r.value("PharmacistsInfoConsFlg"), Some("1"));
@@ -129,6 +134,31 @@ async fn a_card_flow_writes_the_face_xml() {
         Some("1")
     );
     assert!(r.child("SpecificDiseasesCertificateList").is_some());
+    // The 2025 screens: each family with its flag, and time and limit when consented.
+    assert_eq!(r.value("DiagnosisNameConsFlg"), Some("1"));
+    assert_eq!(r.value("DiagnosisNameConsTime"), Some("20261121100000"));
+    assert_eq!(
+        r.value("DiagnosisNameAvailableTime"),
+        Some("20261122100000")
+    );
+    assert_eq!(r.value("AllergyInfoConsFlg"), Some("1"));
+    for family in [
+        "InfectiousInfo",
+        "ContraindicationInfo",
+        "TestInfo",
+        "PrescriptionInfo",
+    ] {
+        assert_eq!(r.value(&format!("{family}ConsFlg")), Some("0"), "{family}");
+        assert_eq!(r.value(&format!("{family}ConsTime")), None, "{family}");
+    }
+    // Each consent given is in the consent log, the 2025 kinds under their own codes.
+    let kinds: Vec<String> = sqlx::query_scalar("SELECT kind FROM consent.consents ORDER BY kind")
+        .fetch_all(&s.core.pool)
+        .await
+        .unwrap();
+    for k in ["ALG", "DGN", "YZK", "TKK"] {
+        assert!(kinds.iter().any(|x| x == k), "{k} in {kinds:?}");
+    }
     // Polling over HTTP returns the same face result.
     let faces = http::get(&s.addr, &format!("/reader/v1/{MED}/face?after=0"))
         .await
@@ -156,7 +186,7 @@ async fn a_card_flow_writes_the_face_xml() {
         .filter(|c| c["active"] == true)
         .map(|c| c["kind"].as_str().unwrap())
         .collect();
-    assert_eq!(active, ["YZK", "TKK", "LIM", "TSR"]);
+    assert_eq!(active, ["YZK", "TKK", "LIM", "TSR", "DGN", "ALG"]);
     s.host.stop().await;
 }
 
@@ -183,7 +213,51 @@ async fn the_job_changer_s_card_shows_the_new_qualification_and_registration_hap
     let r = child(&t, RESULT);
     assert_eq!(r.value("InsurerNumber"), Some("06131270"));
     assert_eq!(r.value("PharmacistsInfoConsFlg"), Some("0"));
-    // 鈴木: not registered → 初回登録 at the reader, then consent.
+    // 鈴木: not registered. Declining 初回登録 ends the session with a face result carrying no qualification and
+    // the QualificationConfirmationKey of unregistered cards.
+    let (_, j) = s.place_card(MED, "D000000000000003").await;
+    let id = j["session"].as_str().unwrap().to_string();
+    s.identify(
+        MED,
+        &id,
+        serde_json::json!({"method": "face", "match": true}),
+    )
+    .await;
+    let (status, j) = s
+        .post_json(
+            &format!("/reader/v1/{MED}/sessions/{id}/register"),
+            serde_json::json!({"register": false}),
+        )
+        .await;
+    assert_eq!(
+        (status, j["registered"].as_bool()),
+        (200, Some(false)),
+        "{j}"
+    );
+    let t = xml::parse(j["xml"].as_str().unwrap().as_bytes(), &Default::default())
+        .unwrap()
+        .root;
+    let body = child(&t, &["MessageBody"]);
+    assert_eq!(body.value("QualificationValidity"), Some("4"));
+    let key = body.value("QualificationConfirmationKey").unwrap();
+    assert!(
+        key.len() == 32 && key.bytes().all(|b| b.is_ascii_hexdigit()),
+        "{key}"
+    );
+    assert!(body.child("ResultList").is_none());
+    let face = s
+        .folder(MED)
+        .join("face")
+        .join(j["face_file"].as_str().unwrap());
+    assert!(face.exists());
+    let (status, _) = s
+        .post_json(
+            &format!("/reader/v1/{MED}/sessions/{id}/consent"),
+            serde_json::json!({}),
+        )
+        .await;
+    assert_ne!(status, 200, "the declined session is over");
+    // Then 初回登録 at the reader, and consent.
     let (_, j) = s.place_card(MED, "D000000000000003").await;
     assert_eq!(j["registered"], false);
     let id = j["session"].as_str().unwrap().to_string();

@@ -57,17 +57,33 @@ pub enum Kind {
     Checkup,
     SpecificDisease,
     Limit,
+    /// The consent screens added in 2025 (傷病名, 感染症, アレルギー, 禁忌, 検査, 処方): recorded and shown in the
+    /// face XML; the simulator holds none of their data yet, so they gate nothing.
+    DiagnosisName,
+    Infectious,
+    Allergy,
+    Contraindication,
+    Test,
+    Prescription,
 }
 
 impl Kind {
-    pub const ALL: [Kind; 6] = [
+    pub const ALL: [Kind; 12] = [
         Kind::Medication,
         Kind::Clinical,
         Kind::Surgery,
         Kind::Checkup,
         Kind::SpecificDisease,
         Kind::Limit,
+        Kind::DiagnosisName,
+        Kind::Infectious,
+        Kind::Allergy,
+        Kind::Contraindication,
+        Kind::Test,
+        Kind::Prescription,
     ];
+    /// OQSCD036 for the kinds it names; the simulator's own codes for 限度額 and the 2025 kinds (not published
+    /// [I]).
     pub fn code(self) -> &'static str {
         match self {
             Kind::Medication => "YZK",
@@ -76,6 +92,12 @@ impl Kind {
             Kind::Checkup => "TKK",
             Kind::SpecificDisease => "TSR",
             Kind::Limit => "LIM",
+            Kind::DiagnosisName => "DGN",
+            Kind::Infectious => "INF",
+            Kind::Allergy => "ALG",
+            Kind::Contraindication => "CTI",
+            Kind::Test => "TST",
+            Kind::Prescription => "PRS",
         }
     }
     pub fn parse(s: &str) -> Option<Kind> {

@@ -95,6 +95,7 @@ pub fn respond(
             search: Some(req.search.clone()),
             prescription_issue_select: None,
             results: vec![],
+            confirmation_key: None,
         },
         Ok(keys) => {
             let d = decide(reg, keys, on, &config.eligibility.rules);
@@ -117,6 +118,7 @@ pub fn respond(
                     .iter()
                     .map(|r| QualificationResult::from_record(r, on, disclosure))
                     .collect(),
+                confirmation_key: None,
             }
         }
     };

@@ -15,7 +15,7 @@ use onshi_wire::codes::{
 };
 use onshi_wire::ids::DateTime;
 use onshi_wire::msg::oqs_siquc01::{Body, Response};
-use onshi_wire::msg::qualification::{Consent, Disclosure, QualificationResult};
+use onshi_wire::msg::qualification::{Consent, Disclosure, Info2025, QualificationResult};
 use onshi_wire::msg::{HeaderEcho, ResponseHeader};
 use onshi_wire::xml::Encoding;
 
@@ -64,6 +64,11 @@ pub fn random_bytes<const N: usize>() -> [u8; N] {
 }
 
 /// A 16-character base64 token, like the system's face-result `ArbitraryFileIdentifier`.
+/// A `QualificationConfirmationKey`: 32 hex characters [I: only its presence is reported, not its form].
+fn confirmation_key() -> String {
+    onshi_platform::hex(&random_bytes::<16>())
+}
+
 fn token() -> String {
     const A: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
     let raw: [u8; 12] = random_bytes();
@@ -98,6 +103,9 @@ pub struct Face<'a> {
     pub now: DateTime,
     /// End of the viewing period of the consents given.
     pub until: DateTime,
+    /// The card is not registered for health-insurance use: no qualification is shown, and the face XML carries
+    /// a `QualificationConfirmationKey`.
+    pub unregistered: bool,
 }
 
 /// The face result: ReferenceClassification 1, the person's qualification today, the consents just given.
@@ -121,6 +129,7 @@ pub fn response(f: Face<'_>) -> Response {
         })
     };
     let (validity, results) = match &f.qualification {
+        _ if f.unregistered => (QualificationValidity::NotFound, vec![]),
         None => (QualificationValidity::NotFound, vec![]),
         Some(q) => {
             let mut r = QualificationResult::from_record(
@@ -136,6 +145,17 @@ pub fn response(f: Face<'_>) -> Response {
             r.pharmacists_consent = consent(Kind::Medication);
             r.diagnosis_consent = consent(Kind::Clinical);
             r.operation_consent = consent(Kind::Surgery);
+            r.consents_2025 = [
+                (Info2025::DiagnosisName, Kind::DiagnosisName),
+                (Info2025::Infectious, Kind::Infectious),
+                (Info2025::Allergy, Kind::Allergy),
+                (Info2025::Contraindication, Kind::Contraindication),
+                (Info2025::Test, Kind::Test),
+                (Info2025::Prescription, Kind::Prescription),
+            ]
+            .into_iter()
+            .filter_map(|(info, kind)| consent(kind).map(|c| (info, c)))
+            .collect();
             if !has(Kind::SpecificDisease) {
                 r.specific_consent = Some((ConsentStatus::NoConsent, None));
             }
@@ -168,6 +188,7 @@ pub fn response(f: Face<'_>) -> Response {
             search: None,
             prescription_issue_select: f.prescription,
             results,
+            confirmation_key: f.unregistered.then(confirmation_key),
         }),
     }
 }

@@ -286,12 +286,30 @@ async fn identify(
     }
 }
 
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RegisterStep {
+    /// `false`: the patient does not register the card for health-insurance use (初回登録 declined).
+    register: Option<bool>,
+}
+
 async fn register(
     r: web::Data<Arc<Reader>>,
     req: HttpRequest,
     path: web::Path<(String, String)>,
+    body: web::Payload,
 ) -> HttpResponse {
     let (code, id) = path.into_inner();
+    let started = Instant::now();
+    // No body: register. `{"register": false}`: decline.
+    let step = match read_body(body, onshi_platform::config::limits::READER_STEP).await {
+        Ok(b) if b.trim_ascii().is_empty() => RegisterStep { register: None },
+        Ok(b) => match parse_json::<RegisterStep>(&b) {
+            Ok(step) => step,
+            Err(err) => return refuse(StatusCode::BAD_REQUEST, "bad_request", &err.to_string()),
+        },
+        Err(err) => return refuse(StatusCode::BAD_REQUEST, "bad_request", &err.to_string()),
+    };
     if let Err(resp) = facility_of(&r, &req, &code) {
         return *resp;
     }
@@ -299,6 +317,9 @@ async fn register(
         Ok(s) => s,
         Err(resp) => return *resp,
     };
+    if step.register == Some(false) {
+        return unregistered(&r, &code, &id, started).await;
+    }
     let today = r.core.clock.today();
     let Some(q) = r
         .eligibility
@@ -328,6 +349,42 @@ async fn register(
     }
 }
 
+/// 初回登録 declined: the session ends and the face XML says so — no qualification (4), no consents, and the
+/// `QualificationConfirmationKey` real face XML carries for a card not registered for insurance use.
+async fn unregistered(r: &Reader, code: &str, id: &str, started: Instant) -> HttpResponse {
+    let now = r.core.clock.now_dt();
+    let next = Next::To(SessionState::Done);
+    match sessions::advance(
+        &r.core.pool,
+        id,
+        code,
+        SessionState::Register,
+        next,
+        now.naive(),
+    )
+    .await
+    {
+        Ok(Some(_)) => {}
+        Ok(None) => return diagnose(r, code, id, SessionState::Register).await,
+        Err(err) => return internal(err.into()),
+    }
+    let resp = faces::response(Face {
+        facility: code,
+        encoding: r.eligibility.facility(code, None, now.date()).0,
+        qualification: None,
+        given: &[],
+        prescription: None,
+        reference_number: None,
+        now,
+        until: now,
+        unregistered: true,
+    });
+    let (seq, file, xml) = r.publish_face(code, &resp, now);
+    r.observe_face(started);
+    HttpResponse::Ok()
+        .json(serde_json::json!({"registered": false, "seq": seq, "face_file": file, "xml": xml}))
+}
+
 #[derive(Deserialize, Default)]
 #[serde(deny_unknown_fields, default)]
 struct Consents {
@@ -337,6 +394,13 @@ struct Consents {
     checkup: bool,
     limit_certificate: bool,
     specific_disease: bool,
+    /// The 2025 screens: 傷病名, 感染症, アレルギー, 禁忌, 検査, 処方.
+    diagnosis_name: bool,
+    infectious: bool,
+    allergy: bool,
+    contraindication: bool,
+    test: bool,
+    prescription_info: bool,
     /// `electronic` or `paper` (OQSCD017), when the reader asks.
     prescription: Option<String>,
 }
@@ -350,6 +414,12 @@ impl Consents {
             (self.checkup, Kind::Checkup),
             (self.limit_certificate, Kind::Limit),
             (self.specific_disease, Kind::SpecificDisease),
+            (self.diagnosis_name, Kind::DiagnosisName),
+            (self.infectious, Kind::Infectious),
+            (self.allergy, Kind::Allergy),
+            (self.contraindication, Kind::Contraindication),
+            (self.test, Kind::Test),
+            (self.prescription_info, Kind::Prescription),
         ]
         .into_iter()
         .filter_map(|(yes, k)| yes.then_some(k))
@@ -422,6 +492,7 @@ async fn consent(
         reference_number,
         now,
         until,
+        unregistered: false,
     });
     let (seq, file, xml) = r.publish_face(&code, &resp, now);
     r.observe_face(started);

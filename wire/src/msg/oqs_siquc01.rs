@@ -112,6 +112,9 @@ pub struct Body {
     pub search: Option<SearchEcho>,
     pub prescription_issue_select: Option<PrescriptionIssueSelect>,
     pub results: Vec<QualificationResult>,
+    /// A face result of a card not registered for health-insurance use: the key the real face XML carries
+    /// (`QualificationConfirmationKey`; its position is not known [O]).
+    pub confirmation_key: Option<String>,
 }
 
 /// A whole response file.
@@ -189,6 +192,10 @@ pub fn write_body(e: &mut Emitter, b: &Body) {
         e.leaf("ProcessingResultMessage", &c.message);
     }
     e.opt("QualificationValidity", b.validity.map(|v| v.code()));
+    e.opt(
+        "QualificationConfirmationKey",
+        b.confirmation_key.as_deref(),
+    );
     if let Some(s) = &b.search {
         write_search_echo(e, s);
     }

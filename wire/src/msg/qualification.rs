@@ -45,6 +45,71 @@ pub struct Consent {
     pub available_until: Option<DateTime>,
 }
 
+/// The consent screens the card reader added in 2025, each written as an element family `<family>ConsFlg`,
+/// `<family>ConsTime`, `<family>AvailableTime` after the older consents.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Info2025 {
+    /// 傷病名
+    DiagnosisName,
+    /// 感染症
+    Infectious,
+    /// アレルギー
+    Allergy,
+    /// 禁忌
+    Contraindication,
+    /// 検査
+    Test,
+    /// 処方
+    Prescription,
+}
+
+impl Info2025 {
+    pub const ALL: [Info2025; 6] = [
+        Info2025::DiagnosisName,
+        Info2025::Infectious,
+        Info2025::Allergy,
+        Info2025::Contraindication,
+        Info2025::Test,
+        Info2025::Prescription,
+    ];
+
+    /// The element names of its flag, consent time and viewing limit.
+    pub fn names(self) -> [&'static str; 3] {
+        match self {
+            Info2025::DiagnosisName => [
+                "DiagnosisNameConsFlg",
+                "DiagnosisNameConsTime",
+                "DiagnosisNameAvailableTime",
+            ],
+            Info2025::Infectious => [
+                "InfectiousInfoConsFlg",
+                "InfectiousInfoConsTime",
+                "InfectiousInfoAvailableTime",
+            ],
+            Info2025::Allergy => [
+                "AllergyInfoConsFlg",
+                "AllergyInfoConsTime",
+                "AllergyInfoAvailableTime",
+            ],
+            Info2025::Contraindication => [
+                "ContraindicationInfoConsFlg",
+                "ContraindicationInfoConsTime",
+                "ContraindicationInfoAvailableTime",
+            ],
+            Info2025::Test => [
+                "TestInfoConsFlg",
+                "TestInfoConsTime",
+                "TestInfoAvailableTime",
+            ],
+            Info2025::Prescription => [
+                "PrescriptionInfoConsFlg",
+                "PrescriptionInfoConsTime",
+                "PrescriptionInfoAvailableTime",
+            ],
+        }
+    }
+}
+
 /// One `ResultOfQualificationConfirmation`.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct QualificationResult {
@@ -82,6 +147,8 @@ pub struct QualificationResult {
     pub pharmacists_consent: Option<Consent>,
     pub diagnosis_consent: Option<Consent>,
     pub operation_consent: Option<Consent>,
+    /// The 2025 consent screens answered at the reader (face results only).
+    pub consents_2025: Vec<(Info2025, Consent)>,
     pub reference_number: Option<String>,
 }
 
@@ -182,6 +249,7 @@ impl QualificationResult {
             pharmacists_consent: None,
             diagnosis_consent: None,
             operation_consent: None,
+            consents_2025: Vec::new(),
             reference_number: None,
         }
     }
@@ -344,6 +412,9 @@ pub fn write_result(e: &mut Emitter, r: &QualificationResult) {
         ],
         &r.operation_consent,
     );
+    for (kind, c) in &r.consents_2025 {
+        consent(e, kind.names(), &Some(c.clone()));
+    }
     e.opt("ReferenceNumber", r.reference_number.as_deref());
     e.end();
 }
