@@ -13,3 +13,4 @@ mod reader;
 mod roles;
 mod seed;
 mod startup;
+mod tour;
