@@ -267,16 +267,23 @@ impl TestApp {
         .await
     }
 
-    /// The whole flow with a PIN, consenting to medication: place, identify, consent (asserts success).
-    pub async fn consent_with_pin(&self, facility: &str, serial: &str, pin: &str) {
+    /// Places a card and identifies its holder (`how`: the identify body); returns the session.
+    pub async fn place_and_identify(
+        &self,
+        facility: &str,
+        serial: &str,
+        how: serde_json::Value,
+    ) -> String {
         let (_, j) = self.place_card(facility, serial).await;
         let id = j["session"].as_str().unwrap().to_string();
-        self.identify(
-            facility,
-            &id,
-            serde_json::json!({"method": "pin", "pin": pin}),
-        )
-        .await;
+        self.identify(facility, &id, how).await;
+        id
+    }
+
+    /// The whole flow with a PIN, consenting to medication: place, identify, consent (asserts success).
+    pub async fn consent_with_pin(&self, facility: &str, serial: &str, pin: &str) {
+        let how = serde_json::json!({"method": "pin", "pin": pin});
+        let id = self.place_and_identify(facility, serial, how).await;
         let (status, j) = self
             .consent(facility, &id, serde_json::json!({"medication": true}))
             .await;

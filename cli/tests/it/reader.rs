@@ -23,14 +23,8 @@ async fn face_file_names_can_carry_the_simulated_time() {
         ..Default::default()
     };
     let s = TestApp::with(config, crate::app::NOW).await;
-    let (_, j) = s.place_card(MED, "D000000000000004").await;
-    let id = j["session"].as_str().unwrap().to_string();
-    s.identify(
-        MED,
-        &id,
-        serde_json::json!({"method": "face", "match": true}),
-    )
-    .await;
+    let face = serde_json::json!({"method": "face", "match": true});
+    let id = s.place_and_identify(MED, "D000000000000004", face).await;
     let (status, j) = s
         .consent(MED, &id, serde_json::json!({"medication": true}))
         .await;
@@ -215,14 +209,8 @@ async fn the_job_changer_s_card_shows_the_new_qualification_and_registration_hap
     assert_eq!(r.value("PharmacistsInfoConsFlg"), Some("0"));
     // 鈴木: not registered. Declining 初回登録 ends the session with a face result carrying no qualification and
     // the QualificationConfirmationKey of unregistered cards.
-    let (_, j) = s.place_card(MED, "D000000000000003").await;
-    let id = j["session"].as_str().unwrap().to_string();
-    s.identify(
-        MED,
-        &id,
-        serde_json::json!({"method": "face", "match": true}),
-    )
-    .await;
+    let face = serde_json::json!({"method": "face", "match": true});
+    let id = s.place_and_identify(MED, "D000000000000003", face).await;
     let (status, j) = s
         .post_json(
             &format!("/reader/v1/{MED}/sessions/{id}/register"),
