@@ -29,6 +29,7 @@ use onshi_platform::db::Migrations;
 use onshi_platform::http::{parse_json, read_body, ApiError, Core};
 use onshi_platform::roles::{route, Access, RouteAccess};
 use onshi_wire::ids::{Date, DateTime};
+use onshi_wire::msg::qualification::Info2025;
 
 pub const MIGRATIONS: Migrations = Migrations {
     schema: "consent",
@@ -57,14 +58,9 @@ pub enum Kind {
     Checkup,
     SpecificDisease,
     Limit,
-    /// The consent screens added in 2025 (傷病名, 感染症, アレルギー, 禁忌, 検査, 処方): recorded and shown in the
-    /// face XML; the simulator holds none of their data yet, so they gate nothing.
-    DiagnosisName,
-    Infectious,
-    Allergy,
-    Contraindication,
-    Test,
-    Prescription,
+    /// A consent screen added in 2025 (傷病名, 感染症, アレルギー, 禁忌, 検査, 処方): recorded and shown in the face
+    /// XML; the simulator holds none of their data yet, so they gate nothing.
+    Info(Info2025),
 }
 
 impl Kind {
@@ -75,12 +71,12 @@ impl Kind {
         Kind::Checkup,
         Kind::SpecificDisease,
         Kind::Limit,
-        Kind::DiagnosisName,
-        Kind::Infectious,
-        Kind::Allergy,
-        Kind::Contraindication,
-        Kind::Test,
-        Kind::Prescription,
+        Kind::Info(Info2025::DiagnosisName),
+        Kind::Info(Info2025::Infectious),
+        Kind::Info(Info2025::Allergy),
+        Kind::Info(Info2025::Contraindication),
+        Kind::Info(Info2025::Test),
+        Kind::Info(Info2025::Prescription),
     ];
     /// OQSCD036 for the kinds it names; the simulator's own codes for 限度額 and the 2025 kinds (not published
     /// [I]).
@@ -92,12 +88,12 @@ impl Kind {
             Kind::Checkup => "TKK",
             Kind::SpecificDisease => "TSR",
             Kind::Limit => "LIM",
-            Kind::DiagnosisName => "DGN",
-            Kind::Infectious => "INF",
-            Kind::Allergy => "ALG",
-            Kind::Contraindication => "CTI",
-            Kind::Test => "TST",
-            Kind::Prescription => "PRS",
+            Kind::Info(Info2025::DiagnosisName) => "DGN",
+            Kind::Info(Info2025::Infectious) => "INF",
+            Kind::Info(Info2025::Allergy) => "ALG",
+            Kind::Info(Info2025::Contraindication) => "CTI",
+            Kind::Info(Info2025::Test) => "TST",
+            Kind::Info(Info2025::Prescription) => "PRS",
         }
     }
     pub fn parse(s: &str) -> Option<Kind> {

@@ -15,7 +15,7 @@ use onshi_wire::codes::{
 };
 use onshi_wire::ids::DateTime;
 use onshi_wire::msg::oqs_siquc01::{Body, Response};
-use onshi_wire::msg::qualification::{Consent, Disclosure, Info2025, QualificationResult};
+use onshi_wire::msg::qualification::{Consent, Disclosure, QualificationResult};
 use onshi_wire::msg::{HeaderEcho, ResponseHeader};
 use onshi_wire::xml::Encoding;
 
@@ -145,17 +145,13 @@ pub fn response(f: Face<'_>) -> Response {
             r.pharmacists_consent = consent(Kind::Medication);
             r.diagnosis_consent = consent(Kind::Clinical);
             r.operation_consent = consent(Kind::Surgery);
-            r.consents_2025 = [
-                (Info2025::DiagnosisName, Kind::DiagnosisName),
-                (Info2025::Infectious, Kind::Infectious),
-                (Info2025::Allergy, Kind::Allergy),
-                (Info2025::Contraindication, Kind::Contraindication),
-                (Info2025::Test, Kind::Test),
-                (Info2025::Prescription, Kind::Prescription),
-            ]
-            .into_iter()
-            .filter_map(|(info, kind)| consent(kind).map(|c| (info, c)))
-            .collect();
+            r.consents_2025 = Kind::ALL
+                .into_iter()
+                .filter_map(|kind| match kind {
+                    Kind::Info(info) => consent(kind).map(|c| (info, c)),
+                    _ => None,
+                })
+                .collect();
             if !has(Kind::SpecificDisease) {
                 r.specific_consent = Some((ConsentStatus::NoConsent, None));
             }

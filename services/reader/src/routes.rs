@@ -23,6 +23,7 @@ use onshi_platform::pki::PeerCert;
 use onshi_platform::roles::{route, Access, RouteAccess};
 use onshi_wire::codes::PrescriptionIssueSelect;
 use onshi_wire::ids::{DateTime, InstitutionCode};
+use onshi_wire::msg::qualification::Info2025;
 
 use crate::faces::{self, Face};
 use crate::finish::Finish;
@@ -414,12 +415,15 @@ impl Consents {
             (self.checkup, Kind::Checkup),
             (self.limit_certificate, Kind::Limit),
             (self.specific_disease, Kind::SpecificDisease),
-            (self.diagnosis_name, Kind::DiagnosisName),
-            (self.infectious, Kind::Infectious),
-            (self.allergy, Kind::Allergy),
-            (self.contraindication, Kind::Contraindication),
-            (self.test, Kind::Test),
-            (self.prescription_info, Kind::Prescription),
+            (self.diagnosis_name, Kind::Info(Info2025::DiagnosisName)),
+            (self.infectious, Kind::Info(Info2025::Infectious)),
+            (self.allergy, Kind::Info(Info2025::Allergy)),
+            (
+                self.contraindication,
+                Kind::Info(Info2025::Contraindication),
+            ),
+            (self.test, Kind::Info(Info2025::Test)),
+            (self.prescription_info, Kind::Info(Info2025::Prescription)),
         ]
         .into_iter()
         .filter_map(|(yes, k)| yes.then_some(k))

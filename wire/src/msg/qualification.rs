@@ -47,7 +47,7 @@ pub struct Consent {
 
 /// The consent screens the card reader added in 2025, each written as an element family `<family>ConsFlg`,
 /// `<family>ConsTime`, `<family>AvailableTime` after the older consents.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Info2025 {
     /// 傷病名
     DiagnosisName,
@@ -64,15 +64,6 @@ pub enum Info2025 {
 }
 
 impl Info2025 {
-    pub const ALL: [Info2025; 6] = [
-        Info2025::DiagnosisName,
-        Info2025::Infectious,
-        Info2025::Allergy,
-        Info2025::Contraindication,
-        Info2025::Test,
-        Info2025::Prescription,
-    ];
-
     /// The element names of its flag, consent time and viewing limit.
     pub fn names(self) -> [&'static str; 3] {
         match self {
