@@ -31,13 +31,17 @@ impl Handlers for Services {
     }
 
     async fn dispatch(&self, req: Request) -> Reply {
-        use onshi_eligibility::{oqs_muimm01, oqs_muimm02, oqs_siimm01, oqs_siquc01};
+        use onshi_eligibility::{
+            oqs_muimm01, oqs_muimm02, oqs_muquc01, oqs_muquc02, oqs_siimm01, oqs_siquc01,
+        };
         let e = &self.eligibility;
         match (req.kind, &self.medication, &self.checkup) {
             (MessageKind::OqsSiquc01, ..) => oqs_siquc01::answer(e, req),
             (MessageKind::OqsSiimm01, ..) => oqs_siimm01::answer(e, req).await,
             (MessageKind::OqsMuimm01, ..) => oqs_muimm01::answer(e, req).await,
             (MessageKind::OqsMuimm02, ..) => oqs_muimm02::answer(e, req).await,
+            (MessageKind::OqsMuquc01, ..) => oqs_muquc01::answer(e, req).await,
+            (MessageKind::OqsMuquc02, ..) => oqs_muquc02::answer(e, req).await,
             (MessageKind::YzkSiquc01, Some(m), _) => {
                 onshi_medication::yzk_siquc01::answer(m, req).await
             }
@@ -46,8 +50,6 @@ impl Handlers for Services {
             }
             (
                 MessageKind::YzkSiquc01
-                | MessageKind::OqsMuquc01
-                | MessageKind::OqsMuquc02
                 | MessageKind::OqsMutic01
                 | MessageKind::OqsMutic02
                 | MessageKind::OqsMuhvq01

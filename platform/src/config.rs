@@ -52,6 +52,9 @@ pub struct EligibilityConfig {
     pub web_api_token_minutes: i64,
     /// Lifetime of a Web API `refreshToken` on the simulated clock (the real one is unknown [U]).
     pub web_api_refresh_minutes: i64,
+    /// How long the results of a two-step bulk job can be downloaded after it was received (simulated days; the
+    /// real retention is not published [U]). Later `…02req` get EC0017 and the job is removed.
+    pub bulk_result_days: i64,
 }
 
 impl Default for EligibilityConfig {
@@ -60,6 +63,7 @@ impl Default for EligibilityConfig {
             rules: EligibilityRules::default(),
             web_api_token_minutes: 60,
             web_api_refresh_minutes: 24 * 60,
+            bulk_result_days: 7,
         }
     }
 }
@@ -282,6 +286,12 @@ pub mod limits {
     /// Most drug or 診療行為 lines one `YZKsiquc01` answer carries; a history with more is refused with a request
     /// to narrow the months asked (never cut silently). The real limit is not public [U].
     pub const ANSWER_LINES: usize = 10_000;
+    /// A two-step bulk request file (`OQS mu… 01req`): 100,000 persons of `QualificationConfirmSearchInfo` take about
+    /// 35 MB. The file is read as a tree, so memory is bounded by this limit (≈ 10 × the file at the maximum), not
+    /// independent of it [streaming the bulk file is future work].
+    pub const BULK_FILE: usize = 48 * 1024 * 1024;
+    /// Elements of one bulk request file (8 per person, 100,000 persons).
+    pub const BULK_ELEMENTS: usize = 1_000_000;
     /// Seconds a request body may take to arrive in all (a slow client is answered 408; headers have actix's own
     /// 5-second limit).
     pub const BODY_SECONDS: u64 = 30;

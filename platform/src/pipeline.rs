@@ -196,6 +196,22 @@ pub struct Pipeline<H> {
     pub default_encoding: Encoding,
 }
 
+impl<H> Pipeline<H> {
+    /// The limits of a request file of `kind`: the pipeline's, or the larger ones of a bulk upload
+    /// ([`crate::config::limits::BULK_FILE`]).
+    pub fn limits_for(&self, kind: MessageKind) -> Limits {
+        if kind.is_bulk_upload() {
+            Limits {
+                max_bytes: crate::config::limits::BULK_FILE,
+                max_elements: crate::config::limits::BULK_ELEMENTS,
+                ..self.limits
+            }
+        } else {
+            self.limits
+        }
+    }
+}
+
 impl<H: Handlers> Pipeline<H> {
     /// Identifies an HTTP caller: the client certificate, and for the Web API also the `idToken` (which must
     /// belong to the certificate's facility when there is one).
@@ -230,11 +246,12 @@ impl<H: Handlers> Pipeline<H> {
         body: Body,
     ) -> (Stage, Reply) {
         let started = Instant::now();
+        let limits = self.limits_for(kind);
         let (caller, stage, tree) = match (caller, body) {
             (Err((transport, e)), body) => {
                 // Refused before reading, but the answer still names the request when its header can be read.
                 let echo = match body {
-                    Body::Bytes(bytes) => decode(&bytes, transport.form(), &self.limits)
+                    Body::Bytes(bytes) => decode(&bytes, transport.form(), &limits)
                         .ok()
                         .and_then(|tree| onshi_wire::msg::HeaderEcho::of(&tree)),
                     Body::TooLarge => None,
@@ -257,11 +274,11 @@ impl<H: Handlers> Pipeline<H> {
                 Stage::Limit,
                 Err(FileError::new(
                     ResultKey::TooLarge,
-                    &self.limits.max_bytes.to_string(),
+                    &limits.max_bytes.to_string(),
                 )),
             ),
             (Ok(c), Body::Bytes(bytes)) => {
-                let tree = decode(&bytes, c.transport.form(), &self.limits);
+                let tree = decode(&bytes, c.transport.form(), &limits);
                 (c, Stage::Handled, tree)
             }
         };

@@ -284,7 +284,7 @@ impl<H: Handlers> Watcher<H> {
                     .unknown_name(Transport::Folder, &e.to_string()),
             ),
             Ok(name) => {
-                let body = if f.len as usize > self.pipeline.limits.max_bytes {
+                let body = if f.len as usize > self.pipeline.limits_for(name.kind).max_bytes {
                     Body::TooLarge
                 } else {
                     Body::Bytes(std::fs::read(&f.path)?)
@@ -351,11 +351,12 @@ async fn read_limited<T, E, H>(
     caller: &Result<T, E>,
     payload: web::Payload,
     pipeline: &Pipeline<H>,
+    kind: MessageKind,
 ) -> Result<Body, HttpResponse> {
     if caller.is_err() {
         return Ok(Body::Bytes(Vec::new()));
     }
-    let (limit, timeout) = (pipeline.limits.max_bytes, pipeline.body_timeout);
+    let (limit, timeout) = (pipeline.limits_for(kind).max_bytes, pipeline.body_timeout);
     match crate::http::read_limited(payload, limit, timeout).await {
         Ok(bytes) => Ok(Body::Bytes(bytes)),
         Err(BodyError::TooLarge) => Ok(Body::TooLarge),
@@ -407,7 +408,7 @@ async fn post_file<H: Handlers>(
     let caller = pipeline
         .identify(Transport::Http, req.conn_data::<PeerCert>(), None)
         .map_err(|e| (Transport::Http, e));
-    let body = match read_limited(&caller, payload, &pipeline).await {
+    let body = match read_limited(&caller, payload, &pipeline, req_name.kind).await {
         Ok(b) => b,
         Err(resp) => return resp,
     };
@@ -430,7 +431,7 @@ async fn web_api<H: Handlers>(
             token.as_deref(),
         )
         .map_err(|e| (Transport::WebApi, e));
-    let body = match read_limited(&caller, payload, &pipeline).await {
+    let body = match read_limited(&caller, payload, &pipeline, kind).await {
         Ok(b) => b,
         Err(resp) => return resp,
     };

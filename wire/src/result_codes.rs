@@ -58,6 +58,8 @@ keys! {
     NumberInvalid = "number_invalid",
     CardExpiring = "card_expiring",
     ReceptionUnknown = "reception_unknown",
+    ReceptionExpired = "reception_expired",
+    BulkDuplicate = "bulk_duplicate",
     ReferenceInvalid = "reference_invalid",
     ReferenceTargetUnknown = "reference_target_unknown",
 }

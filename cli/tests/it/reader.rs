@@ -588,13 +588,21 @@ async fn reference_numbers_are_registered_and_echoed_in_face_results() {
         .unwrap()
         .to_string();
     assert_eq!(number.len(), 20);
-    let result = file(
-        &s,
-        "OQSmuimm02req_2.xml",
-        &format!("<XmlMsg><MessageHeader><MedicalInstitutionCode>{MED}</MedicalInstitutionCode></MessageHeader>\
-                  <MessageBody><ReceptionNumber>{number}</ReceptionNumber></MessageBody></XmlMsg>"),
-    )
-    .await;
+    // Step 2: 処理中 (SegmentOfResult 2) until the job is done.
+    let poll = format!("<XmlMsg><MessageHeader><MedicalInstitutionCode>{MED}</MedicalInstitutionCode></MessageHeader>\
+                  <MessageBody><ReceptionNumber>{number}</ReceptionNumber></MessageBody></XmlMsg>");
+    let mut result = file(&s, "OQSmuimm02req_2.xml", &poll).await;
+    for _ in 0..100 {
+        if child(&result, &["MessageHeader"]).value("SegmentOfResult") != Some("2") {
+            break;
+        }
+        assert!(
+            result.child("MessageBody").is_none(),
+            "no results while processing"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+        result = file(&s, "OQSmuimm02req_2.xml", &poll).await;
+    }
     assert_eq!(
         child(&result, &["MessageHeader"]).value("ReceptionNumber"),
         Some(number.as_str())

@@ -129,7 +129,10 @@ async fn every_command_of_the_readme_tour_and_the_conformance_kit_works_as_writt
     assert_eq!(tour.len(), EXPECTED.len(), "one expectation per tour block");
     let kit = std::fs::read_to_string(repo().join("docs/CONFORMANCE.md")).unwrap();
     let kit = sh_blocks(&kit, None);
-    let kit_expected = ["<ProcessingResultStatus>1</ProcessingResultStatus>"];
+    let kit_expected = [
+        "<ProcessingResultStatus>1</ProcessingResultStatus>",
+        "<NumberOfProcessingResult>7</NumberOfProcessingResult>",
+    ];
     assert_eq!(
         kit.len(),
         kit_expected.len(),

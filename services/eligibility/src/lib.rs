@@ -8,7 +8,9 @@
 //! |---|---|
 //! | [`oqs_siquc01`] | 資格確認 by card data: the pure answer path, request tree → checks → decision → response |
 //! | [`oqs_siimm01`] | 照会番号登録, single |
+//! | [`oqs_muquc01`] / [`oqs_muquc02`] | 一括照会: receipt with a `ReceptionNumber`, 処理中, then one `BulkConfirmUnit` per person |
 //! | [`oqs_muimm01`] / [`oqs_muimm02`] | 照会番号登録, bulk: receipt with a `ReceptionNumber`, then the results |
+//! | [`bulk`] | the two-step bulk engine: durable jobs, the worker, step-2 polling, expiry |
 //! | [`reference_numbers`] | what the three 照会番号 messages share (admission, storage, `ReferenceNumber` lookup) |
 //! | [`gate`] | who may ask: the client certificate's facility, the facility check of every message |
 //! | [`registry`] | the in-memory read model built from the insurer and portal change feeds |
@@ -16,10 +18,13 @@
 //! | [`webapi`] | the Web API login (`idToken` issue and verification) |
 //! | this file | [`Eligibility`]: feed consumption, status, the [`Directory`](onshi_platform::directory::Directory) |
 
+pub mod bulk;
 pub mod decide;
 pub mod gate;
 pub mod oqs_muimm01;
 pub mod oqs_muimm02;
+pub mod oqs_muquc01;
+pub mod oqs_muquc02;
 pub mod oqs_siimm01;
 pub mod oqs_siquc01;
 pub mod reference_numbers;
@@ -59,6 +64,10 @@ pub const MIGRATIONS: Migrations = Migrations {
             "0003_token_key_moved",
             include_str!("../../../schema/eligibility/0003_token_key_moved.sql"),
         ),
+        (
+            "0004_bulk_jobs",
+            include_str!("../../../schema/eligibility/0004_bulk_jobs.sql"),
+        ),
     ],
 };
 
@@ -71,6 +80,8 @@ pub struct Eligibility {
     registry: RwLock<Registry>,
     credentials: onshi_platform::credentials::Credentials,
     ready: AtomicBool,
+    /// Wakes the bulk worker when a job is queued in this process.
+    bulk_wake: tokio::sync::Notify,
 }
 
 impl Eligibility {
@@ -84,6 +95,7 @@ impl Eligibility {
             registry: RwLock::new(Registry::default()),
             credentials,
             ready: AtomicBool::new(false),
+            bulk_wake: tokio::sync::Notify::new(),
         });
         let started = Instant::now();
         me.sync().await?;
@@ -105,6 +117,10 @@ impl Eligibility {
                 .tasks
                 .spawn(name, move || follow(weak.clone(), feed));
         }
+        let weak = Arc::downgrade(&me);
+        me.core
+            .tasks
+            .spawn("eligibility: bulk jobs", move || bulk::work(weak.clone()));
         Ok(me)
     }
 

@@ -1,10 +1,17 @@
-//! `OQSmuimm01` — 照会番号登録 (bulk, first step): registers every number of the file and answers a receipt with a
-//! `ReceptionNumber`; the results are fetched with `OQSmuimm02`.
+//! `OQSmuimm01` — 照会番号登録 (bulk, first step): the file becomes a job of the bulk engine ([`crate::bulk`]) and
+//! is answered at once with a `ReceptionNumber`; the worker registers every number ([`process`]); the results are
+//! fetched with `OQSmuimm02`.
+
+use serde_json::Value;
 
 use onshi_platform::pipeline::{Reply, Request};
 use onshi_wire::msg::oqs_muimm01;
+use onshi_wire::msg::oqs_siimm01::{keys_of, Outcome1, RegistrationEcho};
+use onshi_wire::msg::FileError;
+use onshi_wire::result_codes::ResultKey;
 
-use crate::reference_numbers::{admit, finish, ok_header, reception_number, register};
+use crate::bulk::{self, Enqueued, Job, Kind};
+use crate::reference_numbers::{admit, failed, finish, ok_header, register};
 use crate::Eligibility;
 
 /// The handler of `OQSmuimm01req` (every door).
@@ -13,29 +20,37 @@ pub async fn answer(e: &Eligibility, req: Request) -> Reply {
         Ok(a) => a,
         Err(reply) => return reply,
     };
-    let result = async {
-        let code = a.institution.as_str();
-        let mut outcomes = Vec::with_capacity(a.request.items.len());
-        for (info, keys) in &a.request.items {
-            outcomes.push(register(e, code, info.clone(), keys.clone(), req.now).await?);
-        }
-        let number = reception_number(req.now);
-        sqlx::query(
-            "INSERT INTO eligibility.receptions (number, facility, kind, received_at, results) \
-             VALUES ($1, $2, 'OQSmuimm', $3, $4)",
-        )
-        .bind(&number)
-        .bind(code)
-        .bind(req.now.naive())
-        .bind(serde_json::to_value(&outcomes)?)
-        .execute(&e.core.pool)
-        .await?;
-        Ok(oqs_muimm01::write(
+    let inputs: Vec<Value> = a
+        .request
+        .items
+        .iter()
+        .map(|(info, _)| serde_json::to_value(info).unwrap_or_default())
+        .collect();
+    let header = serde_json::json!({"ArbitraryFileIdentifier": a.echo.arbitrary_file_identifier});
+    let code = a.institution.as_str();
+    let result = match bulk::enqueue(e, code, Kind::Registration, header, &inputs, req.now).await {
+        Ok(Enqueued::Accepted(number)) => Ok(oqs_muimm01::write(
             &ok_header(&a.echo, req.now, a.encoding, None),
             Some((&number, req.now)),
             a.form,
-        ))
-    }
-    .await;
+        )),
+        Ok(Enqueued::Duplicate(number)) => {
+            let err = FileError::new(ResultKey::BulkDuplicate, &number).with_echo(&a.echo);
+            return failed(err, &req, a.encoding);
+        }
+        Err(err) => Err(err),
+    };
     finish(result, &a, &req)
+}
+
+/// The work of a job: each registration in turn (an upsert: a job processed again changes nothing more).
+pub async fn process(e: &Eligibility, job: &Job) -> anyhow::Result<Vec<Value>> {
+    let mut out = Vec::with_capacity(job.inputs.len());
+    for input in &job.inputs {
+        let info: RegistrationEcho = serde_json::from_value(input.clone())?;
+        let keys = keys_of(&info);
+        let outcome: Outcome1 = register(e, &job.facility, info, keys, job.now).await?;
+        out.push(serde_json::to_value(outcome)?);
+    }
+    Ok(out)
 }

@@ -1,12 +1,13 @@
-//! `OQSmuimm02` — 照会番号登録 (bulk, second step): the results of an earlier `OQSmuimm01` by its `ReceptionNumber`.
+//! `OQSmuimm02` — 照会番号登録 (bulk, second step): by its `ReceptionNumber`, 処理中 while the job runs, then the
+//! results of the `OQSmuimm01` job ([`crate::bulk`]).
 
 use onshi_platform::pipeline::{Reply, Request};
-use onshi_wire::msg::oqs_muimm02;
 use onshi_wire::msg::oqs_siimm01::Outcome1;
-use onshi_wire::msg::FileError;
-use onshi_wire::result_codes::ResultKey;
+use onshi_wire::msg::{bulk as wire_bulk, oqs_muimm02};
 
-use crate::reference_numbers::{admit, failed, finish, ok_header};
+use crate::bulk::{self, Fetched, Kind};
+use crate::oqs_muquc02::refusal;
+use crate::reference_numbers::{admit, finish, ok_header};
 use crate::Eligibility;
 
 /// The handler of `OQSmuimm02req` (every door).
@@ -16,22 +17,19 @@ pub async fn answer(e: &Eligibility, req: Request) -> Reply {
         Err(reply) => return reply,
     };
     let number = &a.request.reception_number;
-    let row: sqlx::Result<Option<(serde_json::Value,)>> = sqlx::query_as(
-        "SELECT results FROM eligibility.receptions WHERE number = $1 AND facility = $2 AND kind = 'OQSmuimm'",
+    let fetched = bulk::fetch(
+        e,
+        a.institution.as_str(),
+        Kind::Registration,
+        number,
+        req.now,
     )
-    .bind(number)
-    .bind(a.institution.as_str())
-    .fetch_optional(&e.core.pool)
     .await;
-    let result = match row {
-        Ok(None) => {
-            return failed(
-                FileError::new(ResultKey::ReceptionUnknown, number).with_echo(&a.echo),
-                &req,
-                a.encoding,
-            )
-        }
-        Ok(Some((v,))) => serde_json::from_value::<Vec<Outcome1>>(v)
+    let result = match fetched {
+        Ok(Fetched::Done { items, .. }) => items
+            .into_iter()
+            .map(|(_, result)| serde_json::from_value::<Outcome1>(result))
+            .collect::<Result<Vec<_>, _>>()
             .map_err(anyhow::Error::from)
             .map(|outcomes| {
                 oqs_muimm02::write(
@@ -40,7 +38,11 @@ pub async fn answer(e: &Eligibility, req: Request) -> Reply {
                     a.form,
                 )
             }),
-        Err(err) => Err(err.into()),
+        Ok(Fetched::Processing) => Ok(wire_bulk::write_processing(
+            &a.echo, number, req.now, a.encoding, a.form,
+        )),
+        Ok(other) => return refusal(other, &a, &req),
+        Err(err) => Err(err),
     };
     finish(result, &a, &req)
 }

@@ -115,18 +115,6 @@ pub fn finish<R>(result: anyhow::Result<Vec<u8>>, a: &Admitted<R>, req: &Request
     }
 }
 
-/// A new `ReceptionNumber`: the time and six random digits.
-pub fn reception_number(now: DateTime) -> String {
-    use ring::rand::SecureRandom;
-    let mut raw = [0u8; 4];
-    let _ = ring::rand::SystemRandom::new().fill(&mut raw);
-    format!(
-        "{}{:06}",
-        now.compact(),
-        u32::from_be_bytes(raw) % 1_000_000
-    )
-}
-
 /// Registers one number; per-person problems become an error outcome (ProcessingResultStatus 2).
 pub async fn register(
     e: &Eligibility,

@@ -44,6 +44,18 @@ impl MessageKind {
     ];
 
     /// The 10-character stem, e.g. `OQSsiquc01`.
+    /// The first step of a two-step bulk flow: a file of many persons, with larger limits.
+    pub fn is_bulk_upload(self) -> bool {
+        matches!(
+            self,
+            Self::OqsMuquc01
+                | Self::OqsMuimm01
+                | Self::OqsMutic01
+                | Self::OqsMuhvq01
+                | Self::OqsMuonq01
+        )
+    }
+
     pub fn stem(self) -> &'static str {
         match self {
             Self::OqsSiquc01 => "OQSsiquc01",

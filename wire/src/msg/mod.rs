@@ -3,9 +3,12 @@
 //!
 //! Every element name the simulator produces is written in exactly one function here.
 
+pub mod bulk;
 pub mod file_name;
 pub mod oqs_muimm01;
 pub mod oqs_muimm02;
+pub mod oqs_muquc01;
+pub mod oqs_muquc02;
 pub mod oqs_siimm01;
 pub mod oqs_siquc01;
 pub mod qualification;
@@ -189,7 +192,7 @@ impl PlainHeader {
 /// The common start of every `MessageHeader` after `ProcessExecutionTime`, in the order of real answers (reference
 /// §1.4: `CharacterCodeIdentifier`, `SegmentOfResult`, then the error when there is one [I: its place is not in the
 /// samples]).
-fn write_result_head(
+pub(crate) fn write_result_head(
     e: &mut Emitter,
     segment: SegmentOfResult,
     error: Option<&Outcome>,

@@ -1,11 +1,11 @@
 //! `OQSmuimm01req` → `OQSmuimm01res`: 照会番号一括登録, step 1. The request carries many
 //! `ReferenceNumberRegistrationInfo`; the response is the receipt: `ReceptionNumber` and `ReceptionDateTime`.
 
-use crate::ids::{DateTime, InstitutionCode};
+use crate::ids::InstitutionCode;
 use crate::msg::oqs_siimm01::{read_info, RegistrationEcho, RegistrationKeys};
-use crate::msg::{parse_facility_header, write_plain_header, FileError, HeaderEcho, PlainHeader};
+use crate::msg::{parse_facility_header, FileError, HeaderEcho};
 use crate::result_codes::{Outcome, ResultKey};
-use crate::xml::{Element, Emitter, OutputForm};
+use crate::xml::Element;
 
 /// Most registrations in one bulk file.
 pub const MAX_ITEMS: usize = 10_000;
@@ -44,20 +44,4 @@ pub fn parse(root: &Element) -> Result<Request, FileError> {
 }
 
 /// The receipt.
-pub fn write(
-    header: &PlainHeader,
-    reception: Option<(&str, DateTime)>,
-    form: OutputForm,
-) -> Vec<u8> {
-    let mut e = Emitter::new(form);
-    e.start("XmlMsg");
-    write_plain_header(&mut e, header);
-    if let Some((number, at)) = reception {
-        e.start("MessageBody");
-        e.leaf("ReceptionNumber", number);
-        e.leaf("ReceptionDateTime", &at.compact());
-        e.end();
-    }
-    e.end();
-    e.finish()
-}
+pub use crate::msg::bulk::write_receipt as write;

@@ -1,31 +1,12 @@
 //! `OQSmuimm02req` → `OQSmuimm02res`: 照会番号一括登録, step 2: the result of a receipt, one
 //! `BulkRegistrationUnit` per registration (element name from one client's fixture only [I]).
 
-use crate::ids::InstitutionCode;
 use crate::msg::oqs_siimm01::{write_outcome, Outcome1};
-use crate::msg::{parse_facility_header, write_plain_header, FileError, HeaderEcho, PlainHeader};
-use crate::result_codes::ResultKey;
-use crate::xml::{Element, Emitter, OutputForm};
+use crate::msg::{write_plain_header, PlainHeader};
+use crate::xml::{Emitter, OutputForm};
 
-#[derive(Debug, Clone)]
-pub struct Request {
-    pub institution: InstitutionCode,
-    pub echo: HeaderEcho,
-    pub reception_number: String,
-}
-
-pub fn parse(root: &Element) -> Result<Request, FileError> {
-    let (institution, echo, body) = parse_facility_header(root)?;
-    let reception_number = body
-        .value("ReceptionNumber")
-        .ok_or_else(|| FileError::new(ResultKey::BodyMissing, "ReceptionNumber").with_echo(&echo))?
-        .to_string();
-    Ok(Request {
-        institution,
-        echo,
-        reception_number,
-    })
-}
+/// The request: the `ReceptionNumber` of an `OQSmuimm01`.
+pub use crate::msg::bulk::{parse_reception as parse, ReceptionRequest as Request};
 
 /// The result file: one `BulkRegistrationUnit` per registration.
 pub fn write(header: &PlainHeader, outcomes: &[Outcome1], form: OutputForm) -> Vec<u8> {

@@ -54,33 +54,36 @@ pub fn read_info(info: &Element) -> (RegistrationEcho, Result<RegistrationKeys, 
         number: get("InsuredIdentificationNumber"),
         branch: get("InsuredBranchNumber"),
     };
-    let keys = (|| {
-        let need = |v: &Option<String>, name: &str| {
-            v.clone()
-                .ok_or_else(|| outcome(ResultKey::PersonMissing, name))
-        };
-        let reference_number = need(&echo.reference_number, "ReferenceNumber")?;
-        if reference_number.chars().count() > MAX_REFERENCE
-            || !reference_number.chars().all(|c| c.is_ascii_graphic())
-        {
-            return Err(outcome(
-                ResultKey::ReferenceInvalid,
-                "1-20 ASCII characters",
-            ));
-        }
-        Ok(RegistrationKeys {
-            reference_number,
-            insurer: InsurerNumber::parse(&need(&echo.insurer_number, "InsurerNumber")?)
-                .map_err(|e| outcome(ResultKey::InsurerInvalid, &e.0))?,
-            symbol: CardSymbol::parse(echo.symbol.as_deref().unwrap_or(""))
-                .map_err(|e| outcome(ResultKey::NumberInvalid, &e.0))?,
-            number: CardNumber::parse(&need(&echo.number, "InsuredIdentificationNumber")?)
-                .map_err(|e| outcome(ResultKey::NumberInvalid, &e.0))?,
-            branch: BranchNumber::parse(&need(&echo.branch, "InsuredBranchNumber")?)
-                .map_err(|e| outcome(ResultKey::BranchInvalid, &e.0))?,
-        })
-    })();
+    let keys = keys_of(&echo);
     (echo, keys)
+}
+
+/// The keys of a registration as received, checked; a problem is that registration's error.
+pub fn keys_of(echo: &RegistrationEcho) -> Result<RegistrationKeys, Outcome> {
+    let need = |v: &Option<String>, name: &str| {
+        v.clone()
+            .ok_or_else(|| outcome(ResultKey::PersonMissing, name))
+    };
+    let reference_number = need(&echo.reference_number, "ReferenceNumber")?;
+    if reference_number.chars().count() > MAX_REFERENCE
+        || !reference_number.chars().all(|c| c.is_ascii_graphic())
+    {
+        return Err(outcome(
+            ResultKey::ReferenceInvalid,
+            "1-20 ASCII characters",
+        ));
+    }
+    Ok(RegistrationKeys {
+        reference_number,
+        insurer: InsurerNumber::parse(&need(&echo.insurer_number, "InsurerNumber")?)
+            .map_err(|e| outcome(ResultKey::InsurerInvalid, &e.0))?,
+        symbol: CardSymbol::parse(echo.symbol.as_deref().unwrap_or(""))
+            .map_err(|e| outcome(ResultKey::NumberInvalid, &e.0))?,
+        number: CardNumber::parse(&need(&echo.number, "InsuredIdentificationNumber")?)
+            .map_err(|e| outcome(ResultKey::NumberInvalid, &e.0))?,
+        branch: BranchNumber::parse(&need(&echo.branch, "InsuredBranchNumber")?)
+            .map_err(|e| outcome(ResultKey::BranchInvalid, &e.0))?,
+    })
 }
 
 /// A readable single request.

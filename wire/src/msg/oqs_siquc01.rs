@@ -12,7 +12,7 @@ use crate::result_codes::{outcome, Outcome, ResultKey};
 use crate::xml::{Element, Emitter, Encoding, OutputForm};
 
 /// `QualificationConfirmSearchInfo` exactly as received (echoed in the response).
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct SearchEcho {
     pub insurer_number: Option<String>,
     pub symbol: Option<String>,
@@ -42,7 +42,8 @@ pub struct Request {
     pub keys: Result<SearchKeys, Outcome>,
 }
 
-fn keys_of(s: &SearchEcho) -> Result<SearchKeys, Outcome> {
+/// The keys of a person, checked; a problem is that person's error (`ProcessingResultStatus` 2).
+pub fn keys_of(s: &SearchEcho) -> Result<SearchKeys, Outcome> {
     let need = |v: &Option<String>, name: &str| {
         v.clone()
             .ok_or_else(|| outcome(ResultKey::PersonMissing, name))
@@ -77,6 +78,19 @@ fn keys_of(s: &SearchEcho) -> Result<SearchKeys, Outcome> {
     })
 }
 
+/// A `QualificationConfirmSearchInfo` as received.
+pub fn read_search(info: &Element) -> SearchEcho {
+    let get = |n: &str| info.value(n).map(str::to_string);
+    SearchEcho {
+        insurer_number: get("InsurerNumber"),
+        symbol: get("InsuredCardSymbol"),
+        number: get("InsuredIdentificationNumber"),
+        branch: get("InsuredBranchNumber"),
+        birthdate: get("Birthdate"),
+        limit_consent: get("LimitApplicationCertificateRelatedConsFlg"),
+    }
+}
+
 /// Reads a request tree (from XML or the Web API's JSON).
 pub fn parse(root: &Element) -> Result<Request, FileError> {
     let (header, body) = parse_request_header(root)?;
@@ -86,15 +100,7 @@ pub fn parse(root: &Element) -> Result<Request, FileError> {
             FileError::new(ResultKey::BodyMissing, "QualificationConfirmSearchInfo")
                 .with_echo(&header.echo)
         })?;
-    let get = |n: &str| info.value(n).map(str::to_string);
-    let search = SearchEcho {
-        insurer_number: get("InsurerNumber"),
-        symbol: get("InsuredCardSymbol"),
-        number: get("InsuredIdentificationNumber"),
-        branch: get("InsuredBranchNumber"),
-        birthdate: get("Birthdate"),
-        limit_consent: get("LimitApplicationCertificateRelatedConsFlg"),
-    };
+    let search = read_search(info);
     let keys = keys_of(&search);
     Ok(Request {
         header,
@@ -159,6 +165,11 @@ impl Response {
 }
 
 fn write_search_echo(e: &mut Emitter, s: &SearchEcho) {
+    write_search(e, s, None);
+}
+
+/// `QualificationConfirmSearchInfo` as received, with the bulk request's per-person `ArbitraryIdentifier`.
+pub fn write_search(e: &mut Emitter, s: &SearchEcho, arbitrary_identifier: Option<&str>) {
     e.start("QualificationConfirmSearchInfo");
     e.opt("InsurerNumber", s.insurer_number.as_deref());
     e.opt("InsuredCardSymbol", s.symbol.as_deref());
@@ -169,6 +180,7 @@ fn write_search_echo(e: &mut Emitter, s: &SearchEcho) {
         "LimitApplicationCertificateRelatedConsFlg",
         s.limit_consent.as_deref(),
     );
+    e.opt("ArbitraryIdentifier", arbitrary_identifier);
     e.end();
 }
 

@@ -1,0 +1,266 @@
+//! The two-step bulk flows through the bulk engine: 一括照会 (`OQSmuquc01/02`) over HTTP and the folder — the
+//! receipt, 処理中 while the job is held, the results in file order with their counts, a job left queued by a crash
+//! processed again, and the refusals (the same file twice, another facility's or an unknown number, expired
+//! results, a malformed or oversize file).
+
+use std::time::Duration;
+
+use onshi_wire::xml::Element;
+
+use crate::app::{child, tree, wait_for, TestApp, DENTAL, MED};
+use onshi_platform::testkit::http;
+
+fn demo_file() -> Vec<u8> {
+    std::fs::read(
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("../seed/demo/requests/OQSmuquc01req_demo_clinic.xml"),
+    )
+    .unwrap()
+}
+
+fn poll_file(facility: &str, number: &str) -> Vec<u8> {
+    format!(
+        "<XmlMsg><MessageHeader><MedicalInstitutionCode>{facility}</MedicalInstitutionCode></MessageHeader>\
+         <MessageBody><ReceptionNumber>{number}</ReceptionNumber></MessageBody></XmlMsg>"
+    )
+    .into_bytes()
+}
+
+async fn post(s: &TestApp, name: &str, body: &[u8]) -> (u16, Element) {
+    let r = s.post_file(name, body).await;
+    (r.status, tree(&r.body))
+}
+
+fn header(t: &Element) -> &Element {
+    child(t, &["MessageHeader"])
+}
+
+/// Polls step 2 until the job is no longer 処理中; returns the answer.
+async fn until_done(s: &TestApp, facility: &str, number: &str) -> Element {
+    for _ in 0..200 {
+        let (_, t) = post(s, "OQSmuquc02req_p.xml", &poll_file(facility, number)).await;
+        if header(&t).value("SegmentOfResult") != Some("2") {
+            return t;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    panic!("the bulk job never finished");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_bulk_query_is_received_processed_and_downloaded_in_file_order() {
+    let s = TestApp::start().await;
+    let (status, receipt) = post(&s, "OQSmuquc01req_1.xml", &demo_file()).await;
+    assert_eq!(status, 200);
+    let h = header(&receipt);
+    assert_eq!(h.value("SegmentOfResult"), Some("1"));
+    assert_eq!(
+        h.value("ArbitraryFileIdentifier"),
+        Some("demo-muquc-clinic")
+    );
+    let number = child(&receipt, &["MessageBody"])
+        .value("ReceptionNumber")
+        .unwrap()
+        .to_string();
+    assert_eq!(number.len(), 20);
+    assert_eq!(
+        child(&receipt, &["MessageBody"]).value("ReceptionDateTime"),
+        Some("20261121100000")
+    );
+
+    let t = until_done(&s, MED, &number).await;
+    let h = header(&t);
+    assert_eq!(h.value("SegmentOfResult"), Some("1"));
+    assert_eq!(h.value("ReceptionNumber"), Some(number.as_str()));
+    assert_eq!(h.value("QualificationConfirmationDate"), Some("20261120"));
+    assert_eq!(
+        h.value("ArbitraryFileIdentifier"),
+        Some("demo-muquc-clinic")
+    );
+    assert_eq!(
+        (
+            h.value("NumberOfProcessingResult"),
+            h.value("NumberOfNormalProcessing"),
+            h.value("NumberOfError")
+        ),
+        (Some("7"), Some("6"), Some("1"))
+    );
+    let units: Vec<&Element> = child(&t, &["MessageBody"])
+        .children_named("BulkConfirmUnit")
+        .collect();
+    let ids: Vec<&str> = units
+        .iter()
+        .map(|u| {
+            u.child("QualificationConfirmSearchInfo")
+                .unwrap()
+                .value("ArbitraryIdentifier")
+                .unwrap()
+        })
+        .collect();
+    assert_eq!(
+        ids,
+        [
+            "P0001_yamada_taro",
+            "P0002_yamada_hanako",
+            "P0003_sato_kenichi",
+            "P0004_ito_old",
+            "P0005_nakamura_misaki",
+            "P0006_nobody",
+            "P0007_bad_insurer"
+        ],
+        "file order, each person's own key echoed"
+    );
+    let validity: Vec<Option<&str>> = units
+        .iter()
+        .map(|u| u.value("QualificationValidity"))
+        .collect();
+    assert_eq!(
+        validity,
+        [
+            Some("1"),
+            Some("1"),
+            Some("1"),
+            Some("3"),
+            Some("1"),
+            Some("4"),
+            None
+        ]
+    );
+    let taro = units[0].child("ResultOfQualificationConfirmation").unwrap();
+    assert_eq!(taro.value("Name"), Some("山田　太郎"));
+    // 佐藤 consented to 限度額 in the file: the certificate comes with the result.
+    assert!(units[2]
+        .child("ResultOfQualificationConfirmation")
+        .unwrap()
+        .child("LimitApplicationCertificateRelatedInfo")
+        .is_some());
+    assert!(units[5]
+        .child("ResultOfQualificationConfirmation")
+        .is_none());
+    assert_eq!(units[6].value("ProcessingResultStatus"), Some("2"));
+    assert_eq!(units[6].value("ProcessingResultCode"), Some("EP0002"));
+
+    // A job left queued (its processing rolled back by a crash) is processed again; while its row is held it is
+    // 処理中.
+    let mut hold = s.core.pool.begin().await.unwrap();
+    sqlx::query(
+        "UPDATE eligibility.bulk_jobs SET state = 'queued', done_at = NULL WHERE number = $1",
+    )
+    .bind(&number)
+    .execute(&mut *hold)
+    .await
+    .unwrap();
+    sqlx::query("UPDATE eligibility.bulk_items SET result = NULL WHERE number = $1")
+        .bind(&number)
+        .execute(&mut *hold)
+        .await
+        .unwrap();
+    hold.commit().await.unwrap();
+    let mut lock = s.core.pool.begin().await.unwrap();
+    sqlx::query("SELECT 1 FROM eligibility.bulk_jobs WHERE number = $1 FOR UPDATE")
+        .bind(&number)
+        .execute(&mut *lock)
+        .await
+        .unwrap();
+    tokio::time::sleep(Duration::from_millis(1_200)).await;
+    let (_, t) = post(&s, "OQSmuquc02req_p.xml", &poll_file(MED, &number)).await;
+    assert_eq!(header(&t).value("SegmentOfResult"), Some("2"), "処理中");
+    assert_eq!(header(&t).value("ReceptionNumber"), Some(number.as_str()));
+    assert!(t.child("MessageBody").is_none());
+    lock.commit().await.unwrap();
+    let again = until_done(&s, MED, &number).await;
+    assert_eq!(header(&again).value("NumberOfNormalProcessing"), Some("6"));
+
+    // The same file again; another facility asking for this number; an unknown number.
+    let (_, dup) = post(&s, "OQSmuquc01req_2.xml", &demo_file()).await;
+    assert_eq!(header(&dup).value("ErrorCode"), Some("EC0018"));
+    assert!(header(&dup)
+        .value("ErrorMessage")
+        .unwrap()
+        .contains(&number));
+    let (_, other) = post(&s, "OQSmuquc02req_o.xml", &poll_file(DENTAL, &number)).await;
+    assert_eq!(header(&other).value("ErrorCode"), Some("EC0016"));
+    let (_, unknown) = post(
+        &s,
+        "OQSmuquc02req_u.xml",
+        &poll_file(MED, "20261121100000999999"),
+    )
+    .await;
+    assert_eq!(header(&unknown).value("ErrorCode"), Some("EC0016"));
+
+    // Results are kept 7 simulated days.
+    let r = http::post_json(
+        &s.addr,
+        "/admin/v1/clock",
+        &serde_json::json!({"advance": "8d"}),
+    )
+    .await;
+    assert_eq!(r.status, 200);
+    let (_, expired) = post(&s, "OQSmuquc02req_e.xml", &poll_file(MED, &number)).await;
+    assert_eq!(header(&expired).value("ErrorCode"), Some("EC0017"));
+    s.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn bulk_files_come_through_the_folder_and_bad_ones_are_refused_whole() {
+    let s = TestApp::start().await;
+    let fac = s.folder(MED);
+    std::fs::write(fac.join("req/OQSmuquc01req_f.xml"), demo_file()).unwrap();
+    let receipt = tree(&wait_for(&fac.join("res/OQSmuquc01res_f.xml")).await);
+    let number = child(&receipt, &["MessageBody"])
+        .value("ReceptionNumber")
+        .unwrap()
+        .to_string();
+    let mut answer = None;
+    for n in 0..100 {
+        std::fs::write(
+            fac.join(format!("req/OQSmuquc02req_f{n}.xml")),
+            poll_file(MED, &number),
+        )
+        .unwrap();
+        let t = tree(&wait_for(&fac.join(format!("res/OQSmuquc02res_f{n}.xml"))).await);
+        if header(&t).value("SegmentOfResult") == Some("1") {
+            answer = Some(t);
+            break;
+        }
+    }
+    let t = answer.expect("the job finished");
+    assert_eq!(
+        child(&t, &["MessageBody"])
+            .children_named("BulkConfirmUnit")
+            .count(),
+        7
+    );
+
+    // Malformed, no persons, over the size limit: refused whole, nothing queued.
+    let before: (i64,) = sqlx::query_as("SELECT count(*) FROM eligibility.bulk_jobs")
+        .fetch_one(&s.core.pool)
+        .await
+        .unwrap();
+    let text = String::from_utf8(demo_file()).unwrap();
+    let (_, t) = post(
+        &s,
+        "OQSmuquc01req_m.xml",
+        text.replace("</MessageBody>", "").as_bytes(),
+    )
+    .await;
+    assert_eq!(header(&t).value("ErrorCode"), Some("EC0001"));
+    let empty = text
+        .split("<QualificationConfirmSearchInfo>")
+        .next()
+        .unwrap()
+        .to_string()
+        + "</MessageBody></XmlMsg>";
+    let (_, t) = post(&s, "OQSmuquc01req_n.xml", empty.as_bytes()).await;
+    assert_eq!(header(&t).value("ErrorCode"), Some("EC0015"));
+    let big = vec![b' '; onshi_platform::config::limits::BULK_FILE + 1];
+    let r = s.post_file("OQSmuquc01req_b.xml", &big).await;
+    assert_eq!(r.status, 413);
+    assert_eq!(header(&tree(&r.body)).value("ErrorCode"), Some("EC0009"));
+    let after: (i64,) = sqlx::query_as("SELECT count(*) FROM eligibility.bulk_jobs")
+        .fetch_one(&s.core.pool)
+        .await
+        .unwrap();
+    assert_eq!(before, after);
+    s.stop().await;
+}

@@ -1,0 +1,113 @@
+//! `OQSmuquc01` — 一括照会, step 1: the file's header is checked (facility, terminal, date) and its persons become
+//! a job of the bulk engine ([`crate::bulk`]), answered at once with a `ReceptionNumber`. The worker answers each
+//! person as a single `OQSsiquc01` would ([`process`]); `OQSmuquc02` downloads the results.
+
+use serde_json::Value;
+
+use onshi_platform::pipeline::{Reply, Request};
+use onshi_wire::codes::{CodeTable, QualificationValidity};
+use onshi_wire::ids::Date;
+use onshi_wire::msg::oqs_muquc01::{self, Person};
+use onshi_wire::msg::oqs_siquc01::keys_of;
+use onshi_wire::msg::{bulk as wire_bulk, FileError};
+use onshi_wire::record::QualificationRecord;
+use onshi_wire::result_codes::{outcome, ResultKey};
+
+use crate::bulk::{self, Enqueued, Job, Kind};
+use crate::decide::decide;
+use crate::reference_numbers::{admit, failed, finish, ok_header};
+use crate::Eligibility;
+
+/// One person's result as stored: the answer `OQSmuquc02` writes, recomputed from nothing but this.
+#[derive(Debug, Clone, Default, serde::Serialize, serde::Deserialize)]
+pub struct Answered {
+    /// `ProcessingResultStatus` 2 with this code and message (the person's keys were wrong).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub error: Option<(String, String)>,
+    /// `QualificationValidity` (OQSCD006).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub validity: Option<String>,
+    /// The qualification reported, when exactly one answers.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub record: Option<QualificationRecord>,
+    /// An informational code with status 1 (the card expires soon).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub info: Option<(String, String)>,
+}
+
+/// The handler of `OQSmuquc01req` (every door).
+pub async fn answer(e: &Eligibility, req: Request) -> Reply {
+    let a = match admit(e, &req, oqs_muquc01::parse, |r| {
+        (&r.header.institution, &r.header.echo)
+    }) {
+        Ok(a) => a,
+        Err(reply) => return reply,
+    };
+    let on = a.request.header.confirmation_date;
+    if !e.core.config.eligibility.rules.allow_future_dates && on > req.now.date() {
+        let err = FileError::new(ResultKey::FutureDate, &on.compact()).with_echo(&a.echo);
+        return failed(err, &req, a.encoding);
+    }
+    let header = serde_json::json!({
+        "QualificationConfirmationDate": on.compact(),
+        "ArbitraryFileIdentifier": a.echo.arbitrary_file_identifier,
+    });
+    let inputs: Vec<Value> = a
+        .request
+        .persons
+        .iter()
+        .map(|p| serde_json::to_value(p).unwrap_or_default())
+        .collect();
+    let code = a.institution.as_str();
+    let result = match bulk::enqueue(e, code, Kind::Query, header, &inputs, req.now).await {
+        Ok(Enqueued::Accepted(number)) => Ok(wire_bulk::write_receipt(
+            &ok_header(&a.echo, req.now, a.encoding, None),
+            Some((&number, req.now)),
+            a.form,
+        )),
+        Ok(Enqueued::Duplicate(number)) => {
+            let err = FileError::new(ResultKey::BulkDuplicate, &number).with_echo(&a.echo);
+            return failed(err, &req, a.encoding);
+        }
+        Err(err) => Err(err),
+    };
+    finish(result, &a, &req)
+}
+
+/// The work of a job: every person decided against the read model as of the file's confirmation date.
+pub fn process(e: &Eligibility, job: &Job) -> anyhow::Result<Vec<Value>> {
+    let on = job
+        .header
+        .get("QualificationConfirmationDate")
+        .and_then(Value::as_str)
+        .and_then(|d| Date::parse(d).ok())
+        .ok_or_else(|| anyhow::anyhow!("bulk job {} has no confirmation date", job.number))?;
+    let rules = &e.core.config.eligibility.rules;
+    let reg = e.registry.read().expect("registry");
+    job.inputs
+        .iter()
+        .map(|input| {
+            let person: Person = serde_json::from_value(input.clone())?;
+            let answered = match keys_of(&person.search) {
+                Err(o) => Answered {
+                    error: Some((o.code, o.message)),
+                    ..Answered::default()
+                },
+                Ok(keys) => {
+                    let d = decide(&reg, &keys, on, rules);
+                    let one = d.validity != QualificationValidity::Multiple && d.results.len() == 1;
+                    Answered {
+                        validity: Some(d.validity.code().to_string()),
+                        record: one.then(|| d.results[0].clone()),
+                        info: d.expiring.map(|x| {
+                            let o = outcome(ResultKey::CardExpiring, &x.compact());
+                            (o.code, o.message)
+                        }),
+                        ..Answered::default()
+                    }
+                }
+            };
+            Ok(serde_json::to_value(answered)?)
+        })
+        .collect()
+}
