@@ -6,50 +6,19 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::Instant;
 
-use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
-
 use onshi_platform::config::Config;
 use onshi_platform::http::{Core, Metrics};
 
 /// One keep-alive connection: POST a JSON body, return (status, body).
-struct Conn {
-    r: BufReader<tokio::net::tcp::OwnedReadHalf>,
-    w: tokio::net::tcp::OwnedWriteHalf,
-}
+struct Conn(onshi_benches::Conn);
 
 impl Conn {
     async fn open(addr: &str) -> Self {
-        let s = tokio::net::TcpStream::connect(addr).await.unwrap();
-        s.set_nodelay(true).unwrap();
-        let (r, w) = s.into_split();
-        Self {
-            r: BufReader::new(r),
-            w,
-        }
+        Self(onshi_benches::Conn::open(addr).await)
     }
     async fn post(&mut self, path: &str, body: &str) -> (u16, String) {
-        let req = format!(
-            "POST {path} HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n{body}",
-            body.len()
-        );
-        self.w.write_all(req.as_bytes()).await.unwrap();
-        let mut line = String::new();
-        self.r.read_line(&mut line).await.unwrap();
-        let status: u16 = line.split(' ').nth(1).unwrap().parse().unwrap();
-        let mut len = 0;
-        loop {
-            line.clear();
-            self.r.read_line(&mut line).await.unwrap();
-            if line == "\r\n" {
-                break;
-            }
-            if let Some(v) = line.to_ascii_lowercase().strip_prefix("content-length:") {
-                len = v.trim().parse().unwrap();
-            }
-        }
-        let mut buf = vec![0; len];
-        self.r.read_exact(&mut buf).await.unwrap();
-        (status, String::from_utf8(buf).unwrap())
+        let (status, body) = self.0.post(path, "application/json", body.as_bytes()).await;
+        (status, String::from_utf8(body).unwrap())
     }
 }
 

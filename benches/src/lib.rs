@@ -8,9 +8,12 @@
 //! | `reader_flow` | the card-reader flow (place + identify + consent → face XML) over HTTP |
 //! | `extraction` | medication extraction against a raw COPY of the same rows |
 //! | `checkup` | a 100,000-person checkup submission against a raw COPY of the same rows; `TKKsiquc01` latency |
+//! | `bulk` | 一括照会 of 10,000 and 100,000 persons: upload → receipt → all results ready → download |
 //! | [`fuzz`] (and `src/bin/fuzz.rs`) | the seeded mutation fuzzer of every parser of outside input |
 
 pub mod fuzz;
+
+use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
 
 use std::path::PathBuf;
 
@@ -119,5 +122,53 @@ impl onshi_platform::directory::Directory for Everyone {
         Result<(), onshi_wire::result_codes::ResultKey>,
     ) {
         (onshi_wire::xml::Encoding::Utf8, Ok(()))
+    }
+}
+
+/// One HTTP/1.1 keep-alive connection of a benchmark client.
+pub struct Conn {
+    r: BufReader<tokio::net::tcp::OwnedReadHalf>,
+    w: tokio::net::tcp::OwnedWriteHalf,
+}
+
+impl Conn {
+    pub async fn open(addr: &str) -> Self {
+        let s = tokio::net::TcpStream::connect(addr).await.unwrap();
+        s.set_nodelay(true).unwrap();
+        let (r, w) = s.into_split();
+        Self {
+            r: BufReader::new(r),
+            w,
+        }
+    }
+
+    /// POSTs `body`; returns the status and the body of the answer.
+    pub async fn post(&mut self, path: &str, content_type: &str, body: &[u8]) -> (u16, Vec<u8>) {
+        let head = format!(
+            "POST {path} HTTP/1.1\r\nHost: x\r\nContent-Type: {content_type}\r\nContent-Length: {}\r\n\r\n",
+            body.len()
+        );
+        self.w.write_all(head.as_bytes()).await.unwrap();
+        // A server that refuses the body answers before reading it all: its answer is read all the same.
+        if let Err(e) = self.w.write_all(body).await {
+            eprintln!("the server stopped reading the body: {e}");
+        }
+        let mut line = String::new();
+        self.r.read_line(&mut line).await.unwrap();
+        let status: u16 = line.split(' ').nth(1).unwrap().parse().unwrap();
+        let mut len = 0;
+        loop {
+            line.clear();
+            self.r.read_line(&mut line).await.unwrap();
+            if line == "\r\n" {
+                break;
+            }
+            if let Some(v) = line.to_ascii_lowercase().strip_prefix("content-length:") {
+                len = v.trim().parse().unwrap();
+            }
+        }
+        let mut buf = vec![0; len];
+        self.r.read_exact(&mut buf).await.unwrap();
+        (status, buf)
     }
 }
