@@ -13,7 +13,10 @@ use onshi_platform::http::{Core, Metrics};
 /// The persons of the demo file, repeated to `n`.
 fn bulk_file(n: usize, tag: &str) -> Vec<u8> {
     let demo = include_str!("../../seed/demo/requests/OQSmuquc01req_demo_clinic.xml");
-    let head = demo.split("<QualificationConfirmSearchInfo>").next().unwrap();
+    let head = demo
+        .split("<QualificationConfirmSearchInfo>")
+        .next()
+        .unwrap();
     let persons: Vec<&str> = demo
         .split("<QualificationConfirmSearchInfo>")
         .skip(1)
@@ -23,7 +26,10 @@ fn bulk_file(n: usize, tag: &str) -> Vec<u8> {
     for i in 0..n {
         let p = persons[i % persons.len()];
         let p = match p.find("<ArbitraryIdentifier>") {
-            Some(at) => format!("{}<ArbitraryIdentifier>B{i:07}</ArbitraryIdentifier>\n    ", &p[..at]),
+            Some(at) => format!(
+                "{}<ArbitraryIdentifier>B{i:07}</ArbitraryIdentifier>\n    ",
+                &p[..at]
+            ),
             None => p.to_string(),
         };
         out.push_str("<QualificationConfirmSearchInfo>");

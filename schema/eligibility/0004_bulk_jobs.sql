@@ -21,7 +21,13 @@ CREATE TABLE eligibility.bulk_items (
     number  text NOT NULL REFERENCES eligibility.bulk_jobs (number) ON DELETE CASCADE,
     seq     int NOT NULL,
     input   jsonb NOT NULL,
-    result  jsonb,
+    PRIMARY KEY (number, seq)
+);
+-- Written by COPY in the transaction that marks the job done (no per-row update of the items).
+CREATE TABLE eligibility.bulk_results (
+    number  text NOT NULL REFERENCES eligibility.bulk_jobs (number) ON DELETE CASCADE,
+    seq     int NOT NULL,
+    result  jsonb NOT NULL,
     PRIMARY KEY (number, seq)
 );
 
@@ -30,7 +36,10 @@ INSERT INTO eligibility.bulk_jobs (number, facility, kind, digest, header, total
 SELECT number, facility, kind, 'migrated:' || number, '{}', jsonb_array_length(results), 'done', received_at,
        received_at, received_at + interval '7 days'
 FROM eligibility.receptions;
-INSERT INTO eligibility.bulk_items (number, seq, input, result)
-SELECT r.number, (e.ord - 1)::int, e.value -> 'info', e.value
+INSERT INTO eligibility.bulk_items (number, seq, input)
+SELECT r.number, (e.ord - 1)::int, e.value -> 'info'
+FROM eligibility.receptions r, jsonb_array_elements(r.results) WITH ORDINALITY AS e(value, ord);
+INSERT INTO eligibility.bulk_results (number, seq, result)
+SELECT r.number, (e.ord - 1)::int, e.value
 FROM eligibility.receptions r, jsonb_array_elements(r.results) WITH ORDINALITY AS e(value, ord);
 DROP TABLE eligibility.receptions;

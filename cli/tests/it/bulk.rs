@@ -150,7 +150,7 @@ async fn a_bulk_query_is_received_processed_and_downloaded_in_file_order() {
     .execute(&mut *hold)
     .await
     .unwrap();
-    sqlx::query("UPDATE eligibility.bulk_items SET result = NULL WHERE number = $1")
+    sqlx::query("DELETE FROM eligibility.bulk_results WHERE number = $1")
         .bind(&number)
         .execute(&mut *hold)
         .await

@@ -3,7 +3,8 @@
 //! `SegmentOfResult` 2 (処理中) until the job is done, then its results, until they expire.
 //!
 //! Storage (`schema/eligibility/0004_bulk_jobs.sql`): the job and its items as received are written in one
-//! transaction before the receipt is answered. A job is processed inside one transaction that holds its row lock
+//! transaction (by COPY) before the receipt is answered; the results are copied in (`bulk_results`) in the
+//! transaction that marks the job done. A job is processed inside one transaction that holds its row lock
 //! (`FOR UPDATE SKIP LOCKED`, so several processes share the work): a crash part-way rolls back and the job is
 //! processed again in full on restart — nothing is lost or applied twice (照会番号 registrations are upserts).
 //! What a job does is its message's: [`crate::oqs_muquc01::process`], [`crate::oqs_muimm01::process`].
@@ -72,9 +73,15 @@ pub async fn enqueue(
     inputs: &[Value],
     now: DateTime,
 ) -> anyhow::Result<Enqueued> {
+    // Each item is serialized once: for the digest and for the COPY.
+    let texts: Vec<String> = inputs.iter().map(Value::to_string).collect();
     let digest = {
-        let bytes = serde_json::to_vec(&(&header, inputs))?;
-        onshi_platform::sha256_hex(&bytes)
+        let mut all = header.to_string();
+        for t in &texts {
+            all.push('\n');
+            all.push_str(t);
+        }
+        onshi_platform::sha256_hex(all.as_bytes())
     };
     let number = reception_number(now);
     let expires = now.naive() + chrono::TimeDelta::days(e.core.config.eligibility.bulk_result_days);
@@ -107,12 +114,8 @@ pub async fn enqueue(
         return Ok(Enqueued::Duplicate(earlier));
     }
     let mut items = BinaryCopy::new();
-    for (seq, input) in inputs.iter().enumerate() {
-        items
-            .row(3)
-            .text(&number)
-            .int4(seq as i32)
-            .jsonb(&input.to_string());
+    for (seq, input) in texts.iter().enumerate() {
+        items.row(3).text(&number).int4(seq as i32).jsonb(input);
     }
     onshi_platform::copy::send(
         &mut tx,
@@ -168,7 +171,9 @@ pub async fn fetch(
         return Ok(Fetched::Processing);
     };
     let items: Vec<(Value, Option<Value>)> = sqlx::query_as(
-        "SELECT input, result FROM eligibility.bulk_items WHERE number = $1 ORDER BY seq",
+        "SELECT i.input, r.result FROM eligibility.bulk_items i \
+         LEFT JOIN eligibility.bulk_results r ON r.number = i.number AND r.seq = i.seq \
+         WHERE i.number = $1 ORDER BY i.seq",
     )
     .bind(number)
     .fetch_all(&e.core.pool)
@@ -222,15 +227,18 @@ pub async fn run_one(e: &Eligibility) -> anyhow::Result<bool> {
         Some(Kind::Registration) => crate::oqs_muimm01::process(e, &job).await?,
         None => anyhow::bail!("bulk job {} has an unknown kind {kind:?}", job.number),
     };
-    let seqs: Vec<i32> = (0..results.len() as i32).collect();
-    sqlx::query(
-        "UPDATE eligibility.bulk_items i SET result = u.result \
-         FROM UNNEST($2::int4[], $3::jsonb[]) AS u(seq, result) WHERE i.number = $1 AND i.seq = u.seq",
+    let mut rows = BinaryCopy::new();
+    for (seq, result) in results.iter().enumerate() {
+        rows.row(3)
+            .text(&job.number)
+            .int4(seq as i32)
+            .jsonb(&result.to_string());
+    }
+    onshi_platform::copy::send(
+        &mut tx,
+        "COPY eligibility.bulk_results (number, seq, result) FROM STDIN (FORMAT binary)",
+        rows.finish(),
     )
-    .bind(&job.number)
-    .bind(&seqs)
-    .bind(&results)
-    .execute(&mut *tx)
     .await?;
     sqlx::query("UPDATE eligibility.bulk_jobs SET state = 'done', done_at = $2 WHERE number = $1")
         .bind(&job.number)
@@ -251,13 +259,15 @@ pub async fn run_one(e: &Eligibility) -> anyhow::Result<bool> {
 async fn purge(e: &Eligibility) -> sqlx::Result<()> {
     let now = e.core.clock.now();
     let days = chrono::TimeDelta::days(e.core.config.eligibility.bulk_result_days);
-    sqlx::query(
-        "DELETE FROM eligibility.bulk_items i USING eligibility.bulk_jobs j \
-         WHERE i.number = j.number AND j.expires_at < $1",
-    )
-    .bind(now)
-    .execute(&e.core.pool)
-    .await?;
+    for table in ["bulk_results", "bulk_items"] {
+        sqlx::query(&format!(
+            "DELETE FROM eligibility.{table} x USING eligibility.bulk_jobs j \
+             WHERE x.number = j.number AND j.expires_at < $1"
+        ))
+        .bind(now)
+        .execute(&e.core.pool)
+        .await?;
+    }
     sqlx::query("DELETE FROM eligibility.bulk_jobs WHERE expires_at < $1")
         .bind(now - days)
         .execute(&e.core.pool)
