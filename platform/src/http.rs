@@ -6,7 +6,7 @@ use std::sync::Arc;
 use actix_web::http::StatusCode;
 use actix_web::{web, HttpResponse, ResponseError};
 use prometheus::{
-    Encoder, HistogramOpts, HistogramVec, IntCounterVec, IntGaugeVec, Opts, Registry,
+    Encoder, HistogramOpts, HistogramVec, IntCounterVec, IntGauge, IntGaugeVec, Opts, Registry,
 };
 use serde::{Deserialize, Serialize};
 use sqlx::PgPool;
@@ -15,57 +15,134 @@ use crate::clock::{parse_clock_time, parse_delta, SimClock};
 use crate::config::{limits, Config};
 use crate::roles::{route, Access, RouteAccess};
 
-/// Process-wide metrics (exposed at `/metrics`).
+/// Process-wide metrics (exposed at `/metrics`). Labels are codes and kinds only: never a person or a facility.
 #[derive(Clone)]
 pub struct Metrics {
     pub registry: Registry,
-    /// Messages answered, by message type, transport and outcome.
+    /// Messages answered, by message type, transport, facility type (`medical`, `dental`, `pharmacy`, `none`)
+    /// and outcome.
     pub messages: IntCounterVec,
     /// Time to answer a message, by message type and transport.
     pub latency: HistogramVec,
     /// Highest feed sequence applied by a consumer.
     pub feed_seq: IntGaugeVec,
+    /// Feed rows published but not yet applied by this process's consumer, by feed.
+    pub feed_lag: IntGaugeVec,
+    /// Bulk jobs (一括照会, 照会番号一括登録) by state: `queued`, `running`, `done` (results kept).
+    pub bulk_jobs: IntGaugeVec,
+    /// Time to process one bulk job, by kind.
+    pub bulk_seconds: HistogramVec,
+    /// Database pool connections by state (`open`, `idle`), read at each scrape.
+    pub pool: IntGaugeVec,
+    /// Resident memory of the process in bytes, read at each scrape.
+    pub resident: IntGauge,
 }
 
 impl Metrics {
     pub fn new() -> Self {
         let registry = Registry::new();
-        let messages = IntCounterVec::new(
-            Opts::new("onshi_messages_total", "Messages answered"),
-            &["message", "transport", "outcome"],
-        )
-        .expect("metric");
-        let latency = HistogramVec::new(
-            HistogramOpts::new("onshi_message_seconds", "Time to answer a message").buckets(vec![
-                0.000_05, 0.000_1, 0.000_25, 0.000_5, 0.001, 0.002_5, 0.005, 0.01, 0.05, 0.25, 1.0,
-            ]),
-            &["message", "transport"],
-        )
-        .expect("metric");
-        let feed_seq = IntGaugeVec::new(
-            Opts::new(
-                "onshi_feed_applied_seq",
-                "Highest change-feed sequence applied",
-            ),
-            &["feed"],
-        )
-        .expect("metric");
-        registry
-            .register(Box::new(messages.clone()))
-            .expect("register");
-        registry
-            .register(Box::new(latency.clone()))
-            .expect("register");
-        registry
-            .register(Box::new(feed_seq.clone()))
-            .expect("register");
+        fn register<M: prometheus::core::Collector + Clone + 'static>(r: &Registry, m: M) -> M {
+            r.register(Box::new(m.clone())).expect("register");
+            m
+        }
+        let messages = register(
+            &registry,
+            IntCounterVec::new(
+                Opts::new("onshi_messages_total", "Messages answered"),
+                &["message", "transport", "facility", "outcome"],
+            )
+            .expect("metric"),
+        );
+        let latency = register(
+            &registry,
+            HistogramVec::new(
+                HistogramOpts::new("onshi_message_seconds", "Time to answer a message").buckets(
+                    vec![
+                        0.000_05, 0.000_1, 0.000_25, 0.000_5, 0.001, 0.002_5, 0.005, 0.01, 0.05,
+                        0.25, 1.0,
+                    ],
+                ),
+                &["message", "transport"],
+            )
+            .expect("metric"),
+        );
+        let feed_seq = register(
+            &registry,
+            IntGaugeVec::new(
+                Opts::new(
+                    "onshi_feed_applied_seq",
+                    "Highest change-feed sequence applied",
+                ),
+                &["feed"],
+            )
+            .expect("metric"),
+        );
+        let feed_lag = register(
+            &registry,
+            IntGaugeVec::new(
+                Opts::new(
+                    "onshi_feed_lag_rows",
+                    "Change-feed rows published but not yet applied",
+                ),
+                &["feed"],
+            )
+            .expect("metric"),
+        );
+        let bulk_jobs = register(
+            &registry,
+            IntGaugeVec::new(
+                Opts::new("onshi_bulk_jobs", "Bulk jobs by state"),
+                &["state"],
+            )
+            .expect("metric"),
+        );
+        let bulk_seconds = register(
+            &registry,
+            HistogramVec::new(
+                HistogramOpts::new("onshi_bulk_job_seconds", "Time to process one bulk job")
+                    .buckets(vec![
+                        0.01, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0,
+                    ]),
+                &["kind"],
+            )
+            .expect("metric"),
+        );
+        let pool = register(
+            &registry,
+            IntGaugeVec::new(
+                Opts::new("onshi_db_pool_connections", "Database pool connections"),
+                &["state"],
+            )
+            .expect("metric"),
+        );
+        let resident = register(
+            &registry,
+            IntGauge::new(
+                "onshi_process_resident_bytes",
+                "Resident memory of the process",
+            )
+            .expect("metric"),
+        );
         Self {
             registry,
             messages,
             latency,
             feed_seq,
+            feed_lag,
+            bulk_jobs,
+            bulk_seconds,
+            pool,
+            resident,
         }
     }
+}
+
+/// Resident memory of this process (`/proc/self/statm`; 0 where there is none).
+fn resident_bytes() -> i64 {
+    std::fs::read_to_string("/proc/self/statm")
+        .ok()
+        .and_then(|s| s.split_whitespace().nth(1)?.parse::<i64>().ok())
+        .map_or(0, |pages| pages * 4096)
 }
 
 impl Default for Metrics {
@@ -283,6 +360,14 @@ pub fn parse_json<T: serde::de::DeserializeOwned>(body: &[u8]) -> Result<T, ApiE
 }
 
 async fn metrics(core: web::Data<Core>) -> HttpResponse {
+    let m = &core.metrics;
+    m.pool
+        .with_label_values(&["open"])
+        .set(i64::from(core.pool.size()));
+    m.pool
+        .with_label_values(&["idle"])
+        .set(core.pool.num_idle() as i64);
+    m.resident.set(resident_bytes());
     let mut buf = Vec::new();
     let enc = prometheus::TextEncoder::new();
     if enc

@@ -15,7 +15,7 @@ use std::future::Future;
 use std::sync::Arc;
 use std::time::Instant;
 
-use onshi_wire::ids::DateTime;
+use onshi_wire::ids::{DateTime, FacilityKind};
 use onshi_wire::msg::file_name::MessageKind;
 use onshi_wire::msg::oqs_siquc01::Response;
 use onshi_wire::msg::FileError;
@@ -290,6 +290,13 @@ impl<H: Handlers> Pipeline<H> {
                 .is_none()
                 .then(|| header_unreadable(tree)),
         };
+        let facility = FacilityKind::metric(
+            caller
+                .facility
+                .as_deref()
+                .or_else(|| tree.as_ref().ok().and_then(header_institution))
+                .and_then(FacilityKind::of_code),
+        );
         let req = Request {
             kind,
             caller,
@@ -302,7 +309,7 @@ impl<H: Handlers> Pipeline<H> {
         let stem = kind.stem();
         self.metrics
             .messages
-            .with_label_values(&[stem, transport.label(), &reply.outcome])
+            .with_label_values(&[stem, transport.label(), facility, &reply.outcome])
             .inc();
         self.metrics
             .latency
@@ -316,7 +323,7 @@ impl<H: Handlers> Pipeline<H> {
     pub fn unknown_name(&self, transport: Transport, detail: &str) -> Reply {
         self.metrics
             .messages
-            .with_label_values(&["unknown", transport.label(), "unknown_name"])
+            .with_label_values(&["unknown", transport.label(), "none", "unknown_name"])
             .inc();
         let err = FileError::new(ResultKey::UnknownFile, detail);
         let mut reply = Reply::new(
@@ -326,6 +333,11 @@ impl<H: Handlers> Pipeline<H> {
         reply.unpaired = Some(err.outcome);
         reply
     }
+}
+
+/// The `MedicalInstitutionCode` a request's header names, as written.
+fn header_institution(tree: &Element) -> Option<&str> {
+    tree.child("MessageHeader")?.value("MedicalInstitutionCode")
 }
 
 /// Why a tree has no header to pair its answer with: the error every handler answers for it.

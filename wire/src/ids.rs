@@ -185,6 +185,27 @@ impl FacilityKind {
             Self::Pharmacy => "薬局",
         }
     }
+
+    /// The kind a 医療機関コード as written names by its third digit, without checking the rest (a metrics
+    /// label of what a request claims to come from).
+    pub fn of_code(code: &str) -> Option<Self> {
+        match code.trim().as_bytes().get(2) {
+            Some(b'1') => Some(Self::Medical),
+            Some(b'3') => Some(Self::Dental),
+            Some(b'4') => Some(Self::Pharmacy),
+            _ => None,
+        }
+    }
+
+    /// The metrics label of a facility kind (`none` when the caller's facility is not known).
+    pub fn metric(kind: Option<Self>) -> &'static str {
+        match kind {
+            Some(Self::Medical) => "medical",
+            Some(Self::Dental) => "dental",
+            Some(Self::Pharmacy) => "pharmacy",
+            None => "none",
+        }
+    }
 }
 
 /// 医療機関コード: 10 digits = 都道府県 (2) + 点数表 (1: 1 医科, 3 歯科, 4 薬局) + 郡市区 (2) + 機関番号 (4) + 検証 (1).

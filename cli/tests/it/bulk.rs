@@ -264,3 +264,61 @@ async fn bulk_files_come_through_the_folder_and_bad_ones_are_refused_whole() {
     assert_eq!(before, after);
     s.stop().await;
 }
+
+/// The scrape of `/metrics` after one query and one bulk job: messages by facility type, bulk jobs by state and
+/// their durations, the pool, feed lag and memory — and never a facility code or a person in a label.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn metrics_count_by_facility_type_and_show_bulk_jobs_pool_and_feed_lag() {
+    let s = TestApp::start().await;
+    let single = std::fs::read(
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("../seed/demo/requests/OQSsiquc01req_yamada_taro.xml"),
+    )
+    .unwrap();
+    assert_eq!(
+        s.post_file("OQSsiquc01req_m.xml", &single).await.status,
+        200
+    );
+    let (_, receipt) = post(&s, "OQSmuquc01req_1.xml", &demo_file()).await;
+    let number = child(&receipt, &["MessageBody"])
+        .value("ReceptionNumber")
+        .unwrap()
+        .to_string();
+    until_done(&s, MED, &number).await;
+
+    // The gauges are refreshed every second.
+    let mut text = String::new();
+    for _ in 0..100 {
+        text = http::get(&s.addr, "/metrics").await.text();
+        if text.contains("onshi_bulk_jobs{state=\"done\"} 1") {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    for line in [
+        "onshi_messages_total{facility=\"medical\",message=\"OQSsiquc01\",outcome=\"validity_1\",transport=\"http\"} 1",
+        "onshi_bulk_jobs{state=\"queued\"} 0",
+        "onshi_bulk_jobs{state=\"running\"} 0",
+        "onshi_bulk_job_seconds_count{kind=\"OQSmuquc\"} 1",
+        "onshi_feed_lag_rows{feed=\"insurer\"} 0",
+        "onshi_feed_lag_rows{feed=\"portal\"} 0",
+    ] {
+        assert!(text.contains(line), "{line} is missing from:\n{text}");
+    }
+    for gauge in [
+        "onshi_db_pool_connections{state=\"open\"}",
+        "onshi_db_pool_connections{state=\"idle\"}",
+        "onshi_process_resident_bytes",
+    ] {
+        let value: f64 = text
+            .lines()
+            .find_map(|l| l.strip_prefix(gauge))
+            .unwrap_or_else(|| panic!("{gauge} is missing"))
+            .trim()
+            .parse()
+            .unwrap();
+        assert!(value >= 0.0);
+    }
+    assert!(!text.contains(MED), "a facility code in a label");
+    s.stop().await;
+}

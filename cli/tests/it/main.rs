@@ -8,6 +8,7 @@ mod doors;
 mod e2e;
 mod folders;
 mod hostile;
+mod load;
 mod medication;
 mod mtls;
 mod reader;

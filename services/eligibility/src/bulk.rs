@@ -9,6 +9,7 @@
 //! processed again in full on restart — nothing is lost or applied twice (照会番号 registrations are upserts).
 //! What a job does is its message's: [`crate::oqs_muquc01::process`], [`crate::oqs_muimm01::process`].
 
+use std::sync::atomic::Ordering;
 use std::sync::Weak;
 use std::time::Duration;
 
@@ -215,6 +216,7 @@ pub async fn run_one(e: &Eligibility) -> anyhow::Result<bool> {
             .fetch_all(&mut *tx)
             .await?;
     let started = std::time::Instant::now();
+    let _running = Running::start(e);
     let job = Job {
         number,
         facility,
@@ -246,6 +248,11 @@ pub async fn run_one(e: &Eligibility) -> anyhow::Result<bool> {
         .execute(&mut *tx)
         .await?;
     tx.commit().await?;
+    e.core
+        .metrics
+        .bulk_seconds
+        .with_label_values(&[&kind])
+        .observe(started.elapsed().as_secs_f64());
     tracing::info!(
         kind,
         items = results.len(),
@@ -253,6 +260,43 @@ pub async fn run_one(e: &Eligibility) -> anyhow::Result<bool> {
         "bulk: job done"
     );
     Ok(true)
+}
+
+/// Counts a job as running in this process while it lives.
+struct Running<'a>(&'a Eligibility);
+
+impl<'a> Running<'a> {
+    fn start(e: &'a Eligibility) -> Self {
+        e.bulk_running.fetch_add(1, Ordering::SeqCst);
+        Self(e)
+    }
+}
+
+impl Drop for Running<'_> {
+    fn drop(&mut self) {
+        self.0.bulk_running.fetch_sub(1, Ordering::SeqCst);
+    }
+}
+
+/// Sets the `onshi_bulk_jobs` gauge: jobs queued (less those this process is running), running, done.
+pub(crate) async fn refresh_gauges(e: &Eligibility) -> sqlx::Result<()> {
+    let counts: Vec<(String, i64)> =
+        sqlx::query_as("SELECT state, count(*) FROM eligibility.bulk_jobs GROUP BY state")
+            .fetch_all(&e.core.pool)
+            .await?;
+    let count = |state: &str| {
+        counts
+            .iter()
+            .find(|(s, _)| s == state)
+            .map_or(0, |(_, n)| *n)
+    };
+    let running = e.bulk_running.load(Ordering::SeqCst);
+    let g = &e.core.metrics.bulk_jobs;
+    g.with_label_values(&["queued"])
+        .set((count("queued") - running).max(0));
+    g.with_label_values(&["running"]).set(running);
+    g.with_label_values(&["done"]).set(count("done"));
+    Ok(())
 }
 
 /// Removes the items of expired jobs (a poll then answers EC0017), and jobs expired for as long again.

@@ -31,7 +31,7 @@ pub mod reference_numbers;
 pub mod registry;
 pub mod webapi;
 
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicI64, Ordering};
 use std::sync::{Arc, RwLock, Weak};
 use std::time::{Duration, Instant};
 
@@ -82,6 +82,8 @@ pub struct Eligibility {
     ready: AtomicBool,
     /// Wakes the bulk worker when a job is queued in this process.
     bulk_wake: tokio::sync::Notify,
+    /// Bulk jobs this process is processing right now.
+    bulk_running: AtomicI64,
 }
 
 impl Eligibility {
@@ -96,6 +98,7 @@ impl Eligibility {
             credentials,
             ready: AtomicBool::new(false),
             bulk_wake: tokio::sync::Notify::new(),
+            bulk_running: AtomicI64::new(0),
         });
         let started = Instant::now();
         me.sync().await?;
@@ -121,7 +124,26 @@ impl Eligibility {
         me.core
             .tasks
             .spawn("eligibility: bulk jobs", move || bulk::work(weak.clone()));
+        let weak = Arc::downgrade(&me);
+        me.core
+            .tasks
+            .spawn("eligibility: gauges", move || gauges(weak.clone()));
         Ok(me)
+    }
+
+    /// Sets the feed-lag and bulk-job gauges from the database (once a second, see [`gauges`]).
+    async fn refresh_gauges(&self) -> sqlx::Result<()> {
+        let m = &self.core.metrics;
+        for (label, feed) in [("insurer", feed::INSURER), ("portal", feed::PORTAL)] {
+            let (head,): (i64,) =
+                sqlx::query_as(&format!("SELECT coalesce(max(seq), 0) FROM {}", feed.view))
+                    .fetch_one(&self.core.pool)
+                    .await?;
+            m.feed_lag
+                .with_label_values(&[label])
+                .set((head - self.seq(feed)).max(0));
+        }
+        bulk::refresh_gauges(self).await
     }
 
     fn seq(&self, feed: Feed) -> i64 {
@@ -251,6 +273,18 @@ impl Eligibility {
             "persons": p,
             "facilities": f,
         })
+    }
+}
+
+/// Refreshes the gauges of [`Eligibility::refresh_gauges`] every second.
+async fn gauges(me: Weak<Eligibility>) {
+    loop {
+        let Some(e) = me.upgrade() else { return };
+        if let Err(err) = e.refresh_gauges().await {
+            tracing::debug!(error = %err, "eligibility: gauges not refreshed");
+        }
+        drop(e);
+        tokio::time::sleep(Duration::from_secs(1)).await;
     }
 }
 

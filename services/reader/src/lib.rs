@@ -29,7 +29,7 @@ use onshi_platform::config::FaceNameClock;
 use onshi_platform::db::Migrations;
 use onshi_platform::directory::ReaderDirectory;
 use onshi_platform::http::Core;
-use onshi_wire::ids::DateTime;
+use onshi_wire::ids::{DateTime, FacilityKind};
 use onshi_wire::msg::oqs_siquc01::Response;
 use onshi_wire::xml::Encoding;
 
@@ -101,10 +101,11 @@ impl Reader {
     }
 
     /// Records metrics for one card-reader flow that produced a face result.
-    pub fn observe_face(&self, started: Instant) {
+    pub fn observe_face(&self, facility: &str, started: Instant) {
         let m = &self.core.metrics;
+        let kind = FacilityKind::metric(FacilityKind::of_code(facility));
         m.messages
-            .with_label_values(&["OQSsiquc01_face", "reader", "face"])
+            .with_label_values(&["OQSsiquc01_face", "reader", kind, "face"])
             .inc();
         m.latency
             .with_label_values(&["OQSsiquc01_face", "reader"])

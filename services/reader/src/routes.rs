@@ -381,7 +381,7 @@ async fn unregistered(r: &Reader, code: &str, id: &str, started: Instant) -> Htt
         unregistered: true,
     });
     let (seq, file, xml) = r.publish_face(code, &resp, now);
-    r.observe_face(started);
+    r.observe_face(code, started);
     HttpResponse::Ok()
         .json(serde_json::json!({"registered": false, "seq": seq, "face_file": file, "xml": xml}))
 }
@@ -499,7 +499,7 @@ async fn consent(
         unregistered: false,
     });
     let (seq, file, xml) = r.publish_face(&code, &resp, now);
-    r.observe_face(started);
+    r.observe_face(&code, started);
     HttpResponse::Ok().json(serde_json::json!({"seq": seq, "face_file": file, "xml": xml}))
 }
 
