@@ -3,8 +3,10 @@
 //! time — so a slow answer delays the next sends and their waiting counts (no coordinated omission). A send more
 //! than `late_after` behind its time is counted late. Closed model (on request): back-to-back requests, latency
 //! from the actual send, which hides queueing. Once a second the reporter drains every connection's recorder into
-//! the time series, prints progress and says when the target is out of reach, and whether the generator itself
-//! (its CPU) or the server is the limit.
+//! the time series, prints progress and says when the target is out of reach (a connection over a second behind,
+//! or over 1 % of sends late two seconds in a row), and whether the generator itself (its CPU) or the server is
+//! the limit. Send times are kept to well under a millisecond by the [`crate::pacer`] (tokio's timer alone is
+//! ~1 ms coarse).
 
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
@@ -14,6 +16,7 @@ use serde::Serialize;
 
 use crate::client::{Answer, Conn, Endpoint};
 use crate::folder::Folders;
+use crate::pacer::Pacer;
 use crate::profile::Profile;
 use crate::scenario::{self, mix64, Deck, Lane, Op};
 use crate::stats::{Outcome, Percentiles, Recorder, Tally};
@@ -101,6 +104,8 @@ struct Ctx {
     arrivals: u64,
     /// Bulk queries still polling (on connections of their own).
     bulk_in_flight: AtomicU64,
+    /// Sub-millisecond send times (open model).
+    pacer: Option<Pacer>,
 }
 
 /// The CPU time this process has used (user + system).
@@ -136,6 +141,7 @@ pub async fn run(
     let duration = plan.profile.duration();
     let grace = Duration::from_secs(2).max(plan.timeout.min(Duration::from_secs(10)));
     let start = Instant::now() + Duration::from_millis(50);
+    let plan_model = plan.model;
     let ctx = Arc::new(Ctx {
         arrivals: plan.profile.total(),
         plan,
@@ -143,6 +149,10 @@ pub async fn run(
         end: start + duration + grace,
         stop: AtomicBool::new(false),
         bulk_in_flight: AtomicU64::new(0),
+        pacer: match plan_model {
+            Model::Open => Some(Pacer::start()?),
+            Model::Closed => None,
+        },
     });
     let recorders: Vec<Recorder> = (0..lanes).map(|_| Recorder::default()).collect();
     let behind: Vec<Arc<AtomicU64>> = (0..lanes).map(|_| Arc::default()).collect();
@@ -177,6 +187,7 @@ pub async fn run(
     let mut cpu_before = cpu_time();
     let mut tick = 1u64;
     let mut lanes_done = false;
+    let mut late_before = false;
     loop {
         let next = ctx.start + Duration::from_secs(tick);
         if !lanes_done {
@@ -226,9 +237,11 @@ pub async fn run(
         }
         // Saturated: a connection is more than a second behind, or more than 1 % of the second's sends were late.
         let late_share = second.late as f64 / second.completed.max(1) as f64;
-        if saturation.is_none()
-            && ctx.plan.model == Model::Open
-            && (behind_ms > 1000 || (second.completed >= 100 && late_share > 0.01))
+        let late_now = second.completed >= 100 && late_share > 0.01;
+        // One late second (a start, a pause of the machine) is not saturation; two in a row are.
+        let late_twice = late_now && late_before;
+        late_before = late_now;
+        if saturation.is_none() && ctx.plan.model == Model::Open && (behind_ms > 1000 || late_twice)
         {
             let limit = if cpu_share >= 0.9 {
                 "generator"
@@ -302,8 +315,10 @@ impl LaneRun {
                     now
                 }
             };
-            if Instant::now() < due {
-                tokio::time::sleep_until(due.into()).await;
+            match &self.ctx.pacer {
+                Some(p) => p.until(due).await,
+                None if Instant::now() < due => tokio::time::sleep_until(due.into()).await,
+                None => {}
             }
             let sent = Instant::now();
             if sent >= self.ctx.end || self.ctx.stop.load(Ordering::Relaxed) {
@@ -367,7 +382,8 @@ fn us(d: Duration) -> u64 {
     d.as_micros() as u64
 }
 
-/// Classifies an XML answer: 2xx is answered unless `SegmentOfResult` is 9 (refused with its `ErrorCode`).
+/// Classifies an XML answer: 2xx is answered unless `SegmentOfResult` is 9 or `ResultCode` is not 1 (refused with
+/// its `ErrorCode`).
 fn classify(status: u16, body: &[u8]) -> Outcome {
     let code = || {
         scenario::xml_value(body, "ErrorCode")
@@ -377,6 +393,19 @@ fn classify(status: u16, body: &[u8]) -> Outcome {
     match status {
         200..=299 if scenario::xml_value(body, "SegmentOfResult") == Some("9") => {
             Outcome::Refused(code())
+        }
+        // 薬剤情報 and 特定健診 answers: `ResultCode` 1, or a refusal (no consent, …).
+        200..=299 if scenario::xml_value(body, "ResultCode").is_some_and(|c| c != "1") => {
+            Outcome::Refused(
+                scenario::xml_value(body, "ErrorCode")
+                    .map(str::to_string)
+                    .unwrap_or_else(|| {
+                        format!(
+                            "result_code_{}",
+                            scenario::xml_value(body, "ResultCode").unwrap_or("")
+                        )
+                    }),
+            )
         }
         200..=299 => Outcome::Ok,
         400..=499 => Outcome::Refused(code()),

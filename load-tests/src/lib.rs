@@ -8,6 +8,7 @@
 //! | [`client`] | a lean HTTP/1.1 keep-alive connection, plain or mutual TLS |
 //! | [`folder`] | the folder door: request files in `req/`, answers awaited in `res/` |
 //! | [`driver`] | the open/closed-model engine, late sends, saturation and its cause, progress each second |
+//! | [`pacer`] | sub-millisecond send times (a thread with a heap of wake-ups; tokio's timer is 1 ms coarse) |
 //! | [`stats`] | HDR histograms per operation and connection, drained each second |
 //! | [`server`] | the server's `/metrics` over the same window |
 //! | [`report`] | JSON, thresholds, the self-contained HTML report |
@@ -17,6 +18,7 @@ pub mod certs;
 pub mod client;
 pub mod driver;
 pub mod folder;
+pub mod pacer;
 pub mod profile;
 pub mod report;
 pub mod scenario;

@@ -307,11 +307,14 @@ pub fn build(setup: Setup, o: &Outcomes, server: Option<ServerWindow>) -> Report
     }
 }
 
+/// One line of a chart: its name, colour and points.
+type Series<'a> = (&'a str, &'a str, Vec<(f64, f64)>);
+
 /// A line chart as inline SVG. `log_y` plots on a log scale; `percentile_x` spreads 50 … 99.999 % evenly.
 fn chart(
     title: &str,
     y_unit: &str,
-    series: &[(&str, &str, Vec<(f64, f64)>)],
+    series: &[Series<'_>],
     log_y: bool,
     percentile_x: bool,
 ) -> String {
@@ -576,7 +579,7 @@ pub fn html(r: &Report) -> String {
     let colors = [
         "#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b",
     ];
-    let spec: Vec<(&str, &str, Vec<(f64, f64)>)> = r
+    let spec: Vec<Series<'_>> = r
         .ops
         .iter()
         .enumerate()

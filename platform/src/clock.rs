@@ -23,9 +23,15 @@ pub const EARLIEST: &str = "1900-01-01T00:00:00";
 /// The latest simulated time the clock accepts.
 pub const LATEST: &str = "2199-12-31T23:59:59";
 
+/// The range as times, parsed once (every reading of the clock checks it).
 fn bounds() -> (NaiveDateTime, NaiveDateTime) {
-    let at = |s| NaiveDateTime::parse_from_str(s, "%Y-%m-%dT%H:%M:%S").expect("a valid bound");
-    (at(EARLIEST), at(LATEST))
+    static BOUNDS: std::sync::LazyLock<(NaiveDateTime, NaiveDateTime)> =
+        std::sync::LazyLock::new(|| {
+            let at =
+                |s| NaiveDateTime::parse_from_str(s, "%Y-%m-%dT%H:%M:%S").expect("a valid bound");
+            (at(EARLIEST), at(LATEST))
+        });
+    *BOUNDS
 }
 
 /// `t` if the clock may show it, otherwise why not (set and advance are refused outside [`EARLIEST`, `LATEST`]).
