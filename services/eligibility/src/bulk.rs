@@ -65,20 +65,25 @@ pub enum Enqueued {
     Duplicate(String),
 }
 
-/// Stores a job and its items (`header`: the step-1 header as received) and wakes the worker.
+/// The JSON text of a job's item, serialized once (for the digest and for the COPY) straight from the parsed
+/// request, without a `serde_json::Value` in between.
+pub fn item_text<T: serde::Serialize>(item: &T) -> String {
+    serde_json::to_string(item).unwrap_or_else(|_| "null".into())
+}
+
+/// Stores a job and its items (`header`: the step-1 header as received; `texts`: each item's JSON, see
+/// [`item_text`]) and wakes the worker.
 pub async fn enqueue(
     e: &Eligibility,
     facility: &str,
     kind: Kind,
     header: Value,
-    inputs: &[Value],
+    texts: &[String],
     now: DateTime,
 ) -> anyhow::Result<Enqueued> {
-    // Each item is serialized once: for the digest and for the COPY.
-    let texts: Vec<String> = inputs.iter().map(Value::to_string).collect();
     let digest = {
         let mut all = header.to_string();
-        for t in &texts {
+        for t in texts {
             all.push('\n');
             all.push_str(t);
         }
@@ -97,7 +102,7 @@ pub async fn enqueue(
     .bind(kind.stored())
     .bind(&digest)
     .bind(&header)
-    .bind(inputs.len() as i32)
+    .bind(texts.len() as i32)
     .bind(now.naive())
     .bind(expires)
     .fetch_optional(&mut *tx)

@@ -20,11 +20,11 @@ pub async fn answer(e: &Eligibility, req: Request) -> Reply {
         Ok(a) => a,
         Err(reply) => return reply,
     };
-    let inputs: Vec<Value> = a
+    let inputs: Vec<String> = a
         .request
         .items
         .iter()
-        .map(|(info, _)| serde_json::to_value(info).unwrap_or_default())
+        .map(|(info, _)| bulk::item_text(info))
         .collect();
     let header = serde_json::json!({"ArbitraryFileIdentifier": a.echo.arbitrary_file_identifier});
     let code = a.institution.as_str();

@@ -52,12 +52,7 @@ pub async fn answer(e: &Eligibility, req: Request) -> Reply {
         "QualificationConfirmationDate": on.compact(),
         "ArbitraryFileIdentifier": a.echo.arbitrary_file_identifier,
     });
-    let inputs: Vec<Value> = a
-        .request
-        .persons
-        .iter()
-        .map(|p| serde_json::to_value(p).unwrap_or_default())
-        .collect();
+    let inputs: Vec<String> = a.request.persons.iter().map(bulk::item_text).collect();
     let code = a.institution.as_str();
     let result = match bulk::enqueue(e, code, Kind::Query, header, &inputs, req.now).await {
         Ok(Enqueued::Accepted(number)) => Ok(wire_bulk::write_receipt(
