@@ -9,7 +9,9 @@ use clap::{Parser, Subcommand};
 use onshi::database::Database;
 use onshi::host::{self, Host, Service, ALL};
 use onshi_platform::clock::{parse_clock_time, parse_delta, SimClock};
-use onshi_platform::config::{env, AuthMode, Config, FaceNameClock, FolderErrors, Publish};
+use onshi_platform::config::{
+    env, AuthMode, BulkZip, Config, FaceNameClock, FolderErrors, Publish,
+};
 use onshi_platform::http::{Core, Metrics};
 use onshi_wire::ids::ZeroPadding;
 use onshi_wire::xml::Encoding;
@@ -64,6 +66,10 @@ struct ServeArgs {
     /// terminal software) or response (an error response file).
     #[arg(long, env = env::FOLDER_ERRORS, default_value = "err", value_parser = parse_with(FolderErrors::parse, "err or response"))]
     folder_errors: FolderErrors,
+    /// Two-step bulk results (…02res): never zipped, always, or over:<bytes> (a .zip holding the XML; when the real
+    /// system zips is not published).
+    #[arg(long, env = env::BULK_RESULTS_ZIP, default_value = "never", value_parser = parse_with(BulkZip::parse, "never, always or over:<bytes>"))]
+    bulk_results_zip: BulkZip,
     /// The clock of face file names: wall (the machine's time in JST) or simulated.
     #[arg(long, env = env::FACE_NAME_CLOCK, default_value = "wall", value_parser = parse_with(FaceNameClock::parse, "wall or simulated"))]
     face_name_clock: FaceNameClock,
@@ -233,6 +239,7 @@ fn config_of(args: &ServeArgs, home: &std::path::Path) -> Config {
     rules.allow_future_dates = args.allow_future_dates;
     rules.card_expiry_invalidates = !args.expired_cards_valid;
     rules.expiry_warning_days = args.expiry_warning_days;
+    c.eligibility.bulk_results_zip = args.bulk_results_zip;
     c.auth = args.auth;
     c.folder_publish = args.folder_publish;
     c.folder_errors = args.folder_errors;

@@ -55,6 +55,41 @@ pub struct EligibilityConfig {
     /// How long the results of a two-step bulk job can be downloaded after it was received (simulated days; the
     /// real retention is not published [U]). Later `…02req` get EC0017 and the job is removed.
     pub bulk_result_days: i64,
+    /// Whether a done job's results (`…02res`) come as a `.zip` holding the XML.
+    pub bulk_results_zip: BulkZip,
+}
+
+/// Whether the results of a two-step bulk job come zipped. The real system sends some bulk results as a `.zip`
+/// holding the XML; which, and from what size, is not published [U] — so it is a setting, off by default.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum BulkZip {
+    /// Always the XML (the default).
+    #[default]
+    Never,
+    /// Always a `.zip`.
+    Always,
+    /// A `.zip` when the XML is larger than this many bytes.
+    Over(usize),
+}
+
+impl BulkZip {
+    /// `never`, `always` or `over:<bytes>`.
+    pub fn parse(s: &str) -> Option<Self> {
+        match s {
+            "never" => Some(Self::Never),
+            "always" => Some(Self::Always),
+            _ => s.strip_prefix("over:")?.parse().ok().map(Self::Over),
+        }
+    }
+
+    /// Whether results of `len` bytes are zipped.
+    pub fn applies(self, len: usize) -> bool {
+        match self {
+            Self::Never => false,
+            Self::Always => true,
+            Self::Over(n) => len > n,
+        }
+    }
 }
 
 impl Default for EligibilityConfig {
@@ -64,6 +99,7 @@ impl Default for EligibilityConfig {
             web_api_token_minutes: 60,
             web_api_refresh_minutes: 24 * 60,
             bulk_result_days: 7,
+            bulk_results_zip: BulkZip::Never,
         }
     }
 }
@@ -232,6 +268,7 @@ pub mod env {
     /// How answers appear in the folders: `in-place` (created under the final name, then written; default) or
     /// `rename` (a hidden temporary file renamed in).
     pub const FOLDER_PUBLISH: &str = "ONSHI_FOLDER_PUBLISH";
+    pub const BULK_RESULTS_ZIP: &str = "ONSHI_BULK_RESULTS_ZIP";
     /// A request file that cannot be paired with an answer: `err` (moved to `res/` with `<name>.err`; default) or
     /// `response` (an error response file).
     pub const FOLDER_ERRORS: &str = "ONSHI_FOLDER_ERRORS";

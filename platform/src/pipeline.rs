@@ -163,6 +163,11 @@ impl Reply {
     pub fn is_pdf(&self) -> bool {
         self.body.starts_with(b"%PDF-")
     }
+
+    /// Whether the body is a ZIP (zipped bulk results: `.zip` answer name, `application/zip`).
+    pub fn is_zip(&self) -> bool {
+        self.body.starts_with(b"PK\x03\x04")
+    }
 }
 
 /// What the pipeline needs from the services of a process: who a credential speaks for, and the dispatcher.

@@ -378,6 +378,8 @@ fn status(stage: Stage) -> StatusCode {
 fn file_reply(status: StatusCode, name: &str, reply: Reply) -> HttpResponse {
     let content_type = if reply.is_pdf() {
         "application/pdf"
+    } else if reply.is_zip() {
+        "application/zip"
     } else {
         "application/xml"
     };

@@ -50,6 +50,14 @@ async fn until_done(s: &TestApp, facility: &str, number: &str) -> Element {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_bulk_query_is_received_processed_and_downloaded_in_file_order() {
     let s = TestApp::start().await;
+    // 佐藤 健一 has the clinic's 照会番号 P-0042: his unit carries it.
+    let siimm = std::fs::read(
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("../seed/demo/requests/OQSsiimm01req_sato_kenichi.xml"),
+    )
+    .unwrap();
+    let (_, t) = post(&s, "OQSsiimm01req_r.xml", &siimm).await;
+    assert_eq!(header(&t).value("SegmentOfResult"), Some("1"));
     let (status, receipt) = post(&s, "OQSmuquc01req_1.xml", &demo_file()).await;
     assert_eq!(status, 200);
     let h = header(&receipt);
@@ -125,6 +133,11 @@ async fn a_bulk_query_is_received_processed_and_downloaded_in_file_order() {
             Some("4"),
             None
         ]
+    );
+    let references: Vec<Option<&str>> = units.iter().map(|u| u.value("ReferenceNumber")).collect();
+    assert_eq!(
+        references,
+        [None, None, Some("P-0042"), None, None, None, None]
     );
     let taro = units[0].child("ResultOfQualificationConfirmation").unwrap();
     assert_eq!(taro.value("Name"), Some("山田　太郎"));
@@ -321,4 +334,72 @@ async fn metrics_count_by_facility_type_and_show_bulk_jobs_pool_and_feed_lag() {
     }
     assert!(!text.contains(MED), "a facility code in a label");
     s.stop().await;
+}
+
+/// The results of a done job zipped (`--bulk-results-zip always`): `….zip` over HTTP (`application/zip`) and in
+/// `res/`, holding `OQSmuquc02res_<受付番号>.xml`; 処理中 and refusals stay XML; `over:<bytes>` zips only larger ones.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn zipped_results_hold_the_xml_under_the_reception_number() {
+    use onshi_platform::config::{BulkZip, Config};
+    let mut config = Config::default();
+    config.eligibility.bulk_results_zip = BulkZip::Always;
+    let s = TestApp::with(config, crate::app::NOW).await;
+    let (_, receipt) = post(&s, "OQSmuquc01req_z.xml", &demo_file()).await;
+    let number = child(&receipt, &["MessageBody"])
+        .value("ReceptionNumber")
+        .unwrap()
+        .to_string();
+    let mut zipped = None;
+    for _ in 0..200 {
+        let r = s
+            .post_file("OQSmuquc02req_z.xml", &poll_file(MED, &number))
+            .await;
+        assert_eq!(r.status, 200);
+        if r.header("content-type") == Some("application/zip") {
+            zipped = Some(r);
+            break;
+        }
+        assert_eq!(header(&tree(&r.body)).value("SegmentOfResult"), Some("2"));
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let r = zipped.expect("the results, zipped");
+    assert!(r
+        .header("content-disposition")
+        .unwrap()
+        .contains("filename=\"OQSmuquc02res_z.zip\""));
+    let mut zip = zip::ZipArchive::new(std::io::Cursor::new(r.body.clone())).unwrap();
+    assert_eq!(zip.len(), 1);
+    let mut entry = zip.by_index(0).unwrap();
+    assert_eq!(entry.name(), format!("OQSmuquc02res_{number}.xml"));
+    let mut xml = Vec::new();
+    std::io::Read::read_to_end(&mut entry, &mut xml).unwrap();
+    let t = tree(&xml);
+    assert_eq!(header(&t).value("ReceptionNumber"), Some(number.as_str()));
+    assert_eq!(
+        child(&t, &["MessageBody"])
+            .children_named("BulkConfirmUnit")
+            .count(),
+        7
+    );
+    // The folder door names it .zip too; an unknown number is still an XML refusal.
+    let fac = s.folder(MED);
+    std::fs::write(
+        fac.join("req/OQSmuquc02req_zf.xml"),
+        poll_file(MED, &number),
+    )
+    .unwrap();
+    let bytes = wait_for(&fac.join("res/OQSmuquc02res_zf.zip")).await;
+    assert!(bytes.starts_with(b"PK\x03\x04"));
+    let (_, t) = post(
+        &s,
+        "OQSmuquc02req_u.xml",
+        &poll_file(MED, "00000000000000000000"),
+    )
+    .await;
+    assert_eq!(header(&t).value("ErrorCode"), Some("EC0016"));
+    s.stop().await;
+
+    assert_eq!(BulkZip::parse("over:1000"), Some(BulkZip::Over(1000)));
+    assert!(BulkZip::Over(1000).applies(1001) && !BulkZip::Over(1000).applies(1000));
+    assert_eq!(BulkZip::parse("sometimes"), None);
 }

@@ -18,6 +18,7 @@ use serde_json::Value;
 
 use onshi_platform::copy::BinaryCopy;
 use onshi_wire::ids::DateTime;
+use onshi_wire::xml::OutputForm;
 
 use crate::Eligibility;
 
@@ -134,6 +135,37 @@ pub async fn enqueue(
     Ok(Enqueued::Accepted(number))
 }
 
+/// A done job's results as the facility receives them: the XML, or — when the setting
+/// ([`onshi_platform::config::BulkZip`]) says so, never for the Web API's JSON — a `.zip` holding it as
+/// `<stem>02res_<受付番号>.xml` (the doors then name the answer `….zip`).
+pub fn package(
+    e: &Eligibility,
+    kind: Kind,
+    number: &str,
+    body: Vec<u8>,
+    form: OutputForm,
+) -> anyhow::Result<Vec<u8>> {
+    use std::io::Write;
+    if matches!(form, OutputForm::Json)
+        || !e
+            .core
+            .config
+            .eligibility
+            .bulk_results_zip
+            .applies(body.len())
+    {
+        return Ok(body);
+    }
+    let mut zip = zip::ZipWriter::new(std::io::Cursor::new(Vec::with_capacity(body.len() / 4)));
+    zip.start_file(
+        format!("{}02res_{number}.xml", kind.stored()),
+        zip::write::SimpleFileOptions::default()
+            .compression_method(zip::CompressionMethod::Deflated),
+    )?;
+    zip.write_all(&body)?;
+    Ok(zip.finish()?.into_inner())
+}
+
 /// A job as step 2 finds it.
 pub enum Fetched {
     /// No such number for this facility and kind (another facility's number is unknown too).
@@ -230,7 +262,7 @@ pub async fn run_one(e: &Eligibility) -> anyhow::Result<bool> {
         now: e.core.clock.now_dt(),
     };
     let results = match Kind::of(&kind) {
-        Some(Kind::Query) => crate::oqs_muquc01::process(e, &job)?,
+        Some(Kind::Query) => crate::oqs_muquc01::process(e, &job).await?,
         Some(Kind::Registration) => crate::oqs_muimm01::process(e, &job).await?,
         None => anyhow::bail!("bulk job {} has an unknown kind {kind:?}", job.number),
     };

@@ -37,7 +37,8 @@ pub async fn answer(e: &Eligibility, req: Request) -> Reply {
                     &outcomes,
                     a.form,
                 )
-            }),
+            })
+            .and_then(|xml| bulk::package(e, Kind::Registration, number, xml, a.form)),
         Ok(Fetched::Processing) => Ok(wire_bulk::write_processing(
             &a.echo, number, req.now, a.encoding, a.form,
         )),

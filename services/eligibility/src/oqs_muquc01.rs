@@ -15,7 +15,7 @@ use onshi_wire::result_codes::{outcome, ResultKey};
 
 use crate::bulk::{self, Enqueued, Job, Kind};
 use crate::decide::decide;
-use crate::reference_numbers::{admit, failed, finish, ok_header};
+use crate::reference_numbers::{self, admit, failed, finish, ok_header};
 use crate::Eligibility;
 
 /// One person's result as stored: the answer `OQSmuquc02` writes, recomputed from nothing but this.
@@ -33,6 +33,9 @@ pub struct Answered {
     /// An informational code with status 1 (the card expires soon).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub info: Option<(String, String)>,
+    /// The 照会番号 the facility registered for the person answered.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reference_number: Option<String>,
 }
 
 /// The handler of `OQSmuquc01req` (every door).
@@ -69,8 +72,9 @@ pub async fn answer(e: &Eligibility, req: Request) -> Reply {
     finish(result, &a, &req)
 }
 
-/// The work of a job: every person decided against the read model as of the file's confirmation date.
-pub fn process(e: &Eligibility, job: &Job) -> anyhow::Result<Vec<Value>> {
+/// The work of a job: every person decided against the read model as of the file's confirmation date, with the
+/// 照会番号 the facility registered for the person answered (`ReferenceNumber`), looked up for the whole job at once.
+pub async fn process(e: &Eligibility, job: &Job) -> anyhow::Result<Vec<Value>> {
     let on = job
         .header
         .get("QualificationConfirmationDate")
@@ -78,31 +82,47 @@ pub fn process(e: &Eligibility, job: &Job) -> anyhow::Result<Vec<Value>> {
         .and_then(|d| Date::parse(d).ok())
         .ok_or_else(|| anyhow::anyhow!("bulk job {} has no confirmation date", job.number))?;
     let rules = &e.core.config.eligibility.rules;
-    let reg = e.registry.read().expect("registry");
-    job.inputs
-        .iter()
-        .map(|input| {
-            let person: Person = serde_json::from_value(input.clone())?;
-            let answered = match keys_of(&person.search) {
-                Err(o) => Answered {
-                    error: Some((o.code, o.message)),
-                    ..Answered::default()
-                },
-                Ok(keys) => {
-                    let d = decide(&reg, &keys, on, rules);
-                    let one = d.validity != QualificationValidity::Multiple && d.results.len() == 1;
-                    Answered {
-                        validity: Some(d.validity.code().to_string()),
-                        record: one.then(|| d.results[0].clone()),
-                        info: d.expiring.map(|x| {
-                            let o = outcome(ResultKey::CardExpiring, &x.compact());
-                            (o.code, o.message)
-                        }),
+    let mut answers = {
+        let reg = e.registry.read().expect("registry");
+        job.inputs
+            .iter()
+            .map(|input| {
+                let person: Person = serde_json::from_value(input.clone())?;
+                Ok(match keys_of(&person.search) {
+                    Err(o) => Answered {
+                        error: Some((o.code, o.message)),
                         ..Answered::default()
+                    },
+                    Ok(keys) => {
+                        let d = decide(&reg, &keys, on, rules);
+                        let one =
+                            d.validity != QualificationValidity::Multiple && d.results.len() == 1;
+                        Answered {
+                            validity: Some(d.validity.code().to_string()),
+                            record: one.then(|| d.results[0].clone()),
+                            info: d.expiring.map(|x| {
+                                let o = outcome(ResultKey::CardExpiring, &x.compact());
+                                (o.code, o.message)
+                            }),
+                            ..Answered::default()
+                        }
                     }
-                }
-            };
-            Ok(serde_json::to_value(answered)?)
-        })
+                })
+            })
+            .collect::<anyhow::Result<Vec<Answered>>>()?
+    };
+    let persons: Vec<String> = answers
+        .iter()
+        .filter_map(|a| a.record.as_ref().map(|r| r.person_id.clone()))
+        .collect();
+    let numbers = reference_numbers::references_for(&e.core.pool, &job.facility, &persons).await?;
+    for a in &mut answers {
+        if let Some(r) = &a.record {
+            a.reference_number = numbers.get(&r.person_id).cloned();
+        }
+    }
+    answers
+        .into_iter()
+        .map(|a| Ok(serde_json::to_value(a)?))
         .collect()
 }

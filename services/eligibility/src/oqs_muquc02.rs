@@ -31,20 +31,22 @@ pub async fn answer(e: &Eligibility, req: Request) -> Reply {
             header,
             items,
             done_at,
-        }) => units(&items, &header, DateTime::from_naive(done_at)).map(|units| {
-            let text = |k: &str| header.get(k).and_then(Value::as_str).map(str::to_string);
-            let header = Header {
-                process_time: req.now,
-                echo: HeaderEcho {
-                    confirmation_date: text("QualificationConfirmationDate"),
-                    institution: a.echo.institution.clone(),
-                    arbitrary_file_identifier: text("ArbitraryFileIdentifier"),
-                },
-                reception_number: number.clone(),
-                encoding: a.encoding,
-            };
-            oqs_muquc02::write(&header, &units, a.form)
-        }),
+        }) => units(&items, &header, DateTime::from_naive(done_at))
+            .map(|units| {
+                let text = |k: &str| header.get(k).and_then(Value::as_str).map(str::to_string);
+                let header = Header {
+                    process_time: req.now,
+                    echo: HeaderEcho {
+                        confirmation_date: text("QualificationConfirmationDate"),
+                        institution: a.echo.institution.clone(),
+                        arbitrary_file_identifier: text("ArbitraryFileIdentifier"),
+                    },
+                    reception_number: number.clone(),
+                    encoding: a.encoding,
+                };
+                oqs_muquc02::write(&header, &units, a.form)
+            })
+            .and_then(|xml| bulk::package(e, Kind::Query, &number, xml, a.form)),
         Ok(Fetched::Processing) => Ok(wire_bulk::write_processing(
             &a.echo, &number, req.now, a.encoding, a.form,
         )),
@@ -109,7 +111,7 @@ fn units(items: &[(Value, Value)], header: &Value, done_at: DateTime) -> anyhow:
                     .record
                     .as_ref()
                     .map(|r| QualificationResult::from_record(r, on, disclosure)),
-                reference_number: None,
+                reference_number: answered.reference_number,
                 search: person.search,
                 arbitrary_identifier: person.arbitrary_identifier,
             })

@@ -158,6 +158,26 @@ pub async fn register(
     Ok(Outcome1 { info, error: None })
 }
 
+/// The 照会番号 a facility registered (the latest of each) for many persons at once, for bulk results.
+pub async fn references_for(
+    pool: &PgPool,
+    facility: &str,
+    persons: &[String],
+) -> sqlx::Result<std::collections::HashMap<String, String>> {
+    if persons.is_empty() {
+        return Ok(Default::default());
+    }
+    let rows: Vec<(String, String)> = sqlx::query_as(
+        "SELECT DISTINCT ON (person_id) person_id, reference_number FROM eligibility.reference_numbers \
+         WHERE facility = $1 AND person_id = ANY($2) ORDER BY person_id, registered_at DESC",
+    )
+    .bind(facility)
+    .bind(persons)
+    .fetch_all(pool)
+    .await?;
+    Ok(rows.into_iter().collect())
+}
+
 /// The 照会番号 a facility registered for a person (the latest), for face results.
 pub async fn reference_for(
     pool: &PgPool,

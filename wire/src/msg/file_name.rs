@@ -162,10 +162,13 @@ impl RequestName {
         format!("{}res_{}.xml", self.kind.stem(), self.suffix)
     }
 
-    /// The name of a response with these bytes: the same base name, `.pdf` for a PDF (e.g. 薬剤情報 forms).
+    /// The name of a response with these bytes: the same base name, `.pdf` for a PDF (e.g. 薬剤情報 forms), `.zip`
+    /// for a ZIP (bulk results, when zipped).
     pub fn response_for(&self, bytes: &[u8]) -> String {
         if bytes.starts_with(b"%PDF-") {
             format!("{}res_{}.pdf", self.kind.stem(), self.suffix)
+        } else if bytes.starts_with(b"PK\x03\x04") {
+            format!("{}res_{}.zip", self.kind.stem(), self.suffix)
         } else {
             self.response()
         }
