@@ -403,3 +403,52 @@ async fn zipped_results_hold_the_xml_under_the_reception_number() {
     assert!(BulkZip::Over(1000).applies(1001) && !BulkZip::Over(1000).applies(1000));
     assert_eq!(BulkZip::parse("sometimes"), None);
 }
+
+/// 一括照会 over the Web API: the persons as a JSON array under `MessageBody`, the 受付番号 back as JSON, then the
+/// results as JSON once the job is done.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_bulk_query_over_the_web_api() {
+    use onshi_wire::msg::file_name::MessageKind;
+    let s = TestApp::start().await;
+    let token = s.login(MED).await;
+    let person = |number: &str, branch: &str, birth: &str| {
+        serde_json::json!({"QualificationConfirmSearchInfo": {
+            "InsurerNumber": "01130012", "InsuredCardSymbol": "12345678", "InsuredIdentificationNumber": number,
+            "InsuredBranchNumber": branch, "Birthdate": birth, "LimitApplicationCertificateRelatedConsFlg": "0"}})
+    };
+    let upload = serde_json::json!({"XmlMsg": {
+        "MessageHeader": {"QualificationConfirmationDate": "20261120", "MedicalInstitutionCode": MED,
+                          "ArbitraryFileIdentifier": "webapi-bulk"},
+        "MessageBody": [person("1", "00", "19800515"), person("1", "01", "19820820")]}});
+    let r = s
+        .web_api(MessageKind::OqsMuquc01, &token, upload.to_string().as_bytes())
+        .await;
+    assert_eq!(r.status, 200, "{}", r.text());
+    let number = r.json()["XmlMsg"]["MessageBody"]["ReceptionNumber"]
+        .as_str()
+        .unwrap_or_else(|| panic!("a ReceptionNumber in {}", r.text()))
+        .to_string();
+    let poll = serde_json::json!({"XmlMsg": {"MessageHeader": {"MedicalInstitutionCode": MED},
+                                             "MessageBody": {"ReceptionNumber": number}}});
+    let mut done = None;
+    for _ in 0..200 {
+        let r = s
+            .web_api(MessageKind::OqsMuquc02, &token, poll.to_string().as_bytes())
+            .await;
+        assert_eq!(r.status, 200, "{}", r.text());
+        let t = onshi_wire::xml::from_json(&r.json()).unwrap();
+        if header(&t).value("SegmentOfResult") != Some("2") {
+            done = Some(t);
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let t = done.expect("the job finished");
+    assert_eq!(header(&t).value("SegmentOfResult"), Some("1"));
+    let units: Vec<&Element> = child(&t, &["MessageBody"])
+        .children_named("BulkConfirmUnit")
+        .collect();
+    assert_eq!(units.len(), 2);
+    assert!(units.iter().all(|u| u.value("QualificationValidity") == Some("1")));
+    s.stop().await;
+}

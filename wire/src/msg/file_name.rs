@@ -94,6 +94,27 @@ pub const WEB_API_MESSAGES: &[(&str, MessageKind)] = &[
         "/oqs-api-pro/MSA01030/ILI01030SV01/tkk",
         MessageKind::TkkSiquc01,
     ),
+    // The real paths of these are not published [U]: the simulator's own, under the same service.
+    (
+        "/oqs-api-pro/MSA01030/ILI01030SV01/siimm",
+        MessageKind::OqsSiimm01,
+    ),
+    (
+        "/oqs-api-pro/MSA01030/ILI01030SV01/muquc01",
+        MessageKind::OqsMuquc01,
+    ),
+    (
+        "/oqs-api-pro/MSA01030/ILI01030SV01/muquc02",
+        MessageKind::OqsMuquc02,
+    ),
+    (
+        "/oqs-api-pro/MSA01030/ILI01030SV01/muimm01",
+        MessageKind::OqsMuimm01,
+    ),
+    (
+        "/oqs-api-pro/MSA01030/ILI01030SV01/muimm02",
+        MessageKind::OqsMuimm02,
+    ),
 ];
 
 /// The Web API path of a message kind, when it has one.
