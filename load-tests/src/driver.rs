@@ -203,7 +203,7 @@ pub async fn run(
                 || Instant::now() > ctx.end + ctx.plan.timeout);
         let mut interval = Tally::default();
         for r in &recorders {
-            interval.add(&r.drain());
+            r.drain_into(&mut interval);
         }
         let cpu = cpu_time();
         let cpu_share = (cpu - cpu_before).as_secs_f64() / ctx.plan.threads.max(1) as f64;
@@ -273,7 +273,7 @@ pub async fn run(
     }
     // Whatever the lanes recorded after the last tick.
     for r in &recorders {
-        total.add(&r.drain());
+        r.drain_into(&mut total);
     }
     Ok(Outcomes {
         total,

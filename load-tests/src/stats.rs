@@ -80,10 +80,11 @@ impl OpStats {
     }
 }
 
-/// Everything recorded, per operation.
+/// Everything recorded, per operation (an operation's histograms exist once it has been recorded: a connection
+/// that sends one kind of request holds two histograms, not twelve).
 #[derive(Clone)]
 pub struct Tally {
-    pub ops: Vec<OpStats>,
+    ops: Vec<Option<Box<OpStats>>>,
     /// Arrivals whose send time came while the run was already over (never sent).
     pub unsent: u64,
 }
@@ -91,27 +92,56 @@ pub struct Tally {
 impl Default for Tally {
     fn default() -> Self {
         Self {
-            ops: Op::ALL.iter().map(|_| OpStats::new()).collect(),
+            ops: Op::ALL.iter().map(|_| None).collect(),
             unsent: 0,
         }
     }
 }
 
+static EMPTY: std::sync::LazyLock<OpStats> = std::sync::LazyLock::new(OpStats::new);
+
 impl Tally {
+    /// The stats of `op` (empty when it never ran).
     pub fn op(&self, op: Op) -> &OpStats {
-        &self.ops[op.index()]
+        self.ops[op.index()].as_deref().unwrap_or(&EMPTY)
+    }
+
+    fn op_mut(&mut self, op: Op) -> &mut OpStats {
+        self.ops[op.index()].get_or_insert_with(|| Box::new(OpStats::new()))
+    }
+
+    /// The operations that ran, with their stats.
+    pub fn ran(&self) -> impl Iterator<Item = (Op, &OpStats)> {
+        Op::ALL
+            .into_iter()
+            .zip(&self.ops)
+            .filter_map(|(op, s)| s.as_deref().map(|s| (op, s)))
     }
 
     pub fn add(&mut self, o: &Tally) {
-        for (a, b) in self.ops.iter_mut().zip(&o.ops) {
-            a.add(b);
+        for (op, s) in o.ran() {
+            self.op_mut(op).add(s);
         }
         self.unsent += o.unsent;
     }
 
+    /// Zeroes every count, keeping the histograms' memory.
+    fn reset(&mut self) {
+        for s in self.ops.iter_mut().flatten() {
+            s.latency.reset();
+            s.service.reset();
+            s.ok = 0;
+            s.refused.clear();
+            s.failed.clear();
+            s.late = 0;
+            s.clamped = 0;
+        }
+        self.unsent = 0;
+    }
+
     pub fn all(&self) -> OpStats {
         let mut all = OpStats::new();
-        for o in &self.ops {
+        for (_, o) in self.ran() {
             all.add(o);
         }
         all
@@ -126,7 +156,7 @@ impl Recorder {
     /// Records one operation: latency from its scheduled time and service time from its send, in µs.
     pub fn record(&self, op: Op, latency_us: u64, service_us: u64, late: bool, outcome: Outcome) {
         let mut t = self.0.lock().expect("recorder");
-        let s = &mut t.ops[op.index()];
+        let s = t.op_mut(op);
         if latency_us > MAX_US {
             s.clamped += 1;
         }
@@ -146,9 +176,11 @@ impl Recorder {
         self.0.lock().expect("recorder").unsent += n;
     }
 
-    /// Takes what was recorded since the last drain.
-    pub fn drain(&self) -> Tally {
-        std::mem::take(&mut *self.0.lock().expect("recorder"))
+    /// Adds what was recorded since the last drain to `into`, and starts the next interval (no allocation).
+    pub fn drain_into(&self, into: &mut Tally) {
+        let mut t = self.0.lock().expect("recorder");
+        into.add(&t);
+        t.reset();
     }
 }
 
@@ -216,8 +248,13 @@ mod tests {
             false,
             Outcome::Failed("io".into()),
         );
-        let first = r.drain();
-        assert!(r.drain().all().count() == 0);
+        let mut first = Tally::default();
+        r.drain_into(&mut first);
+        let mut again = Tally::default();
+        r.drain_into(&mut again);
+        assert!(again.all().count() == 0);
+        assert_eq!(again.ran().count(), 2, "kept, zeroed");
+        assert_eq!(first.op(Op::Hello).count(), 0);
         let s = first.op(Op::Siquc01);
         assert_eq!((s.count(), s.ok, s.late, s.refusals()), (1001, 1000, 10, 1));
         let p = Percentiles::of(&s.latency);

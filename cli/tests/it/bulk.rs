@@ -421,7 +421,11 @@ async fn a_bulk_query_over_the_web_api() {
                           "ArbitraryFileIdentifier": "webapi-bulk"},
         "MessageBody": [person("1", "00", "19800515"), person("1", "01", "19820820")]}});
     let r = s
-        .web_api(MessageKind::OqsMuquc01, &token, upload.to_string().as_bytes())
+        .web_api(
+            MessageKind::OqsMuquc01,
+            &token,
+            upload.to_string().as_bytes(),
+        )
         .await;
     assert_eq!(r.status, 200, "{}", r.text());
     let number = r.json()["XmlMsg"]["MessageBody"]["ReceptionNumber"]
@@ -449,6 +453,8 @@ async fn a_bulk_query_over_the_web_api() {
         .children_named("BulkConfirmUnit")
         .collect();
     assert_eq!(units.len(), 2);
-    assert!(units.iter().all(|u| u.value("QualificationValidity") == Some("1")));
+    assert!(units
+        .iter()
+        .all(|u| u.value("QualificationValidity") == Some("1")));
     s.stop().await;
 }
