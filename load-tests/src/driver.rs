@@ -55,6 +55,8 @@ pub struct Plan {
     pub timeout: Duration,
     /// The generator's worker threads (for its CPU share).
     pub threads: usize,
+    /// Send times to well under a millisecond through the [`crate::pacer`] (otherwise tokio's 1 ms timer).
+    pub precise: bool,
 }
 
 /// One second of the run.
@@ -141,7 +143,7 @@ pub async fn run(
     let duration = plan.profile.duration();
     let grace = Duration::from_secs(2).max(plan.timeout.min(Duration::from_secs(10)));
     let start = Instant::now() + Duration::from_millis(50);
-    let plan_model = plan.model;
+    let (plan_model, plan_precise) = (plan.model, plan.precise);
     let ctx = Arc::new(Ctx {
         arrivals: plan.profile.total(),
         plan,
@@ -150,8 +152,8 @@ pub async fn run(
         stop: AtomicBool::new(false),
         bulk_in_flight: AtomicU64::new(0),
         pacer: match plan_model {
-            Model::Open => Some(Pacer::start()?),
-            Model::Closed => None,
+            Model::Open if plan_precise => Some(Pacer::start()?),
+            _ => None,
         },
     });
     let recorders: Vec<Recorder> = (0..lanes).map(|_| Recorder::default()).collect();

@@ -99,6 +99,10 @@ struct Args {
     /// Stop at the first saturated second (always on for step profiles).
     #[arg(long)]
     stop_on_saturation: bool,
+    /// Time sends with tokio's timer alone (1 ms coarse; latency then includes up to ~1 ms of the generator's
+    /// own delay) instead of the pacer thread (sub-millisecond, at the cost of a thread's wake-ups).
+    #[arg(long)]
+    coarse_timer: bool,
     /// Longest wait for one operation.
     #[arg(long, default_value = "30s", value_parser = parse_duration)]
     timeout: Duration,
@@ -312,6 +316,7 @@ async fn run(a: Args) -> anyhow::Result<bool> {
         bulk_poll: a.bulk_poll,
         timeout: a.timeout,
         threads: a.threads.max(1),
+        precise: !a.coarse_timer,
     };
     let quiet = a.quiet;
     let outcomes = driver::run(plan, |s, _| {

@@ -35,6 +35,7 @@ fn plan(door: Door, mix: &str, connections: usize, rate: f64, secs: u64) -> Plan
         bulk_poll: Duration::from_millis(50),
         timeout: Duration::from_secs(20),
         threads: 2,
+        precise: true,
     }
 }
 
