@@ -72,6 +72,9 @@ struct Args {
     /// The test decks of a seeded nation (`onshi seed` writes `<home>/decks`); default: the demo personas.
     #[arg(long)]
     decks: Option<PathBuf>,
+    /// Only these facilities of the deck (医療機関コード, comma-separated).
+    #[arg(long, value_delimiter = ',')]
+    facilities: Vec<String>,
     /// The CA certificate of an https target (`<home>/certs/ca.crt`).
     #[arg(long)]
     ca: Option<PathBuf>,
@@ -204,10 +207,21 @@ async fn run(a: Args) -> anyhow::Result<bool> {
         late_rate: a.allow_late.or(thresholds.late_rate),
         ..thresholds
     };
-    let deck = Arc::new(match &a.decks {
+    let mut deck = match &a.decks {
         Some(d) => Deck::load(d)?,
         None => Deck::demo(),
-    });
+    };
+    if !a.facilities.is_empty() {
+        deck.facilities.retain(|f| a.facilities.contains(f));
+        if deck.facilities.is_empty() {
+            anyhow::bail!(
+                "none of --facilities is an operational facility of {}",
+                deck.source
+            );
+        }
+        deck.source = format!("{} at {}", deck.source, deck.facilities.join(", "));
+    }
+    let deck = Arc::new(deck);
     let mix = Mix::parse(&a.mix, a.bulk_persons.max(1)).map_err(anyhow::Error::msg)?;
     if mix.ops().any(|o| o == Op::Reader) && deck.cards.is_empty() {
         anyhow::bail!(

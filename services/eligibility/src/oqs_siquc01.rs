@@ -7,7 +7,8 @@ use std::borrow::Cow;
 use onshi_platform::config::Config;
 use onshi_platform::pipeline::{Reply, Request};
 use onshi_wire::codes::{
-    CodeTable, LimitConsent, ProcessingResultStatus, ReferenceClassification, SegmentOfResult,
+    LimitConsent, ProcessingResultStatus, QualificationValidity, ReferenceClassification,
+    SegmentOfResult,
 };
 use onshi_wire::ids::DateTime;
 use onshi_wire::msg::oqs_siquc01::{self, Body, Response};
@@ -42,10 +43,16 @@ pub fn outcome_label(resp: &Response) -> Cow<'static, str> {
     match (&resp.header.error, &resp.body) {
         (Some(_), _) => "file_error".into(),
         (None, Some(b)) if b.status == ProcessingResultStatus::Error => "person_error".into(),
-        (None, Some(b)) => format!(
-            "validity_{}",
-            b.validity.map(CodeTable::code).unwrap_or("none")
-        )
+        // Static labels: no allocation per answer.
+        (None, Some(b)) => match b.validity {
+            Some(QualificationValidity::Valid) => "validity_1",
+            Some(QualificationValidity::Invalid) => "validity_2",
+            Some(QualificationValidity::InvalidNewExists) => "validity_3",
+            Some(QualificationValidity::NotFound) => "validity_4",
+            Some(QualificationValidity::Multiple) => "validity_5",
+            Some(QualificationValidity::ValidUnregistered) => "validity_6",
+            None => "validity_none",
+        }
         .into(),
         (None, None) => "empty".into(),
     }
