@@ -4,7 +4,7 @@
 //! than `late_after` behind its time is counted late. Closed model (on request): back-to-back requests, latency
 //! from the actual send, which hides queueing. Once a second the reporter drains every connection's recorder into
 //! the time series, prints progress and says when the target is out of reach (a connection over a second behind,
-//! or over 1 % of sends late two seconds in a row), and whether the generator itself (its CPU) or the server is
+//! or over 1 % of sends late five seconds in a row), and whether the generator itself (its CPU) or the server is
 //! the limit. Send times are kept to well under a millisecond by the [`crate::pacer`] (tokio's timer alone is
 //! ~1 ms coarse).
 
@@ -189,7 +189,7 @@ pub async fn run(
     let mut cpu_before = cpu_time();
     let mut tick = 1u64;
     let mut lanes_done = false;
-    let mut late_before = false;
+    let mut late_run = 0u32;
     loop {
         let next = ctx.start + Duration::from_secs(tick);
         if !lanes_done {
@@ -240,10 +240,11 @@ pub async fn run(
         // Saturated: a connection is more than a second behind, or more than 1 % of the second's sends were late.
         let late_share = second.late as f64 / second.completed.max(1) as f64;
         let late_now = second.completed >= 100 && late_share > 0.01;
-        // One late second (a start, a pause of the machine) is not saturation; two in a row are.
-        let late_twice = late_now && late_before;
-        late_before = late_now;
-        if saturation.is_none() && ctx.plan.model == Model::Open && (behind_ms > 1000 || late_twice)
+        // A late second or two (a start, a pause of the machine) is not saturation; five in a row are.
+        late_run = if late_now { late_run + 1 } else { 0 };
+        if saturation.is_none()
+            && ctx.plan.model == Model::Open
+            && (behind_ms > 1000 || late_run >= 5)
         {
             let limit = if cpu_share >= 0.9 {
                 "generator"

@@ -165,6 +165,8 @@ pub struct Setup {
     pub threads: usize,
     pub late_after_ms: f64,
     pub thresholds: Thresholds,
+    /// A step-to-saturation run (reports the highest step held).
+    pub step: bool,
 }
 
 /// Builds the report and checks it.
@@ -192,7 +194,7 @@ pub fn build(setup: Setup, o: &Outcomes, server: Option<ServerWindow>) -> Report
         achieved_rate: all.count() as f64 / setup.profile.duration().as_secs_f64(),
         reconnects: o.reconnects,
     };
-    let max_sustained_rate = (setup.profile.segments.len() > 1).then(|| {
+    let max_sustained_rate = setup.step.then(|| {
         let mut best = 0.0f64;
         let mut start = 0.0;
         for seg in &setup.profile.segments {
@@ -219,7 +221,9 @@ pub fn build(setup: Setup, o: &Outcomes, server: Option<ServerWindow>) -> Report
             actual,
         })
     };
-    if setup.model == Model::Open {
+    // A step profile looks for the rate the server cannot hold: its late sends are the finding, not a failure,
+    // unless a limit is set.
+    if setup.model == Model::Open && (!setup.step || t.late_rate.is_some()) {
         let late = (totals.late + totals.unsent) as f64 / scheduled.max(1) as f64;
         check(
             "late or unsent sends per arrival".into(),

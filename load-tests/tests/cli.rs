@@ -179,4 +179,29 @@ fn what_cannot_be_run_or_met_is_said_so() {
         stdout.contains("FAIL late or unsent sends per arrival"),
         "{stdout}"
     );
+    // A step profile looks for that limit: it stops there, names the highest step held, and passes.
+    let (code, stdout, _) = load(&[
+        "--target",
+        &hello.url,
+        "--mix",
+        "hello",
+        "--profile",
+        "step",
+        "--from",
+        "100",
+        "--step",
+        "100000",
+        "--rate",
+        "150000",
+        "--every",
+        "2s",
+        "--connections",
+        "1",
+    ]);
+    assert_eq!(code, 0, "{stdout}");
+    assert!(stdout.contains("SATURATED"), "{stdout}");
+    assert!(
+        stdout.contains("highest step held without saturation: 100/s"),
+        "{stdout}"
+    );
 }
