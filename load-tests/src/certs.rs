@@ -60,6 +60,17 @@ pub async fn issue(
     let fdir = dir.join(code);
     std::fs::create_dir_all(&fdir)?;
     std::fs::write(fdir.join("onshi-load.crt"), cert)?;
-    std::fs::write(fdir.join("onshi-load.key"), key)?;
+    // The private key readable by its owner only.
+    {
+        use std::io::Write;
+        use std::os::unix::fs::OpenOptionsExt;
+        std::fs::OpenOptions::new()
+            .write(true)
+            .create(true)
+            .truncate(true)
+            .mode(0o600)
+            .open(fdir.join("onshi-load.key"))?
+            .write_all(key.as_bytes())?;
+    }
     Ok((cert.to_string(), key.to_string()))
 }

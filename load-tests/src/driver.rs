@@ -398,19 +398,13 @@ fn classify(status: u16, body: &[u8]) -> Outcome {
             Outcome::Refused(code())
         }
         // 薬剤情報 and 特定健診 answers: `ResultCode` 1, or a refusal (no consent, …).
-        200..=299 if scenario::xml_value(body, "ResultCode").is_some_and(|c| c != "1") => {
-            Outcome::Refused(
+        200..=299 => match scenario::xml_value(body, "ResultCode") {
+            Some(rc) if rc != "1" => Outcome::Refused(
                 scenario::xml_value(body, "ErrorCode")
-                    .map(str::to_string)
-                    .unwrap_or_else(|| {
-                        format!(
-                            "result_code_{}",
-                            scenario::xml_value(body, "ResultCode").unwrap_or("")
-                        )
-                    }),
-            )
-        }
-        200..=299 => Outcome::Ok,
+                    .map_or_else(|| format!("result_code_{rc}"), str::to_string),
+            ),
+            _ => Outcome::Ok,
+        },
         400..=499 => Outcome::Refused(code()),
         _ => Outcome::Failed(format!("http_{status}")),
     }
@@ -598,5 +592,33 @@ async fn bulk(
             }
             Err(o) => return o,
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn answers_are_classified_by_segment_result_code_and_status() {
+        let ok =
+            b"<XmlMsg><MessageHeader><SegmentOfResult>1</SegmentOfResult></MessageHeader></XmlMsg>";
+        assert_eq!(classify(200, ok), Outcome::Ok);
+        let refused = b"<SegmentOfResult>9</SegmentOfResult><ErrorCode>EC0008</ErrorCode>";
+        assert_eq!(classify(200, refused), Outcome::Refused("EC0008".into()));
+        assert_eq!(classify(200, b"<ResultCode>1</ResultCode>"), Outcome::Ok);
+        assert_eq!(
+            classify(
+                200,
+                b"<ResultCode>2</ResultCode><MessageContents>x</MessageContents>"
+            ),
+            Outcome::Refused("result_code_2".into())
+        );
+        assert_eq!(
+            classify(413, b"<ErrorCode>EC0009</ErrorCode>"),
+            Outcome::Refused("EC0009".into())
+        );
+        assert_eq!(classify(404, b""), Outcome::Refused("http_404".into()));
+        assert_eq!(classify(500, b""), Outcome::Failed("http_500".into()));
     }
 }

@@ -18,10 +18,12 @@ pub struct Folders {
     pending: Mutex<Waiters>,
 }
 
-/// The answer name paired with a request name: `OQSsiquc01req_x.xml` → `OQSsiquc01res_x.xml`.
+/// The answer name paired with a request name (`OQSsiquc01req_x.xml` → `OQSsiquc01res_x.xml`), by the wire
+/// crate's file-name rules.
 pub fn answer_name(request: &str) -> Option<String> {
-    let (stem, rest) = request.split_once("req")?;
-    Some(format!("{stem}res{rest}"))
+    onshi_wire::msg::file_name::RequestName::parse(request)
+        .ok()
+        .map(|n| n.response())
 }
 
 impl Folders {

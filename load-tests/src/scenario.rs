@@ -56,27 +56,8 @@ impl Op {
     }
 }
 
-/// A facility type, by the third digit of its 医療機関コード.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
-#[serde(rename_all = "snake_case")]
-pub enum Kind {
-    Medical,
-    Dental,
-    Pharmacy,
-}
-
-impl Kind {
-    pub const ALL: [Kind; 3] = [Kind::Medical, Kind::Dental, Kind::Pharmacy];
-
-    pub fn of_code(code: &str) -> Option<Self> {
-        match code.as_bytes().get(2) {
-            Some(b'1') => Some(Self::Medical),
-            Some(b'3') => Some(Self::Dental),
-            Some(b'4') => Some(Self::Pharmacy),
-            _ => None,
-        }
-    }
-}
+/// A facility type, by the third digit of its 医療機関コード (the wire crate's).
+pub use onshi_wire::ids::FacilityKind as Kind;
 
 /// A person a request asks about (a test-deck row).
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -126,10 +107,7 @@ const DEMO_CARDS: &[(usize, &str, &str)] = &[
 const DEMO_FACILITIES: &[&str] = &["1310112345", "1330130129", "1340140233"];
 
 fn tag<'a>(xml: &'a str, name: &str) -> &'a str {
-    let open = format!("<{name}>");
-    xml.split_once(&open)
-        .and_then(|(_, rest)| rest.split_once("</"))
-        .map_or("", |(v, _)| v)
+    xml_value(xml.as_bytes(), name).unwrap_or("")
 }
 
 impl Deck {

@@ -171,6 +171,8 @@ pub enum FacilityKind {
 }
 
 impl FacilityKind {
+    pub const ALL: [FacilityKind; 3] = [Self::Medical, Self::Dental, Self::Pharmacy];
+
     pub fn table_digit(self) -> u8 {
         match self {
             Self::Medical => 1,
