@@ -14,7 +14,7 @@ use onshi_platform::directory::ReaderDirectory;
 use onshi_platform::roles::{self, Guard, RouteAccess};
 
 use crate::dispatch::Services;
-use onshi_platform::db::{Migrations, AUTH, CLOCK};
+use onshi_platform::db::{Migrations, AUTH, CLOCK, CONTROL};
 use onshi_platform::http::{configure_common, Core};
 use onshi_platform::pipeline::Pipeline;
 use onshi_platform::transport::{self, Watcher};
@@ -48,6 +48,7 @@ pub const ALL: &[Service] = &[
 pub const MIGRATIONS: &[Migrations] = &[
     CLOCK,
     AUTH,
+    CONTROL,
     onshi_insurer::MIGRATIONS,
     onshi_portal::MIGRATIONS,
     onshi_consent::MIGRATIONS,
@@ -81,6 +82,7 @@ fn record_peer_certificate(conn: &dyn std::any::Any, ext: &mut actix_web::dev::E
 /// Who may call every route of these services (`platform::roles`).
 pub fn routes(services: &[Service]) -> Vec<RouteAccess> {
     let mut r: Vec<RouteAccess> = onshi_platform::http::ROUTES.to_vec();
+    r.extend_from_slice(onshi_platform::control::api::ROUTES);
     for s in services {
         match s {
             Service::Eligibility => {
@@ -104,6 +106,8 @@ pub struct Host {
     /// The mTLS listener, when configured.
     pub tls_addr: Option<SocketAddr>,
     pub eligibility: Option<Arc<Eligibility>>,
+    /// Forced outcomes, faults and the journal of this process.
+    pub controls: Arc<onshi_platform::control::Controls>,
     handle: actix_web::dev::ServerHandle,
     server: JoinHandle<std::io::Result<()>>,
     background: Vec<JoinHandle<()>>,
@@ -153,6 +157,14 @@ impl Host {
             _ => None,
         };
         let mut background = Vec::new();
+        let controls = onshi_platform::control::Controls::start(
+            &core.pool,
+            core.metrics.clone(),
+            core.config.journal,
+            core.config.auth == onshi_platform::config::AuthMode::Sandbox,
+            core.config.magic_values,
+        )
+        .await?;
         let pipeline = eligibility.clone().map(|e| {
             Arc::new(Pipeline {
                 handlers: Arc::new(Services {
@@ -165,6 +177,7 @@ impl Host {
                 limits: core.config.limits,
                 body_timeout: core.config.body_timeout,
                 default_encoding: core.config.response_encoding,
+                controls: controls.clone(),
             })
         });
         if let (Some(root), Some(pipeline)) = (&core.config.folder_root, &pipeline) {
@@ -190,6 +203,7 @@ impl Host {
         let credentials = web::Data::new(credentials);
         let services = services.to_vec();
         let core_data = web::Data::new(core.clone());
+        let controls_data = web::Data::new(controls.clone());
         let pipeline_data = pipeline.map(web::Data::from);
         let elig_data = eligibility.clone().map(web::Data::new);
         let med_data = medication.map(web::Data::new);
@@ -201,7 +215,10 @@ impl Host {
                 .app_data(guard.clone())
                 .app_data(credentials.clone())
                 .app_data(core_data.clone())
-                .configure(configure_common);
+                .app_data(controls_data.clone())
+                .app_data(web::Data::new(onshi_platform::db::Schemas(MIGRATIONS)))
+                .configure(configure_common)
+                .configure(onshi_platform::control::api::configure);
             if let Some(p) = &pipeline_data {
                 app = app
                     .app_data(p.clone())
@@ -266,6 +283,7 @@ impl Host {
             addr,
             tls_addr,
             eligibility,
+            controls,
             handle,
             server,
             background,

@@ -211,7 +211,7 @@ enum InsurerAction {
     },
 }
 
-fn init_logging() {
+fn init_logging() -> anyhow::Result<()> {
     use tracing_subscriber::filter::Targets;
     use tracing_subscriber::prelude::*;
     let filter: Targets = std::env::var(env::LOG)
@@ -223,10 +223,23 @@ fn init_logging() {
                 .with_target("sqlx", tracing::Level::WARN)
                 .with_target("actix_server", tracing::Level::WARN)
         });
-    tracing_subscriber::registry()
-        .with(tracing_subscriber::fmt::layer().with_writer(std::io::stderr))
-        .with(filter)
-        .init();
+    // Colours only on a terminal (a log file gets plain text); ONSHI_LOG_FORMAT=json writes one object per line.
+    use std::io::IsTerminal;
+    let json = match std::env::var(env::LOG_FORMAT).as_deref() {
+        Err(_) | Ok("text") => false,
+        Ok("json") => true,
+        Ok(other) => bail!("{}={other:?}: use text or json", env::LOG_FORMAT),
+    };
+    let layer = tracing_subscriber::fmt::layer()
+        .with_writer(std::io::stderr)
+        .with_ansi(std::io::stderr().is_terminal());
+    let registry = tracing_subscriber::registry().with(filter);
+    if json {
+        registry.with(layer.json()).init();
+    } else {
+        registry.with(layer).init();
+    }
+    Ok(())
 }
 
 fn config_of(args: &ServeArgs, home: &std::path::Path) -> Config {
@@ -472,7 +485,7 @@ fn print_clock(c: &SimClock) {
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
-    init_logging();
+    init_logging()?;
     let cli = Cli::parse();
     if let Ok(path) = std::env::var(env::RESULT_CODES) {
         onshi_wire::result_codes::ResultCodes::init_from_file(&path)

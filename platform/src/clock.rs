@@ -5,7 +5,7 @@
 //! Reading the clock never touches the database. Simulated time is JST wall-clock time (`NaiveDateTime`).
 
 use std::sync::{Arc, RwLock};
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::{SystemTime, UNIX_EPOCH};
 
 use anyhow::Context;
 use chrono::{NaiveDateTime, TimeDelta};
@@ -124,19 +124,7 @@ impl SimClock {
     /// The shared clock: listens for changes first, then loads the state (so no change between the two is
     /// missed), and keeps it fresh in the background.
     pub async fn connect(pool: &PgPool) -> anyhow::Result<Self> {
-        let listener = match sqlx::postgres::PgListener::connect_with(pool).await {
-            Ok(mut l) => match l.listen(CHANNEL).await {
-                Ok(()) => Some(l),
-                Err(e) => {
-                    tracing::warn!(error = %e, "clock: LISTEN failed; polling only");
-                    None
-                }
-            },
-            Err(e) => {
-                tracing::warn!(error = %e, "clock: listener connection failed; polling only");
-                None
-            }
-        };
+        let listener = crate::db::listen(pool, CHANNEL).await;
         let state = load(pool).await?;
         let clock = Self {
             state: Arc::new(RwLock::new(state)),
@@ -146,28 +134,22 @@ impl SimClock {
         Ok(clock)
     }
 
-    fn spawn_refresher(&self, mut listener: Option<sqlx::postgres::PgListener>) {
+    fn spawn_refresher(&self, listener: Option<sqlx::postgres::PgListener>) {
         let Some(pool) = self.pool.clone() else {
             return;
         };
         let weak = Arc::downgrade(&self.state);
-        tokio::spawn(async move {
-            loop {
-                match listener.as_mut() {
-                    Some(l) => {
-                        if let Ok(Err(_)) =
-                            tokio::time::timeout(Duration::from_secs(5), l.recv()).await
-                        {
-                            listener = None;
-                        }
-                    }
-                    None => tokio::time::sleep(Duration::from_secs(2)).await,
-                }
-                let Some(state) = weak.upgrade() else { return };
+        crate::db::follow(listener, move || {
+            let (weak, pool) = (weak.clone(), pool.clone());
+            async move {
+                let Some(state) = weak.upgrade() else {
+                    return false;
+                };
                 match load(&pool).await {
                     Ok(s) => *state.write().expect("clock lock") = s,
                     Err(e) => tracing::debug!(error = %e, "clock: reload failed"),
                 }
+                true
             }
         });
     }

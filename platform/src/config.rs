@@ -214,6 +214,10 @@ pub struct Config {
     /// Where the signed checkpoints of the logs' heads are kept, outside the database (`<home>/checkpoints`);
     /// `None`: no checkpoints (truncation is then not detected).
     pub checkpoint_dir: Option<PathBuf>,
+    /// What the request journal records (`platform::control::journal`).
+    pub journal: crate::control::journal::JournalMode,
+    /// Whether a magic `ArbitraryFileIdentifier` (`FORCE-…`) forces an answer (default true).
+    pub magic_values: bool,
     /// SHA-256 of the operator's token (`onshi up` keeps the token in `<home>/operator-token`); `None`: no operator.
     pub operator_token_sha256: Option<String>,
 }
@@ -235,6 +239,8 @@ impl Default for Config {
             medication: MedicationConfig::default(),
             chain_key: None,
             checkpoint_dir: None,
+            journal: Default::default(),
+            magic_values: true,
             operator_token_sha256: None,
         }
     }
@@ -277,6 +283,12 @@ pub mod env {
     /// A 6-digit 国保 insurer number written zero-padded (`00131151`): `six-digit` (read as `131151`; default) or
     /// `as-written` (an 8-digit number, usually unknown).
     pub const INSURER_ZERO_PADDING: &str = "ONSHI_INSURER_ZERO_PADDING";
+    /// What the request journal records: `all` (default), `sample:N` (one exchange in N) or `off`.
+    pub const JOURNAL: &str = "ONSHI_JOURNAL";
+    /// Magic `ArbitraryFileIdentifier`s (`FORCE-…`): `on` (default) or `off`.
+    pub const MAGIC_VALUES: &str = "ONSHI_MAGIC_VALUES";
+    /// Log format: `text` (default; colours only on a terminal) or `json` (one object per line).
+    pub const LOG_FORMAT: &str = "ONSHI_LOG_FORMAT";
     /// Log filter (`tracing` targets syntax, e.g. `info,sqlx=warn`).
     pub const LOG: &str = "ONSHI_LOG";
     /// Directory of the PostgreSQL server binaries (`initdb`, `pg_ctl`) for the embedded cluster.
@@ -314,6 +326,8 @@ pub mod limits {
     /// is taken for a ZIP bomb.
     pub const CHECKUP_EXPANDED: u64 = 8 * 1024 * 1024 * 1024;
     pub const CHECKUP_RATIO: u64 = 200;
+    /// One simulator-control call (a forced rule, a fault rule).
+    pub const CONTROL_CALL: usize = 64 * 1024;
     /// One consent-service call (cards, registration, revocation, disasters).
     pub const CONSENT_CALL: usize = 16 * 1024;
     /// A claim file (UKE), over HTTP or in a claims folder. It is spooled to disk and read as a stream, so memory

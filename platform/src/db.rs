@@ -35,6 +35,59 @@ pub const AUTH: Migrations = Migrations {
     steps: &[("0001_keys", include_str!("../../schema/auth/0001_keys.sql"))],
 };
 
+/// The simulator controls' rules (forced outcomes, faults), shared by every process.
+pub const CONTROL: Migrations = Migrations {
+    schema: "control",
+    steps: &[(
+        "0001_control",
+        include_str!("../../schema/control/0001_control.sql"),
+    )],
+};
+
+/// A connection listening on `channel`, or `None` (logged) when it cannot be made: its followers then poll.
+pub async fn listen(pool: &PgPool, channel: &str) -> Option<sqlx::postgres::PgListener> {
+    let mut l = match sqlx::postgres::PgListener::connect_with(pool).await {
+        Ok(l) => l,
+        Err(e) => {
+            tracing::warn!(channel, error = %e, "listener connection failed; polling only");
+            return None;
+        }
+    };
+    match l.listen(channel).await {
+        Ok(()) => Some(l),
+        Err(e) => {
+            tracing::warn!(channel, error = %e, "LISTEN failed; polling only");
+            None
+        }
+    }
+}
+
+/// Keeps a cache fresh: calls `reload` after every notification on `listener` and at least every few seconds (every
+/// two without a listener, which is dropped when its connection fails), until `reload` answers `false` (its owner is
+/// gone). Make the listener before the first load, so no change between the two is missed.
+pub fn follow<F, Fut>(mut listener: Option<sqlx::postgres::PgListener>, reload: F)
+where
+    F: Fn() -> Fut + Send + 'static,
+    Fut: std::future::Future<Output = bool> + Send,
+{
+    tokio::spawn(async move {
+        loop {
+            match listener.as_mut() {
+                Some(l) => {
+                    if let Ok(Err(_)) = tokio::time::timeout(Duration::from_secs(5), l.recv()).await
+                    {
+                        listener = None;
+                    }
+                }
+                None => tokio::time::sleep(Duration::from_secs(2)).await,
+            }
+            if !reload().await {
+                return;
+            }
+        }
+    });
+}
+
 /// Whether the server of a `postgres://user[:password]@host:port/db` URL accepts TCP connections within a second
 /// (a quick check before a pool, whose connect retries for half a minute).
 pub fn reachable(url: &str) -> bool {
@@ -52,6 +105,56 @@ pub fn reachable(url: &str) -> bool {
             std::net::TcpStream::connect_timeout(&a, std::time::Duration::from_secs(1)).ok()
         })
         .is_some()
+}
+
+/// The migrations a process runs on (every schema of its services), for `/readyz` and snapshots.
+#[derive(Debug, Clone, Copy)]
+pub struct Schemas(pub &'static [Migrations]);
+
+impl Schemas {
+    /// The schema version of the whole database: every schema's steps and their checksums, as one digest. A
+    /// snapshot records it; a restore into another version is refused.
+    pub fn version(&self) -> String {
+        let mut all = String::new();
+        for m in self.0 {
+            for (version, sql) in m.steps {
+                all.push_str(&format!(
+                    "{}/{version}/{}\n",
+                    m.schema,
+                    crate::sha256_hex(sql.as_bytes())
+                ));
+            }
+        }
+        crate::sha256_hex(all.as_bytes())[..16].to_string()
+    }
+
+    /// The steps not applied in the database (`schema/version`).
+    pub async fn pending(&self, pool: &PgPool) -> anyhow::Result<Vec<String>> {
+        let applied: Vec<(String,)> = sqlx::query_as(
+            "SELECT table_schema FROM information_schema.tables WHERE table_name = 'schema_migrations'",
+        )
+        .fetch_all(pool)
+        .await?;
+        let mut pending = Vec::new();
+        for m in self.0 {
+            let done: Vec<(String,)> = if applied.iter().any(|(s,)| s == m.schema) {
+                sqlx::query_as(&format!(
+                    "SELECT version FROM {}.schema_migrations",
+                    m.schema
+                ))
+                .fetch_all(pool)
+                .await?
+            } else {
+                vec![]
+            };
+            for (version, _) in m.steps {
+                if !done.iter().any(|(v,)| v == version) {
+                    pending.push(format!("{}/{version}", m.schema));
+                }
+            }
+        }
+        Ok(pending)
+    }
 }
 
 impl Migrations {

@@ -36,6 +36,8 @@ pub struct Metrics {
     pub pool: IntGaugeVec,
     /// Resident memory of the process in bytes, read at each scrape.
     pub resident: IntGauge,
+    /// Simulator controls that acted, by control (`fault`, `forced`) and what (`delay`, `drop`, `magic`, …).
+    pub controls: IntCounterVec,
 }
 
 impl Metrics {
@@ -123,8 +125,20 @@ impl Metrics {
             )
             .expect("metric"),
         );
+        let controls = register(
+            &registry,
+            IntCounterVec::new(
+                Opts::new(
+                    "onshi_controls_total",
+                    "Simulator controls that acted on a request",
+                ),
+                &["control", "what"],
+            )
+            .expect("metric"),
+        );
         Self {
             registry,
+            controls,
             messages,
             latency,
             feed_seq,
@@ -423,16 +437,63 @@ async fn post_clock(core: web::Data<Core>, body: web::Bytes) -> Result<HttpRespo
     Ok(HttpResponse::Ok().json(core.clock.view()))
 }
 
-/// Readiness: the database answers and every background task runs (503 with the tasks' states otherwise).
-async fn ready(core: web::Data<Core>) -> HttpResponse {
+/// Feed rows a process may be behind and still be ready (a start-up or a large bulk load shows more).
+pub const READY_FEED_LAG: i64 = 10_000;
+
+/// `/readyz` (and `/ready`): the database answers, every migration is applied, every background task runs and the
+/// feeds are caught up (within [`READY_FEED_LAG`] rows); otherwise 503 with the reasons.
+async fn ready(
+    core: web::Data<Core>,
+    schemas: Option<web::Data<crate::db::Schemas>>,
+) -> HttpResponse {
+    let mut reasons = Vec::new();
     let db = sqlx::query("SELECT 1").execute(&core.pool).await.is_ok();
+    if !db {
+        reasons.push("the database does not answer".to_string());
+    }
+    let pending = match (&schemas, db) {
+        (Some(s), true) => match s.pending(&core.pool).await {
+            Ok(p) => p,
+            Err(e) => vec![format!("unreadable: {e}")],
+        },
+        _ => vec![],
+    };
+    if !pending.is_empty() {
+        reasons.push(format!("migrations not applied: {}", pending.join(", ")));
+    }
     let (tasks_ok, tasks) = core.tasks.report();
-    let body = serde_json::json!({"ready": db && tasks_ok, "database": db, "tasks": tasks});
-    if db && tasks_ok {
+    if !tasks_ok {
+        reasons.push("a background task is not running".to_string());
+    }
+    let mut feeds = serde_json::Map::new();
+    for feed in ["insurer", "portal"] {
+        if let Ok(g) = core.metrics.feed_lag.get_metric_with_label_values(&[feed]) {
+            let lag = g.get();
+            feeds.insert(feed.to_string(), serde_json::json!({"lag_rows": lag}));
+            if lag > READY_FEED_LAG {
+                reasons.push(format!("the {feed} feed is {lag} rows behind"));
+            }
+        }
+    }
+    let ok = reasons.is_empty();
+    let body = serde_json::json!({
+        "ready": ok,
+        "reasons": reasons,
+        "database": db,
+        "migrations": {"pending": pending, "version": schemas.map(|s| s.version())},
+        "tasks": tasks,
+        "feeds": feeds,
+    });
+    if ok {
         HttpResponse::Ok().json(body)
     } else {
         HttpResponse::ServiceUnavailable().json(body)
     }
+}
+
+/// `/healthz`: the process is alive and serving (no database call; `/readyz` says whether it can work).
+async fn alive() -> HttpResponse {
+    HttpResponse::Ok().json(serde_json::json!({"status": "alive"}))
 }
 
 async fn health(core: web::Data<Core>) -> HttpResponse {
@@ -453,16 +514,20 @@ async fn health(core: web::Data<Core>) -> HttpResponse {
 pub const ROUTES: &[RouteAccess] = &[
     route("GET", "/health", Access::Public),
     route("GET", "/ready", Access::Public),
+    route("GET", "/healthz", Access::Public),
+    route("GET", "/readyz", Access::Public),
     route("GET", "/metrics", Access::Public),
     route("GET", "/admin/v1/clock", Access::Public),
     route("POST", "/admin/v1/clock", Access::Operator),
     route("GET", "/codes", Access::Public),
 ];
 
-/// `/health`, `/metrics`, `/admin/v1/clock` and `/codes` (the OQSCD tables as JSON).
+/// `/health`, `/healthz`, `/ready(z)`, `/metrics`, `/admin/v1/clock` and `/codes` (the OQSCD tables as JSON).
 pub fn configure_common(cfg: &mut web::ServiceConfig) {
     cfg.route("/health", web::get().to(health))
         .route("/ready", web::get().to(ready))
+        .route("/healthz", web::get().to(alive))
+        .route("/readyz", web::get().to(ready))
         .route("/metrics", web::get().to(metrics))
         .route("/admin/v1/clock", web::get().to(get_clock))
         .route("/admin/v1/clock", web::post().to(post_clock))

@@ -11,6 +11,7 @@
 //! | [`config`] | runtime settings, including every rule that stands in for an unknown of the real system |
 //! | [`pipeline`] | the one entry pipeline: caller → limit → decode → tree → message kind → handler → reply |
 //! | [`transport`] | the doors onto the pipeline: the folder interface (`req/` → `res/`), HTTP POST of files, the Web API |
+//! | [`control`] | simulator controls: forced outcomes, faults and latency, the request journal |
 //! | [`credentials`] | the tokens onshi issues (facility `idToken`s, insurer credentials, patient tokens) and the operator's |
 //! | [`roles`] | the role of every route, declared once and enforced at the HTTP front door (sandbox / strict) |
 //! | [`supervise`] | background tasks restarted after a failure, and their state for `/ready` |
@@ -28,6 +29,7 @@
 
 pub mod clock;
 pub mod config;
+pub mod control;
 pub mod copy;
 pub mod credentials;
 pub mod db;

@@ -23,6 +23,9 @@ use onshi_wire::result_codes::ResultKey;
 use onshi_wire::xml::{self, Element, Encoding, Limits, OutputForm, XmlError};
 
 use crate::clock::SimClock;
+use crate::control::forced::Force;
+use crate::control::journal::Exchange;
+use crate::control::{Controls, DoorFault, Subject};
 use crate::http::Metrics;
 use crate::pki::PeerCert;
 
@@ -106,6 +109,9 @@ pub struct Request {
     pub now: DateTime,
     /// The answer's encoding unless the facility's record says otherwise.
     pub default_encoding: Encoding,
+    /// An answer the simulator controls force (a file-level error is already in `tree`): the handlers of the kinds
+    /// it applies to ([`Force::applies_to`]) answer it instead of the computed one.
+    pub force: Option<Force>,
 }
 
 impl Request {
@@ -130,6 +136,17 @@ pub struct Reply {
     /// `MessageHeader`, a body over the limit): the answer cannot be paired with its request, and the folder door
     /// may follow the terminal software's `.err` convention instead ([`crate::transport`]).
     pub unpaired: Option<onshi_wire::result_codes::Outcome>,
+    /// Set by the pipeline when fault rules hit the request: what its door does with the answer.
+    pub fault: Option<Box<Injected>>,
+}
+
+/// What fault rules ask a door to do with an answer.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Injected {
+    /// Deliver the answer this much later.
+    pub delay: Option<std::time::Duration>,
+    /// Do this instead of answering.
+    pub door: Option<DoorFault>,
 }
 
 impl Reply {
@@ -138,6 +155,7 @@ impl Reply {
             body,
             outcome: outcome.into(),
             unpaired: None,
+            fault: None,
         }
     }
 
@@ -157,6 +175,16 @@ impl Reply {
         let body = Response::file_error(err, req.now, req.default_encoding)
             .write(req.form().output(req.default_encoding));
         Self::new(body, "unsupported")
+    }
+
+    /// What a fault rule has the door do instead of answering.
+    pub fn door(&self) -> Option<DoorFault> {
+        self.fault.as_ref().and_then(|f| f.door)
+    }
+
+    /// How much later a fault rule has the door deliver the answer.
+    pub fn delay(&self) -> Option<std::time::Duration> {
+        self.fault.as_ref().and_then(|f| f.delay)
     }
 
     /// Whether the body is a PDF form (`.pdf` answer name, `application/pdf`).
@@ -199,6 +227,8 @@ pub struct Pipeline<H> {
     /// How long a request body may take to arrive over HTTP.
     pub body_timeout: std::time::Duration,
     pub default_encoding: Encoding,
+    /// Forced outcomes, faults and the journal.
+    pub controls: Arc<Controls>,
 }
 
 impl<H> Pipeline<H> {
@@ -252,15 +282,20 @@ impl<H: Handlers> Pipeline<H> {
     ) -> (Stage, Reply) {
         let started = Instant::now();
         let limits = self.limits_for(kind);
-        let (caller, stage, tree) = match (caller, body) {
+        let journal_id = self.controls.journal.samples();
+        let mut request_bytes = Vec::new();
+        let (caller, stage, mut tree) = match (caller, body) {
             (Err((transport, e)), body) => {
                 // Refused before reading, but the answer still names the request when its header can be read.
-                let echo = match body {
-                    Body::Bytes(bytes) => decode(&bytes, transport.form(), &limits)
+                let echo = match &body {
+                    Body::Bytes(bytes) => decode(bytes, transport.form(), &limits)
                         .ok()
                         .and_then(|tree| onshi_wire::msg::HeaderEcho::of(&tree)),
                     Body::TooLarge => None,
                 };
+                if let (Body::Bytes(bytes), Some(_)) = (body, journal_id) {
+                    request_bytes = bytes;
+                }
                 let e = match echo {
                     Some(echo) if e.echo.institution.is_none() => e.with_echo(&echo),
                     _ => e,
@@ -284,6 +319,9 @@ impl<H: Handlers> Pipeline<H> {
             ),
             (Ok(c), Body::Bytes(bytes)) => {
                 let tree = decode(&bytes, c.transport.form(), &limits);
+                if journal_id.is_some() {
+                    request_bytes = bytes;
+                }
                 (c, Stage::Handled, tree)
             }
         };
@@ -295,23 +333,55 @@ impl<H: Handlers> Pipeline<H> {
                 .is_none()
                 .then(|| header_unreadable(tree)),
         };
-        let facility = FacilityKind::metric(
-            caller
-                .facility
-                .as_deref()
-                .or_else(|| tree.as_ref().ok().and_then(header_institution))
-                .and_then(FacilityKind::of_code),
-        );
+        let facility_code = caller
+            .facility
+            .as_deref()
+            .or_else(|| tree.as_ref().ok().and_then(header_institution))
+            .map(str::to_string);
+        let facility =
+            FacilityKind::metric(facility_code.as_deref().and_then(FacilityKind::of_code));
+        let now = self.clock.now_dt();
+        let decision = self
+            .controls
+            .decide(Subject {
+                kind,
+                transport,
+                facility: facility_code.as_deref(),
+                tree: tree.as_ref().ok(),
+                now: now.naive(),
+            })
+            .await;
+        let force = match decision.force {
+            Some(Force::FileError(key)) => {
+                // Every handler answers a file-level error in its own shape: the forced one travels as the tree.
+                let echo = tree
+                    .as_ref()
+                    .ok()
+                    .and_then(onshi_wire::msg::HeaderEcho::of)
+                    .unwrap_or_default();
+                tree = Err(FileError::new(key, "forced").with_echo(&echo));
+                None
+            }
+            other => other,
+        };
         let req = Request {
             kind,
             caller,
             tree,
-            now: self.clock.now_dt(),
+            now,
             default_encoding: self.default_encoding,
+            force,
         };
         let mut reply = self.handlers.dispatch(req).await;
         reply.unpaired = unpaired;
+        if decision.delay.is_some() || decision.door.is_some() {
+            reply.fault = Some(Box::new(Injected {
+                delay: decision.delay,
+                door: decision.door,
+            }));
+        }
         let stem = kind.stem();
+        let elapsed = started.elapsed();
         self.metrics
             .messages
             .with_label_values(&[stem, transport.label(), facility, &reply.outcome])
@@ -319,7 +389,27 @@ impl<H: Handlers> Pipeline<H> {
         self.metrics
             .latency
             .with_label_values(&[stem, transport.label()])
-            .observe(started.elapsed().as_secs_f64());
+            .observe(elapsed.as_secs_f64());
+        if let Some(id) = journal_id {
+            self.controls.journal.record(
+                id,
+                Exchange {
+                    at: now.naive().format("%Y-%m-%dT%H:%M:%S").to_string(),
+                    transport: transport.label(),
+                    kind: stem,
+                    facility: facility_code,
+                    outcome: &reply.outcome,
+                    micros: elapsed.as_micros() as u64,
+                    marks: decision.marks,
+                    request: &request_bytes,
+                    answer: if reply.door().is_some() {
+                        &[]
+                    } else {
+                        &reply.body
+                    },
+                },
+            );
+        }
         (stage, reply)
     }
 

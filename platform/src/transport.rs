@@ -284,6 +284,16 @@ impl<H: Handlers> Watcher<H> {
                     .unknown_name(Transport::Folder, &e.to_string()),
             ),
             Ok(name) => {
+                let now = self.pipeline.clock.now();
+                if let Some(until) = self.pipeline.controls.maintenance_until(
+                    Transport::Folder,
+                    name.kind,
+                    Some(&f.facility),
+                    now,
+                ) {
+                    tracing::debug!(file = %f.name, %until, "folder: under maintenance; the request waits");
+                    return Ok(());
+                }
                 let body = if f.len as usize > self.pipeline.limits_for(name.kind).max_bytes {
                     Body::TooLarge
                 } else {
@@ -307,11 +317,29 @@ impl<H: Handlers> Watcher<H> {
                 publish(&res_dir, &format!("{}.err", f.name), &text, self.publish)?;
                 tracing::debug!(file = %f.name, code = %why.code, "folder: returned with .err");
             }
-            _ => {
-                publish(&res_dir, &res_name, &reply.body, self.publish)?;
+            _ if reply.door().is_some() => {
+                // A fault rule: the request is taken and its answer never appears.
                 std::fs::remove_file(&f.path)?;
-                tracing::debug!(file = %res_name, "folder: answered");
+                tracing::debug!(file = %f.name, "folder: taken, never answered (fault rule)");
             }
+            _ => match reply.delay() {
+                None => {
+                    publish(&res_dir, &res_name, &reply.body, self.publish)?;
+                    std::fs::remove_file(&f.path)?;
+                    tracing::debug!(file = %res_name, "folder: answered");
+                }
+                Some(delay) => {
+                    // A fault rule: the request is taken now, its answer appears later.
+                    std::fs::remove_file(&f.path)?;
+                    let mode = self.publish;
+                    tokio::spawn(async move {
+                        tokio::time::sleep(delay).await;
+                        if let Err(e) = publish(&res_dir, &res_name, &reply.body, mode) {
+                            tracing::warn!(file = %res_name, error = %e, "folder: a delayed answer could not be written");
+                        }
+                    });
+                }
+            },
         }
         Ok(())
     }
@@ -430,8 +458,40 @@ async fn post_file<H: Handlers>(
         Err(resp) => return resp,
     };
     let (stage, reply) = pipeline.run(req_name.kind, caller, body).await;
-    let name = req_name.response_for(&reply.body);
-    file_reply(status(stage), &name, reply)
+    deliver(reply, |reply| {
+        let name = req_name.response_for(&reply.body);
+        file_reply(status(stage), &name, reply)
+    })
+    .await
+}
+
+/// Delivers an answer over HTTP as the fault rules say: later, not at all (a dropped connection), or replaced by a
+/// status; otherwise as `answer` builds it.
+async fn deliver(reply: Reply, answer: impl FnOnce(Reply) -> HttpResponse) -> HttpResponse {
+    use crate::control::DoorFault;
+    if let Some(d) = reply.delay() {
+        tokio::time::sleep(d).await;
+    }
+    match reply.door() {
+        None => answer(reply),
+        Some(DoorFault::Status(code)) => HttpResponse::build(
+            StatusCode::from_u16(code).unwrap_or(StatusCode::SERVICE_UNAVAILABLE),
+        )
+        .finish(),
+        Some(DoorFault::Unavailable { retry_after }) => HttpResponse::ServiceUnavailable()
+            .insert_header((
+                actix_web::http::header::RETRY_AFTER,
+                retry_after.to_string(),
+            ))
+            .json(serde_json::json!({"error": {"code": "maintenance",
+                "message": "the system is under maintenance (a simulated maintenance window)"}})),
+        // A body that fails before its first byte: actix closes the connection without an answer.
+        Some(DoorFault::Drop | DoorFault::Never) => {
+            HttpResponse::Ok().streaming(futures_util::stream::once(async {
+                Err::<actix_web::web::Bytes, _>(std::io::Error::other("dropped by a fault rule"))
+            }))
+        }
+    }
 }
 
 async fn web_api<H: Handlers>(
@@ -453,12 +513,15 @@ async fn web_api<H: Handlers>(
         Err(resp) => return resp,
     };
     let (stage, reply) = pipeline.run(kind, caller, body).await;
-    let content_type = if reply.is_pdf() {
-        "application/pdf"
-    } else {
-        "application/json; charset=UTF-8"
-    };
-    HttpResponse::build(status(stage))
-        .content_type(content_type)
-        .body(reply.body)
+    deliver(reply, |reply| {
+        let content_type = if reply.is_pdf() {
+            "application/pdf"
+        } else {
+            "application/json; charset=UTF-8"
+        };
+        HttpResponse::build(status(stage))
+            .content_type(content_type)
+            .body(reply.body)
+    })
+    .await
 }

@@ -4,6 +4,7 @@
 mod app;
 mod bulk;
 mod checkup;
+mod controls;
 mod doors;
 mod e2e;
 mod folders;

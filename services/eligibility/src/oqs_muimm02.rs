@@ -1,6 +1,7 @@
 //! `OQSmuimm02` — 照会番号登録 (bulk, second step): by its `ReceptionNumber`, 処理中 while the job runs, then the
 //! results of the `OQSmuimm01` job ([`crate::bulk`]).
 
+use onshi_platform::control::forced::Force;
 use onshi_platform::pipeline::{Reply, Request};
 use onshi_wire::msg::oqs_siimm01::Outcome1;
 use onshi_wire::msg::{bulk as wire_bulk, oqs_muimm02};
@@ -17,14 +18,19 @@ pub async fn answer(e: &Eligibility, req: Request) -> Reply {
         Err(reply) => return reply,
     };
     let number = &a.request.reception_number;
-    let fetched = bulk::fetch(
-        e,
-        a.institution.as_str(),
-        Kind::Registration,
-        number,
-        req.now,
-    )
-    .await;
+    let fetched = match req.force {
+        Some(Force::Processing) => Ok(Fetched::Processing),
+        _ => {
+            bulk::fetch(
+                e,
+                a.institution.as_str(),
+                Kind::Registration,
+                number,
+                req.now,
+            )
+            .await
+        }
+    };
     let result = match fetched {
         Ok(Fetched::Done { items, .. }) => items
             .into_iter()

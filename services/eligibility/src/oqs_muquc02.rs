@@ -4,6 +4,7 @@
 
 use serde_json::Value;
 
+use onshi_platform::control::forced::Force;
 use onshi_platform::pipeline::{Reply, Request};
 use onshi_wire::codes::{CodeTable, LimitConsent, ProcessingResultStatus, QualificationValidity};
 use onshi_wire::ids::{Date, DateTime};
@@ -25,7 +26,10 @@ pub async fn answer(e: &Eligibility, req: Request) -> Reply {
         Err(reply) => return reply,
     };
     let number = a.request.reception_number.clone();
-    let fetched = bulk::fetch(e, a.institution.as_str(), Kind::Query, &number, req.now).await;
+    let fetched = match req.force {
+        Some(Force::Processing) => Ok(Fetched::Processing),
+        _ => bulk::fetch(e, a.institution.as_str(), Kind::Query, &number, req.now).await,
+    };
     let result = match fetched {
         Ok(Fetched::Done {
             header,
