@@ -83,6 +83,7 @@ fn record_peer_certificate(conn: &dyn std::any::Any, ext: &mut actix_web::dev::E
 pub fn routes(services: &[Service]) -> Vec<RouteAccess> {
     let mut r: Vec<RouteAccess> = onshi_platform::http::ROUTES.to_vec();
     r.extend_from_slice(onshi_platform::control::api::ROUTES);
+    r.extend_from_slice(crate::snapshots::ROUTES);
     for s in services {
         match s {
             Service::Eligibility => {
@@ -204,6 +205,11 @@ impl Host {
         let services = services.to_vec();
         let core_data = web::Data::new(core.clone());
         let controls_data = web::Data::new(controls.clone());
+        let snapshots_data = web::Data::new(crate::snapshots::Snapshots::new(
+            core.clone(),
+            controls.clone(),
+            eligibility.clone(),
+        ));
         let pipeline_data = pipeline.map(web::Data::from);
         let elig_data = eligibility.clone().map(web::Data::new);
         let med_data = medication.map(web::Data::new);
@@ -218,7 +224,9 @@ impl Host {
                 .app_data(controls_data.clone())
                 .app_data(web::Data::new(onshi_platform::db::Schemas(MIGRATIONS)))
                 .configure(configure_common)
-                .configure(onshi_platform::control::api::configure);
+                .configure(onshi_platform::control::api::configure)
+                .app_data(snapshots_data.clone())
+                .configure(crate::snapshots::configure);
             if let Some(p) = &pipeline_data {
                 app = app
                     .app_data(p.clone())

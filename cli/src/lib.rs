@@ -5,9 +5,13 @@
 //! | [`database`] | where the data lives: `DATABASE_URL`, a running `onshi up`, or the embedded PostgreSQL |
 //! | [`host`] | runs any set of services in one process: one HTTP server, the folder watcher, the feeds |
 //! | [`dispatch`] | the dispatcher: one `match` from each message kind to its handler module |
+//! | [`snapshots`] | snapshots and reset of a running simulator (admin API) |
+//! | [`remote`] | the admin API of the simulator running from a home, for the CLI |
 //!
-//! `main.rs` holds the commands (`up`, `serve`, `migrate`, `demo`, `clock`, `insurer load`).
+//! `main.rs` holds the commands (`up`, `serve`, `migrate`, `demo`, `clock`, `snapshot`, `forced`, `fault`, `journal`, …).
 
 pub mod database;
 pub mod dispatch;
 pub mod host;
+pub mod remote;
+pub mod snapshots;

@@ -12,6 +12,7 @@ use onshi_platform::clock::{parse_clock_time, parse_delta, SimClock};
 use onshi_platform::config::{
     env, AuthMode, BulkZip, Config, FaceNameClock, FolderErrors, Publish,
 };
+use onshi_platform::control::journal::JournalMode;
 use onshi_platform::http::{Core, Metrics};
 use onshi_wire::ids::ZeroPadding;
 use onshi_wire::xml::Encoding;
@@ -70,6 +71,12 @@ struct ServeArgs {
     /// system zips is not published).
     #[arg(long, env = env::BULK_RESULTS_ZIP, default_value = "never", value_parser = parse_with(BulkZip::parse, "never, always or over:<bytes>"))]
     bulk_results_zip: BulkZip,
+    /// The request journal: all, sample:N (one exchange in N; for load tests) or off.
+    #[arg(long, env = env::JOURNAL, default_value = "all", value_parser = parse_with(JournalMode::parse, "all, sample:N or off"))]
+    journal: JournalMode,
+    /// Magic ArbitraryFileIdentifiers (FORCE-…) force answers: on or off.
+    #[arg(long, env = env::MAGIC_VALUES, default_value = "on", value_parser = parse_with(parse_on_off, "on or off"))]
+    magic_values: bool,
     /// The clock of face file names: wall (the machine's time in JST) or simulated.
     #[arg(long, env = env::FACE_NAME_CLOCK, default_value = "wall", value_parser = parse_with(FaceNameClock::parse, "wall or simulated"))]
     face_name_clock: FaceNameClock,
@@ -81,6 +88,14 @@ fn parse_with<T>(
     expected: &'static str,
 ) -> impl Fn(&str) -> Result<T, String> + Clone {
     move |s| parse(s).ok_or_else(|| format!("{s:?}: use {expected}"))
+}
+
+fn parse_on_off(s: &str) -> Option<bool> {
+    match s {
+        "on" => Some(true),
+        "off" => Some(false),
+        _ => None,
+    }
 }
 
 fn parse_auth(s: &str) -> Result<AuthMode, String> {
@@ -138,6 +153,62 @@ enum Command {
         #[command(subcommand)]
         action: InsurerAction,
     },
+    /// Snapshots of the whole state (through the running onshi of this home, or directly when none runs).
+    Snapshot {
+        #[command(subcommand)]
+        action: SnapshotAction,
+    },
+    /// Return to the demo state (the snapshot "demo" that onshi up saves).
+    Reset,
+    /// Forced outcomes: "the next N answers matching … are …" (docs/CONTROLS.md).
+    Forced {
+        #[command(subcommand)]
+        action: RuleAction,
+    },
+    /// Fault and latency rules (docs/CONTROLS.md).
+    Fault {
+        #[command(subcommand)]
+        action: RuleAction,
+    },
+    /// The request journal of the running onshi of this home, newest first.
+    Journal {
+        /// Only this facility (医療機関コード).
+        #[arg(long)]
+        facility: Option<String>,
+        /// Only this message stem (OQSsiquc01, …).
+        #[arg(long)]
+        kind: Option<String>,
+        /// Only this outcome (validity_1, file_error, …).
+        #[arg(long)]
+        outcome: Option<String>,
+        /// At most this many entries.
+        #[arg(long, default_value_t = 20)]
+        limit: usize,
+    },
+}
+
+#[derive(Subcommand)]
+enum SnapshotAction {
+    /// Save the state as NAME (a-z, 0-9, _).
+    Save { name: String },
+    /// Replace the state with snapshot NAME.
+    Restore { name: String },
+    /// List the snapshots.
+    List,
+    /// Delete snapshot NAME.
+    Delete { name: String },
+}
+
+#[derive(Subcommand)]
+enum RuleAction {
+    /// List the rules.
+    List,
+    /// Add a rule written as JSON (docs/CONTROLS.md), e.g. '{"kind":"OQSsiquc01","answer":"EC0013","times":2}'.
+    Add { json: String },
+    /// Replace a fault rule by its id (fault rules only).
+    Change { id: i64, json: String },
+    /// Remove a rule by its id, or every rule with "all".
+    Remove { id: String },
 }
 
 #[derive(clap::Args)]
@@ -258,6 +329,10 @@ fn config_of(args: &ServeArgs, home: &std::path::Path) -> Config {
     c.folder_errors = args.folder_errors;
     c.face_name_clock = args.face_name_clock;
     c.tls_bind = (args.tls_bind != "off").then(|| args.tls_bind.clone());
+    c.snapshot_dir = Some(home.join("snapshots"));
+    c.certs_dir = Some(home.join("certs"));
+    c.journal = args.journal;
+    c.magic_values = args.magic_values;
     c
 }
 
@@ -306,12 +381,17 @@ async fn serve(
             "demo population ready"
         );
         onshi_seed::demo::terminal_certificates(&core, &home.join("certs")).await?;
+        onshi::snapshots::ensure_demo(&core).await?;
     }
     let running = Host::start(core.clone(), services, &args.bind).await?;
+    let url_file = onshi::remote::url_file(home);
+    std::fs::create_dir_all(url_file.parent().unwrap_or(home))?;
+    std::fs::write(&url_file, running.url())?;
     print_banner(&running, services, &core, &db, home, demo);
     print_roles(core.config.auth, home, &operator, db.cluster.is_some());
     wait_for_shutdown().await;
     tracing::info!("shutting down");
+    let _ = std::fs::remove_file(&url_file);
     running.stop().await;
     core.pool.close().await;
     drop(db);
@@ -548,7 +628,206 @@ async fn main() -> anyhow::Result<()> {
         Command::Insurer {
             action: InsurerAction::Load { file, dry_run },
         } => one_off(&home, |core| insurer_load(core, file, dry_run)).await,
+        Command::Snapshot { action } => snapshot(&home, action).await,
+        Command::Reset => {
+            snapshot(
+                &home,
+                SnapshotAction::Restore {
+                    name: onshi::snapshots::DEMO.into(),
+                },
+            )
+            .await
+        }
+        Command::Forced { action } => one_off(&home, |core| rules(core, action, false)).await,
+        Command::Fault { action } => one_off(&home, |core| rules(core, action, true)).await,
+        Command::Journal {
+            facility,
+            kind,
+            outcome,
+            limit,
+        } => journal(&home, facility, kind, outcome, limit),
     }
+}
+
+/// Prints an API answer, or fails with its error message.
+fn answered(status: u16, json: serde_json::Value) -> anyhow::Result<()> {
+    if status >= 400 {
+        bail!(
+            "{}",
+            json["error"]["message"]
+                .as_str()
+                .unwrap_or("the request was refused")
+        );
+    }
+    if !json.is_null() {
+        println!("{}", serde_json::to_string_pretty(&json)?);
+    }
+    Ok(())
+}
+
+/// `onshi snapshot …` / `onshi reset`: through the running onshi (which pauses and reloads), else directly.
+async fn snapshot(home: &std::path::Path, action: SnapshotAction) -> anyhow::Result<()> {
+    if let Some(r) = onshi::remote::Remote::find(home) {
+        let (status, json) = match &action {
+            SnapshotAction::Save { name } => r.call(
+                "POST",
+                "/admin/v1/snapshots",
+                Some(&serde_json::json!({ "name": name })),
+            )?,
+            SnapshotAction::Restore { name } => {
+                r.call("POST", &format!("/admin/v1/snapshots/{name}/restore"), None)?
+            }
+            SnapshotAction::List => r.call("GET", "/admin/v1/snapshots", None)?,
+            SnapshotAction::Delete { name } => {
+                r.call("DELETE", &format!("/admin/v1/snapshots/{name}"), None)?
+            }
+        };
+        return answered(status, json);
+    }
+    std::fs::create_dir_all(home).with_context(|| format!("creating {}", home.display()))?;
+    let db = Database::resolve(home).await?;
+    let config = Config {
+        snapshot_dir: Some(home.join("snapshots")),
+        certs_dir: Some(home.join("certs")),
+        folder_root: Some(home.join("folders")),
+        ..Config::default()
+    };
+    let core = core_on(&db, with_home_secrets(home, config)?).await?;
+    let store = onshi::snapshots::store(&core).await?;
+    let version = onshi::snapshots::version();
+    let result = match action {
+        SnapshotAction::Save { name } => store
+            .save(&name, &version, &core.clock.view().now)
+            .await
+            .map(|m| serde_json::json!(m)),
+        SnapshotAction::Restore { name } => {
+            // Our own pool is closed first: the restore swaps the database under it.
+            store
+                .restore(&name, &version)
+                .await
+                .map(|m| serde_json::json!(m))
+        }
+        SnapshotAction::List => {
+            Ok(serde_json::json!({"schema_version": version, "snapshots": store.list()}))
+        }
+        SnapshotAction::Delete { name } => {
+            store.delete(&name).await.map(|_| serde_json::Value::Null)
+        }
+    };
+    core.pool.close().await;
+    drop(db);
+    println!("{}", serde_json::to_string_pretty(&result?)?);
+    Ok(())
+}
+
+/// `onshi forced …` / `onshi fault …`: the rules in the database (every process follows them).
+async fn rules(core: Core, action: RuleAction, faults: bool) -> anyhow::Result<()> {
+    use onshi_platform::control;
+    let pool = &core.pool;
+    let shown = |e: onshi_platform::http::ApiError| anyhow::anyhow!("{e}");
+    let out = match action {
+        RuleAction::List => {
+            let r = control::stored(pool).await?;
+            if faults {
+                serde_json::json!({"faults": r.faults})
+            } else {
+                serde_json::json!({"forced": r.forced})
+            }
+        }
+        RuleAction::Add { json } if faults => {
+            let spec = serde_json::from_str(&json).context("the rule's JSON")?;
+            serde_json::json!(control::put_fault(pool, None, spec).await.map_err(shown)?)
+        }
+        RuleAction::Add { json } => {
+            let spec = serde_json::from_str(&json).context("the rule's JSON")?;
+            serde_json::json!(control::add_forced(pool, spec).await.map_err(shown)?)
+        }
+        RuleAction::Change { id, json } if faults => {
+            let spec = serde_json::from_str(&json).context("the rule's JSON")?;
+            match control::put_fault(pool, Some(id), spec)
+                .await
+                .map_err(shown)?
+            {
+                Some(r) => serde_json::json!(r),
+                None => bail!("no fault rule {id}"),
+            }
+        }
+        RuleAction::Change { .. } => bail!("forced rules are not changed: remove and add"),
+        RuleAction::Remove { id } => {
+            let id = match id.as_str() {
+                "all" => None,
+                n => Some(
+                    n.parse()
+                        .map_err(|_| anyhow::anyhow!("{n:?}: a rule id or all"))?,
+                ),
+            };
+            let n = if faults {
+                control::remove_fault(pool, id).await?
+            } else {
+                control::remove_forced(pool, id).await?
+            };
+            if n == 0 && id.is_some() {
+                bail!("no such rule");
+            }
+            serde_json::json!({"removed": n})
+        }
+    };
+    println!("{}", serde_json::to_string_pretty(&out)?);
+    Ok(())
+}
+
+/// `onshi journal`: the running onshi's journal.
+fn journal(
+    home: &std::path::Path,
+    facility: Option<String>,
+    kind: Option<String>,
+    outcome: Option<String>,
+    limit: usize,
+) -> anyhow::Result<()> {
+    let r = onshi::remote::Remote::find(home).ok_or_else(|| {
+        anyhow::anyhow!(
+            "no onshi is running from {} (the journal is in its memory)",
+            home.display()
+        )
+    })?;
+    let mut query = vec![format!("limit={limit}")];
+    for (k, v) in [("facility", facility), ("kind", kind), ("outcome", outcome)] {
+        if let Some(v) = v {
+            if !v.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_') {
+                bail!("--{k} {v:?}: letters, digits and _ only");
+            }
+            query.push(format!("{k}={v}"));
+        }
+    }
+    let (status, json) = r.call(
+        "GET",
+        &format!("/admin/v1/journal?{}", query.join("&")),
+        None,
+    )?;
+    if status >= 400 {
+        return answered(status, json);
+    }
+    for e in json["entries"].as_array().into_iter().flatten() {
+        println!(
+            "#{:<6} {} {:<7} {:<11} {:<10} {:<14} {:>6}µs {}",
+            e["id"],
+            e["at"].as_str().unwrap_or(""),
+            e["transport"].as_str().unwrap_or(""),
+            e["kind"].as_str().unwrap_or(""),
+            e["facility"].as_str().unwrap_or("-"),
+            e["outcome"].as_str().unwrap_or(""),
+            e["micros"],
+            e["marks"]
+                .as_array()
+                .map(|m| m
+                    .iter()
+                    .filter_map(|x| x.as_str())
+                    .collect::<Vec<_>>()
+                    .join(" "))
+                .unwrap_or_default()
+        );
+    }
+    Ok(())
 }
 
 fn read_file(file: &std::path::Path) -> anyhow::Result<Vec<u8>> {

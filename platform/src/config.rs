@@ -214,6 +214,10 @@ pub struct Config {
     /// Where the signed checkpoints of the logs' heads are kept, outside the database (`<home>/checkpoints`);
     /// `None`: no checkpoints (truncation is then not detected).
     pub checkpoint_dir: Option<PathBuf>,
+    /// Where snapshots keep their files (`<home>/snapshots`); `None`: no snapshots.
+    pub snapshot_dir: Option<PathBuf>,
+    /// Where the demo's terminal certificates are exported (`<home>/certs`), copied with snapshots.
+    pub certs_dir: Option<PathBuf>,
     /// What the request journal records (`platform::control::journal`).
     pub journal: crate::control::journal::JournalMode,
     /// Whether a magic `ArbitraryFileIdentifier` (`FORCE-…`) forces an answer (default true).
@@ -239,6 +243,8 @@ impl Default for Config {
             medication: MedicationConfig::default(),
             chain_key: None,
             checkpoint_dir: None,
+            snapshot_dir: None,
+            certs_dir: None,
             journal: Default::default(),
             magic_values: true,
             operator_token_sha256: None,

@@ -14,6 +14,7 @@
 //! | [`control`] | simulator controls: forced outcomes, faults and latency, the request journal |
 //! | [`credentials`] | the tokens onshi issues (facility `idToken`s, insurer credentials, patient tokens) and the operator's |
 //! | [`roles`] | the role of every route, declared once and enforced at the HTTP front door (sandbox / strict) |
+//! | [`snapshot`] | snapshots of the whole state: template databases and copies of the folders |
 //! | [`supervise`] | background tasks restarted after a failure, and their state for `/ready` |
 //! | [`pki`] | the simulator's CA, client/server/card certificates, rustls configurations |
 //! | [`copy`] | the binary COPY encoder for bulk loads |
@@ -42,6 +43,7 @@ pub mod pipeline;
 pub mod pki;
 pub mod registry_api;
 pub mod roles;
+pub mod snapshot;
 pub mod supervise;
 #[cfg(feature = "testkit")]
 pub mod testkit;

@@ -262,6 +262,9 @@ impl<H: Handlers> Watcher<H> {
     /// that cannot be answered is set aside ([`set_aside`]) and never delays the others.
     pub async fn scan(&self, seen: &mut Seen, stuck: &mut Seen) -> usize {
         let mut answered = 0;
+        if self.pipeline.controls.is_paused() {
+            return answered;
+        }
         for f in complete_files(&self.root, "req", seen) {
             if is_stuck(&f, stuck) {
                 continue;

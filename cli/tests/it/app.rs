@@ -45,6 +45,8 @@ pub struct TestApp {
     pub addr: String,
     /// Root of the folder interface.
     pub folders: tempfile::TempDir,
+    /// Where snapshots keep their files.
+    pub snapshots: tempfile::TempDir,
 }
 
 impl TestApp {
@@ -57,7 +59,9 @@ impl TestApp {
     /// (`YYYY-MM-DDTHH:MM:SS`).
     pub async fn with(config: Config, now: &str) -> Self {
         let folders = tempfile::tempdir().unwrap();
+        let snapshots = tempfile::tempdir().unwrap();
         let config = Config {
+            snapshot_dir: Some(snapshots.path().to_path_buf()),
             folder_root: Some(folders.path().to_path_buf()),
             folder_poll: Duration::from_millis(50),
             operator_token_sha256: Some(onshi_platform::sha256_hex(OPERATOR.as_bytes())),
@@ -78,6 +82,7 @@ impl TestApp {
             host,
             core,
             folders,
+            snapshots,
         }
     }
 

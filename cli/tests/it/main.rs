@@ -15,5 +15,6 @@ mod mtls;
 mod reader;
 mod roles;
 mod seed;
+mod snapshots;
 mod startup;
 mod tour;

@@ -259,6 +259,19 @@ pub struct Controls {
     magic: bool,
     draws: Draws,
     metrics: Metrics,
+    /// Set while a snapshot is saved or restored: requests are answered 503 and folders are not scanned.
+    paused: std::sync::atomic::AtomicBool,
+}
+
+/// Holds the doors paused until dropped ([`Controls::pause`]).
+pub struct Paused<'a>(&'a Controls);
+
+impl Drop for Paused<'_> {
+    fn drop(&mut self) {
+        self.0
+            .paused
+            .store(false, std::sync::atomic::Ordering::SeqCst);
+    }
 }
 
 impl Controls {
@@ -294,7 +307,25 @@ impl Controls {
             magic,
             draws: Draws::default(),
             metrics,
+            paused: Default::default(),
         }))
+    }
+
+    /// Pauses the doors (HTTP answers 503 `Retry-After: 1`, folders wait) until the guard is dropped.
+    pub fn pause(&self) -> Paused<'_> {
+        self.paused.store(true, std::sync::atomic::Ordering::SeqCst);
+        Paused(self)
+    }
+
+    pub fn is_paused(&self) -> bool {
+        self.paused.load(std::sync::atomic::Ordering::Relaxed)
+    }
+
+    /// Reloads the rules now (after a snapshot is restored).
+    pub async fn reload(&self) -> anyhow::Result<()> {
+        let rules = load(&self.pool).await?;
+        *self.rules.write().expect("rules lock") = Arc::new(rules);
+        Ok(())
     }
 
     /// The rules as this process applies them now.
@@ -329,8 +360,13 @@ impl Controls {
     /// Decides what happens to one request: faults first (a door fault preempts the answer), then the operator's
     /// forced rules, then a magic value.
     pub async fn decide(&self, s: Subject<'_>) -> Decision {
-        let rules = self.rules();
         let mut d = Decision::default();
+        if self.is_paused() {
+            d.door = Some(DoorFault::Unavailable { retry_after: 1 });
+            d.marks.push("paused".into());
+            return d;
+        }
+        let rules = self.rules();
         if rules.faults.is_empty() && rules.forced.is_empty() && !self.magic {
             return d;
         }

@@ -232,6 +232,13 @@ impl Eligibility {
         }
     }
 
+    /// Builds the read model again from the start of both feeds (after a snapshot is restored: the feeds may have
+    /// gone back).
+    pub async fn rebuild(&self) -> anyhow::Result<()> {
+        *self.registry.write().expect("registry") = Registry::default();
+        self.sync().await
+    }
+
     /// Catches up with both feeds now (waits while writers are busy).
     pub async fn sync(&self) -> anyhow::Result<()> {
         for feed in [feed::PORTAL, feed::INSURER] {
