@@ -84,6 +84,7 @@ pub fn routes(services: &[Service]) -> Vec<RouteAccess> {
     let mut r: Vec<RouteAccess> = onshi_platform::http::ROUTES.to_vec();
     r.extend_from_slice(onshi_platform::control::api::ROUTES);
     r.extend_from_slice(crate::snapshots::ROUTES);
+    r.extend_from_slice(crate::scenarios::ROUTES);
     for s in services {
         match s {
             Service::Eligibility => {
@@ -226,7 +227,8 @@ impl Host {
                 .configure(configure_common)
                 .configure(onshi_platform::control::api::configure)
                 .app_data(snapshots_data.clone())
-                .configure(crate::snapshots::configure);
+                .configure(crate::snapshots::configure)
+                .configure(crate::scenarios::configure);
             if let Some(p) = &pipeline_data {
                 app = app
                     .app_data(p.clone())

@@ -6,6 +6,7 @@
 //! | [`host`] | runs any set of services in one process: one HTTP server, the folder watcher, the feeds |
 //! | [`dispatch`] | the dispatcher: one `match` from each message kind to its handler module |
 //! | [`snapshots`] | snapshots and reset of a running simulator (admin API) |
+//! | [`scenarios`] | named training and test scenarios: the stage (server side) and the steps checked (client side) |
 //! | [`remote`] | the admin API of the simulator running from a home, for the CLI |
 //!
 //! `main.rs` holds the commands (`up`, `serve`, `migrate`, `demo`, `clock`, `snapshot`, `forced`, `fault`, `journal`, …).
@@ -14,4 +15,5 @@ pub mod database;
 pub mod dispatch;
 pub mod host;
 pub mod remote;
+pub mod scenarios;
 pub mod snapshots;

@@ -170,6 +170,11 @@ enum Command {
         #[command(subcommand)]
         action: RuleAction,
     },
+    /// Named training and test scenarios (docs/SCENARIOS.md).
+    Scenario {
+        #[command(subcommand)]
+        action: ScenarioAction,
+    },
     /// The request journal of the running onshi of this home, newest first.
     Journal {
         /// Only this facility (医療機関コード).
@@ -184,6 +189,22 @@ enum Command {
         /// At most this many entries.
         #[arg(long, default_value_t = 20)]
         limit: usize,
+    },
+}
+
+#[derive(Subcommand)]
+enum ScenarioAction {
+    /// List the scenarios.
+    List,
+    /// Set the stage of a scenario in the running onshi and print its steps (for a trainer).
+    Run { name: String },
+    /// Set the stage, perform the steps through HTTP and the folders, and report pass/fail (exit 1 on a failure);
+    /// NAME "all" checks every scenario.
+    Check {
+        name: String,
+        /// The running onshi's folder root (default <home>/folders).
+        #[arg(long)]
+        folders: Option<PathBuf>,
     },
 }
 
@@ -640,6 +661,7 @@ async fn main() -> anyhow::Result<()> {
         }
         Command::Forced { action } => one_off(&home, |core| rules(core, action, false)).await,
         Command::Fault { action } => one_off(&home, |core| rules(core, action, true)).await,
+        Command::Scenario { action } => scenario(&home, action).await,
         Command::Journal {
             facility,
             kind,
@@ -774,6 +796,100 @@ async fn rules(core: Core, action: RuleAction, faults: bool) -> anyhow::Result<(
     };
     println!("{}", serde_json::to_string_pretty(&out)?);
     Ok(())
+}
+
+/// `onshi scenario …`.
+async fn scenario(home: &std::path::Path, action: ScenarioAction) -> anyhow::Result<()> {
+    use onshi::scenarios::{self, Scenario};
+    if let ScenarioAction::List = action {
+        for s in scenarios::all().map_err(anyhow::Error::msg)? {
+            println!(
+                "{:<24} {} — {} ({} steps)",
+                s.name,
+                s.title,
+                s.title_en,
+                s.steps.len()
+            );
+        }
+        return Ok(());
+    }
+    let remote = onshi::remote::Remote::find(home).ok_or_else(|| {
+        anyhow::anyhow!(
+            "no onshi is running from {}: start it with onshi up",
+            home.display()
+        )
+    })?;
+    let fetch = |name: &str| -> anyhow::Result<Scenario> {
+        let (status, json) = remote.call("GET", &format!("/admin/v1/scenarios/{name}"), None)?;
+        if status != 200 {
+            return answered(status, json).and_then(|_| bail!("no scenario {name:?}"));
+        }
+        Ok(serde_json::from_value(json)?)
+    };
+    let set_stage = |s: &Scenario| -> anyhow::Result<()> {
+        let (status, json) = remote.call(
+            "POST",
+            &format!("/admin/v1/scenarios/{}/setup", s.name),
+            None,
+        )?;
+        if status != 200 {
+            answered(status, json)?;
+        }
+        Ok(())
+    };
+    match action {
+        ScenarioAction::List => unreachable!("answered above"),
+        ScenarioAction::Run { name } => {
+            let s = fetch(&name)?;
+            set_stage(&s)?;
+            println!("{} — {}\n{}\n", s.title, s.title_en, s.description);
+            for (i, step) in s.steps.iter().enumerate() {
+                println!("{:>2}. {}", i + 1, step.say);
+            }
+            println!("\nThe stage is set. `onshi scenario check {}` performs the steps and checks the answers.", s.name);
+            Ok(())
+        }
+        ScenarioAction::Check { name, folders } => {
+            let folders = folders.unwrap_or_else(|| home.join("folders"));
+            let names: Vec<String> = if name == "all" {
+                scenarios::all()
+                    .map_err(anyhow::Error::msg)?
+                    .into_iter()
+                    .map(|s| s.name)
+                    .collect()
+            } else {
+                vec![name]
+            };
+            let mut failed = 0;
+            for n in names {
+                let s = fetch(&n)?;
+                set_stage(&s)?;
+                let report = scenarios::check(&s, &remote, &folders);
+                println!(
+                    "{} {} — {}",
+                    if report.passed { "PASS" } else { "FAIL" },
+                    s.name,
+                    s.title_en
+                );
+                for r in &report.steps {
+                    println!(
+                        "  {} {:>2}. {}",
+                        if r.passed { "✓" } else { "✗" },
+                        r.step,
+                        r.say
+                    );
+                    for f in &r.failures {
+                        println!("        {f}");
+                    }
+                }
+                failed += usize::from(!report.passed);
+            }
+            if failed > 0 {
+                bail!("{failed} scenario(s) failed");
+            }
+            Ok(())
+        }
+    }
 }
 
 /// `onshi journal`: the running onshi's journal.

@@ -33,6 +33,14 @@ impl Remote {
         })
     }
 
+    /// The simulator at `addr` (`127.0.0.1:8080`), called with the operator's `token`.
+    pub fn new(addr: &str, token: &str) -> Self {
+        Self {
+            addr: addr.to_string(),
+            token: token.to_string(),
+        }
+    }
+
     /// Calls the admin API as the operator; returns the status and the JSON answer (`null` for an empty one).
     pub fn call(
         &self,
@@ -41,55 +49,62 @@ impl Remote {
         body: Option<&serde_json::Value>,
     ) -> anyhow::Result<(u16, serde_json::Value)> {
         let body = body.map(|b| b.to_string()).unwrap_or_default();
+        let (status, answer) = self.send(method, path, body.as_bytes())?;
+        let json = if answer.iter().all(u8::is_ascii_whitespace) {
+            serde_json::Value::Null
+        } else {
+            serde_json::from_slice(&answer).context("a JSON answer")?
+        };
+        Ok((status, json))
+    }
+
+    /// Sends one request as the operator; returns the status and the answer's bytes.
+    pub fn send(&self, method: &str, path: &str, body: &[u8]) -> anyhow::Result<(u16, Vec<u8>)> {
         let mut s = TcpStream::connect(&self.addr)
             .with_context(|| format!("connecting to the running onshi at {}", self.addr))?;
         s.set_read_timeout(Some(Duration::from_secs(600)))?;
         write!(
             s,
             "{method} {path} HTTP/1.1\r\nHost: {}\r\nConnection: close\r\nAuthorization: Bearer {}\r\n\
-             Content-Type: application/json\r\nContent-Length: {}\r\n\r\n{body}",
+             Content-Type: application/json\r\nContent-Length: {}\r\n\r\n",
             self.addr,
             self.token,
             body.len()
         )?;
+        s.write_all(body)?;
         let mut raw = Vec::new();
         s.read_to_end(&mut raw)?;
-        let text = String::from_utf8_lossy(&raw);
-        let Some((head, body)) = text.split_once("\r\n\r\n") else {
+        let Some(split) = raw.windows(4).position(|w| w == b"\r\n\r\n") else {
             bail!("the running onshi sent no answer");
         };
+        let head = String::from_utf8_lossy(&raw[..split]).to_ascii_lowercase();
         let status: u16 = head
             .split(' ')
             .nth(1)
             .and_then(|c| c.parse().ok())
             .context("an HTTP status")?;
-        let chunked = head
-            .to_ascii_lowercase()
-            .contains("transfer-encoding: chunked");
-        let body = if chunked {
+        let body = &raw[split + 4..];
+        let body = if head.contains("transfer-encoding: chunked") {
             dechunk(body)
         } else {
-            body.to_string()
+            body.to_vec()
         };
-        let json = if body.trim().is_empty() {
-            serde_json::Value::Null
-        } else {
-            serde_json::from_str(&body).context("a JSON answer")?
-        };
-        Ok((status, json))
+        Ok((status, body))
     }
 }
 
 /// The body of a chunked answer.
-fn dechunk(mut rest: &str) -> String {
-    let mut out = String::new();
-    while let Some((size, tail)) = rest.split_once("\r\n") {
+fn dechunk(mut rest: &[u8]) -> Vec<u8> {
+    let mut out = Vec::new();
+    while let Some(eol) = rest.windows(2).position(|w| w == b"\r\n") {
+        let size = String::from_utf8_lossy(&rest[..eol]);
         let n = usize::from_str_radix(size.trim(), 16).unwrap_or(0);
+        let tail = &rest[eol + 2..];
         if n == 0 || tail.len() < n {
             break;
         }
-        out.push_str(&tail[..n]);
-        rest = tail[n..].trim_start_matches("\r\n");
+        out.extend_from_slice(&tail[..n]);
+        rest = tail[n..].strip_prefix(b"\r\n").unwrap_or(&tail[n..]);
     }
     out
 }

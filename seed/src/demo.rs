@@ -13,6 +13,116 @@ use onshi_wire::record::FacilityRecord;
 /// The demo facilities (医科, 歯科, 薬局 operational; one clinic still "ready").
 pub const FACILITIES: &str = include_str!("../demo/facilities.json");
 
+/// Every ready file of `seed/demo/` (the request files, the claim file, the checkup archive) by its path under it,
+/// embedded so that scenarios run anywhere (`onshi scenario`). A unit test keeps the list equal to the folder.
+pub const FILES: &[(&str, &[u8])] = &[
+    (
+        "requests/OQSmuimm01req_yamada_family.xml",
+        include_bytes!("../demo/requests/OQSmuimm01req_yamada_family.xml"),
+    ),
+    (
+        "requests/OQSmuquc01req_demo_clinic.xml",
+        include_bytes!("../demo/requests/OQSmuquc01req_demo_clinic.xml"),
+    ),
+    (
+        "requests/OQSsiimm01req_sato_kenichi.xml",
+        include_bytes!("../demo/requests/OQSsiimm01req_sato_kenichi.xml"),
+    ),
+    (
+        "requests/OQSsiquc01req_inactive_facility.xml",
+        include_bytes!("../demo/requests/OQSsiquc01req_inactive_facility.xml"),
+    ),
+    (
+        "requests/OQSsiquc01req_ito_new.xml",
+        include_bytes!("../demo/requests/OQSsiquc01req_ito_new.xml"),
+    ),
+    (
+        "requests/OQSsiquc01req_ito_old.xml",
+        include_bytes!("../demo/requests/OQSsiquc01req_ito_old.xml"),
+    ),
+    (
+        "requests/OQSsiquc01req_ito_old_past.xml",
+        include_bytes!("../demo/requests/OQSsiquc01req_ito_old_past.xml"),
+    ),
+    (
+        "requests/OQSsiquc01req_kato_twins.xml",
+        include_bytes!("../demo/requests/OQSsiquc01req_kato_twins.xml"),
+    ),
+    (
+        "requests/OQSsiquc01req_kimura_ken.xml",
+        include_bytes!("../demo/requests/OQSsiquc01req_kimura_ken.xml"),
+    ),
+    (
+        "requests/OQSsiquc01req_kobayashi_yui.xml",
+        include_bytes!("../demo/requests/OQSsiquc01req_kobayashi_yui.xml"),
+    ),
+    (
+        "requests/OQSsiquc01req_nakamura_misaki.xml",
+        include_bytes!("../demo/requests/OQSsiquc01req_nakamura_misaki.xml"),
+    ),
+    (
+        "requests/OQSsiquc01req_not_found.xml",
+        include_bytes!("../demo/requests/OQSsiquc01req_not_found.xml"),
+    ),
+    (
+        "requests/OQSsiquc01req_pharmacy_sjis.xml",
+        include_bytes!("../demo/requests/OQSsiquc01req_pharmacy_sjis.xml"),
+    ),
+    (
+        "requests/OQSsiquc01req_sato_kenichi.xml",
+        include_bytes!("../demo/requests/OQSsiquc01req_sato_kenichi.xml"),
+    ),
+    (
+        "requests/OQSsiquc01req_sato_kenichi_noconsent.xml",
+        include_bytes!("../demo/requests/OQSsiquc01req_sato_kenichi_noconsent.xml"),
+    ),
+    (
+        "requests/OQSsiquc01req_suzuki_haru.xml",
+        include_bytes!("../demo/requests/OQSsiquc01req_suzuki_haru.xml"),
+    ),
+    (
+        "requests/OQSsiquc01req_takahashi_tadashi.xml",
+        include_bytes!("../demo/requests/OQSsiquc01req_takahashi_tadashi.xml"),
+    ),
+    (
+        "requests/OQSsiquc01req_watanabe_akira.xml",
+        include_bytes!("../demo/requests/OQSsiquc01req_watanabe_akira.xml"),
+    ),
+    (
+        "requests/OQSsiquc01req_yamada_hanako.xml",
+        include_bytes!("../demo/requests/OQSsiquc01req_yamada_hanako.xml"),
+    ),
+    (
+        "requests/OQSsiquc01req_yamada_sora.xml",
+        include_bytes!("../demo/requests/OQSsiquc01req_yamada_sora.xml"),
+    ),
+    (
+        "requests/OQSsiquc01req_yamada_taro.xml",
+        include_bytes!("../demo/requests/OQSsiquc01req_yamada_taro.xml"),
+    ),
+    (
+        "requests/TKKsiquc01req_yamada_taro.xml",
+        include_bytes!("../demo/requests/TKKsiquc01req_yamada_taro.xml"),
+    ),
+    (
+        "requests/YZKsiquc01req_yamada_taro.xml",
+        include_bytes!("../demo/requests/YZKsiquc01req_yamada_taro.xml"),
+    ),
+    (
+        "claims/RECEIPTC_1310112345_202611.UKE",
+        include_bytes!("../demo/claims/RECEIPTC_1310112345_202611.UKE"),
+    ),
+    (
+        "checkups/1310112345_01130012_202506100_1.zip",
+        include_bytes!("../demo/checkups/1310112345_01130012_202506100_1.zip"),
+    ),
+];
+
+/// A ready demo file by its path under `seed/demo/`.
+pub fn file(path: &str) -> Option<&'static [u8]> {
+    FILES.iter().find(|(p, _)| *p == path).map(|(_, b)| *b)
+}
+
 /// Registration steps, applied in order (step 2 holds later changes: a job change, a death, a move).
 pub const STEPS: &[(&str, &str)] = &[
     (
@@ -202,4 +312,28 @@ pub async fn cards(core: &Core) -> anyhow::Result<()> {
         }
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn the_embedded_files_are_the_folder() {
+        let base = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("demo");
+        let mut on_disk = vec![];
+        for sub in ["requests", "claims", "checkups"] {
+            for e in std::fs::read_dir(base.join(sub)).unwrap() {
+                on_disk.push(format!(
+                    "{sub}/{}",
+                    e.unwrap().file_name().to_string_lossy()
+                ));
+            }
+        }
+        on_disk.sort();
+        let mut listed: Vec<String> = super::FILES.iter().map(|(p, _)| p.to_string()).collect();
+        listed.sort();
+        assert_eq!(listed, on_disk, "seed/demo changed: update demo::FILES");
+        for (p, b) in super::FILES {
+            assert_eq!(std::fs::read(base.join(p)).unwrap(), *b);
+        }
+    }
 }

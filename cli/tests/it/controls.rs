@@ -424,3 +424,43 @@ async fn bad_rules_are_refused_whole_with_the_error_shape() {
     assert_eq!((forced, faults), (0, 0));
     s.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_shipped_scenario_passes_its_check() {
+    let s = TestApp::start().await;
+    let r = s
+        .as_operator(
+            "POST",
+            "/admin/v1/snapshots",
+            serde_json::json!({"name": "demo"}),
+        )
+        .await;
+    assert_eq!(r.status, 201, "{}", r.text());
+    let remote = onshi::remote::Remote::new(&s.addr, crate::app::OPERATOR);
+    let folders = s.folders.path().to_path_buf();
+    let mut failed = vec![];
+    for sc in onshi::scenarios::all().unwrap() {
+        let r = s
+            .as_operator(
+                "POST",
+                &format!("/admin/v1/scenarios/{}/setup", sc.name),
+                serde_json::Value::Null,
+            )
+            .await;
+        assert_eq!(r.status, 200, "{}: {}", sc.name, r.text());
+        let (remote, folders) = (
+            onshi::remote::Remote::new(&s.addr, crate::app::OPERATOR),
+            folders.clone(),
+        );
+        let report =
+            tokio::task::spawn_blocking(move || onshi::scenarios::check(&sc, &remote, &folders))
+                .await
+                .unwrap();
+        if !report.passed {
+            failed.push(serde_json::to_string_pretty(&report).unwrap());
+        }
+    }
+    drop(remote);
+    assert!(failed.is_empty(), "{}", failed.join("\n"));
+    s.stop().await;
+}
