@@ -85,6 +85,7 @@ pub fn routes(services: &[Service]) -> Vec<RouteAccess> {
     r.extend_from_slice(onshi_platform::control::api::ROUTES);
     r.extend_from_slice(crate::snapshots::ROUTES);
     r.extend_from_slice(crate::scenarios::ROUTES);
+    r.extend_from_slice(onshi_platform::openapi::ROUTES);
     for s in services {
         match s {
             Service::Eligibility => {
@@ -196,9 +197,15 @@ impl Host {
                     .spawn("folder watcher", move || watcher.clone().run()),
             );
         }
+        let table = routes(services);
+        let openapi = serde_json::to_vec_pretty(&onshi_platform::openapi::document(
+            &table,
+            env!("CARGO_PKG_VERSION"),
+        ))?;
+        let openapi = web::Data::new(onshi_platform::openapi::Document(openapi));
         let guard = web::Data::new(Guard::new(
             core.config.auth,
-            routes(services),
+            table,
             credentials.clone(),
             eligibility.clone().map(|e| e as Arc<dyn ReaderDirectory>),
         ));
@@ -228,7 +235,9 @@ impl Host {
                 .configure(onshi_platform::control::api::configure)
                 .app_data(snapshots_data.clone())
                 .configure(crate::snapshots::configure)
-                .configure(crate::scenarios::configure);
+                .configure(crate::scenarios::configure)
+                .app_data(openapi.clone())
+                .configure(onshi_platform::openapi::configure);
             if let Some(p) = &pipeline_data {
                 app = app
                     .app_data(p.clone())

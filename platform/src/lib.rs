@@ -18,6 +18,7 @@
 //! | [`supervise`] | background tasks restarted after a failure, and their state for `/ready` |
 //! | [`pki`] | the simulator's CA, client/server/card certificates, rustls configurations |
 //! | [`copy`] | the binary COPY encoder for bulk loads |
+//! | [`openapi`] | the OpenAPI 3.1 document generated from the route tables, `/docs`, `/` |
 //! | [`pdf`] | simple Japanese PDF documents (the PDF forms of the data-retrieval answers) |
 //! | [`db`] | connection pool and the per-service migration runner |
 //! | [`pg`] | the embedded PostgreSQL cluster (the default when `DATABASE_URL` is unset) |
@@ -37,6 +38,7 @@ pub mod db;
 pub mod directory;
 pub mod feed;
 pub mod http;
+pub mod openapi;
 pub mod pdf;
 pub mod pg;
 pub mod pipeline;

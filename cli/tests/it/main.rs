@@ -5,6 +5,7 @@ mod app;
 mod bulk;
 mod checkup;
 mod controls;
+mod documents;
 mod doors;
 mod e2e;
 mod folders;
