@@ -57,7 +57,7 @@ fn main() {
         let pool = server.database("bench", 20).await;
         let clock = onshi_platform::clock::SimClock::connect(&pool).await.unwrap();
         clock.set(onshi_platform::clock::parse_time("2026-11-21T10:00:00").unwrap()).await.unwrap();
-        let core = Core { pool, clock, metrics: Metrics::new(), config: Arc::new(Config::default()), tasks: Default::default() };
+        let core = Core { pool, clock, metrics: Metrics::new(), config: Arc::new(Config::default()), tasks: Default::default(), usage: Default::default() };
         onshi_seed::demo::load(&core).await.unwrap();
         let host = onshi::host::Host::start(core.clone(), onshi::host::ALL, "127.0.0.1:0").await.unwrap();
         let addr = host.addr.to_string();

@@ -34,7 +34,7 @@ fn main() {
     rt.block_on(async {
         let pool = server.database("bench", 40).await;
         let clock = onshi_platform::clock::SimClock::connect(&pool).await.unwrap();
-        let core = Core { pool, clock, metrics: Metrics::new(), config: Arc::new(Config::default()), tasks: Default::default() };
+        let core = Core { pool, clock, metrics: Metrics::new(), config: Arc::new(Config::default()), tasks: Default::default(), usage: Default::default() };
         onshi_seed::demo::load(&core).await.unwrap();
         // One card per concurrent terminal, registered to 山田 太郎's qualification.
         let terminals = 64;

@@ -57,6 +57,7 @@ pub const MIGRATIONS: &[Migrations] = &[
     onshi_checkup::MIGRATIONS,
     onshi_eligibility::MIGRATIONS,
     onshi_seed::nation::MIGRATIONS,
+    onshi_platform::usage::MIGRATIONS,
 ];
 
 pub async fn migrate(pool: &sqlx::PgPool) -> anyhow::Result<()> {
@@ -86,6 +87,7 @@ pub fn routes(services: &[Service]) -> Vec<RouteAccess> {
     r.extend_from_slice(crate::snapshots::ROUTES);
     r.extend_from_slice(crate::scenarios::ROUTES);
     r.extend_from_slice(onshi_platform::openapi::ROUTES);
+    r.extend_from_slice(onshi_platform::usage::ROUTES);
     for s in services {
         match s {
             Service::Eligibility => {
@@ -111,6 +113,7 @@ pub struct Host {
     pub eligibility: Option<Arc<Eligibility>>,
     /// Forced outcomes, faults and the journal of this process.
     pub controls: Arc<onshi_platform::control::Controls>,
+    core: Core,
     handle: actix_web::dev::ServerHandle,
     server: JoinHandle<std::io::Result<()>>,
     background: Vec<JoinHandle<()>>,
@@ -168,6 +171,11 @@ impl Host {
             core.config.magic_values,
         )
         .await?;
+        let (usage, pool) = (core.usage.clone(), core.pool.clone());
+        background.push(
+            core.tasks
+                .spawn("usage statistics", move || usage.clone().run(pool.clone())),
+        );
         let pipeline = eligibility.clone().map(|e| {
             Arc::new(Pipeline {
                 handlers: Arc::new(Services {
@@ -181,6 +189,7 @@ impl Host {
                 body_timeout: core.config.body_timeout,
                 default_encoding: core.config.response_encoding,
                 controls: controls.clone(),
+                usage: core.usage.clone(),
             })
         });
         if let (Some(root), Some(pipeline)) = (&core.config.folder_root, &pipeline) {
@@ -237,7 +246,8 @@ impl Host {
                 .configure(crate::snapshots::configure)
                 .configure(crate::scenarios::configure)
                 .app_data(openapi.clone())
-                .configure(onshi_platform::openapi::configure);
+                .configure(onshi_platform::openapi::configure)
+                .configure(onshi_platform::usage::configure);
             if let Some(p) = &pipeline_data {
                 app = app
                     .app_data(p.clone())
@@ -303,6 +313,7 @@ impl Host {
             tls_addr,
             eligibility,
             controls,
+            core,
             handle,
             server,
             background,
@@ -319,6 +330,9 @@ impl Host {
         let _ = self.server.await;
         for b in self.background {
             b.abort();
+        }
+        if let Err(e) = self.core.usage.flush(&self.core.pool).await {
+            tracing::warn!(error = %e, "usage: the last counts were not written");
         }
     }
 }

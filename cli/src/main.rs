@@ -367,6 +367,7 @@ async fn core_on(db: &Database, config: Config) -> anyhow::Result<Core> {
         metrics: Metrics::new(),
         config: Arc::new(config),
         tasks: Default::default(),
+        usage: Default::default(),
     })
 }
 

@@ -174,6 +174,8 @@ pub struct Core {
     pub config: Arc<Config>,
     /// The supervised background tasks of the process.
     pub tasks: crate::supervise::Tasks,
+    /// Usage statistics counted by this process, not yet written.
+    pub usage: Arc<crate::usage::Usage>,
 }
 
 /// The error shape of the JSON APIs (registries, admin): `{"error":{"code","message","details"}}`.

@@ -25,6 +25,7 @@
 //! | [`directory`] | what services may ask the eligibility service about people and facilities |
 //! | [`feed`] | the change-feed protocol between services (publisher lock, consumer batches, NOTIFY) |
 //! | [`http`] | shared HTTP pieces: error shape, health, metrics, clock admin endpoints |
+//! | [`usage`] | usage statistics: confirmations and views by method, facility and month |
 //! | [`versioned`] | the append-only versioned registry (every change a new version) used by insurer and portal |
 //! | [`registry_api`] | the HTTP API of a versioned registry, written once for insurer and portal |
 //! | `testkit` | (feature `testkit`) a fresh database per test on a shared embedded cluster |
@@ -50,6 +51,7 @@ pub mod supervise;
 #[cfg(feature = "testkit")]
 pub mod testkit;
 pub mod transport;
+pub mod usage;
 pub mod versioned;
 
 /// SHA-256 of `bytes` as lowercase hex (file digests, secret digests, migration checksums).

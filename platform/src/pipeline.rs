@@ -28,6 +28,7 @@ use crate::control::journal::Exchange;
 use crate::control::{Controls, DoorFault, Subject};
 use crate::http::Metrics;
 use crate::pki::PeerCert;
+use crate::usage::Method;
 
 /// The door a request came through (a metrics label).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -229,6 +230,8 @@ pub struct Pipeline<H> {
     pub default_encoding: Encoding,
     /// Forced outcomes, faults and the journal.
     pub controls: Arc<Controls>,
+    /// Usage statistics of this process.
+    pub usage: Arc<crate::usage::Usage>,
 }
 
 impl<H> Pipeline<H> {
@@ -351,6 +354,7 @@ impl<H: Handlers> Pipeline<H> {
                 now: now.naive(),
             })
             .await;
+        let counted = usage_of(kind, tree.as_ref().ok());
         let force = match decision.force {
             Some(Force::FileError(key)) => {
                 // Every handler answers a file-level error in its own shape: the forced one travels as the tree.
@@ -390,6 +394,18 @@ impl<H: Handlers> Pipeline<H> {
             .latency
             .with_label_values(&[stem, transport.label()])
             .observe(elapsed.as_secs_f64());
+        if let (Some(f), Some((method, n))) = (facility_code.as_deref(), counted) {
+            if matches!(&*reply.outcome, "answered" | "pdf" | "processed")
+                || (kind == MessageKind::OqsSiquc01 && reply.outcome.starts_with("validity_"))
+            {
+                let month = now.naive().format("%Y%m").to_string();
+                if method == Method::ViewClinical {
+                    self.usage
+                        .record(f, month.clone(), Method::ViewMedication, 1);
+                }
+                self.usage.record(f, month, method, n);
+            }
+        }
         if let Some(id) = journal_id {
             self.controls.journal.record(
                 id,
@@ -427,6 +443,29 @@ impl<H: Handlers> Pipeline<H> {
         );
         reply.unpaired = Some(err.outcome);
         reply
+    }
+}
+
+/// What an answered request of `kind` counts for in the usage statistics, and how many.
+fn usage_of(kind: MessageKind, tree: Option<&Element>) -> Option<(Method, i64)> {
+    match kind {
+        MessageKind::OqsSiquc01 => Some((Method::InsuranceCard, 1)),
+        MessageKind::OqsMuquc01 => {
+            let body = tree?.child("MessageBody")?;
+            let n = body
+                .children_named("QualificationConfirmSearchInfo")
+                .count();
+            Some((Method::Bulk, n as i64))
+        }
+        MessageKind::YzkSiquc01 => {
+            let category = tree?.child("MessageBody")?.value("FileCategory")?;
+            Some(match category.trim() {
+                "3" | "4" => (Method::ViewClinical, 1),
+                _ => (Method::ViewMedication, 1),
+            })
+        }
+        MessageKind::TkkSiquc01 => Some((Method::ViewCheckup, 1)),
+        _ => None,
     }
 }
 

@@ -89,6 +89,7 @@ pub async fn core(migrations: &[Migrations], config: Config) -> Core {
         metrics: Metrics::new(),
         config: Arc::new(config),
         tasks: Default::default(),
+        usage: Default::default(),
     }
 }
 

@@ -464,3 +464,100 @@ async fn every_shipped_scenario_passes_its_check() {
     assert!(failed.is_empty(), "{}", failed.join("\n"));
     s.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn usage_statistics_count_confirmations_and_views_by_method() {
+    let s = TestApp::start().await; // 2026-11-21
+    for i in 0..2 {
+        let r = s
+            .post_file(&format!("OQSsiquc01req_u{i}.xml"), &yamada("u"))
+            .await;
+        assert_eq!(r.status, 200);
+    }
+    s.drop_in_folder(
+        MED,
+        "OQSsiquc01req_uf.xml",
+        &yamada("uf"),
+        "OQSsiquc01res_uf.xml",
+    )
+    .await;
+    // A refused file counts for nothing.
+    s.post_file("OQSsiquc01req_bad.xml", b"<nope/>").await;
+    s.consent_with_pin(MED, "D000000000000001", "1234").await;
+    let yzk = std::fs::read(
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("../seed/demo/requests/YZKsiquc01req_yamada_taro.xml"),
+    )
+    .unwrap();
+    assert_eq!(s.post_file("YZKsiquc01req_y.xml", &yzk).await.status, 200);
+    let bulk = std::fs::read(
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("../seed/demo/requests/OQSmuquc01req_demo_clinic.xml"),
+    )
+    .unwrap();
+    let persons = String::from_utf8_lossy(&bulk)
+        .matches("<QualificationConfirmSearchInfo>")
+        .count();
+    s.post_file("OQSmuquc01req_b.xml", &bulk).await;
+
+    let r = s
+        .as_operator(
+            "GET",
+            "/admin/v1/statistics?by=facility&month=202611",
+            serde_json::Value::Null,
+        )
+        .await;
+    assert_eq!(r.status, 200, "{}", r.text());
+    let j = r.json();
+    let row = j["rows"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|r| r["facility"] == MED)
+        .unwrap()
+        .clone();
+    assert_eq!(row["insurance_card"], 3, "{j}");
+    assert_eq!(row["mynumber_card"], 1);
+    assert_eq!(row["bulk"], persons as i64);
+    assert_eq!(row["mynumber_rate"], 0.25);
+    let r = s
+        .as_operator(
+            "GET",
+            "/admin/v1/statistics?month=202611",
+            serde_json::Value::Null,
+        )
+        .await;
+    let rows = r.json()["rows"].as_array().unwrap().clone();
+    let view = rows
+        .iter()
+        .find(|r| r["method"] == "view_medication")
+        .unwrap();
+    assert_eq!(
+        (
+            view["prefecture"].as_str(),
+            view["facility_type"].as_str(),
+            view["count"].as_i64()
+        ),
+        (Some("13"), Some("medical"), Some(1))
+    );
+    let r = s
+        .as_operator(
+            "GET",
+            "/admin/v1/statistics?by=area&format=csv",
+            serde_json::Value::Null,
+        )
+        .await;
+    assert!(r.header("content-type").unwrap().starts_with("text/csv"));
+    let text = r.text();
+    assert!(text.lines().next().unwrap().contains("prefecture"));
+    assert!(text.contains("insurance_card"));
+    let r = s
+        .as_operator(
+            "GET",
+            "/admin/v1/statistics?month=2026-11",
+            serde_json::Value::Null,
+        )
+        .await;
+    assert_eq!(r.status, 400);
+    s.stop().await;
+}

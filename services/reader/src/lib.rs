@@ -102,6 +102,13 @@ impl Reader {
 
     /// Records metrics for one card-reader flow that produced a face result.
     pub fn observe_face(&self, facility: &str, started: Instant) {
+        let month = self.core.clock.now().format("%Y%m").to_string();
+        self.core.usage.record(
+            facility,
+            month,
+            onshi_platform::usage::Method::MyNumberCard,
+            1,
+        );
         let m = &self.core.metrics;
         let kind = FacilityKind::metric(FacilityKind::of_code(facility));
         m.messages

@@ -1,0 +1,331 @@
+//! Usage statistics like the seed documents' tables: confirmations by method (マイナ保険証 at the card reader, 保険証
+//! data, 一括照会 persons) and views of 薬剤・診療・特定健診 information, per facility and simulated month. Each
+//! process counts in memory (one short lock per answer, no database write on the answer path) and adds its counts
+//! to `usage.counts` every two seconds and at shutdown; the report groups them by facility type and prefecture (the
+//! 医療機関コード's digits) or per facility with its マイナ保険証利用率. JSON and CSV.
+
+use std::collections::HashMap;
+use std::sync::Mutex;
+
+use serde::Serialize;
+use sqlx::PgPool;
+
+use onshi_wire::ids::FacilityKind;
+
+/// What is counted.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum Method {
+    /// A confirmation with a My Number card at the reader (a face result).
+    MyNumberCard,
+    /// A confirmation by insurance-card data (`OQSsiquc01`).
+    InsuranceCard,
+    /// Persons of a bulk pre-check (`OQSmuquc01`).
+    Bulk,
+    /// 薬剤情報 shown (`YZKsiquc01`).
+    ViewMedication,
+    /// 診療情報 shown (`YZKsiquc01`, `FileCategory` 3/4).
+    ViewClinical,
+    /// 特定健診情報 shown (`TKKsiquc01`).
+    ViewCheckup,
+}
+
+impl Method {
+    pub const ALL: &'static [Method] = &[
+        Self::MyNumberCard,
+        Self::InsuranceCard,
+        Self::Bulk,
+        Self::ViewMedication,
+        Self::ViewClinical,
+        Self::ViewCheckup,
+    ];
+
+    pub fn label(self) -> &'static str {
+        match self {
+            Self::MyNumberCard => "mynumber_card",
+            Self::InsuranceCard => "insurance_card",
+            Self::Bulk => "bulk",
+            Self::ViewMedication => "view_medication",
+            Self::ViewClinical => "view_clinical",
+            Self::ViewCheckup => "view_checkup",
+        }
+    }
+}
+
+/// The counts of one process not yet written.
+#[derive(Debug, Default)]
+pub struct Usage {
+    pending: Mutex<HashMap<(String, String, Method), i64>>,
+}
+
+/// The migrations of the `usage` schema.
+pub const MIGRATIONS: crate::db::Migrations = crate::db::Migrations {
+    schema: "usage",
+    steps: &[(
+        "0001_counts",
+        include_str!("../../schema/usage/0001_counts.sql"),
+    )],
+};
+
+impl Usage {
+    /// Counts `n` of `method` for `facility` in simulated month `month` (`YYYYMM`).
+    pub fn record(&self, facility: &str, month: String, method: Method, n: i64) {
+        if n <= 0 || facility.len() != 10 {
+            return;
+        }
+        let mut p = self.pending.lock().expect("usage lock");
+        *p.entry((month, facility.to_string(), method)).or_default() += n;
+    }
+
+    /// Adds the pending counts to `usage.counts` (in one statement); they are kept for the next flush if it fails.
+    pub async fn flush(&self, pool: &PgPool) -> anyhow::Result<usize> {
+        let taken = std::mem::take(&mut *self.pending.lock().expect("usage lock"));
+        if taken.is_empty() {
+            return Ok(0);
+        }
+        let (mut months, mut facilities, mut methods, mut counts) =
+            (vec![], vec![], vec![], vec![]);
+        for ((m, f, k), n) in &taken {
+            months.push(m.clone());
+            facilities.push(f.clone());
+            methods.push(k.label());
+            counts.push(*n);
+        }
+        let written = sqlx::query(
+            "INSERT INTO usage.counts (month, facility, method, count) \
+             SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::bigint[]) \
+             ON CONFLICT (month, facility, method) DO UPDATE SET count = usage.counts.count + excluded.count",
+        )
+        .bind(&months)
+        .bind(&facilities)
+        .bind(&methods)
+        .bind(&counts)
+        .execute(pool)
+        .await;
+        if let Err(e) = written {
+            let mut p = self.pending.lock().expect("usage lock");
+            for (k, n) in taken {
+                *p.entry(k).or_default() += n;
+            }
+            return Err(e.into());
+        }
+        Ok(taken.len())
+    }
+
+    /// Flushes every two seconds until the task is dropped.
+    pub async fn run(self: std::sync::Arc<Self>, pool: PgPool) {
+        loop {
+            tokio::time::sleep(std::time::Duration::from_secs(2)).await;
+            if let Err(e) = self.flush(&pool).await {
+                tracing::warn!(error = %e, "usage: counts not written yet");
+            }
+        }
+    }
+}
+
+/// One row of the report by facility type and prefecture.
+#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
+pub struct Row {
+    pub month: String,
+    pub prefecture: String,
+    pub facility_type: &'static str,
+    pub method: String,
+    pub count: i64,
+}
+
+/// One facility's month: its confirmations by method and its マイナ保険証利用率.
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct FacilityRow {
+    pub month: String,
+    pub facility: String,
+    pub facility_type: &'static str,
+    pub mynumber_card: i64,
+    pub insurance_card: i64,
+    pub bulk: i64,
+    /// マイナ保険証 confirmations ÷ (マイナ保険証 + 保険証) confirmations; `None` without either.
+    pub mynumber_rate: Option<f64>,
+}
+
+async fn rows(
+    pool: &PgPool,
+    month: Option<&str>,
+) -> anyhow::Result<Vec<(String, String, String, i64)>> {
+    Ok(sqlx::query_as(
+        "SELECT month, facility, method, count FROM usage.counts \
+         WHERE $1::text IS NULL OR month = $1 ORDER BY month, facility, method",
+    )
+    .bind(month)
+    .fetch_all(pool)
+    .await?)
+}
+
+/// Counts by month × prefecture × facility type × method.
+pub async fn by_area(pool: &PgPool, month: Option<&str>) -> anyhow::Result<Vec<Row>> {
+    let mut sums: std::collections::BTreeMap<(String, String, &'static str, String), i64> =
+        Default::default();
+    for (m, f, k, n) in rows(pool, month).await? {
+        let kind = FacilityKind::metric(FacilityKind::of_code(&f));
+        *sums.entry((m, f[..2].to_string(), kind, k)).or_default() += n;
+    }
+    Ok(sums
+        .into_iter()
+        .map(|((month, prefecture, facility_type, method), count)| Row {
+            month,
+            prefecture,
+            facility_type,
+            method,
+            count,
+        })
+        .collect())
+}
+
+/// Per facility and month, with the マイナ保険証利用率.
+pub async fn by_facility(pool: &PgPool, month: Option<&str>) -> anyhow::Result<Vec<FacilityRow>> {
+    let mut out: Vec<FacilityRow> = Vec::new();
+    for (m, f, k, n) in rows(pool, month).await? {
+        if out.last().is_none_or(|r| r.month != m || r.facility != f) {
+            out.push(FacilityRow {
+                month: m.clone(),
+                facility_type: FacilityKind::metric(FacilityKind::of_code(&f)),
+                facility: f.clone(),
+                mynumber_card: 0,
+                insurance_card: 0,
+                bulk: 0,
+                mynumber_rate: None,
+            });
+        }
+        let r = out.last_mut().expect("pushed");
+        match k.as_str() {
+            "mynumber_card" => r.mynumber_card += n,
+            "insurance_card" => r.insurance_card += n,
+            "bulk" => r.bulk += n,
+            _ => {}
+        }
+    }
+    for r in &mut out {
+        let total = r.mynumber_card + r.insurance_card;
+        r.mynumber_rate = (total > 0).then(|| r.mynumber_card as f64 / total as f64);
+    }
+    Ok(out)
+}
+
+/// Rows as CSV with a header (values are codes and numbers: nothing to quote).
+pub fn csv<T: Serialize>(rows: &[T]) -> String {
+    let mut out = String::new();
+    for (i, r) in rows.iter().enumerate() {
+        let Ok(serde_json::Value::Object(map)) = serde_json::to_value(r) else {
+            continue;
+        };
+        if i == 0 {
+            out.push_str(&map.keys().cloned().collect::<Vec<_>>().join(","));
+            out.push('\n');
+        }
+        let cells: Vec<String> = map
+            .values()
+            .map(|v| match v {
+                serde_json::Value::String(s) => s.clone(),
+                serde_json::Value::Null => String::new(),
+                other => other.to_string(),
+            })
+            .collect();
+        out.push_str(&cells.join(","));
+        out.push('\n');
+    }
+    out
+}
+
+/// Who may call the statistics route.
+pub const ROUTES: &[crate::roles::RouteAccess] = &[crate::roles::route(
+    "GET",
+    "/admin/v1/statistics",
+    crate::roles::Access::Operator,
+)];
+
+/// `GET /admin/v1/statistics?month=YYYYMM&by=area|facility&format=json|csv` (needs `web::Data<Core>`).
+pub fn configure(cfg: &mut actix_web::web::ServiceConfig) {
+    cfg.route("/admin/v1/statistics", actix_web::web::get().to(statistics));
+}
+
+#[derive(Debug, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Query {
+    month: Option<String>,
+    by: Option<String>,
+    format: Option<String>,
+}
+
+async fn statistics(
+    core: actix_web::web::Data<crate::http::Core>,
+    req: actix_web::HttpRequest,
+) -> Result<actix_web::HttpResponse, crate::http::ApiError> {
+    use crate::http::ApiError;
+    let q = actix_web::web::Query::<Query>::from_query(req.query_string())
+        .map_err(|e| ApiError::bad(format!("query: {e}")))?;
+    if let Some(m) = &q.month {
+        let ok = m.len() == 6
+            && m.bytes().all(|b| b.is_ascii_digit())
+            && (1..=12).contains(&m[4..].parse::<u32>().unwrap_or(0));
+        if !ok {
+            return Err(ApiError::bad("month: YYYYMM"));
+        }
+    }
+    // This process's latest counts first.
+    core.usage.flush(&core.pool).await?;
+    let csv_wanted = match q.format.as_deref() {
+        None | Some("json") => false,
+        Some("csv") => true,
+        Some(other) => return Err(ApiError::bad(format!("format {other:?}: json or csv"))),
+    };
+    let month = q.month.as_deref();
+    let (json, text) = match q.by.as_deref() {
+        None | Some("area") => {
+            let rows = by_area(&core.pool, month).await?;
+            (serde_json::json!({"by": "area", "rows": rows}), csv(&rows))
+        }
+        Some("facility") => {
+            let rows = by_facility(&core.pool, month).await?;
+            (
+                serde_json::json!({"by": "facility", "rows": rows}),
+                csv(&rows),
+            )
+        }
+        Some(other) => return Err(ApiError::bad(format!("by {other:?}: area or facility"))),
+    };
+    Ok(if csv_wanted {
+        actix_web::HttpResponse::Ok()
+            .content_type("text/csv; charset=utf-8")
+            .body(text)
+    } else {
+        actix_web::HttpResponse::Ok().json(json)
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn csv_has_a_header_and_one_line_per_row() {
+        let rows = vec![Row {
+            month: "202611".into(),
+            prefecture: "13".into(),
+            facility_type: "medical",
+            method: "insurance_card".into(),
+            count: 3,
+        }];
+        let text = csv(&rows);
+        assert_eq!(text.lines().count(), 2);
+        assert!(text.lines().next().unwrap().contains("prefecture"));
+        assert!(text.contains("13"));
+    }
+
+    #[test]
+    fn counts_are_kept_per_month_facility_and_method() {
+        let u = Usage::default();
+        u.record("1310112345", "202611".into(), Method::InsuranceCard, 1);
+        u.record("1310112345", "202611".into(), Method::InsuranceCard, 2);
+        u.record("bad", "202611".into(), Method::InsuranceCard, 2);
+        let p = u.pending.lock().unwrap();
+        assert_eq!(p.len(), 1);
+        assert_eq!(p.values().sum::<i64>(), 3);
+    }
+}
