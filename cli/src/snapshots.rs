@@ -1,7 +1,7 @@
 //! Snapshots of a running simulator (`platform::snapshot`), over the admin API (operator role): the doors are paused
 //! while the database is copied or swapped, then every cache of the process is reloaded (the clock, the controls'
-//! rules, the eligibility read model). `reset` restores the `demo` snapshot that `onshi up` takes after loading the
-//! demo population.
+//! rules, the eligibility read model). `reset` restores the `demo` snapshot that `onshi up` takes of the state it
+//! starts with (after loading the demo population).
 
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -110,13 +110,12 @@ pub async fn store(core: &Core) -> Result<Store, SnapshotError> {
     Ok(Store::of(&core.pool, dir, dirs).await?)
 }
 
-/// Takes the `demo` snapshot unless one of this schema version exists (at `onshi up`, before serving).
+/// Takes the `demo` snapshot of the state `onshi up` starts with (the demo population and whatever was loaded
+/// before, e.g. a seeded nation), replacing the previous one, before serving.
 pub async fn ensure_demo(core: &Core) -> anyhow::Result<()> {
     let store = store(core).await?;
-    match store.get(DEMO) {
-        Ok(m) if m.schema_version == version() => return Ok(()),
-        Ok(_) => store.delete(DEMO).await?,
-        Err(_) => {}
+    if store.get(DEMO).is_ok() {
+        store.delete(DEMO).await?;
     }
     let meta = store.save(DEMO, &version(), &core.clock.view().now).await?;
     tracing::info!(

@@ -142,13 +142,46 @@ pub const ROUTES: &[RouteAccess] = &[
     route("GET", "/", Access::Public),
     route("GET", "/openapi.json", Access::Public),
     route("GET", "/docs", Access::Public),
+    route("GET", "/xsd/", Access::Public),
+    route("GET", "/xsd/{name}", Access::Public),
 ];
 
 /// `/`, `/openapi.json` and `/docs` (needs `web::Data<Document>`).
 pub fn configure(cfg: &mut web::ServiceConfig) {
     cfg.route("/", web::get().to(index))
         .route("/openapi.json", web::get().to(openapi))
-        .route("/docs", web::get().to(docs));
+        .route("/docs", web::get().to(docs))
+        .route("/xsd/", web::get().to(xsd_index))
+        .route("/xsd/{name}", web::get().to(xsd));
+}
+
+/// The list of XSDs (`wire/xsd/`, generated from the messages: `onshi_wire::xsd`).
+async fn xsd_index() -> HttpResponse {
+    let mut html = String::from(
+        "<!doctype html><html lang=\"en\"><head><meta charset=\"utf-8\"><title>onshi XSD</title></head><body>\
+         <h1>XML Schemas</h1><p>One per message file, generated from the files the simulator reads and writes. \
+         Validate with <code>xmllint --noout --schema OQSsiquc01req.xsd your-file.xml</code>.</p><ul>",
+    );
+    for (name, _) in onshi_wire::xsd::FILES {
+        html.push_str(&format!("<li><a href=\"/xsd/{name}\">{name}</a></li>"));
+    }
+    html.push_str("</ul></body></html>");
+    HttpResponse::Ok()
+        .content_type("text/html; charset=utf-8")
+        .body(html)
+}
+
+async fn xsd(name: web::Path<String>) -> HttpResponse {
+    match onshi_wire::xsd::FILES
+        .iter()
+        .find(|(n, _)| *n == name.as_str())
+    {
+        Some((_, text)) => HttpResponse::Ok()
+            .content_type("application/xml; charset=utf-8")
+            .body(*text),
+        None => HttpResponse::NotFound().json(json!({"error": {"code": "not_found",
+            "message": format!("no schema {:?}; see /xsd/", name.as_str())}})),
+    }
 }
 
 async fn openapi(doc: web::Data<Document>) -> HttpResponse {

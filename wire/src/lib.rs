@@ -14,6 +14,7 @@
 //! | [`msg`] | one module per message stem (`oqs_siquc01`, `yzk_siquc01`, …) plus shared header/result parts and file names |
 //! | [`record`] | the qualification and facility records that registries publish on their change feeds |
 //! | [`result_codes`] | the data table of result codes and messages (別紙6-1 is not public) |
+//! | [`xsd`] | XML Schemas generated from the files the message modules read and write (`wire/xsd/`) |
 
 pub mod codes;
 pub mod ids;
@@ -21,3 +22,4 @@ pub mod msg;
 pub mod record;
 pub mod result_codes;
 pub mod xml;
+pub mod xsd;

@@ -96,7 +96,10 @@ impl TestApp {
         onshi_portal::ca(&self.core.pool).await.unwrap().cert_pem
     }
 
+    /// Stops the simulator, after checking every XML answer it gave (as its journal kept them) against the
+    /// schema of its message (`wire/xsd/`, with xmllint when installed).
     pub async fn stop(self) {
+        validate_answers(&self.host.controls.journal);
         self.host.stop().await;
     }
 
@@ -310,6 +313,59 @@ pub async fn wait_for(path: &Path) -> Vec<u8> {
         tokio::time::sleep(Duration::from_millis(25)).await;
     }
     panic!("no whole {} after 5 s", path.display());
+}
+
+/// Checks the XML answers of a journal against their message's XSD (the schemas vendors validate with).
+fn validate_answers(journal: &onshi_platform::control::journal::Journal) {
+    use onshi_platform::control::journal::Query;
+    let Ok(entries) = journal.query(&Query {
+        limit: Some(usize::MAX),
+        ..Default::default()
+    }) else {
+        return;
+    };
+    let mut by_type: std::collections::BTreeMap<String, Vec<Vec<u8>>> = Default::default();
+    for e in entries
+        .iter()
+        .filter(|e| e.transport != "webapi" && !e.bodies_cut)
+    {
+        let Some(answer) = &e.answer else { continue };
+        if xml::parse(answer, &Default::default()).is_ok_and(|d| d.root.name == "XmlMsg") {
+            by_type
+                .entry(format!("{}res", e.kind))
+                .or_default()
+                .push(answer.clone());
+        }
+    }
+    if by_type.is_empty()
+        || !crate::documents::tool_available(
+            std::process::Command::new("xmllint").arg("--version"),
+            "xmllint",
+        )
+    {
+        return;
+    }
+    let xsd_dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../wire/xsd");
+    let tmp = tempfile::tempdir().unwrap();
+    for (t, answers) in by_type {
+        let xsd = xsd_dir.join(format!("{t}.xsd"));
+        assert!(
+            xsd.exists(),
+            "{t}: no schema (add the message to the XSD corpus, cli/tests/it/documents.rs)"
+        );
+        let files: Vec<PathBuf> = answers
+            .iter()
+            .enumerate()
+            .map(|(i, b)| {
+                let p = tmp.path().join(format!("{t}_{i}.xml"));
+                std::fs::write(&p, b).unwrap();
+                p
+            })
+            .collect();
+        if let Some(why) = crate::documents::xmllint(&xsd, &files) {
+            panic!("an answer does not match {t}.xsd (the corpus of cli/tests/it/documents.rs lacks this shape):\n{why}");
+        }
+    }
 }
 
 /// The tree of an XML answer.

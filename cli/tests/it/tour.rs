@@ -23,6 +23,7 @@ const EXPECTED: &[&str] = &[
     "9N501000000000011",
     "\"op\":\"register\"",
     "expected",
+    "PASS job_changer",
 ];
 
 fn free_port() -> u16 {
