@@ -75,7 +75,7 @@ struct ServeArgs {
     #[arg(long, env = env::JOURNAL, default_value = "all", value_parser = parse_with(JournalMode::parse, "all, sample:N or off"))]
     journal: JournalMode,
     /// Magic ArbitraryFileIdentifiers (FORCE-…) force answers: on or off.
-    #[arg(long, env = env::MAGIC_VALUES, default_value = "on", value_parser = parse_with(parse_on_off, "on or off"))]
+    #[arg(long, env = env::MAGIC_VALUES, default_value = "on", action = clap::ArgAction::Set, value_parser = parse_with(parse_on_off, "on or off"))]
     magic_values: bool,
     /// The clock of face file names: wall (the machine's time in JST) or simulated.
     #[arg(long, env = env::FACE_NAME_CLOCK, default_value = "wall", value_parser = parse_with(FaceNameClock::parse, "wall or simulated"))]

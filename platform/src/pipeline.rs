@@ -336,20 +336,21 @@ impl<H: Handlers> Pipeline<H> {
                 .is_none()
                 .then(|| header_unreadable(tree)),
         };
-        let facility_code = caller
+        // Kept on the stack (no allocation per request): a 医療機関コード is ten ASCII digits.
+        let code_buf = caller
             .facility
             .as_deref()
             .or_else(|| tree.as_ref().ok().and_then(header_institution))
-            .map(str::to_string);
-        let facility =
-            FacilityKind::metric(facility_code.as_deref().and_then(FacilityKind::of_code));
+            .and_then(|c| <[u8; 10]>::try_from(c.as_bytes()).ok());
+        let facility_code = code_buf.as_ref().and_then(|b| std::str::from_utf8(b).ok());
+        let facility = FacilityKind::metric(facility_code.and_then(FacilityKind::of_code));
         let now = self.clock.now_dt();
         let decision = self
             .controls
             .decide(Subject {
                 kind,
                 transport,
-                facility: facility_code.as_deref(),
+                facility: facility_code,
                 tree: tree.as_ref().ok(),
                 now: now.naive(),
             })
@@ -394,16 +395,14 @@ impl<H: Handlers> Pipeline<H> {
             .latency
             .with_label_values(&[stem, transport.label()])
             .observe(elapsed.as_secs_f64());
-        if let (Some(f), Some((method, n))) = (facility_code.as_deref(), counted) {
+        if let (Some(f), Some((method, n))) = (facility_code, counted) {
             if matches!(&*reply.outcome, "answered" | "pdf" | "processed")
                 || (kind == MessageKind::OqsSiquc01 && reply.outcome.starts_with("validity_"))
             {
-                let month = now.naive().format("%Y%m").to_string();
                 if method == Method::ViewClinical {
-                    self.usage
-                        .record(f, month.clone(), Method::ViewMedication, 1);
+                    self.usage.record(f, now.naive(), Method::ViewMedication, 1);
                 }
-                self.usage.record(f, month, method, n);
+                self.usage.record(f, now.naive(), method, n);
             }
         }
         if let Some(id) = journal_id {
@@ -413,7 +412,7 @@ impl<H: Handlers> Pipeline<H> {
                     at: now.naive().format("%Y-%m-%dT%H:%M:%S").to_string(),
                     transport: transport.label(),
                     kind: stem,
-                    facility: facility_code,
+                    facility: facility_code.map(str::to_string),
                     outcome: &reply.outcome,
                     micros: elapsed.as_micros() as u64,
                     marks: decision.marks,

@@ -51,10 +51,16 @@ impl Method {
     }
 }
 
+/// Shards of the pending counts: the answer path's threads rarely meet on one lock.
+const SHARDS: usize = 16;
+
+/// A count's key: month as `YYYYMM`, the 医療機関コード as a number, what.
+type Key = (u32, u64, Method);
+
 /// The counts of one process not yet written.
 #[derive(Debug, Default)]
 pub struct Usage {
-    pending: Mutex<HashMap<(String, String, Method), i64>>,
+    pending: [Mutex<HashMap<Key, i64>>; SHARDS],
 }
 
 /// The migrations of the `usage` schema.
@@ -67,26 +73,57 @@ pub const MIGRATIONS: crate::db::Migrations = crate::db::Migrations {
 };
 
 impl Usage {
-    /// Counts `n` of `method` for `facility` in simulated month `month` (`YYYYMM`).
-    pub fn record(&self, facility: &str, month: String, method: Method, n: i64) {
-        if n <= 0 || facility.len() != 10 {
+    /// Counts `n` of `method` for `facility` (a 医療機関コード) at simulated time `at` (its month). No allocation.
+    pub fn record(&self, facility: &str, at: chrono::NaiveDateTime, method: Method, n: i64) {
+        use chrono::Datelike;
+        let Some(code) = (facility.len() == 10)
+            .then(|| facility.parse::<u64>().ok())
+            .flatten()
+        else {
+            return;
+        };
+        if n <= 0 {
             return;
         }
-        let mut p = self.pending.lock().expect("usage lock");
-        *p.entry((month, facility.to_string(), method)).or_default() += n;
+        let month = at.year().max(0) as u32 * 100 + at.month();
+        let mut p = self.pending[code as usize % SHARDS]
+            .lock()
+            .expect("usage lock");
+        *p.entry((month, code, method)).or_default() += n;
+    }
+
+    fn take(&self) -> HashMap<Key, i64> {
+        let mut all = HashMap::new();
+        for shard in &self.pending {
+            for (k, n) in std::mem::take(&mut *shard.lock().expect("usage lock")) {
+                *all.entry(k).or_default() += n;
+            }
+        }
+        all
+    }
+
+    fn put_back(&self, counts: HashMap<Key, i64>) {
+        for (k, n) in counts {
+            let mut p = self.pending[k.1 as usize % SHARDS]
+                .lock()
+                .expect("usage lock");
+            *p.entry(k).or_default() += n;
+        }
     }
 
     /// Adds the pending counts to `usage.counts` (in one statement); they are kept for the next flush if it fails.
     pub async fn flush(&self, pool: &PgPool) -> anyhow::Result<usize> {
-        let taken = std::mem::take(&mut *self.pending.lock().expect("usage lock"));
+        let taken = self.take();
         if taken.is_empty() {
             return Ok(0);
         }
-        let (mut months, mut facilities, mut methods, mut counts) =
-            (vec![], vec![], vec![], vec![]);
+        let mut months = Vec::with_capacity(taken.len());
+        let mut facilities = Vec::with_capacity(taken.len());
+        let mut methods = Vec::with_capacity(taken.len());
+        let mut counts = Vec::with_capacity(taken.len());
         for ((m, f, k), n) in &taken {
-            months.push(m.clone());
-            facilities.push(f.clone());
+            months.push(m.to_string());
+            facilities.push(format!("{f:010}"));
             methods.push(k.label());
             counts.push(*n);
         }
@@ -102,11 +139,9 @@ impl Usage {
         .execute(pool)
         .await;
         if let Err(e) = written {
-            let mut p = self.pending.lock().expect("usage lock");
-            for (k, n) in taken {
-                *p.entry(k).or_default() += n;
-            }
-            return Err(e.into());
+            let n = taken.len();
+            self.put_back(taken);
+            return Err(anyhow::Error::new(e).context(format!("{n} counts kept for the next try")));
         }
         Ok(taken.len())
     }
@@ -321,11 +356,30 @@ mod tests {
     #[test]
     fn counts_are_kept_per_month_facility_and_method() {
         let u = Usage::default();
-        u.record("1310112345", "202611".into(), Method::InsuranceCard, 1);
-        u.record("1310112345", "202611".into(), Method::InsuranceCard, 2);
-        u.record("bad", "202611".into(), Method::InsuranceCard, 2);
-        let p = u.pending.lock().unwrap();
-        assert_eq!(p.len(), 1);
-        assert_eq!(p.values().sum::<i64>(), 3);
+        let at = |s| chrono::NaiveDateTime::parse_from_str(s, "%Y-%m-%dT%H:%M:%S").unwrap();
+        u.record(
+            "1310112345",
+            at("2026-11-01T09:00:00"),
+            Method::InsuranceCard,
+            1,
+        );
+        u.record(
+            "1310112345",
+            at("2026-11-30T23:00:00"),
+            Method::InsuranceCard,
+            2,
+        );
+        u.record(
+            "1310112345",
+            at("2026-12-01T00:00:00"),
+            Method::InsuranceCard,
+            1,
+        );
+        u.record("bad", at("2026-11-01T09:00:00"), Method::InsuranceCard, 2);
+        let all = u.take();
+        assert_eq!(all.len(), 2);
+        assert_eq!(all[&(202611, 1310112345, Method::InsuranceCard)], 3);
+        u.put_back(all);
+        assert_eq!(u.take().values().sum::<i64>(), 4);
     }
 }

@@ -329,12 +329,14 @@ fn validate_answers(journal: &onshi_platform::control::journal::Journal) {
         .iter()
         .filter(|e| e.transport != "webapi" && !e.bodies_cut)
     {
-        let Some(answer) = &e.answer else { continue };
-        if xml::parse(answer, &Default::default()).is_ok_and(|d| d.root.name == "XmlMsg") {
+        let Some(answer) = journal.get(e.id).and_then(|f| f.answer) else {
+            continue;
+        };
+        if xml::parse(&answer, &Default::default()).is_ok_and(|d| d.root.name == "XmlMsg") {
             by_type
                 .entry(format!("{}res", e.kind))
                 .or_default()
-                .push(answer.clone());
+                .push(answer);
         }
     }
     if by_type.is_empty()

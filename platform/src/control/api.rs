@@ -158,7 +158,7 @@ async fn clear_journal(controls: web::Data<Arc<Controls>>) -> HttpResponse {
     HttpResponse::NoContent().finish()
 }
 
-fn entry_of(controls: &Controls, raw: &str) -> Result<Arc<super::journal::Entry>, ApiError> {
+fn entry_of(controls: &Controls, raw: &str) -> Result<super::journal::Full, ApiError> {
     let id: u64 = raw
         .parse()
         .map_err(|_| ApiError::bad(format!("{raw:?} is not a journal id")))?;
@@ -175,7 +175,7 @@ async fn journal_entry(
 ) -> Result<HttpResponse, ApiError> {
     let e = entry_of(&controls, &id)?;
     let text = |b: &Option<Vec<u8>>| b.as_deref().map(body_text);
-    let mut v = serde_json::to_value(&*e).map_err(|e| ApiError::Internal(e.into()))?;
+    let mut v = serde_json::to_value(&e.entry).map_err(|e| ApiError::Internal(e.into()))?;
     v["request"] = serde_json::json!(text(&e.request));
     v["answer"] = serde_json::json!(text(&e.answer));
     Ok(HttpResponse::Ok().json(v))

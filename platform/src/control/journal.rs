@@ -1,14 +1,17 @@
 //! The request journal: a bounded ring of the recent exchanges of this process (transport, message kind, facility,
 //! timing, outcome, the controls that acted, and the request and answer bytes), with a query API. Memory is bounded
-//! twice: by the number of entries and by the bytes of the bodies kept (the oldest entries go first). A body larger
-//! than [`MAX_BODY`] is kept cut, and the entry says so with its full length — never silently.
+//! twice: by the number of entries and by the bytes of the bodies kept. The bodies live in one byte ring allocated
+//! once ([`BODY_BUDGET`]); an entry whose bytes were written over leaves with them (the oldest go first). Keeping
+//! them out of the heap matters: per-entry buffers fragmented it and cost the answer path ≈ 3 %
+//! (`docs/PERFORMANCE.md`). A body larger than [`MAX_BODY`] is kept cut, and the entry says so with its full length —
+//! never silently.
 //!
 //! Bodies carry personal data: they are kept only in sandbox mode; in strict mode the journal holds the exchange's
 //! metadata only. Load mode turns it off or samples one exchange in N ([`JournalMode`]).
 
 use std::collections::VecDeque;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::Mutex;
 
 use serde::Serialize;
 
@@ -65,16 +68,18 @@ pub struct Entry {
     /// Whether the bodies were kept (sandbox mode) and whether either was cut at [`MAX_BODY`].
     pub bodies_kept: bool,
     pub bodies_cut: bool,
+    /// Where the kept bodies are in the ring: their first byte in the stream of bytes ever written, and the kept
+    /// lengths of the request and the answer.
     #[serde(skip)]
-    pub request: Option<Vec<u8>>,
-    #[serde(skip)]
-    pub answer: Option<Vec<u8>>,
+    span: (u64, usize, usize),
 }
 
-impl Entry {
-    fn body_len(&self) -> usize {
-        self.request.as_ref().map_or(0, Vec::len) + self.answer.as_ref().map_or(0, Vec::len)
-    }
+/// An entry with its bodies, as kept (`None` in strict mode).
+#[derive(Debug, Clone)]
+pub struct Full {
+    pub entry: Entry,
+    pub request: Option<Vec<u8>>,
+    pub answer: Option<Vec<u8>>,
 }
 
 /// What the pipeline hands the journal for one exchange.
@@ -109,8 +114,36 @@ pub struct Query {
 }
 
 struct Ring {
-    entries: VecDeque<Arc<Entry>>,
-    body_bytes: usize,
+    entries: VecDeque<Entry>,
+    /// The bodies: [`BODY_BUDGET`] bytes, allocated at the first kept body, written round.
+    arena: Vec<u8>,
+    /// Bytes ever written to the arena (the next byte goes to `written % BODY_BUDGET`).
+    written: u64,
+}
+
+impl Ring {
+    fn put(&mut self, bytes: &[u8]) {
+        if self.arena.is_empty() {
+            self.arena = vec![0; BODY_BUDGET];
+        }
+        let at = (self.written % BODY_BUDGET as u64) as usize;
+        let first = bytes.len().min(BODY_BUDGET - at);
+        self.arena[at..at + first].copy_from_slice(&bytes[..first]);
+        self.arena[..bytes.len() - first].copy_from_slice(&bytes[first..]);
+        self.written += bytes.len() as u64;
+    }
+
+    fn read(&self, start: u64, len: usize) -> Option<Vec<u8>> {
+        if self.written - start > BODY_BUDGET as u64 {
+            return None;
+        }
+        let at = (start % BODY_BUDGET as u64) as usize;
+        let first = len.min(BODY_BUDGET - at);
+        let mut out = Vec::with_capacity(len);
+        out.extend_from_slice(&self.arena[at..at + first]);
+        out.extend_from_slice(&self.arena[..len - first]);
+        Some(out)
+    }
 }
 
 /// The journal of one process.
@@ -129,7 +162,8 @@ impl Journal {
             next: AtomicU64::new(0),
             ring: Mutex::new(Ring {
                 entries: VecDeque::new(),
-                body_bytes: 0,
+                arena: Vec::new(),
+                written: 0,
             }),
         }
     }
@@ -138,22 +172,41 @@ impl Journal {
         self.mode
     }
 
-    /// Whether the next exchange is recorded (decided before it runs, so a skipped one costs one atomic add).
+    /// Whether the next exchange is recorded, and its id. Decided before it runs: a skipped exchange touches only
+    /// a counter of its own thread (no shared cache line on the answer path).
     pub fn samples(&self) -> Option<u64> {
         let n = match self.mode {
             JournalMode::Off => return None,
             JournalMode::All => 1,
             JournalMode::Sample(n) => u64::from(n),
         };
-        let seq = self.next.fetch_add(1, Ordering::Relaxed);
-        seq.is_multiple_of(n).then_some(seq + 1)
+        thread_local! {
+            static SEEN: std::cell::Cell<u64> = const { std::cell::Cell::new(0) };
+        }
+        let seen = SEEN.with(|c| {
+            let v = c.get();
+            c.set(v.wrapping_add(1));
+            v
+        });
+        seen.is_multiple_of(n)
+            .then(|| self.next.fetch_add(1, Ordering::Relaxed) + 1)
     }
 
     /// Records an exchange chosen by [`Journal::samples`] under its id.
     pub fn record(&self, id: u64, x: Exchange<'_>) {
-        let cut = |b: &[u8]| b[..b.len().min(MAX_BODY)].to_vec();
         let keep = self.keep_bodies;
-        let entry = Entry {
+        let (req, ans) = (
+            &x.request[..x.request.len().min(MAX_BODY)],
+            &x.answer[..x.answer.len().min(MAX_BODY)],
+        );
+        let mut ring = self.ring.lock().expect("journal lock");
+        let start = ring.written;
+        if keep {
+            ring.put(req);
+            ring.put(ans);
+        }
+        let written = ring.written;
+        ring.entries.push_back(Entry {
             id,
             at: x.at,
             transport: x.transport,
@@ -166,22 +219,25 @@ impl Journal {
             answer_bytes: x.answer.len(),
             bodies_kept: keep,
             bodies_cut: keep && (x.request.len() > MAX_BODY || x.answer.len() > MAX_BODY),
-            request: keep.then(|| cut(x.request)),
-            answer: keep.then(|| cut(x.answer)),
-        };
-        let mut ring = self.ring.lock().expect("journal lock");
-        ring.body_bytes += entry.body_len();
-        ring.entries.push_back(Arc::new(entry));
-        while ring.entries.len() > CAPACITY || ring.body_bytes > BODY_BUDGET {
-            match ring.entries.pop_front() {
-                Some(old) => ring.body_bytes -= old.body_len(),
-                None => break,
-            }
+            span: (
+                start,
+                if keep { req.len() } else { 0 },
+                if keep { ans.len() } else { 0 },
+            ),
+        });
+        // Out go the entries beyond the count, and those whose bytes were just written over.
+        while ring.entries.len() > CAPACITY
+            || ring
+                .entries
+                .front()
+                .is_some_and(|e| e.bodies_kept && written - e.span.0 > BODY_BUDGET as u64)
+        {
+            ring.entries.pop_front();
         }
     }
 
-    /// The entries matching `q`, newest first.
-    pub fn query(&self, q: &Query) -> Result<Vec<Arc<Entry>>, String> {
+    /// The entries matching `q`, newest first (without their bodies).
+    pub fn query(&self, q: &Query) -> Result<Vec<Entry>, String> {
         let since = q
             .since
             .as_deref()
@@ -214,16 +270,27 @@ impl Journal {
             .collect())
     }
 
-    pub fn get(&self, id: u64) -> Option<Arc<Entry>> {
+    /// One entry with its bodies.
+    pub fn get(&self, id: u64) -> Option<Full> {
         let ring = self.ring.lock().expect("journal lock");
-        ring.entries.iter().find(|e| e.id == id).cloned()
+        let e = ring.entries.iter().find(|e| e.id == id)?.clone();
+        let (start, req, ans) = e.span;
+        let (request, answer) = if e.bodies_kept {
+            (ring.read(start, req), ring.read(start + req as u64, ans))
+        } else {
+            (None, None)
+        };
+        Some(Full {
+            entry: e,
+            request,
+            answer,
+        })
     }
 
     /// Forgets every entry.
     pub fn clear(&self) {
         let mut ring = self.ring.lock().expect("journal lock");
         ring.entries.clear();
-        ring.body_bytes = 0;
     }
 }
 
@@ -248,8 +315,9 @@ mod tests {
     #[test]
     fn sampling_keeps_one_in_n() {
         let j = Journal::new(JournalMode::Sample(10), true);
-        let kept = (0..100).filter(|_| j.samples().is_some()).count();
-        assert_eq!(kept, 10);
+        let kept: Vec<u64> = (0..100).filter_map(|_| j.samples()).collect();
+        assert_eq!(kept.len(), 10);
+        assert_eq!(kept, (1..=10).collect::<Vec<_>>(), "ids follow each other");
         assert!(Journal::new(JournalMode::Off, true).samples().is_none());
         assert_eq!(JournalMode::parse("sample:1"), Some(JournalMode::All));
         assert_eq!(JournalMode::parse("sample:0"), None);
@@ -275,17 +343,29 @@ mod tests {
             .len(),
             CAPACITY
         );
-        let big = vec![b'x'; MAX_BODY + 1];
+        let big: Vec<u8> = (0..MAX_BODY + 1).map(|i| (i % 251) as u8).collect();
+        let mut last = 0;
         for _ in 0..(BODY_BUDGET / MAX_BODY) + 5 {
-            let id = j.samples().unwrap();
-            j.record(id, x("OQSmuquc01", &big));
+            last = j.samples().unwrap();
+            j.record(last, x("OQSmuquc01", &big));
         }
-        let ring = j.ring.lock().unwrap();
-        assert!(ring.body_bytes <= BODY_BUDGET);
-        let last = ring.entries.back().unwrap();
-        assert!(last.bodies_cut);
-        assert_eq!(last.request_bytes, MAX_BODY + 1);
-        assert_eq!(last.request.as_ref().unwrap().len(), MAX_BODY);
+        // Every entry still kept has its whole (cut) bodies, across the ring's wrap; the oldest are gone.
+        let kept = j
+            .query(&Query {
+                limit: Some(usize::MAX),
+                ..Default::default()
+            })
+            .unwrap();
+        assert!(kept.len() < BODY_BUDGET / MAX_BODY);
+        for e in &kept {
+            let full = j.get(e.id).unwrap();
+            assert_eq!(full.request.unwrap(), big[..MAX_BODY]);
+            assert_eq!(full.answer.unwrap(), big[..MAX_BODY]);
+        }
+        let e = j.get(last).unwrap().entry;
+        assert!(e.bodies_cut);
+        assert_eq!(e.request_bytes, MAX_BODY + 1);
+        assert_eq!(j.ring.lock().unwrap().arena.len(), BODY_BUDGET);
     }
 
     #[test]
@@ -301,7 +381,11 @@ mod tests {
         };
         let found = j.query(&q).unwrap();
         assert_eq!(found.iter().map(|e| e.id).collect::<Vec<_>>(), vec![3, 1]);
-        assert!(found[0].request.is_none() && !found[0].bodies_kept);
+        assert!(j.get(3).unwrap().request.is_none() && !found[0].bodies_kept);
+        assert!(
+            j.ring.lock().unwrap().arena.is_empty(),
+            "nothing allocated for bodies"
+        );
         let after = Query {
             after: Some(2),
             ..Default::default()

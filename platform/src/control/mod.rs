@@ -218,6 +218,18 @@ pub struct Rules {
     pub faults: Vec<FaultRule>,
 }
 
+impl Rules {
+    fn any(&self) -> bool {
+        !self.forced.is_empty() || !self.faults.is_empty()
+    }
+}
+
+/// Makes `rules` the ones applied, and says whether there are any.
+fn install(slot: &RwLock<Arc<Rules>>, armed: &std::sync::atomic::AtomicBool, rules: Rules) {
+    armed.store(rules.any(), std::sync::atomic::Ordering::SeqCst);
+    *slot.write().expect("rules lock") = Arc::new(rules);
+}
+
 /// What a door does instead of answering.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum DoorFault {
@@ -261,6 +273,8 @@ pub struct Controls {
     metrics: Metrics,
     /// Set while a snapshot is saved or restored: requests are answered 503 and folders are not scanned.
     paused: std::sync::atomic::AtomicBool,
+    /// Whether any rule is stored (read by every request without touching the rules' lock).
+    armed: Arc<std::sync::atomic::AtomicBool>,
 }
 
 /// Holds the doors paused until dropped ([`Controls::pause`]).
@@ -284,17 +298,19 @@ impl Controls {
         magic: bool,
     ) -> anyhow::Result<Arc<Self>> {
         let listener = crate::db::listen(pool, CHANNEL).await;
-        let rules = Arc::new(RwLock::new(Arc::new(load(pool).await?)));
-        let weak = Arc::downgrade(&rules);
+        let first = load(pool).await?;
+        let armed = Arc::new(std::sync::atomic::AtomicBool::new(first.any()));
+        let rules = Arc::new(RwLock::new(Arc::new(first)));
+        let (weak, flag) = (Arc::downgrade(&rules), Arc::downgrade(&armed));
         let p = pool.clone();
         crate::db::follow(listener, move || {
-            let (weak, p) = (weak.clone(), p.clone());
+            let (weak, flag, p) = (weak.clone(), flag.clone(), p.clone());
             async move {
-                let Some(rules) = weak.upgrade() else {
+                let (Some(rules), Some(flag)) = (weak.upgrade(), flag.upgrade()) else {
                     return false;
                 };
                 match load(&p).await {
-                    Ok(r) => *rules.write().expect("rules lock") = Arc::new(r),
+                    Ok(r) => install(&rules, &flag, r),
                     Err(e) => tracing::debug!(error = %e, "controls: reload failed"),
                 }
                 true
@@ -308,6 +324,7 @@ impl Controls {
             draws: Draws::default(),
             metrics,
             paused: Default::default(),
+            armed,
         }))
     }
 
@@ -323,8 +340,7 @@ impl Controls {
 
     /// Reloads the rules now (after a snapshot is restored).
     pub async fn reload(&self) -> anyhow::Result<()> {
-        let rules = load(&self.pool).await?;
-        *self.rules.write().expect("rules lock") = Arc::new(rules);
+        install(&self.rules, &self.armed, load(&self.pool).await?);
         Ok(())
     }
 
@@ -366,10 +382,12 @@ impl Controls {
             d.marks.push("paused".into());
             return d;
         }
-        let rules = self.rules();
-        if rules.faults.is_empty() && rules.forced.is_empty() && !self.magic {
+        if !self.armed.load(std::sync::atomic::Ordering::Relaxed) {
+            // No rule: only a magic value can act (no shared state touched).
+            self.apply_magic(&s, &mut d);
             return d;
         }
+        let rules = self.rules();
         for r in &rules.faults {
             if !r.covers(s.transport, s.kind, s.facility, s.now)
                 || (r.probability < 1.0 && self.draws.uniform() >= r.probability)
@@ -424,16 +442,22 @@ impl Controls {
                 }
             }
         }
-        if let Some(f) = self
+        self.apply_magic(&s, &mut d);
+        d
+    }
+
+    /// The answer a magic `ArbitraryFileIdentifier` asks for, when magic values are on.
+    fn apply_magic(&self, s: &Subject<'_>, d: &mut Decision) {
+        let Some(f) = self
             .magic
             .then(|| s.tree.and_then(|t| forced::magic(t, s.kind)))
             .flatten()
-        {
-            d.marks.push(format!("magic:{}", f.name()));
-            self.count("forced", "magic");
-            d.force = Some(f);
-        }
-        d
+        else {
+            return;
+        };
+        d.marks.push(format!("magic:{}", f.name()));
+        self.count("forced", "magic");
+        d.force = Some(f);
     }
 
     /// Takes the next answer of a rule (atomically across processes): its 0-based index, or `None` when another

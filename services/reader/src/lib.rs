@@ -102,10 +102,9 @@ impl Reader {
 
     /// Records metrics for one card-reader flow that produced a face result.
     pub fn observe_face(&self, facility: &str, started: Instant) {
-        let month = self.core.clock.now().format("%Y%m").to_string();
         self.core.usage.record(
             facility,
-            month,
+            self.core.clock.now(),
             onshi_platform::usage::Method::MyNumberCard,
             1,
         );
