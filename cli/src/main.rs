@@ -175,6 +175,19 @@ enum Command {
         #[command(subcommand)]
         action: ScenarioAction,
     },
+    /// Usage statistics: confirmations by method and views, by area (prefecture × facility type) or per facility
+    /// with the マイナ保険証利用率 (the running onshi's latest counts are written every 2 s).
+    Statistics {
+        /// Only this simulated month (YYYYMM).
+        #[arg(long)]
+        month: Option<String>,
+        /// area or facility.
+        #[arg(long, default_value = "area")]
+        by: String,
+        /// CSV instead of JSON.
+        #[arg(long)]
+        csv: bool,
+    },
     /// The request journal of the running onshi of this home, newest first.
     Journal {
         /// Only this facility (医療機関コード).
@@ -663,6 +676,9 @@ async fn main() -> anyhow::Result<()> {
         Command::Forced { action } => one_off(&home, |core| rules(core, action, false)).await,
         Command::Fault { action } => one_off(&home, |core| rules(core, action, true)).await,
         Command::Scenario { action } => scenario(&home, action).await,
+        Command::Statistics { month, by, csv } => {
+            one_off(&home, |core| statistics(core, month, by, csv)).await
+        }
         Command::Journal {
             facility,
             kind,
@@ -891,6 +907,43 @@ async fn scenario(home: &std::path::Path, action: ScenarioAction) -> anyhow::Res
             Ok(())
         }
     }
+}
+
+/// `onshi statistics`: the usage statistics in the database.
+async fn statistics(
+    core: Core,
+    month: Option<String>,
+    by: String,
+    csv: bool,
+) -> anyhow::Result<()> {
+    use onshi_platform::usage;
+    if let Some(m) = &month {
+        if m.len() != 6 || !m.bytes().all(|b| b.is_ascii_digit()) {
+            bail!("--month: YYYYMM");
+        }
+    }
+    let month = month.as_deref();
+    let out = match by.as_str() {
+        "area" => {
+            let rows = usage::by_area(&core.pool, month).await?;
+            if csv {
+                usage::csv(&rows)
+            } else {
+                serde_json::to_string_pretty(&rows)?
+            }
+        }
+        "facility" => {
+            let rows = usage::by_facility(&core.pool, month).await?;
+            if csv {
+                usage::csv(&rows)
+            } else {
+                serde_json::to_string_pretty(&rows)?
+            }
+        }
+        other => bail!("--by {other:?}: area or facility"),
+    };
+    println!("{}", out.trim_end());
+    Ok(())
 }
 
 /// `onshi journal`: the running onshi's journal.
