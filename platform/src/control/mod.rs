@@ -603,15 +603,22 @@ pub async fn add_forced(
     Ok(ForcedRule { id, ..rule })
 }
 
-/// Removes one forced rule, or every one (`None`); returns how many.
-pub async fn remove_forced(pool: &PgPool, id: Option<i64>) -> anyhow::Result<u64> {
-    let n = sqlx::query("DELETE FROM control.forced WHERE $1::bigint IS NULL OR id = $1")
-        .bind(id)
-        .execute(pool)
-        .await?
-        .rows_affected();
+/// Removes rule `id`, or every rule (`None`), of `table`; returns how many.
+async fn remove(pool: &PgPool, table: &str, id: Option<i64>) -> anyhow::Result<u64> {
+    let n = sqlx::query(&format!(
+        "DELETE FROM control.{table} WHERE $1::bigint IS NULL OR id = $1"
+    ))
+    .bind(id)
+    .execute(pool)
+    .await?
+    .rows_affected();
     notify(pool).await?;
     Ok(n)
+}
+
+/// Removes one forced rule, or every one (`None`); returns how many.
+pub async fn remove_forced(pool: &PgPool, id: Option<i64>) -> anyhow::Result<u64> {
+    remove(pool, "forced", id).await
 }
 
 /// Stores a fault rule (or replaces rule `id`); returns it with its id. `None` when `id` does not exist.
@@ -647,13 +654,7 @@ pub async fn put_fault(
 
 /// Removes one fault rule, or every one (`None`); returns how many.
 pub async fn remove_fault(pool: &PgPool, id: Option<i64>) -> anyhow::Result<u64> {
-    let n = sqlx::query("DELETE FROM control.faults WHERE $1::bigint IS NULL OR id = $1")
-        .bind(id)
-        .execute(pool)
-        .await?
-        .rows_affected();
-    notify(pool).await?;
-    Ok(n)
+    remove(pool, "faults", id).await
 }
 
 /// Every rule stored now (read from the database, not a process's cache).
