@@ -561,3 +561,38 @@ async fn usage_statistics_count_confirmations_and_views_by_method() {
     assert_eq!(r.status, 400);
     s.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_forced_rule_reaches_the_card_readers_face_result() {
+    let s = TestApp::start().await;
+    let (status, j) = operator(
+        &s,
+        "POST",
+        "/admin/v1/forced",
+        serde_json::json!({"facility": MED, "kind": "OQSsiquc01", "person": "1", "answer": "validity:3"}),
+    )
+    .await;
+    assert_eq!(status, 201, "{j}");
+    assert_eq!(face_validity(&s).await.as_deref(), Some("3"), "forced");
+    assert_eq!(
+        face_validity(&s).await.as_deref(),
+        Some("1"),
+        "then the real answer"
+    );
+    s.stop().await;
+}
+
+/// 山田 太郎's card-reader flow at the clinic; the validity of the face result written.
+async fn face_validity(s: &TestApp) -> Option<String> {
+    let how = serde_json::json!({"method": "face", "match": true});
+    let id = s.place_and_identify(MED, "D000000000000001", how).await;
+    let (status, j) = s
+        .consent(MED, &id, serde_json::json!({"medication": true}))
+        .await;
+    assert_eq!(status, 200, "{j}");
+    let file = s
+        .folder(MED)
+        .join("face")
+        .join(j["face_file"].as_str().unwrap());
+    validity(&wait_for(&file).await)
+}

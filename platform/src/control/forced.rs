@@ -82,6 +82,32 @@ impl Force {
     }
 }
 
+/// Gives the answered person of an `OQSsiquc01res` (a query's answer or a card reader's face result) the answer
+/// forced: a validity (4 without results) or a person-level error. A file-level error has no person to change.
+pub fn apply(resp: &mut onshi_wire::msg::oqs_siquc01::Response, f: Force) {
+    use onshi_wire::codes::ProcessingResultStatus;
+    let Some(body) = resp.body.as_mut().filter(|_| resp.header.error.is_none()) else {
+        return;
+    };
+    match f {
+        Force::Validity(v) => {
+            body.status = ProcessingResultStatus::Normal;
+            body.validity = Some(v);
+            if v == QualificationValidity::NotFound {
+                body.results.clear();
+                body.code = None;
+            }
+        }
+        Force::PersonError(key) => {
+            body.status = ProcessingResultStatus::Error;
+            body.code = Some(onshi_wire::result_codes::outcome(key, "forced"));
+            body.validity = None;
+            body.results.clear();
+        }
+        Force::Pass | Force::FileError(_) | Force::Processing => {}
+    }
+}
+
 /// The prefix of a magic `ArbitraryFileIdentifier`.
 pub const MAGIC_PREFIX: &str = "FORCE-";
 

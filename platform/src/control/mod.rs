@@ -428,7 +428,7 @@ impl Controls {
             .iter()
             .filter(|r| r.covers(s.kind, s.facility, s.tree))
         {
-            match self.consume(r).await {
+            match consume(&self.pool, r).await {
                 Ok(Some(n)) => {
                     let f = r.step(n);
                     d.marks.push(format!("forced:{}#{}", f.name(), r.id));
@@ -459,24 +459,49 @@ impl Controls {
         self.count("forced", "magic");
         d.force = Some(f);
     }
+}
 
-    /// Takes the next answer of a rule (atomically across processes): its 0-based index, or `None` when another
-    /// process took the last one. The rule is removed with its last answer.
-    async fn consume(&self, r: &ForcedRule) -> anyhow::Result<Option<i32>> {
-        let used: Option<(i32, i32)> = sqlx::query_as(
-            "UPDATE control.forced SET used = used + 1 WHERE id = $1 AND used < total RETURNING used, total",
-        )
-        .bind(r.id)
-        .fetch_optional(&self.pool)
-        .await?;
-        let Some((used, total)) = used else {
-            return Ok(None);
-        };
-        if used >= total {
-            remove_forced(&self.pool, Some(r.id)).await?;
-        }
-        Ok(Some(used - 1))
+/// Takes the next answer of a rule (atomically across processes): its 0-based index, or `None` when another
+/// process took the last one. The rule is removed with its last answer.
+async fn consume(pool: &PgPool, r: &ForcedRule) -> anyhow::Result<Option<i32>> {
+    let used: Option<(i32, i32)> = sqlx::query_as(
+        "UPDATE control.forced SET used = used + 1 WHERE id = $1 AND used < total RETURNING used, total",
+    )
+    .bind(r.id)
+    .fetch_optional(pool)
+    .await?;
+    let Some((used, total)) = used else {
+        return Ok(None);
+    };
+    if used >= total {
+        remove_forced(pool, Some(r.id)).await?;
     }
+    Ok(Some(used - 1))
+}
+
+/// The answer forced on a card reader's face result (an `OQSsiquc01res` with `ReferenceClassification` 1) of
+/// `facility` for the insured `person` (an `InsuredIdentificationNumber`): the next answer of the first operator rule
+/// for `OQSsiquc01` (or any kind) whose steps are all validities, person-level errors or `pass`. Read from the
+/// database at each face result (a card-reader flow is several calls: no cache needed).
+pub async fn take_for_face(
+    pool: &PgPool,
+    facility: &str,
+    person: Option<&str>,
+) -> anyhow::Result<Option<(Force, String)>> {
+    let rules = load(pool).await?;
+    let face = |f: &Force| matches!(f, Force::Pass | Force::Validity(_) | Force::PersonError(_));
+    for r in rules.forced.iter().filter(|r| {
+        r.kind.is_none_or(|k| k == MessageKind::OqsSiquc01)
+            && r.facility.as_deref().is_none_or(|f| f == facility)
+            && r.person.as_deref().is_none_or(|p| Some(p) == person)
+            && r.steps.iter().all(|(f, _)| face(f))
+    }) {
+        if let Some(n) = consume(pool, r).await? {
+            let f = r.step(n);
+            return Ok(Some((f, format!("forced:{}#{}", f.name(), r.id))));
+        }
+    }
+    Ok(None)
 }
 
 async fn load(pool: &PgPool) -> anyhow::Result<Rules> {

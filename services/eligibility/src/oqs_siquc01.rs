@@ -5,7 +5,7 @@
 use std::borrow::Cow;
 
 use onshi_platform::config::Config;
-use onshi_platform::control::forced::Force;
+use onshi_platform::control::forced;
 use onshi_platform::pipeline::{Reply, Request};
 use onshi_wire::codes::{
     LimitConsent, ProcessingResultStatus, QualificationValidity, ReferenceClassification,
@@ -36,35 +36,10 @@ pub fn answer(e: &Eligibility, req: Request) -> Reply {
         )
     };
     if let Some(f) = req.force {
-        force(&mut resp, f);
+        forced::apply(&mut resp, f);
     }
     let body = resp.write(req.form().output(resp.header.encoding));
     Reply::new(body, outcome_label(&resp))
-}
-
-/// Gives an answered person the answer the simulator controls force (`platform::control`): a validity (4 without
-/// results) or a person-level error. A file-level error has no person to change.
-pub fn force(resp: &mut Response, f: Force) {
-    let Some(body) = resp.body.as_mut().filter(|_| resp.header.error.is_none()) else {
-        return;
-    };
-    match f {
-        Force::Validity(v) => {
-            body.status = ProcessingResultStatus::Normal;
-            body.validity = Some(v);
-            if v == QualificationValidity::NotFound {
-                body.results.clear();
-                body.code = None;
-            }
-        }
-        Force::PersonError(key) => {
-            body.status = ProcessingResultStatus::Error;
-            body.code = Some(outcome(key, "forced"));
-            body.validity = None;
-            body.results.clear();
-        }
-        Force::Pass | Force::FileError(_) | Force::Processing => {}
-    }
 }
 
 /// The metrics label of an answer (codes only; never personal data).

@@ -487,7 +487,7 @@ async fn consent(
             None
         });
     let today = now.date();
-    let resp = faces::response(Face {
+    let mut resp = faces::response(Face {
         facility: &code,
         encoding: r.eligibility.facility(&code, None, today).0,
         qualification: r.eligibility.current_qualification(&person, today),
@@ -498,6 +498,7 @@ async fn consent(
         until,
         unregistered: false,
     });
+    force_face(&r, &code, &mut resp).await;
     let (seq, file, xml) = r.publish_face(&code, &resp, now);
     r.observe_face(&code, started);
     HttpResponse::Ok().json(serde_json::json!({"seq": seq, "face_file": file, "xml": xml}))
@@ -551,4 +552,28 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
             .route("/{code}/sessions/{id}/consent", web::post().to(consent))
             .route("/{code}/face", web::get().to(faces)),
     );
+}
+
+/// Gives the face result the answer an operator's forced rule holds for it, if any (`platform::control`).
+async fn force_face(r: &Reader, code: &str, resp: &mut onshi_wire::msg::oqs_siquc01::Response) {
+    let number = resp
+        .body
+        .as_ref()
+        .and_then(|b| b.results.first())
+        .map(|q| q.number.clone());
+    match onshi_platform::control::take_for_face(&r.core.pool, code, number.as_deref()).await {
+        Ok(Some((f, mark))) => {
+            onshi_platform::control::forced::apply(resp, f);
+            r.core
+                .metrics
+                .controls
+                .with_label_values(&["forced", "operator"])
+                .inc();
+            tracing::info!(facility = code, %mark, "card reader: face result forced");
+        }
+        Ok(None) => {}
+        Err(e) => {
+            tracing::warn!(error = %e, "card reader: forced rules unreadable; the face result is not forced")
+        }
+    }
 }
