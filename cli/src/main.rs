@@ -477,7 +477,11 @@ fn print_banner(
         "  clock           {url}/admin/v1/clock   now {}",
         core.clock.view().now
     );
-    println!("  health, metrics {url}/health  {url}/metrics");
+    println!("  health, metrics {url}/healthz  {url}/readyz  {url}/metrics");
+    println!("  API, schemas    {url}/docs  {url}/openapi.json  {url}/xsd/");
+    println!(
+        "  controls        onshi scenario list · onshi snapshot save NAME · onshi journal · {url}/admin/v1/magic"
+    );
     println!("  database        {}", db.description);
     if demo {
         println!();
