@@ -596,3 +596,29 @@ async fn face_validity(s: &TestApp) -> Option<String> {
         .join(j["face_file"].as_str().unwrap());
     validity(&wait_for(&file).await)
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_delayed_folder_answer_appears_later_and_the_request_is_taken_at_once() {
+    let s = TestApp::start().await;
+    let (status, j) = operator(
+        &s,
+        "POST",
+        "/admin/v1/faults",
+        serde_json::json!({"transport": "folder", "action": {"delay": {"ms": 800}}}),
+    )
+    .await;
+    assert_eq!(status, 201, "{j}");
+    applied(&s, 0, 1).await;
+    let dir = s.folder(MED);
+    let started = Instant::now();
+    std::fs::write(dir.join("req/OQSsiquc01req_late.xml"), yamada("late")).unwrap();
+    let body = wait_for(&dir.join("res/OQSsiquc01res_late.xml")).await;
+    assert!(
+        started.elapsed() >= Duration::from_millis(800),
+        "{:?}",
+        started.elapsed()
+    );
+    assert!(!dir.join("req/OQSsiquc01req_late.xml").exists());
+    assert_eq!(validity(&body).as_deref(), Some("1"));
+    s.stop().await;
+}

@@ -99,3 +99,62 @@ async fn the_embedded_postgresql_wants_its_password() {
         assert!(c.connect().await.is_err(), "{wrong} was let in");
     }
 }
+
+/// Runs `onshi up --no-demo` with a log format until it answers, stops it, and returns what it logged.
+async fn logged(format: Option<&str>) -> String {
+    let home = tempfile::tempdir().unwrap();
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let log = home.path().join("stderr.log");
+    let mut c = onshi(home.path());
+    c.args(["up", "--no-demo", "--tls-bind", "off", "--bind"])
+        .arg(format!("127.0.0.1:{port}"))
+        .env("DATABASE_URL", testkit::fresh_database_url().await)
+        .env("ONSHI_LOG", "info")
+        .stdout(Stdio::null())
+        .stderr(std::fs::File::create(&log).unwrap());
+    if let Some(f) = format {
+        c.env("ONSHI_LOG_FORMAT", f);
+    }
+    let mut child = c.spawn().unwrap();
+    let addr = format!("127.0.0.1:{port}");
+    for _ in 0..200 {
+        if std::net::TcpStream::connect(&addr).is_ok()
+            && testkit::http::get(&addr, "/healthz").await.status == 200
+        {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    // SAFETY: kill(2) on our own child's pid.
+    unsafe { libc::kill(child.id() as i32, libc::SIGINT) };
+    child.wait().unwrap();
+    std::fs::read_to_string(&log).unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn logs_have_no_colour_codes_off_a_terminal_and_can_be_json() {
+    let text = logged(None).await;
+    assert!(text.contains("INFO"), "{text}");
+    assert!(
+        !text.contains('\u{1b}'),
+        "colour codes in a log file:\n{text}"
+    );
+    let json = logged(Some("json")).await;
+    let lines: Vec<&str> = json.lines().filter(|l| !l.trim().is_empty()).collect();
+    assert!(lines.len() >= 2, "{json}");
+    for l in lines {
+        let v: serde_json::Value = serde_json::from_str(l).unwrap_or_else(|e| panic!("{e}: {l}"));
+        assert!(v["level"].is_string() && v["fields"].is_object(), "{l}");
+    }
+    let out = Command::new(env!("CARGO_BIN_EXE_onshi"))
+        .arg("clock")
+        .env("ONSHI_LOG_FORMAT", "xml")
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("use text or json"));
+}
