@@ -88,6 +88,7 @@ pub fn routes(services: &[Service]) -> Vec<RouteAccess> {
     r.extend_from_slice(crate::scenarios::ROUTES);
     r.extend_from_slice(onshi_platform::openapi::ROUTES);
     r.extend_from_slice(onshi_platform::usage::ROUTES);
+    r.extend_from_slice(crate::web::ROUTES);
     for s in services {
         match s {
             Service::Eligibility => {
@@ -256,7 +257,8 @@ impl Host {
                 .configure(crate::scenarios::configure)
                 .app_data(openapi.clone())
                 .configure(onshi_platform::openapi::configure)
-                .configure(onshi_platform::usage::configure);
+                .configure(onshi_platform::usage::configure)
+                .configure(crate::web::configure);
             if let Some(e) = &elig_data {
                 app = app
                     .app_data(e.clone())

@@ -7,6 +7,7 @@
 //! | [`dispatch`] | the dispatcher: one `match` from each message kind to its handler module |
 //! | [`snapshots`] | snapshots and reset of a running simulator (admin API) |
 //! | [`scenarios`] | named training and test scenarios: the stage (server side) and the steps checked (client side) |
+//! | [`web`] | the web view served at `/` (`cli/web/`): the operator console |
 //! | [`remote`] | the admin API of the simulator running from a home, for the CLI |
 //!
 //! `main.rs` holds the commands (`up`, `serve`, `migrate`, `demo`, `clock`, `snapshot`, `forced`, `fault`, `journal`, …).
@@ -17,3 +18,4 @@ pub mod host;
 pub mod remote;
 pub mod scenarios;
 pub mod snapshots;
+pub mod web;

@@ -1,7 +1,7 @@
 //! The OpenAPI 3.1 document of a process, generated from its route tables (every route declares method, path and
 //! role once, `platform::roles`): paths with their parameters, the role as a security requirement, the request body's
-//! media type, and the error shape every JSON route shares. Served at `/openapi.json`, browsable at `/docs`, and
-//! linked from `/`.
+//! media type, and the error shape every JSON route shares. Served at `/openapi.json`, browsable at `/docs` (linked
+//! from the console at `/`).
 
 use actix_web::{web, HttpResponse};
 use serde_json::{json, Map, Value};
@@ -139,17 +139,15 @@ pub fn document(routes: &[RouteAccess], version: &str) -> Value {
 
 /// Who may call the document routes.
 pub const ROUTES: &[RouteAccess] = &[
-    route("GET", "/", Access::Public),
     route("GET", "/openapi.json", Access::Public),
     route("GET", "/docs", Access::Public),
     route("GET", "/xsd/", Access::Public),
     route("GET", "/xsd/{name}", Access::Public),
 ];
 
-/// `/`, `/openapi.json` and `/docs` (needs `web::Data<Document>`).
+/// `/openapi.json`, `/docs` and `/xsd/` (needs `web::Data<Document>`).
 pub fn configure(cfg: &mut web::ServiceConfig) {
-    cfg.route("/", web::get().to(index))
-        .route("/openapi.json", web::get().to(openapi))
+    cfg.route("/openapi.json", web::get().to(openapi))
         .route("/docs", web::get().to(docs))
         .route("/xsd/", web::get().to(xsd_index))
         .route("/xsd/{name}", web::get().to(xsd));
@@ -190,28 +188,11 @@ async fn openapi(doc: web::Data<Document>) -> HttpResponse {
         .body(doc.0.clone())
 }
 
-async fn index() -> HttpResponse {
-    HttpResponse::Ok()
-        .content_type("text/html; charset=utf-8")
-        .body(INDEX)
-}
-
 async fn docs() -> HttpResponse {
     HttpResponse::Ok()
         .content_type("text/html; charset=utf-8")
         .body(DOCS)
 }
-
-const INDEX: &str = r#"<!doctype html><html lang="ja"><head><meta charset="utf-8"><title>onshi</title>
-<meta name="viewport" content="width=device-width, initial-scale=1"></head><body style="font-family:sans-serif;max-width:48em;margin:2em auto">
-<h1>onshi</h1><p>オンライン資格確認等システムのシミュレーター — a simulator of Japan's Online Qualification Confirmation System.</p>
-<ul>
-<li><a href="/docs">API (OpenAPI, browsable)</a> · <a href="/openapi.json">openapi.json</a></li>
-<li><a href="/xsd/">XSD of every XML message</a></li>
-<li><a href="/healthz">/healthz</a> · <a href="/readyz">/readyz</a> · <a href="/metrics">/metrics</a></li>
-<li><a href="/admin/v1/clock">the simulated clock</a> · <a href="/admin/v1/scenarios">scenarios</a> · <a href="/admin/v1/magic">magic values</a></li>
-<li><a href="/codes">code tables (OQSCD)</a></li>
-</ul></body></html>"#;
 
 const DOCS: &str = r#"<!doctype html><html lang="en"><head><meta charset="utf-8"><title>onshi API</title>
 <meta name="viewport" content="width=device-width, initial-scale=1">

@@ -2,6 +2,7 @@
 //! simulator started in-process through [`app::TestApp`] and driven through its public doors.
 
 mod app;
+mod browser;
 mod bulk;
 mod checkup;
 mod controls;
