@@ -251,3 +251,49 @@ async fn the_operator_console_moves_the_clock_and_follows_the_journal_live() {
     b.stop().await;
     s.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_terminal_screen_confirms_demo_personas_like_the_real_screen() {
+    let s = TestApp::start().await;
+    let Some(b) = Browser::start().await else {
+        s.stop().await;
+        return;
+    };
+    b.goto(&format!("http://{}/ui/terminal", s.addr)).await;
+    let pick = |name: &'static str| {
+        let b = &b;
+        async move {
+            let js = format!(
+                "const s = document.getElementById('persona'); \
+                 const o = [...s.options].find(o => o.textContent === '{name}'); \
+                 s.value = o.value; s.dispatchEvent(new Event('change')); return o.textContent;"
+            );
+            assert_eq!(b.script(&js).await, json!(name));
+            b.click("#confirm").await;
+        }
+    };
+    b.wait_text("#persona", "yamada_taro").await;
+    // The job changer's old card: the warning the receptionist must act on.
+    pick("ito_old").await;
+    b.wait_text("#r-banner", "無効（新しい資格あり）").await;
+    // 佐藤 健一 with consent: 限度額 and 特定疾病 shown.
+    pick("sato_kenichi").await;
+    b.wait_text("#r-banner", "有効").await;
+    let table = b.wait_text("#r-table", "佐藤").await;
+    assert!(
+        table.contains("限度額適用区分") && table.contains("特定疾病"),
+        "{table}"
+    );
+    b.screenshot("terminal").await;
+    // An unknown card.
+    pick("not_found").await;
+    b.wait_text("#r-banner", "該当資格なし").await;
+    // The requests went through the real door: the journal has them.
+    let j = s
+        .as_operator("GET", "/admin/v1/journal?kind=OQSsiquc01", Value::Null)
+        .await
+        .json();
+    assert!(j["entries"].as_array().unwrap().len() >= 3, "{j}");
+    b.stop().await;
+    s.stop().await;
+}

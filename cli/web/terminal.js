@@ -1,0 +1,109 @@
+// The 資格確認端末 screen: a query by insurance-card data sent as a real request file (POST /oqs/v1/req/…), its
+// answer shown like the terminal's confirmation screen. Demo personas fill the form.
+'use strict';
+
+const $ = (id) => document.getElementById(id);
+const FIELDS = {
+  MedicalInstitutionCode: 'f-facility', QualificationConfirmationDate: 'f-date', InsurerNumber: 'f-insurer',
+  InsuredCardSymbol: 'f-symbol', InsuredIdentificationNumber: 'f-number', InsuredBranchNumber: 'f-branch',
+  Birthdate: 'f-birth',
+};
+const VALIDITY = {
+  1: ['有効', 'valid', 'ok'], 2: ['無効', 'invalid', 'warn'], 3: ['無効（新しい資格あり）', 'invalid: a newer qualification exists', 'warn'],
+  4: ['該当資格なし', 'no such qualification', 'warn'], 5: ['複数該当', 'several match', 'warn'], 6: ['有効（未登録）', 'valid (unregistered)', 'ok'],
+};
+const ROWS = [
+  ['Name', '氏名', 'name'], ['NameKana', 'カナ氏名', 'kana'], ['Birthdate', '生年月日', 'birth date'],
+  ['InsurerName', '保険者名', 'insurer'], ['InsurerNumber', '保険者番号', 'insurer number'],
+  ['InsuredCardSymbol', '記号', 'symbol'], ['InsuredIdentificationNumber', '番号', 'number'],
+  ['InsuredBranchNumber', '枝番', 'branch'], ['QualificationDate', '資格取得年月日', 'qualified from'],
+  ['DisqualificationDate', '資格喪失年月日', 'qualified until'], ['InsuredPartialContributionRatio', '一部負担金割合', 'co-payment'],
+  ['ElderlyRecipientContributionRatio', '高齢受給者 負担割合', 'elderly co-payment'],
+  ['LimitApplicationCertificateClassificationFlag', '限度額適用区分', '限度額 class'],
+  ['SpecificDiseasesDiseaseCategory', '特定疾病', 'specific disease'], ['SpecificDiseasesSelfPay', '特定疾病 自己負担限度額', 'self-pay limit'],
+];
+
+const text = (el, name) => { const e = el.getElementsByTagName(name)[0]; return e ? e.textContent : null; };
+const esc = (s) => s.replace(/[<>&]/g, (c) => ({ '<': '&lt;', '>': '&gt;', '&': '&amp;' }[c]));
+
+async function personas() {
+  const r = await fetch('/ui/personas.json');
+  const list = await r.json();
+  for (const p of list) {
+    const o = document.createElement('option');
+    o.value = JSON.stringify(p.fields);
+    o.textContent = p.name;
+    $('persona').append(o);
+  }
+}
+$('persona').addEventListener('change', () => {
+  if (!$('persona').value) return;
+  const f = JSON.parse($('persona').value);
+  for (const [el, id] of Object.entries(FIELDS)) if (f[el] !== undefined) $(id).value = f[el];
+  $('f-consent').checked = f.LimitApplicationCertificateRelatedConsFlg === '1';
+});
+
+$('query').addEventListener('submit', async (e) => {
+  e.preventDefault();
+  const v = (id) => esc($(id).value.trim());
+  const xml = '<?xml version="1.0" encoding="UTF-8"?><XmlMsg><MessageHeader>'
+    + `<QualificationConfirmationDate>${v('f-date')}</QualificationConfirmationDate>`
+    + `<MedicalInstitutionCode>${v('f-facility')}</MedicalInstitutionCode>`
+    + `<ArbitraryFileIdentifier>terminal-${Date.now()}</ArbitraryFileIdentifier></MessageHeader>`
+    + '<MessageBody><QualificationConfirmSearchInfo>'
+    + `<InsurerNumber>${v('f-insurer')}</InsurerNumber><InsuredCardSymbol>${v('f-symbol')}</InsuredCardSymbol>`
+    + `<InsuredIdentificationNumber>${v('f-number')}</InsuredIdentificationNumber><InsuredBranchNumber>${v('f-branch')}</InsuredBranchNumber>`
+    + `<Birthdate>${v('f-birth')}</Birthdate>`
+    + `<LimitApplicationCertificateRelatedConsFlg>${$('f-consent').checked ? 1 : 0}</LimitApplicationCertificateRelatedConsFlg>`
+    + '</QualificationConfirmSearchInfo></MessageBody></XmlMsg>';
+  const r = await fetch('/oqs/v1/req/OQSsiquc01req_terminal.xml', { method: 'POST', body: xml, headers: { 'Content-Type': 'application/xml' } });
+  const doc = new DOMParser().parseFromString(await r.text(), 'application/xml');
+  show(doc);
+});
+
+function show(doc) {
+  const banner = $('r-banner');
+  const table = $('r-table');
+  table.replaceChildren();
+  if (text(doc, 'SegmentOfResult') === '9') {
+    banner.className = 'warn';
+    banner.textContent = `エラー ${text(doc, 'ErrorCode')}: ${text(doc, 'ErrorMessage')}`;
+    return;
+  }
+  if (text(doc, 'ProcessingResultStatus') === '2') {
+    banner.className = 'warn';
+    banner.textContent = `照会エラー ${text(doc, 'ProcessingResultCode')}: ${text(doc, 'ProcessingResultMessage')}`;
+    return;
+  }
+  const [ja, en, cls] = VALIDITY[text(doc, 'QualificationValidity')] || ['?', '?', 'warn'];
+  banner.className = cls;
+  banner.textContent = `資格 ${ja} — ${en}`;
+  const info = text(doc, 'ProcessingResultMessage');
+  if (info) banner.textContent += ` ／ ${info}`;
+  const results = doc.getElementsByTagName('ResultOfQualificationConfirmation');
+  for (let i = 0; i < results.length; i++) {
+    if (results.length > 1) {
+      const tr = document.createElement('tr');
+      const th = document.createElement('th');
+      th.colSpan = 2;
+      th.textContent = `該当 ${i + 1} / result ${i + 1}`;
+      tr.append(th);
+      table.append(tr);
+    }
+    for (const [el, ja2, en2] of ROWS) {
+      const value = text(results[i], el);
+      if (value === null || value.trim() === '') continue;
+      const tr = document.createElement('tr');
+      const th = document.createElement('th');
+      th.scope = 'row';
+      th.textContent = `${ja2} ${en2}`;
+      const td = document.createElement('td');
+      td.textContent = value.trim();
+      tr.append(th, td);
+      table.append(tr);
+    }
+  }
+}
+
+personas();
+fetch('/admin/v1/clock').then((r) => r.json()).then((c) => { $('f-date').value = c.compact.slice(0, 8); });
