@@ -11,6 +11,8 @@ const APP_JS: &str = include_str!("../web/app.js");
 const APP_CSS: &str = include_str!("../web/app.css");
 const TERMINAL: &str = include_str!("../web/terminal.html");
 const TERMINAL_JS: &str = include_str!("../web/terminal.js");
+const READER: &str = include_str!("../web/reader.html");
+const READER_JS: &str = include_str!("../web/reader.js");
 
 /// Who may load the pages (their data comes from the admin API, which checks its own roles).
 pub const ROUTES: &[RouteAccess] = &[
@@ -20,6 +22,8 @@ pub const ROUTES: &[RouteAccess] = &[
     route("GET", "/ui/terminal", Access::Public),
     route("GET", "/ui/terminal.js", Access::Public),
     route("GET", "/ui/personas.json", Access::Public),
+    route("GET", "/ui/reader", Access::Public),
+    route("GET", "/ui/reader.js", Access::Public),
 ];
 
 pub fn configure(cfg: &mut web::ServiceConfig) {
@@ -31,6 +35,8 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         ("/ui/app.css", APP_CSS, "text/css; charset=utf-8"),
         ("/ui/terminal", TERMINAL, HTML),
         ("/ui/terminal.js", TERMINAL_JS, JS),
+        ("/ui/reader", READER, HTML),
+        ("/ui/reader.js", READER_JS, JS),
     ] {
         cfg.route(path, web::get().to(move || page(body, kind)));
     }

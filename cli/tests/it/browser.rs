@@ -297,3 +297,50 @@ async fn the_terminal_screen_confirms_demo_personas_like_the_real_screen() {
     b.stop().await;
     s.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_card_reader_screen_writes_the_face_file_and_locks_after_three_wrong_pins() {
+    let s = TestApp::start().await;
+    let Some(b) = Browser::start().await else {
+        s.stop().await;
+        return;
+    };
+    b.goto(&format!("http://{}/ui/reader", s.addr)).await;
+    // 山田 太郎: face recognition, then the consent screens.
+    b.click("#place").await;
+    b.wait_text("#screen", "本人確認").await;
+    b.click("#face-ok").await;
+    b.wait_text("#screen", "情報提供").await;
+    b.click("#k-medication").await;
+    b.click("#k-checkup").await;
+    b.click("#consent-send").await;
+    let file = b
+        .wait_text("#face-file", "OQSsiquc01res_face_1310112345")
+        .await;
+    let xml = b
+        .wait_text(
+            "#face-xml",
+            "<PharmacistsInfoConsFlg>1</PharmacistsInfoConsFlg>",
+        )
+        .await;
+    assert!(xml.contains("<QualificationValidity>1</QualificationValidity>"));
+    assert!(
+        s.folder(MED).join("face").join(file.trim()).exists(),
+        "the same file in face/"
+    );
+    b.screenshot("card-reader").await;
+    // 伊藤 誠's card: three wrong PINs lock it.
+    b.script("document.getElementById('card').value = 'D000000000000002'; return 1")
+        .await;
+    b.click("#place").await;
+    b.wait_text("#screen", "本人確認").await;
+    for _ in 0..3 {
+        b.script("document.getElementById('pin').value = '0000'; return 1")
+            .await;
+        b.click("#pin-form button").await;
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    b.wait_text("#screen", "card_locked").await;
+    b.stop().await;
+    s.stop().await;
+}
