@@ -105,5 +105,61 @@ function show(doc) {
   }
 }
 
+// ---- views: 薬剤情報 (YZKsiquc01) and 特定健診情報 (TKKsiquc01) of the person on the form ----------------------------
+function patientHeader(v) {
+  return `<MedicalInstitutionCode>${v('f-facility')}</MedicalInstitutionCode><InsurerNumber>${v('f-insurer')}</InsurerNumber>`
+    + `<InsuranceCardSymbol>${v('f-symbol')}</InsuranceCardSymbol><InsuredPersonIdentificationNumber>${v('f-number')}</InsuredPersonIdentificationNumber>`
+    + `<BranchNumber>${v('f-branch')}</BranchNumber><ArbitraryFileIdentifier>terminal-${Date.now()}</ArbitraryFileIdentifier>`;
+}
+async function view(stem, body, render) {
+  const v = (id) => esc($(id).value.trim());
+  const xml = `<?xml version="1.0" encoding="UTF-8"?><XmlMsg><MessageHeader>${patientHeader(v)}</MessageHeader><MessageBody>${body}</MessageBody></XmlMsg>`;
+  const r = await fetch(`/oqs/v1/req/${stem}req_terminal.xml`, { method: 'POST', body: xml, headers: { 'Content-Type': 'application/xml' } });
+  const doc = new DOMParser().parseFromString(await r.text(), 'application/xml');
+  $('v-head').replaceChildren();
+  $('v-table').replaceChildren();
+  if (text(doc, 'ResultCode') !== '1') {
+    $('v-banner').className = 'warn';
+    $('v-banner').textContent = `閲覧できません — refused: ${text(doc, 'MessageContents') || text(doc, 'ErrorMessage') || ''}`;
+    return;
+  }
+  $('v-banner').className = 'ok';
+  render(doc);
+}
+function table(head, rows) {
+  const tr = document.createElement('tr');
+  for (const h of head) { const th = document.createElement('th'); th.scope = 'col'; th.textContent = h; tr.append(th); }
+  $('v-head').append(tr);
+  for (const r of rows) {
+    const row = document.createElement('tr');
+    for (const c of r) { const td = document.createElement('td'); td.textContent = c || ''; row.append(td); }
+    $('v-table').append(row);
+  }
+}
+$('view-yzk').addEventListener('click', () => view('YZKsiquc01',
+  '<FileCategory>2</FileCategory><PrDiInfClassification>1</PrDiInfClassification><MedicalTreatmentFlag>1</MedicalTreatmentFlag>',
+  (doc) => {
+    const rows = [];
+    for (const m of doc.getElementsByTagName('MeTrMonthInf')) {
+      for (const d of m.getElementsByTagName('DiDateInf')) {
+        for (const g of d.getElementsByTagName('DrugInf')) {
+          rows.push([text(m, 'MeTrMonth'), text(d, 'DiDate'), text(m, 'MeTrDiHNm'), text(g, 'DrugN'), text(g, 'DrugC'), text(g, 'UsageN'), text(g, 'Times')]);
+        }
+      }
+    }
+    $('v-banner').textContent = rows.length ? `薬剤情報 ${rows.length} 件 — medication lines` : '該当する薬剤情報はありません — no medication in this period';
+    table(['診療月 month', '調剤日 date', '医療機関 facility', '薬剤 drug', 'コード code', '用法 usage', '回数 times'], rows);
+  }));
+$('view-tkk').addEventListener('click', () => view('TKKsiquc01', '<FileCategory>2</FileCategory>', (doc) => {
+  const rows = [];
+  for (const c of doc.getElementsByTagName('SpecificHealthCheckupInfo')) {
+    for (const i of c.getElementsByTagName('HealthCheckupResultAndQuestionInfo')) {
+      rows.push([text(c, 'EffectiveTime'), text(i, 'ItemName'), text(i, 'DataValueName') || text(i, 'DataValue'), text(i, 'Unit')]);
+    }
+  }
+  $('v-banner').textContent = rows.length ? `特定健診情報 ${rows.length} 項目 — checkup items` : '特定健診情報はありません — no checkups';
+  table(['実施日 date', '項目 item', '値 value', '単位 unit'], rows);
+}));
+
 personas();
 fetch('/admin/v1/clock').then((r) => r.json()).then((c) => { $('f-date').value = c.compact.slice(0, 8); });

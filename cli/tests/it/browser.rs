@@ -344,3 +344,46 @@ async fn the_card_reader_screen_writes_the_face_file_and_locks_after_three_wrong
     b.stop().await;
     s.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_terminal_shows_medication_only_with_consent_and_only_from_the_11th() {
+    let s = TestApp::start().await;
+    let Some(b) = Browser::start().await else {
+        s.stop().await;
+        return;
+    };
+    let at = |t: &str| onshi_platform::clock::parse_time(t).unwrap();
+    s.core.clock.set(at("2026-12-07T09:00:00")).await.unwrap();
+    let claims = onshi_seed::demo::file("claims/RECEIPTC_1310112345_202611.UKE").unwrap();
+    let r = http::send(&s.addr, "POST", "/medication/v1/claims", &[], claims).await;
+    assert_eq!(r.status, 201, "{}", r.text());
+    s.core.clock.set(at("2026-12-10T09:00:00")).await.unwrap();
+    b.goto(&format!("http://{}/ui/terminal", s.addr)).await;
+    b.wait_text("#persona", "yamada_taro").await;
+    b.script(
+        "const s = document.getElementById('persona'); \
+         s.value = [...s.options].find(o => o.textContent === 'yamada_taro').value; \
+         s.dispatchEvent(new Event('change')); return 1",
+    )
+    .await;
+    // No consent yet: refused.
+    b.click("#view-yzk").await;
+    b.wait_text("#v-banner", "閲覧できません").await;
+    // He consents at the reader; on the 10th, November is not there yet.
+    s.consent_with_pin(MED, "D000000000000001", "1234").await;
+    b.click("#view-yzk").await;
+    b.wait_text("#v-banner", "該当する薬剤情報はありません")
+        .await;
+    // The 11th, after the 05:00 batch: it is.
+    s.core.clock.set(at("2026-12-11T06:00:00")).await.unwrap();
+    let r = s
+        .as_operator("POST", "/medication/v1/batches/run", Value::Null)
+        .await;
+    assert_eq!(r.status, 200);
+    b.click("#view-yzk").await;
+    b.wait_text("#v-banner", "薬剤情報").await;
+    b.wait_text("#v-table", "610406079").await;
+    b.screenshot("terminal-medication").await;
+    b.stop().await;
+    s.stop().await;
+}
