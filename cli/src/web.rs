@@ -13,6 +13,8 @@ const TERMINAL: &str = include_str!("../web/terminal.html");
 const TERMINAL_JS: &str = include_str!("../web/terminal.js");
 const READER: &str = include_str!("../web/reader.html");
 const READER_JS: &str = include_str!("../web/reader.js");
+const PORTAL: &str = include_str!("../web/portal.html");
+const PORTAL_JS: &str = include_str!("../web/portal.js");
 
 /// Who may load the pages (their data comes from the admin API, which checks its own roles).
 pub const ROUTES: &[RouteAccess] = &[
@@ -24,6 +26,8 @@ pub const ROUTES: &[RouteAccess] = &[
     route("GET", "/ui/personas.json", Access::Public),
     route("GET", "/ui/reader", Access::Public),
     route("GET", "/ui/reader.js", Access::Public),
+    route("GET", "/ui/portal", Access::Public),
+    route("GET", "/ui/portal.js", Access::Public),
 ];
 
 pub fn configure(cfg: &mut web::ServiceConfig) {
@@ -37,6 +41,8 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         ("/ui/terminal.js", TERMINAL_JS, JS),
         ("/ui/reader", READER, HTML),
         ("/ui/reader.js", READER_JS, JS),
+        ("/ui/portal", PORTAL, HTML),
+        ("/ui/portal.js", PORTAL_JS, JS),
     ] {
         cfg.route(path, web::get().to(move || page(body, kind)));
     }

@@ -387,3 +387,35 @@ async fn the_terminal_shows_medication_only_with_consent_and_only_from_the_11th(
     b.stop().await;
     s.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_patient_portal_shows_who_viewed_what_and_when() {
+    let s = TestApp::start().await;
+    let Some(b) = Browser::start().await else {
+        s.stop().await;
+        return;
+    };
+    // 山田 太郎 consents at the clinic, which then views his medication.
+    s.consent_with_pin(MED, "D000000000000001", "1234").await;
+    let yzk = onshi_seed::demo::file("requests/YZKsiquc01req_yamada_taro.xml").unwrap();
+    assert_eq!(
+        s.post_file("YZKsiquc01req_portal.xml", yzk).await.status,
+        200
+    );
+    b.goto(&format!("http://{}/ui/portal", s.addr)).await;
+    // A wrong PIN is refused; the right one logs in.
+    b.script("document.getElementById('pin').value = '9999'; return 1")
+        .await;
+    b.click("#login-send").await;
+    b.wait_text("#who", "wrong PIN").await;
+    b.script("document.getElementById('pin').value = '1234'; return 1")
+        .await;
+    b.click("#login-send").await;
+    b.wait_text("#who", "demo-yamada-taro").await;
+    let log = b.wait_text("#a-table", MED).await;
+    assert!(log.contains("YZK") || log.contains("medication"), "{log}");
+    b.wait_text("#m-total", "自己負担相当額").await;
+    b.screenshot("patient-portal").await;
+    b.stop().await;
+    s.stop().await;
+}
