@@ -416,7 +416,13 @@ async fn serve(
             "demo population ready"
         );
         onshi_seed::demo::terminal_certificates(&core, &home.join("certs")).await?;
-        onshi::snapshots::ensure_demo(&core).await?;
+        // Without it only `reset` is missing (a DATABASE_URL role may lack CREATEDB): said, not fatal.
+        if let Err(e) = onshi::snapshots::ensure_demo(&core).await {
+            tracing::warn!(
+                error = format!("{e:#}"),
+                "the demo state could not be saved: onshi reset will not be available"
+            );
+        }
     }
     let running = Host::start(core.clone(), services, &args.bind).await?;
     let url_file = onshi::remote::url_file(home);
@@ -922,29 +928,14 @@ async fn statistics(
 ) -> anyhow::Result<()> {
     use onshi_platform::usage;
     if let Some(m) = &month {
-        if m.len() != 6 || !m.bytes().all(|b| b.is_ascii_digit()) {
-            bail!("--month: YYYYMM");
-        }
+        usage::check_month(m).map_err(|e| anyhow::anyhow!("--month: {e}"))?;
     }
-    let month = month.as_deref();
-    let out = match by.as_str() {
-        "area" => {
-            let rows = usage::by_area(&core.pool, month).await?;
-            if csv {
-                usage::csv(&rows)
-            } else {
-                serde_json::to_string_pretty(&rows)?
-            }
-        }
-        "facility" => {
-            let rows = usage::by_facility(&core.pool, month).await?;
-            if csv {
-                usage::csv(&rows)
-            } else {
-                serde_json::to_string_pretty(&rows)?
-            }
-        }
-        other => bail!("--by {other:?}: area or facility"),
+    let by = usage::By::parse(&by).map_err(|e| anyhow::anyhow!("--{e}"))?;
+    let (json, text) = usage::report(&core.pool, month.as_deref(), by).await?;
+    let out = if csv {
+        text
+    } else {
+        serde_json::to_string_pretty(&json)?
     };
     println!("{}", out.trim_end());
     Ok(())
@@ -1046,12 +1037,8 @@ async fn clock(core: Core, action: ClockAction) -> anyhow::Result<()> {
 async fn seed(home: &std::path::Path, args: SeedArgs) -> anyhow::Result<()> {
     use onshi_seed::nation;
     if let Some(m) = &args.claims {
-        let ok = m.len() == 6
-            && m.bytes().all(|b| b.is_ascii_digit())
-            && (1..=12).contains(&m[4..].parse::<u32>().unwrap_or(0));
-        if !ok {
-            bail!("--claims: a treatment month YYYYMM, e.g. 202610");
-        }
+        onshi_platform::usage::check_month(m)
+            .map_err(|e| anyhow::anyhow!("--claims: a treatment {e}"))?;
     }
     if let Some(fy) = args.checkups {
         let last = onshi_checkup::validate::fiscal_year(nation::default_as_of());

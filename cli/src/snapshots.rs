@@ -70,12 +70,22 @@ impl Snapshots {
         let store = self.store().await?;
         let _paused = self.controls.pause();
         let started = std::time::Instant::now();
-        let meta = store.restore(name, &version()).await?;
+        let restored = store.restore(name, &version()).await;
+        if let Err(
+            SnapshotError::BadName(_) | SnapshotError::NotFound(_) | SnapshotError::Conflict(_),
+        ) = &restored
+        {
+            // Refused before anything changed.
+            return restored;
+        }
+        // Whatever happened past the checks (a failure while the folders were copied back comes after the database
+        // swap), the caches follow the database as it is now, so answers never come from the state before.
         self.core.clock.reload().await?;
         self.controls.reload().await?;
         if let Some(e) = &self.eligibility {
             e.rebuild().await?;
         }
+        let meta = restored?;
         tracing::info!(
             name,
             ms = started.elapsed().as_millis() as u64,

@@ -268,6 +268,58 @@ pub fn csv<T: Serialize>(rows: &[T]) -> String {
     out
 }
 
+/// A simulated month as the statistics name it: `YYYYMM`.
+pub fn check_month(m: &str) -> Result<(), String> {
+    let ok = m.len() == 6
+        && m.bytes().all(|b| b.is_ascii_digit())
+        && (1..=12).contains(&m[4..].parse::<u32>().unwrap_or(0));
+    if ok {
+        Ok(())
+    } else {
+        Err(format!("month {m:?}: YYYYMM, e.g. 202611"))
+    }
+}
+
+/// How a report groups the counts.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum By {
+    /// Month × prefecture × facility type × method.
+    Area,
+    /// Per facility and month, with the マイナ保険証利用率.
+    Facility,
+}
+
+impl By {
+    pub fn parse(s: &str) -> Result<Self, String> {
+        match s {
+            "area" => Ok(Self::Area),
+            "facility" => Ok(Self::Facility),
+            other => Err(format!("by {other:?}: area or facility")),
+        }
+    }
+}
+
+/// A report as JSON (`{"by", "rows"}`) and as CSV: the one report of the API and the CLI.
+pub async fn report(
+    pool: &PgPool,
+    month: Option<&str>,
+    by: By,
+) -> anyhow::Result<(serde_json::Value, String)> {
+    Ok(match by {
+        By::Area => {
+            let rows = by_area(pool, month).await?;
+            (serde_json::json!({"by": "area", "rows": rows}), csv(&rows))
+        }
+        By::Facility => {
+            let rows = by_facility(pool, month).await?;
+            (
+                serde_json::json!({"by": "facility", "rows": rows}),
+                csv(&rows),
+            )
+        }
+    })
+}
+
 /// Who may call the statistics route.
 pub const ROUTES: &[crate::roles::RouteAccess] = &[crate::roles::route(
     "GET",
@@ -296,35 +348,17 @@ async fn statistics(
     let q = actix_web::web::Query::<Query>::from_query(req.query_string())
         .map_err(|e| ApiError::bad(format!("query: {e}")))?;
     if let Some(m) = &q.month {
-        let ok = m.len() == 6
-            && m.bytes().all(|b| b.is_ascii_digit())
-            && (1..=12).contains(&m[4..].parse::<u32>().unwrap_or(0));
-        if !ok {
-            return Err(ApiError::bad("month: YYYYMM"));
-        }
+        check_month(m).map_err(ApiError::bad)?;
     }
-    // This process's latest counts first.
-    core.usage.flush(&core.pool).await?;
+    let by = By::parse(q.by.as_deref().unwrap_or("area")).map_err(ApiError::bad)?;
     let csv_wanted = match q.format.as_deref() {
         None | Some("json") => false,
         Some("csv") => true,
         Some(other) => return Err(ApiError::bad(format!("format {other:?}: json or csv"))),
     };
-    let month = q.month.as_deref();
-    let (json, text) = match q.by.as_deref() {
-        None | Some("area") => {
-            let rows = by_area(&core.pool, month).await?;
-            (serde_json::json!({"by": "area", "rows": rows}), csv(&rows))
-        }
-        Some("facility") => {
-            let rows = by_facility(&core.pool, month).await?;
-            (
-                serde_json::json!({"by": "facility", "rows": rows}),
-                csv(&rows),
-            )
-        }
-        Some(other) => return Err(ApiError::bad(format!("by {other:?}: area or facility"))),
-    };
+    // This process's latest counts first.
+    core.usage.flush(&core.pool).await?;
+    let (json, text) = report(&core.pool, q.month.as_deref(), by).await?;
     Ok(if csv_wanted {
         actix_web::HttpResponse::Ok()
             .content_type("text/csv; charset=utf-8")
@@ -351,6 +385,16 @@ mod tests {
         assert_eq!(text.lines().count(), 2);
         assert!(text.lines().next().unwrap().contains("prefecture"));
         assert!(text.contains("13"));
+    }
+
+    #[test]
+    fn months_and_groupings_are_checked() {
+        assert!(check_month("202611").is_ok());
+        for bad in ["2026-11", "202613", "202600", "20261", "abcdef"] {
+            assert!(check_month(bad).is_err(), "{bad}");
+        }
+        assert_eq!(By::parse("facility"), Ok(By::Facility));
+        assert!(By::parse("city").is_err());
     }
 
     #[test]
