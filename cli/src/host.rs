@@ -228,6 +228,8 @@ impl Host {
             controls.clone(),
             eligibility.clone(),
         ));
+        let runs = web::Data::new(crate::scenarios::Runs::default());
+        let runs_data = runs.clone();
         let pipeline_data = pipeline.map(web::Data::from);
         let elig_data = eligibility.clone().map(web::Data::new);
         let med_data = medication.map(web::Data::new);
@@ -254,6 +256,7 @@ impl Host {
                 .configure(onshi_platform::control::api::configure)
                 .app_data(snapshots_data.clone())
                 .configure(crate::snapshots::configure)
+                .app_data(runs_data.clone())
                 .configure(crate::scenarios::configure)
                 .app_data(openapi.clone())
                 .configure(onshi_platform::openapi::configure)
@@ -311,6 +314,7 @@ impl Host {
             .iter()
             .find(|(_, scheme)| *scheme == "https")
             .map(|(a, _)| *a);
+        let _ = runs.own_addr.set(addr.to_string());
         let server = server.run();
         let handle = server.handle();
         let server = tokio::spawn(server);

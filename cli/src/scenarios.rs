@@ -307,22 +307,47 @@ fn fill(text: &str, vars: &BTreeMap<String, String>) -> String {
     out
 }
 
-/// Performs the steps of a scenario against a running simulator (its stage already set) and reports. `folders`
-/// is the simulator's folder root.
-pub fn check(s: &Scenario, remote: &Remote, folders: &Path) -> Report {
-    let mut vars = BTreeMap::new();
-    let mut steps = Vec::new();
-    for (i, step) in s.steps.iter().enumerate() {
+/// A scenario being performed step by step: the values saved so far and the next step.
+#[derive(Debug, Clone)]
+pub struct Run {
+    pub scenario: Scenario,
+    vars: BTreeMap<String, String>,
+    /// The index of the next step; `failed` stops the run.
+    next: usize,
+    failed: bool,
+}
+
+impl Run {
+    pub fn new(scenario: Scenario) -> Self {
+        Self {
+            scenario,
+            vars: BTreeMap::new(),
+            next: 0,
+            failed: false,
+        }
+    }
+
+    /// Whether every step was performed, or one failed.
+    pub fn finished(&self) -> bool {
+        self.failed || self.next >= self.scenario.steps.len()
+    }
+
+    /// Performs the next step (`None` when finished) against a running simulator whose folder root is `folders`.
+    pub fn step(&mut self, remote: &Remote, folders: &Path) -> Option<StepReport> {
+        if self.finished() {
+            return None;
+        }
+        let step = &self.scenario.steps[self.next];
         let mut tries = step.retry.unwrap_or(1).max(1);
         let failures = loop {
-            let failures = match perform(step, remote, folders, &vars) {
+            let failures = match perform(step, remote, folders, &self.vars) {
                 Ok((status, answer)) => {
                     let mut failures = expectations(step, status, &answer);
                     if failures.is_empty() {
                         for (name, path) in &step.save {
                             match answer.value(path) {
                                 Some(v) => {
-                                    vars.insert(name.clone(), v);
+                                    self.vars.insert(name.clone(), v);
                                 }
                                 None => {
                                     failures.push(format!("nothing at {path} to save as {name}"))
@@ -340,16 +365,24 @@ pub fn check(s: &Scenario, remote: &Remote, folders: &Path) -> Report {
             }
             std::thread::sleep(Duration::from_millis(100));
         };
-        let passed = failures.is_empty();
-        steps.push(StepReport {
-            step: i + 1,
+        self.next += 1;
+        self.failed = !failures.is_empty();
+        Some(StepReport {
+            step: self.next,
             say: step.say.clone(),
-            passed,
+            passed: failures.is_empty(),
             failures,
-        });
-        if !passed {
-            break;
-        }
+        })
+    }
+}
+
+/// Performs the steps of a scenario against a running simulator (its stage already set) and reports. `folders`
+/// is the simulator's folder root.
+pub fn check(s: &Scenario, remote: &Remote, folders: &Path) -> Report {
+    let mut run = Run::new(s.clone());
+    let mut steps = Vec::new();
+    while let Some(r) = run.step(remote, folders) {
+        steps.push(r);
     }
     Report {
         scenario: s.name.clone(),
@@ -498,7 +531,18 @@ pub const ROUTES: &[RouteAccess] = &[
     route("GET", "/admin/v1/scenarios", Access::Public),
     route("GET", "/admin/v1/scenarios/{name}", Access::Public),
     route("POST", "/admin/v1/scenarios/{name}/setup", Access::Operator),
+    route("POST", "/admin/v1/scenarios/{name}/step", Access::Operator),
+    route("POST", "/admin/v1/scenarios/{name}/check", Access::Operator),
 ];
+
+/// The scenario the web console performs step by step (one per process), and the process's own address: the
+/// steps are sent to it over HTTP like any client's, with the caller's credentials.
+#[derive(Default)]
+pub struct Runs {
+    current: tokio::sync::Mutex<Option<Run>>,
+    /// `127.0.0.1:8080`, set once the listener is bound.
+    pub own_addr: std::sync::OnceLock<String>,
+}
 
 /// The routes (needs `web::Data<Snapshots>`).
 pub fn configure(cfg: &mut web::ServiceConfig) {
@@ -507,6 +551,11 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         .route(
             "/admin/v1/scenarios/{name}/setup",
             web::post().to(post_setup),
+        )
+        .route("/admin/v1/scenarios/{name}/step", web::post().to(post_step))
+        .route(
+            "/admin/v1/scenarios/{name}/check",
+            web::post().to(post_check),
         );
 }
 
@@ -536,14 +585,82 @@ async fn show(name: web::Path<String>) -> Result<HttpResponse, ApiError> {
 
 async fn post_setup(
     snapshots: web::Data<Snapshots>,
+    runs: web::Data<Runs>,
     name: web::Path<String>,
 ) -> Result<HttpResponse, ApiError> {
     let s = find(&name)?;
     setup(&snapshots, &s).await?;
+    *runs.current.lock().await = Some(Run::new(s.clone()));
     Ok(HttpResponse::Ok().json(
         serde_json::json!({"scenario": s.name, "steps": s.steps.len(),
         "clock": snapshots.core.clock.view()}),
     ))
+}
+
+/// This process as a client (with the caller's bearer token, if any) and its folder root.
+fn own(
+    runs: &Runs,
+    core: &Core,
+    req: &actix_web::HttpRequest,
+) -> Result<(Remote, PathBuf), ApiError> {
+    let addr = runs
+        .own_addr
+        .get()
+        .ok_or_else(|| ApiError::Conflict("the listener is not bound yet".into()))?;
+    let token = req
+        .headers()
+        .get(actix_web::http::header::AUTHORIZATION)
+        .and_then(|h| h.to_str().ok())
+        .and_then(|h| h.strip_prefix("Bearer "))
+        .unwrap_or("");
+    let folders = core.config.folder_root.clone().ok_or_else(|| {
+        ApiError::Conflict("scenarios need the folder interface (--folders)".into())
+    })?;
+    Ok((Remote::new(addr, token.trim()), folders))
+}
+
+/// `POST /admin/v1/scenarios/{name}/step`: performs the next step of the scenario the stage was last set for
+/// (or of a new run of `name`, its stage as it is): `{"report": StepReport|null, "next": n, "of": m, "finished"}`.
+async fn post_step(
+    runs: web::Data<Runs>,
+    core: web::Data<Core>,
+    req: actix_web::HttpRequest,
+    name: web::Path<String>,
+) -> Result<HttpResponse, ApiError> {
+    let (remote, folders) = own(&runs, &core, &req)?;
+    let mut current = runs.current.lock().await;
+    let mut run = match current.take() {
+        Some(r) if r.scenario.name == *name => r,
+        _ => Run::new(find(&name)?),
+    };
+    let (run, report) = web::block(move || {
+        let report = run.step(&remote, &folders);
+        (run, report)
+    })
+    .await
+    .map_err(|e| ApiError::Internal(anyhow::anyhow!("{e}")))?;
+    let body = serde_json::json!({"report": report, "next": run.next + 1,
+        "of": run.scenario.steps.len(), "finished": run.finished()});
+    *current = Some(run);
+    Ok(HttpResponse::Ok().json(body))
+}
+
+/// `POST /admin/v1/scenarios/{name}/check`: sets the stage and performs every step, as `onshi scenario check`.
+async fn post_check(
+    snapshots: web::Data<Snapshots>,
+    runs: web::Data<Runs>,
+    req: actix_web::HttpRequest,
+    name: web::Path<String>,
+) -> Result<HttpResponse, ApiError> {
+    let (remote, folders) = own(&runs, &snapshots.core, &req)?;
+    let s = find(&name)?;
+    let mut current = runs.current.lock().await;
+    setup(&snapshots, &s).await?;
+    let report = web::block(move || check(&s, &remote, &folders))
+        .await
+        .map_err(|e| ApiError::Internal(anyhow::anyhow!("{e}")))?;
+    *current = None;
+    Ok(HttpResponse::Ok().json(report))
 }
 
 #[cfg(test)]

@@ -1,56 +1,85 @@
 //! The web view served by onshi itself (`cli/web/`, embedded; plain HTML, CSS and JavaScript, nothing fetched from
-//! the network): at `/` the operator console — the clock, the scenarios, the live request journal with requests and
-//! answers side by side. It calls the admin API like any client (the operator token is asked for in strict mode).
+//! the network; docs/TRAINING.md): `/` the operator console (clock, scenarios, batches, disasters, facilities,
+//! controls, snapshots, the live journal, usage charts), `/ui/terminal` the 資格確認端末, `/ui/reader` the card reader,
+//! `/ui/portal` the patient portal. The pages call the public APIs like any client (the operator token is asked for
+//! in strict mode).
 
 use actix_web::{web, HttpResponse};
 
 use onshi_platform::roles::{route, Access, RouteAccess};
 
-const CONSOLE: &str = include_str!("../web/console.html");
-const APP_JS: &str = include_str!("../web/app.js");
-const APP_CSS: &str = include_str!("../web/app.css");
-const TERMINAL: &str = include_str!("../web/terminal.html");
-const TERMINAL_JS: &str = include_str!("../web/terminal.js");
-const READER: &str = include_str!("../web/reader.html");
-const READER_JS: &str = include_str!("../web/reader.js");
-const PORTAL: &str = include_str!("../web/portal.html");
-const PORTAL_JS: &str = include_str!("../web/portal.js");
-
-/// Who may load the pages (their data comes from the admin API, which checks its own roles).
-pub const ROUTES: &[RouteAccess] = &[
-    route("GET", "/", Access::Public),
-    route("GET", "/ui/app.js", Access::Public),
-    route("GET", "/ui/app.css", Access::Public),
-    route("GET", "/ui/terminal", Access::Public),
-    route("GET", "/ui/terminal.js", Access::Public),
-    route("GET", "/ui/personas.json", Access::Public),
-    route("GET", "/ui/reader", Access::Public),
-    route("GET", "/ui/reader.js", Access::Public),
-    route("GET", "/ui/portal", Access::Public),
-    route("GET", "/ui/portal.js", Access::Public),
+/// The pages, each served whole: its stylesheet and scripts are put inline when the page is first asked for, so a
+/// page is one request (in headless Chromium on two cores each further request cost 20–50 ms of the first render;
+/// docs/PERFORMANCE.md).
+const PAGES: &[(&str, &str)] = &[
+    ("/", include_str!("../web/console.html")),
+    ("/ui/terminal", include_str!("../web/terminal.html")),
+    ("/ui/reader", include_str!("../web/reader.html")),
+    ("/ui/portal", include_str!("../web/portal.html")),
 ];
 
-pub fn configure(cfg: &mut web::ServiceConfig) {
-    const HTML: &str = "text/html; charset=utf-8";
-    const JS: &str = "text/javascript; charset=utf-8";
-    for (path, body, kind) in [
-        ("/", CONSOLE, HTML),
-        ("/ui/app.js", APP_JS, JS),
-        ("/ui/app.css", APP_CSS, "text/css; charset=utf-8"),
-        ("/ui/terminal", TERMINAL, HTML),
-        ("/ui/terminal.js", TERMINAL_JS, JS),
-        ("/ui/reader", READER, HTML),
-        ("/ui/reader.js", READER_JS, JS),
-        ("/ui/portal", PORTAL, HTML),
-        ("/ui/portal.js", PORTAL_JS, JS),
-    ] {
-        cfg.route(path, web::get().to(move || page(body, kind)));
+/// What the pages include, by the path they name it with.
+const ASSETS: &[(&str, &str)] = &[
+    ("/ui/app.css", include_str!("../web/app.css")),
+    ("/ui/lang.js", include_str!("../web/lang.js")),
+    ("/ui/app.js", include_str!("../web/app.js")),
+    ("/ui/ops.js", include_str!("../web/ops.js")),
+    ("/ui/terminal.js", include_str!("../web/terminal.js")),
+    ("/ui/reader.js", include_str!("../web/reader.js")),
+    ("/ui/portal.js", include_str!("../web/portal.js")),
+];
+
+/// Who may load the pages (their data comes from the APIs, which check their own roles).
+pub const ROUTES: &[RouteAccess] = &[
+    route("GET", "/", Access::Public),
+    route("GET", "/ui/terminal", Access::Public),
+    route("GET", "/ui/personas.json", Access::Public),
+    route("GET", "/ui/reader", Access::Public),
+    route("GET", "/ui/portal", Access::Public),
+];
+
+/// A page with its stylesheet and scripts inline.
+fn inline(html: &str) -> String {
+    let mut out = html.to_string();
+    for (path, body) in ASSETS {
+        let (tag, open, close) = if path.ends_with(".css") {
+            (
+                format!(r#"<link rel="stylesheet" href="{path}">"#),
+                "<style>",
+                "</style>",
+            )
+        } else {
+            (
+                format!(r#"<script src="{path}"></script>"#),
+                "<script>",
+                "</script>",
+            )
+        };
+        out = out.replace(&tag, &format!("{open}\n{body}{close}"));
     }
-    cfg.route("/ui/personas.json", web::get().to(personas));
+    out
 }
 
-async fn page(body: &'static str, content_type: &'static str) -> HttpResponse {
-    HttpResponse::Ok().content_type(content_type).body(body)
+pub fn configure(cfg: &mut web::ServiceConfig) {
+    static INLINED: std::sync::OnceLock<Vec<(&'static str, String)>> = std::sync::OnceLock::new();
+    let pages = INLINED.get_or_init(|| {
+        PAGES
+            .iter()
+            .map(|(path, html)| (*path, inline(html)))
+            .collect()
+    });
+    for (path, body) in pages {
+        let body: &'static str = body.as_str();
+        cfg.route(
+            path,
+            web::get().to(move || async move {
+                HttpResponse::Ok()
+                    .content_type("text/html; charset=utf-8")
+                    .body(body)
+            }),
+        );
+    }
+    cfg.route("/ui/personas.json", web::get().to(personas));
 }
 
 /// The demo personas of the terminal screen: the search keys of every ready `OQSsiquc01` request of the demo
@@ -76,4 +105,24 @@ async fn personas() -> HttpResponse {
         })
         .collect();
     HttpResponse::Ok().json(list)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_page_is_served_whole() {
+        for (path, html) in PAGES {
+            let page = inline(html);
+            assert!(
+                !page.contains("src=\"/ui/") && !page.contains("href=\"/ui/app.css"),
+                "{path} still names an asset"
+            );
+            assert!(
+                page.contains("<style>") && page.contains("onshi-lang"),
+                "{path}"
+            );
+        }
+    }
 }

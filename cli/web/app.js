@@ -1,4 +1,4 @@
-// The operator console: the clock, the scenarios and the live request journal, over the admin API (plain JavaScript,
+// The operator console: the clock, the scenarios (set the stage, step, check) and the live request journal, over the admin API (plain JavaScript,
 // no framework, nothing fetched from the network). In strict mode the operator token is asked once per tab.
 'use strict';
 
@@ -65,14 +65,50 @@ async function showScenarios() {
     b.addEventListener('click', async () => {
       $('sc-status').textContent = '…';
       const r = await api('POST', `/admin/v1/scenarios/${s.name}/setup`);
+      $('sc-steps').replaceChildren();
       $('sc-status').textContent = r.status === 200
-        ? `${s.title}: 準備完了 / stage set — onshi scenario check ${s.name}`
+        ? `${s.title}: 準備完了 / stage set — 次へ / step, or 確認 / check`
         : (r.json && r.json.error ? r.json.error.message : 'refused');
       await showClock();
     });
-    li.append(t, b);
+    const step = document.createElement('button');
+    step.type = 'button';
+    step.textContent = '次へ / step';
+    step.setAttribute('aria-label', `perform the next step of ${s.title_en}`);
+    step.addEventListener('click', async () => {
+      const r = await api('POST', `/admin/v1/scenarios/${s.name}/step`);
+      if (r.status !== 200) { $('sc-status').textContent = r.json && r.json.error ? r.json.error.message : 'refused'; return; }
+      if (r.json.report) stepReport(r.json.report);
+      $('sc-status').textContent = r.json.finished
+        ? `${s.title}: 終了 / finished`
+        : `${s.title}: 次は ${r.json.next} / ${r.json.of} — next: step ${r.json.next} of ${r.json.of}`;
+      await showClock();
+    });
+    const check = document.createElement('button');
+    check.type = 'button';
+    check.textContent = '確認 / check';
+    check.setAttribute('aria-label', `set the stage of ${s.title_en} and check every step`);
+    check.addEventListener('click', async () => {
+      $('sc-status').textContent = '…';
+      $('sc-steps').replaceChildren();
+      const r = await api('POST', `/admin/v1/scenarios/${s.name}/check`);
+      if (r.status !== 200) { $('sc-status').textContent = r.json && r.json.error ? r.json.error.message : 'refused'; return; }
+      for (const x of r.json.steps) stepReport(x);
+      $('sc-status').textContent = `${s.title}: ${r.json.passed ? '合格 PASS' : '不合格 FAIL'}`;
+      await showClock();
+    });
+    const buttons = document.createElement('span');
+    buttons.append(b, step, check);
+    li.append(t, buttons);
     ul.append(li);
   }
+}
+function stepReport(x) {
+  const li = document.createElement('li');
+  li.value = x.step;
+  li.className = x.passed ? 'pass' : 'fail';
+  li.textContent = `${x.passed ? '✓' : '✗'} ${x.say}${x.failures.length ? ' — ' + x.failures.join('; ') : ''}`;
+  $('sc-steps').append(li);
 }
 
 // ---- journal --------------------------------------------------------------------------------------------------
@@ -128,8 +164,7 @@ $('j-filter').addEventListener('submit', (e) => {
   pollJournal();
 });
 
-showClock();
-showScenarios();
-pollJournal();
+// Every panel's first data on screen: the console's `onshi:ready` (User Timing) mark is set by ops.js.
+const consoleReady = Promise.all([showClock(), showScenarios(), pollJournal()]);
 setInterval(showClock, 1000);
 setInterval(pollJournal, 1000);

@@ -34,6 +34,42 @@ function table(head, body, rows) {
 }
 const list = (v) => (Array.isArray(v) ? v : (v && typeof v === 'object' ? (Object.values(v).find(Array.isArray) || [v]) : []));
 
+const STATE = { valid: '有効 valid', lost: '喪失 lost', expired: '期限切れ expired', not_yet: '開始前 not yet' };
+const VALUES = [['bmi', 'BMI', ''], ['waist', '腹囲 waist', 'cm'], ['systolic', '収縮期血圧 systolic', 'mmHg'],
+  ['diastolic', '拡張期血圧 diastolic', 'mmHg'], ['hba1c', 'HbA1c', '%'], ['glucose', '空腹時血糖 glucose', 'mg/dL'],
+  ['tg', '中性脂肪 TG', 'mg/dL'], ['hdl', 'HDL', 'mg/dL'], ['ldl', 'LDL', 'mg/dL']];
+
+/// The checkups as the portal shows them: one column per fiscal year, one row per followed value and judgment.
+function checkups(view) {
+  const years = view ? view.checkups.slice().sort((a, b) => a.date.localeCompare(b.date)) : [];
+  if (!years.length) { table('c-head', 'c-table', []); return; }
+  const judgment = (j) => (j ? (j.label || j.submitted || j.computed || '') : '');
+  const rows = [
+    ['実施日 date', ...years.map((y) => y.date)],
+    ['健診機関 institution', ...years.map((y) => y.institution || '')],
+    ['メタボリックシンドローム判定 metabolic', ...years.map((y) => judgment(y.metabolic))],
+    ['保健指導レベル guidance level', ...years.map((y) => judgment(y.level))],
+    ...VALUES.map(([k, label, unit]) => [`${label}${unit ? ` (${unit})` : ''}`, ...years.map((y) => (y.values[k] === undefined ? '—' : String(y.values[k])))]),
+  ];
+  $('c-head').replaceChildren();
+  $('c-table').replaceChildren();
+  const tr = document.createElement('tr');
+  for (const h of ['項目 item', ...years.map((y) => `${y.fiscal_year}年度 FY${y.fiscal_year}`)]) {
+    const th = document.createElement('th'); th.scope = 'col'; th.textContent = h; tr.append(th);
+  }
+  $('c-head').append(tr);
+  for (const r of rows) {
+    const row = document.createElement('tr');
+    r.forEach((v, i) => {
+      const c = document.createElement(i === 0 ? 'th' : 'td');
+      if (i === 0) c.scope = 'row';
+      c.textContent = v;
+      row.append(c);
+    });
+    $('c-table').append(row);
+  }
+}
+
 async function get(path) {
   const r = await fetch(path, { headers: { Authorization: 'Bearer ' + session.token } });
   return r.status === 200 ? r.json() : null;
@@ -59,6 +95,16 @@ $('login').addEventListener('submit', async (e) => {
     $('m-total').textContent = `自己負担相当額 ${meds.self_pay_total_yen} 円 — self-pay; 削減可能額 ${meds.saving_total_yen} 円 — possible saving (${meds.count})`;
     table('m-head', 'm-table', meds.medications);
   }
-  table('c-head', 'c-table', list(await get(`/checkup/v1/persons/${p}/results`)));
+  const quals = await get(`/eligibility/v1/persons/${p}/qualifications`);
+  table('q-head', 'q-table', quals ? quals.qualifications.map((q) => ({
+    '状態 state': STATE[q.state] || q.state, '保険者 insurer': `${q.record.insurer_name} (${q.record.insurer_number})`,
+    '記号・番号 symbol・number': `${q.record.symbol || ''}・${q.record.number}（${q.record.branch}）`,
+    '資格取得日 from': q.record.qualification_date, '資格喪失日 until': q.record.disqualification_date || '',
+    '負担割合 co-payment': q.record.partial_contribution_percent ? `${q.record.partial_contribution_percent / 10}割` : '',
+  })) : []);
+  checkups(await get(`/checkup/v1/persons/${p}/results`));
   table('a-head', 'a-table', list(await get(`/consent/v1/persons/${p}/access-log`)));
 });
+
+// Nothing to fetch before the login: the page is ready as it is (a User Timing mark, load-tests/web_render.sh).
+performance.mark('onshi:ready');

@@ -69,4 +69,38 @@ $('consent').addEventListener('submit', async (e) => {
   body.prescription = document.querySelector('input[name="rx"]:checked').value;
   next(await post(`${base()}/${session}/consent`, body));
 });
+// ---- a new demo card: issued by the consent service (POST /consent/v1/cards) for an insured person of the registry;
+// not yet registered for insurance use, so placing it starts with 初回登録.
+async function persons() {
+  const r = await fetch('/insurer/v1/qualifications?limit=200');
+  if (r.status !== 200) return;
+  const seen = new Set();
+  for (const q of await r.json()) {
+    const p = q.record.person_id;
+    if (seen.has(p)) continue;
+    seen.add(p);
+    const o = document.createElement('option');
+    o.value = p;
+    o.textContent = `${q.record.name} (${q.record.birth_date}) — ${p}`;
+    $('nc-person').append(o);
+  }
+}
+$('card-form').addEventListener('submit', async (e) => {
+  e.preventDefault();
+  const pin = $('nc-pin').value;
+  const r = await post('/consent/v1/cards', { person_id: $('nc-person').value, pin });
+  if (r.status !== 201) {
+    $('nc-status').textContent = (r.json.error && r.json.error.message) || `HTTP ${r.status}`;
+    return;
+  }
+  const o = document.createElement('option');
+  o.value = r.json.serial;
+  o.textContent = `${$('nc-person').selectedOptions[0].textContent.split(' (')[0]} — 新規 new ${r.json.serial} (PIN ${pin})`;
+  $('card').append(o);
+  $('card').value = r.json.serial;
+  $('nc-pin').value = '';
+  $('nc-status').textContent = `発行しました — issued ${r.json.serial}; 置くと初回登録から / place it: 初回登録 first`;
+});
 step(null);
+// The first render with its data: a User Timing mark (load-tests/web_render.sh reads it).
+persons().finally(() => performance.mark('onshi:ready'));

@@ -111,13 +111,17 @@ function patientHeader(v) {
     + `<InsuranceCardSymbol>${v('f-symbol')}</InsuranceCardSymbol><InsuredPersonIdentificationNumber>${v('f-number')}</InsuredPersonIdentificationNumber>`
     + `<BranchNumber>${v('f-branch')}</BranchNumber><ArbitraryFileIdentifier>terminal-${Date.now()}</ArbitraryFileIdentifier>`;
 }
-async function view(stem, body, render) {
+function request(stem, body) {
   const v = (id) => esc($(id).value.trim());
   const xml = `<?xml version="1.0" encoding="UTF-8"?><XmlMsg><MessageHeader>${patientHeader(v)}</MessageHeader><MessageBody>${body}</MessageBody></XmlMsg>`;
-  const r = await fetch(`/oqs/v1/req/${stem}req_terminal.xml`, { method: 'POST', body: xml, headers: { 'Content-Type': 'application/xml' } });
+  return fetch(`/oqs/v1/req/${stem}req_terminal.xml`, { method: 'POST', body: xml, headers: { 'Content-Type': 'application/xml' } });
+}
+async function view(stem, body, render) {
+  const r = await request(stem, body);
   const doc = new DOMParser().parseFromString(await r.text(), 'application/xml');
   $('v-head').replaceChildren();
   $('v-table').replaceChildren();
+  $('v-pdf').hidden = true;
   if (text(doc, 'ResultCode') !== '1') {
     $('v-banner').className = 'warn';
     $('v-banner').textContent = `閲覧できません — refused: ${text(doc, 'MessageContents') || text(doc, 'ErrorMessage') || ''}`;
@@ -150,6 +154,41 @@ $('view-yzk').addEventListener('click', () => view('YZKsiquc01',
     $('v-banner').textContent = rows.length ? `薬剤情報 ${rows.length} 件 — medication lines` : '該当する薬剤情報はありません — no medication in this period';
     table(['診療月 month', '調剤日 date', '医療機関 facility', '薬剤 drug', 'コード code', '用法 usage', '回数 times'], rows);
   }));
+$('view-sry').addEventListener('click', () => view('YZKsiquc01',
+  '<FileCategory>4</FileCategory><PrDiInfClassification>1</PrDiInfClassification><MedicalTreatmentFlag>1</MedicalTreatmentFlag>',
+  (doc) => {
+    const rows = [];
+    for (const m of doc.getElementsByTagName('MeTrMonthInf')) {
+      for (const d of m.getElementsByTagName('DiDateInf')) {
+        for (const p of d.getElementsByTagName('MeTrInf')) {
+          rows.push([text(m, 'MeTrMonth'), text(d, 'DiDate'), text(m, 'MeTrDiHNm'), text(p, 'SinInfN'), text(p, 'SinInfCd'), text(p, 'Times')]);
+        }
+      }
+    }
+    $('v-banner').textContent = rows.length ? `診療情報 ${rows.length} 件 — clinical lines` : '該当する診療情報はありません — no clinical information in this period';
+    table(['診療月 month', '診療日 date', '医療機関 facility', '診療行為 procedure', 'コード code', '回数 times'], rows);
+  }));
+// The PDF forms (odd FileCategory): the answer is the PDF itself, or an XML error.
+async function pdf(stem, body) {
+  const r = await request(stem, body);
+  const blob = await r.blob();
+  $('v-head').replaceChildren();
+  $('v-table').replaceChildren();
+  if (blob.type !== 'application/pdf') {
+    const doc = new DOMParser().parseFromString(await blob.text(), 'application/xml');
+    $('v-pdf').hidden = true;
+    $('v-banner').className = 'warn';
+    $('v-banner').textContent = `閲覧できません — refused: ${text(doc, 'MessageContents') || text(doc, 'ErrorMessage') || ''}`;
+    return;
+  }
+  $('v-banner').className = 'ok';
+  $('v-banner').textContent = `PDF ${blob.size} bytes`;
+  $('v-pdf').src = URL.createObjectURL(blob);
+  $('v-pdf').hidden = false;
+}
+$('pdf-yzk').addEventListener('click', () => pdf('YZKsiquc01',
+  '<FileCategory>3</FileCategory><PrDiInfClassification>1</PrDiInfClassification><MedicalTreatmentFlag>1</MedicalTreatmentFlag>'));
+$('pdf-tkk').addEventListener('click', () => pdf('TKKsiquc01', '<FileCategory>1</FileCategory>'));
 $('view-tkk').addEventListener('click', () => view('TKKsiquc01', '<FileCategory>2</FileCategory>', (doc) => {
   const rows = [];
   for (const c of doc.getElementsByTagName('SpecificHealthCheckupInfo')) {
@@ -161,5 +200,69 @@ $('view-tkk').addEventListener('click', () => view('TKKsiquc01', '<FileCategory>
   table(['実施日 date', '項目 item', '値 value', '単位 unit'], rows);
 }));
 
-personas();
-fetch('/admin/v1/clock').then((r) => r.json()).then((c) => { $('f-date').value = c.compact.slice(0, 8); });
+// ---- the facility's face results (polled: a new one appears without reloading), searchable by 照会番号 ----------
+const CONSENTS = [['PharmacistsInfoConsFlg', '薬剤'], ['DiagnosisInfoConsFlg', '診療'], ['OperationInfoConsFlg', '手術'],
+  ['SpecificHealthCheckupsInfoConsFlg', '健診'], ['LimitApplicationCertificateRelatedConsFlg', '限度額']];
+const faces = [];
+let faceSeq = 0;
+let faceFacility = '';
+function faceRows() {
+  const want = $('face-ref').value.trim();
+  const tbody = $('faces');
+  tbody.replaceChildren();
+  const shown = faces.filter((f) => !want || f.ref === want);
+  if (!shown.length) {
+    const tr = document.createElement('tr');
+    const td = document.createElement('td');
+    td.colSpan = 5;
+    td.textContent = want ? `照会番号 ${want} の結果はありません — no face result with this reference number` : 'まだありません — none yet';
+    tr.append(td);
+    tbody.append(tr);
+  }
+  for (const f of shown) {
+    const tr = document.createElement('tr');
+    tr.tabIndex = 0;
+    const [ja] = VALIDITY[f.validity] || ['—'];
+    for (const v of [f.at, f.ref || '—', f.name || '—', ja, f.consents]) {
+      const td = document.createElement('td');
+      td.textContent = v;
+      tr.append(td);
+    }
+    const open = () => {
+      // The answer on the result screen, and the card data on the form so the views follow.
+      show(f.doc);
+      const set = (id, el) => { const x = text(f.doc, el); if (x !== null) $(id).value = x.trim(); };
+      set('f-insurer', 'InsurerNumber'); set('f-symbol', 'InsuredCardSymbol'); set('f-number', 'InsuredIdentificationNumber');
+      set('f-branch', 'InsuredBranchNumber'); set('f-birth', 'Birthdate');
+      $('r-banner').focus();
+    };
+    tr.addEventListener('click', open);
+    tr.addEventListener('keydown', (k) => { if (k.key === 'Enter' || k.key === ' ') { k.preventDefault(); open(); } });
+    tbody.append(tr);
+  }
+}
+async function pollFaces() {
+  const code = $('f-facility').value.trim();
+  if (code !== faceFacility) { faceFacility = code; faceSeq = 0; faces.length = 0; faceRows(); }
+  if (!/^[0-9]{10}$/.test(code)) return;
+  const r = await fetch(`/reader/v1/${code}/face?after=${faceSeq}`);
+  if (r.status !== 200) return;
+  const list = await r.json();
+  for (const f of list) {
+    faceSeq = Math.max(faceSeq, f.seq);
+    const doc = new DOMParser().parseFromString(f.xml, 'application/xml');
+    const consents = CONSENTS.filter(([el]) => text(doc, el) === '1').map(([, n]) => n).join('・') || '—';
+    const at = (text(doc, 'ProcessExecutionTime') || '').replace(/^(\d{4})(\d\d)(\d\d)(\d\d)(\d\d)(\d\d)$/, '$1-$2-$3 $4:$5:$6');
+    faces.unshift({ doc, at, ref: (text(doc, 'ReferenceNumber') || '').trim(), name: text(doc, 'Name'), validity: text(doc, 'QualificationValidity'), consents });
+  }
+  if (list.length) faceRows();
+}
+$('face-search').addEventListener('submit', (e) => { e.preventDefault(); faceRows(); });
+$('r-banner').tabIndex = -1;
+faceRows();
+setInterval(pollFaces, 2000);
+
+// The first render with its data: a User Timing mark (load-tests/web_render.sh reads it).
+Promise.all([personas(), pollFaces(),
+  fetch('/admin/v1/clock').then((r) => r.json()).then((c) => { $('f-date').value = c.compact.slice(0, 8); })])
+  .finally(() => performance.mark('onshi:ready'));

@@ -111,10 +111,14 @@ impl Browser {
         panic!("no element {css}");
     }
 
+    /// Clicks an element as a user would (scrolled into view; a click that WebDriver refuses, e.g. on an element
+    /// covered by another, fails the test).
     async fn click(&self, css: &str) {
         let id = self.find(css).await;
-        self.cmd("POST", &format!("/element/{id}/click"), Some(json!({})))
+        let r = self
+            .cmd("POST", &format!("/element/{id}/click"), Some(json!({})))
             .await;
+        assert!(r.get("error").is_none(), "clicking {css}: {r}");
     }
 
     async fn text(&self, css: &str) -> String {
@@ -146,6 +150,39 @@ impl Browser {
             Some(json!({"script": js, "args": []})),
         )
         .await
+    }
+
+    /// Presses keys on whatever has the focus (WebDriver key actions; `\u{E004}` Tab, `\u{E007}` Enter).
+    async fn keys(&self, keys: &str) {
+        let actions: Vec<Value> = keys
+            .chars()
+            .flat_map(|c| {
+                [
+                    json!({"type": "keyDown", "value": c.to_string()}),
+                    json!({"type": "keyUp", "value": c.to_string()}),
+                ]
+            })
+            .collect();
+        self.cmd(
+            "POST",
+            "/actions",
+            Some(json!({"actions": [{"type": "key", "id": "keyboard", "actions": actions}]})),
+        )
+        .await;
+        self.cmd("DELETE", "/actions", None).await;
+    }
+
+    /// Picks an option of a `<select>` by its text and tells the page.
+    async fn choose(&self, select: &str, text: &str) {
+        let js = format!(
+            "const s = document.querySelector('{select}'); \
+             const o = [...s.options].find(o => o.textContent.includes('{text}')); \
+             if (!o) return null; s.value = o.value; s.dispatchEvent(new Event('change')); return o.textContent;"
+        );
+        assert!(
+            self.script(&js).await.is_string(),
+            "no option {text:?} in {select}"
+        );
     }
 
     /// Writes a screenshot to `docs/screens/<name>.png`.
@@ -415,7 +452,241 @@ async fn the_patient_portal_shows_who_viewed_what_and_when() {
     let log = b.wait_text("#a-table", MED).await;
     assert!(log.contains("YZK") || log.contains("medication"), "{log}");
     b.wait_text("#m-total", "自己負担相当額").await;
+    b.wait_text("#q-table", "有効").await;
+    b.wait_text("#q-table", "全国健康保険協会").await;
     b.screenshot("patient-portal").await;
+    b.stop().await;
+    s.stop().await;
+}
+
+/// What the terminal screen's banner must say for an answer: the same words whichever door the request came by.
+fn banner_for(answer: &[u8]) -> String {
+    let doc = onshi_wire::xml::parse(answer, &Default::default()).unwrap();
+    let header = doc.root.child("MessageHeader").unwrap();
+    if header.value("SegmentOfResult") == Some("9") {
+        return format!("エラー {}", header.value("ErrorCode").unwrap());
+    }
+    let body = doc.root.child("MessageBody").unwrap();
+    if body.value("ProcessingResultStatus") == Some("2") {
+        return format!("照会エラー {}", body.value("ProcessingResultCode").unwrap());
+    }
+    let validity = body.value("QualificationValidity").unwrap();
+    let ja = match validity {
+        "1" => "資格 有効",
+        "2" => "資格 無効",
+        "3" => "資格 無効（新しい資格あり）",
+        "4" => "資格 該当資格なし",
+        "5" => "資格 複数該当",
+        "6" => "資格 有効（未登録）",
+        other => panic!("validity {other}"),
+    };
+    ja.to_string()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_reception_flow_answers_every_demo_persona_as_the_file_door_does_by_keyboard() {
+    let s = TestApp::start().await;
+    let Some(b) = Browser::start().await else {
+        s.stop().await;
+        return;
+    };
+    b.goto(&format!("http://{}/ui/terminal", s.addr)).await;
+    b.wait_text("#persona", "yamada_taro").await;
+    let personas: Vec<String> = serde_json::from_value(
+        b.script("return [...document.getElementById('persona').options].map(o => o.textContent).filter(t => t !== '—')")
+            .await,
+    )
+    .unwrap();
+    let files: Vec<&str> = onshi_seed::demo::FILES
+        .iter()
+        .filter_map(|(p, _)| {
+            p.strip_prefix("requests/OQSsiquc01req_")?
+                .strip_suffix(".xml")
+        })
+        .collect();
+    assert_eq!(
+        personas.len(),
+        files.len(),
+        "every demo request is a persona"
+    );
+    for name in &personas {
+        // The answer of the demo file itself, by the HTTP door.
+        let file = onshi_seed::demo::file(&format!("requests/OQSsiquc01req_{name}.xml")).unwrap();
+        let want = banner_for(
+            &s.post_file(&format!("OQSsiquc01req_{name}.xml"), file)
+                .await
+                .body,
+        );
+        // The same person on the screen, by keyboard only: the persona list focused, the choice made, Tab to the
+        // form's fields and Enter on the button.
+        b.choose("#persona", name).await;
+        b.script("document.getElementById('r-banner').textContent = ''; document.getElementById('f-consent').focus(); return 1")
+            .await;
+        b.keys("\u{E004}\u{E007}").await;
+        let got = b.wait_text("#r-banner", &want).await;
+        assert!(got.starts_with(&want), "{name}: {got} (want {want})");
+    }
+    b.stop().await;
+    s.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_terminal_lists_face_results_live_finds_them_by_reference_number_and_shows_the_forms() {
+    let s = TestApp::start().await;
+    let Some(b) = Browser::start().await else {
+        s.stop().await;
+        return;
+    };
+    // The clinic registered 佐藤 健一 as its patient P-0042.
+    let siimm = onshi_seed::demo::file("requests/OQSsiimm01req_sato_kenichi.xml").unwrap();
+    assert_eq!(
+        s.post_file("OQSsiimm01req_web.xml", siimm).await.status,
+        200
+    );
+    b.goto(&format!("http://{}/ui/terminal", s.addr)).await;
+    b.wait_text("#faces", "まだありません").await;
+    // He confirms at the card reader while the screen is open: his result appears without reloading.
+    s.consent_with_pin(MED, "D000000000000004", "4567").await;
+    s.consent_with_pin(MED, "D000000000000001", "1234").await;
+    b.wait_text("#faces", "P-0042").await;
+    b.wait_text("#faces", "山田").await;
+    // Searched by the 照会番号: only his; opened by keyboard (Tab from the search button, Enter).
+    b.script("document.getElementById('face-ref').value = 'P-0042'; return 1")
+        .await;
+    b.click("#face-search button").await;
+    let rows = b.text("#faces").await;
+    assert!(rows.contains("佐藤") && !rows.contains("山田"), "{rows}");
+    b.script("document.querySelector('#face-search button').focus(); return 1")
+        .await;
+    b.keys("\u{E004}\u{E007}").await;
+    b.wait_text("#r-banner", "資格 有効").await;
+    b.wait_text("#r-table", "佐藤").await;
+    assert_eq!(
+        b.script("return document.getElementById('f-number').value")
+            .await,
+        json!("1203"),
+        "the card data filled in for the views"
+    );
+    // The views follow: 診療情報 and the PDF form (consented to medication at the reader).
+    b.click("#view-sry").await;
+    b.wait_text("#v-banner", "診療情報").await;
+    b.click("#pdf-yzk").await;
+    b.wait_text("#v-banner", "PDF").await;
+    assert_eq!(
+        b.script("return document.getElementById('v-pdf').hidden")
+            .await,
+        json!(false)
+    );
+    b.screenshot("terminal-face-results").await;
+    b.stop().await;
+    s.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_new_demo_card_made_on_the_reader_page_starts_with_the_first_registration() {
+    let s = TestApp::start().await;
+    let Some(b) = Browser::start().await else {
+        s.stop().await;
+        return;
+    };
+    b.goto(&format!("http://{}/ui/reader", s.addr)).await;
+    b.click("#new-card summary").await;
+    b.wait_text("#nc-person", "山田　花子").await;
+    b.choose("#nc-person", "山田　花子").await;
+    b.script("document.getElementById('nc-pin').value = '2468'; return 1")
+        .await;
+    b.click("#card-form button").await;
+    b.wait_text("#nc-status", "発行しました").await;
+    b.click("#place").await;
+    b.wait_text("#screen", "本人確認").await;
+    // The PIN typed and entered from the keyboard.
+    b.script("document.getElementById('pin').focus(); return 1")
+        .await;
+    b.keys("2468\u{E007}").await;
+    b.wait_text("#screen", "初回登録").await;
+    b.stop().await;
+    s.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_console_performs_a_scenario_and_shows_batches_disasters_rules_snapshots_and_usage() {
+    let s = TestApp::start().await;
+    let Some(b) = Browser::start().await else {
+        s.stop().await;
+        return;
+    };
+    // The demo state that scenarios return to (`onshi up` saves it).
+    let r = s
+        .as_operator("POST", "/admin/v1/snapshots", json!({"name": "demo"}))
+        .await;
+    assert_eq!(r.status, 201, "{}", r.text());
+    b.goto(&format!("http://{}/", s.addr)).await;
+    // A scenario step by step from the page, then checked whole.
+    b.wait_text("#scenarios", "Locked card").await;
+    b.click("[aria-label='perform the next step of Locked card']")
+        .await;
+    b.wait_text("#sc-steps", "He places his card").await;
+    b.wait_text("#sc-status", "step 2 of 6").await;
+    b.click("[aria-label='set the stage of Locked card and check every step']")
+        .await;
+    b.wait_text("#sc-status", "PASS").await;
+    assert!(!b.text("#sc-steps").await.contains('✗'));
+    // A medication batch, pending then done, without reloading.
+    let at = |t: &str| onshi_platform::clock::parse_time(t).unwrap();
+    s.core.clock.set(at("2026-12-07T09:00:00")).await.unwrap();
+    let claims = onshi_seed::demo::file("claims/RECEIPTC_1310112345_202611.UKE").unwrap();
+    let r = http::send(&s.addr, "POST", "/medication/v1/claims", &[], claims).await;
+    assert_eq!(r.status, 201, "{}", r.text());
+    b.wait_text("#batches", "pending").await;
+    s.core.clock.set(at("2026-12-11T06:00:00")).await.unwrap();
+    b.click("#batch-run").await;
+    b.wait_text("#batches", "done").await;
+    // A disaster declared from the page.
+    for (id, v) in [
+        ("d-name", "令和8年 台風"),
+        ("d-prefs", "13, 14"),
+        ("d-from", "20261201"),
+        ("d-to", "20261231"),
+    ] {
+        b.script(&format!(
+            "document.getElementById('{id}').value = '{v}'; return 1"
+        ))
+        .await;
+    }
+    b.click("#d-form button").await;
+    b.wait_text("#disasters", "令和8年 台風").await;
+    // A forced outcome added, listed, and removed; a bad one refused in the API's words.
+    b.click("#forced-form button").await;
+    b.wait_text("#forced", "validity:2").await;
+    b.click("#forced button").await;
+    b.wait_text("#forced", "なし").await;
+    b.script(
+        "document.getElementById('fault-spec').value = '{\"action\": \"sideways\"}'; return 1",
+    )
+    .await;
+    b.click("#fault-form button").await;
+    b.wait_text("#fault-status", "bad_request").await;
+    // A snapshot saved; a terminal certificate issued.
+    b.script("document.getElementById('snap-name').value = 'web_test'; return 1")
+        .await;
+    b.click("#snap-form button[type=submit]").await;
+    b.wait_text("#snapshots", "web_test").await;
+    b.click("[aria-label='issue a terminal certificate for 1310112345']")
+        .await;
+    b.wait_text("#f-status", "issued").await;
+    assert!(b.text("#f-pem").await.contains("BEGIN CERTIFICATE"));
+    // Usage: the confirmations of this test, as bars and per facility.
+    b.click("#u-form button").await;
+    b.wait_text("#u-facilities", MED).await;
+    b.screenshot("operator-controls").await;
+    // Japanese only: the English labels are hidden.
+    b.choose("#lang", "日本語のみ").await;
+    assert_eq!(
+        b.script("return getComputedStyle(document.querySelector('h2 .en')).display")
+            .await,
+        json!("none")
+    );
+    b.choose("#lang", "日本語＋English").await;
     b.stop().await;
     s.stop().await;
 }

@@ -331,10 +331,47 @@ async fn sync(e: web::Data<Arc<Eligibility>>) -> Result<HttpResponse, ApiError> 
     Ok(HttpResponse::Ok().json(e.status()))
 }
 
+/// `GET /eligibility/v1/persons/{person_id}/qualifications` (the patient's own, for the portal): every
+/// qualification of the person, newest first, with its state today (`valid`, `lost`, `expired`, `not_yet`) and the
+/// record in force then (or its first).
+async fn person_qualifications(
+    e: web::Data<Arc<Eligibility>>,
+    person: web::Path<String>,
+) -> HttpResponse {
+    let today = e.core.clock.today();
+    let reg = e.registry.read().expect("registry");
+    let rules = &e.core.config.eligibility.rules;
+    let mut list: Vec<_> = reg
+        .of_person(&person)
+        .map(|q| {
+            let record = &q.on(today).unwrap_or_else(|| q.first()).record;
+            let state = match decide::state(q, today, rules) {
+                decide::State::Valid => "valid",
+                decide::State::Lost => "lost",
+                decide::State::Expired => "expired",
+                decide::State::NotYet => "not_yet",
+            };
+            (
+                record.qualification_date,
+                serde_json::json!({"id": q.id, "state": state, "record": record}),
+            )
+        })
+        .collect();
+    drop(reg);
+    list.sort_by_key(|q| std::cmp::Reverse(q.0));
+    let list: Vec<_> = list.into_iter().map(|(_, v)| v).collect();
+    HttpResponse::Ok().json(serde_json::json!({"on": today, "qualifications": list}))
+}
+
 /// Who may call the eligibility endpoints (the messages are the entry pipeline's, `platform::transport::routes`).
 pub const ROUTES: &[RouteAccess] = &[
     route("GET", "/eligibility/v1/status", Access::Operator),
     route("POST", "/eligibility/v1/sync", Access::Operator),
+    route(
+        "GET",
+        "/eligibility/v1/persons/{person_id}/qualifications",
+        Access::OwnPatient,
+    ),
     // The login checks the certificate's facility against the one logging in.
     route(
         "POST",
@@ -346,7 +383,11 @@ pub const ROUTES: &[RouteAccess] = &[
 /// The eligibility endpoints: status/sync and the Web API (needs `web::Data<Arc<Eligibility>>`).
 pub fn configure(cfg: &mut web::ServiceConfig) {
     cfg.route("/eligibility/v1/status", web::get().to(status))
-        .route("/eligibility/v1/sync", web::post().to(sync));
+        .route("/eligibility/v1/sync", web::post().to(sync))
+        .route(
+            "/eligibility/v1/persons/{person_id}/qualifications",
+            web::get().to(person_qualifications),
+        );
     webapi::configure(cfg);
 }
 
