@@ -96,12 +96,16 @@ $('login').addEventListener('submit', async (e) => {
     table('m-head', 'm-table', meds.medications);
   }
   const quals = await get(`/eligibility/v1/persons/${p}/qualifications`);
-  table('q-head', 'q-table', quals ? quals.qualifications.map((q) => ({
-    '状態 state': STATE[q.state] || q.state, '保険者 insurer': `${q.record.insurer_name} (${q.record.insurer_number})`,
-    '記号・番号 symbol・number': `${q.record.symbol || ''}・${q.record.number}（${q.record.branch}）`,
-    '資格取得日 from': q.record.qualification_date, '資格喪失日 until': q.record.disqualification_date || '',
-    '負担割合 co-payment': q.record.partial_contribution_percent ? `${q.record.partial_contribution_percent / 10}割` : '',
-  })) : []);
+  table('q-head', 'q-table', quals ? quals.qualifications.map((q) => {
+    const row = {
+      '状態 state': STATE[q.state] || q.state, '保険者 insurer': `${q.record.insurer_name} (${q.record.insurer_number})`,
+      '記号・番号 symbol・number': `${q.record.symbol || ''}・${q.record.number}（${q.record.branch}）`,
+      '資格取得日 from': q.record.qualification_date, '資格喪失日 until': q.record.disqualification_date || '',
+    };
+    // 一部負担金割合 as the answers carry it: for 後期高齢者 only.
+    if (q.record.partial_contribution_percent) row['負担割合 co-payment'] = `${q.record.partial_contribution_percent / 10}割`;
+    return row;
+  }) : []);
   checkups(await get(`/checkup/v1/persons/${p}/results`));
   table('a-head', 'a-table', list(await get(`/consent/v1/persons/${p}/access-log`)));
 });

@@ -454,6 +454,16 @@ async fn the_patient_portal_shows_who_viewed_what_and_when() {
     b.wait_text("#m-total", "自己負担相当額").await;
     b.wait_text("#q-table", "有効").await;
     b.wait_text("#q-table", "全国健康保険協会").await;
+    // His insurer submits his FY2025 checkup: logged in again, the portal shows it as that year's column.
+    let zip = onshi_seed::demo::file("checkups/1310112345_01130012_202506100_1.zip").unwrap();
+    let r = http::send(&s.addr, "POST", "/checkup/v1/submissions", &[], zip).await;
+    assert!(r.status < 300, "{}", r.text());
+    b.script("document.getElementById('pin').value = '1234'; return 1")
+        .await;
+    b.click("#login-send").await;
+    let years = b.wait_text("#c-head", "FY2025").await;
+    assert!(years.contains("2025年度"), "{years}");
+    b.wait_text("#c-table", "HbA1c").await;
     b.screenshot("patient-portal").await;
     b.stop().await;
     s.stop().await;
@@ -687,6 +697,42 @@ async fn the_console_performs_a_scenario_and_shows_batches_disasters_rules_snaps
         json!("none")
     );
     b.choose("#lang", "日本語＋English").await;
+    b.stop().await;
+    s.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_page_fits_a_tablet_without_scrolling_sideways() {
+    let s = TestApp::start().await;
+    let Some(b) = Browser::start().await else {
+        s.stop().await;
+        return;
+    };
+    // A journal entry, so the console's widest table has a row.
+    let file = onshi_seed::demo::file("requests/OQSsiquc01req_yamada_taro.xml").unwrap();
+    s.post_file("OQSsiquc01req_tablet.xml", file).await;
+    // An iPad in portrait (CSS pixels).
+    b.cmd(
+        "POST",
+        "/window/rect",
+        Some(json!({"width": 820, "height": 1180})),
+    )
+    .await;
+    for page in ["/", "/ui/terminal", "/ui/reader", "/ui/portal"] {
+        b.goto(&format!("http://{}{page}", s.addr)).await;
+        b.find("header").await;
+        tokio::time::sleep(Duration::from_millis(500)).await;
+        let sizes = b
+            .script("return [document.documentElement.scrollWidth, window.innerWidth]")
+            .await;
+        assert!(
+            sizes[0].as_i64() <= sizes[1].as_i64(),
+            "{page} is wider than a tablet: {sizes}"
+        );
+    }
+    b.goto(&format!("http://{}/ui/terminal", s.addr)).await;
+    b.find("#persona option:nth-child(2)").await;
+    b.screenshot("terminal-tablet").await;
     b.stop().await;
     s.stop().await;
 }
