@@ -83,7 +83,19 @@ async function showFacilities() {
     cell(tr, rec.code);
     cell(tr, rec.name);
     cell(tr, rec.status);
-    cell(tr, (rec.certificates || []).map((c) => `${c.terminal} (${c.not_before}–${c.not_after}${c.revoked_on ? ', 失効 revoked ' + c.revoked_on : ''})`).join('; ') || '—');
+    const certs = cell(tr, (rec.certificates || []).length ? '' : '—');
+    for (const c of rec.certificates || []) {
+      const line = document.createElement('div');
+      line.textContent = `${c.terminal} (${c.not_before}–${c.not_after}${c.revoked_on ? ', 失効 revoked ' + c.revoked_on : ''}) `;
+      if (!c.revoked_on) {
+        line.append(button('失効 revoke', `revoke the certificate of ${rec.code} ${c.terminal} ${c.serial}`, async () => {
+          const x = await api('POST', `/portal/v1/facilities/${rec.code}/certificates/${c.sha256}/revoke`);
+          $('f-status').textContent = x.status < 300 ? `${rec.code} ${c.terminal}: 失効しました — revoked` : problem(x);
+          showFacilities();
+        }));
+      }
+      certs.append(line);
+    }
     const td = document.createElement('td');
     td.append(button('証明書発行 issue', `issue a terminal certificate for ${rec.code}`, async () => {
       const c = await api('POST', `/portal/v1/facilities/${rec.code}/certificates`, { terminal: $('f-terminal').value.trim() });

@@ -685,6 +685,10 @@ async fn the_console_performs_a_scenario_and_shows_batches_disasters_rules_snaps
         .await;
     b.wait_text("#f-status", "issued").await;
     assert!(b.text("#f-pem").await.contains("BEGIN CERTIFICATE"));
+    b.click("[aria-label^='revoke the certificate of 1310112345 terminal-web']")
+        .await;
+    b.wait_text("#f-status", "revoked").await;
+    b.wait_text("#facilities", "失効 revoked").await;
     // Usage: the confirmations of this test, as bars and per facility.
     b.click("#u-form button").await;
     b.wait_text("#u-facilities", MED).await;
