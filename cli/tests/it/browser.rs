@@ -208,6 +208,18 @@ impl Browser {
     }
 }
 
+/// A fresh simulator and a browser; `None` (the simulator stopped) where Chromium is not installed.
+async fn start() -> Option<(TestApp, Browser)> {
+    let s = TestApp::start().await;
+    match Browser::start().await {
+        Some(b) => Some((s, b)),
+        None => {
+            s.stop().await;
+            None
+        }
+    }
+}
+
 async fn call(addr: &str, method: &str, path: &str, body: Option<Value>) -> Value {
     let body = body.map(|b| b.to_string()).unwrap_or_default();
     let r = http::send(
@@ -248,11 +260,7 @@ fn base64(text: &str) -> Vec<u8> {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_operator_console_moves_the_clock_and_follows_the_journal_live() {
-    let s = TestApp::start().await; // the clock frozen at 2026-11-21T10:00:00
-    let Some(b) = Browser::start().await else {
-        s.stop().await;
-        return;
-    };
+    let Some((s, b)) = start().await else { return }; // the clock frozen at 2026-11-21T10:00:00
     b.goto(&format!("http://{}/", s.addr)).await;
     b.wait_text("#clock-now", "2026-11-21 10:00:00").await;
     // Every control has an accessible name: a label, or text.
@@ -291,11 +299,7 @@ async fn the_operator_console_moves_the_clock_and_follows_the_journal_live() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_terminal_screen_confirms_demo_personas_like_the_real_screen() {
-    let s = TestApp::start().await;
-    let Some(b) = Browser::start().await else {
-        s.stop().await;
-        return;
-    };
+    let Some((s, b)) = start().await else { return };
     b.goto(&format!("http://{}/ui/terminal", s.addr)).await;
     let pick = |name: &'static str| {
         let b = &b;
@@ -337,11 +341,7 @@ async fn the_terminal_screen_confirms_demo_personas_like_the_real_screen() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_card_reader_screen_writes_the_face_file_and_locks_after_three_wrong_pins() {
-    let s = TestApp::start().await;
-    let Some(b) = Browser::start().await else {
-        s.stop().await;
-        return;
-    };
+    let Some((s, b)) = start().await else { return };
     b.goto(&format!("http://{}/ui/reader", s.addr)).await;
     // 山田 太郎: face recognition, then the consent screens.
     b.click("#place").await;
@@ -384,11 +384,7 @@ async fn the_card_reader_screen_writes_the_face_file_and_locks_after_three_wrong
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_terminal_shows_medication_only_with_consent_and_only_from_the_11th() {
-    let s = TestApp::start().await;
-    let Some(b) = Browser::start().await else {
-        s.stop().await;
-        return;
-    };
+    let Some((s, b)) = start().await else { return };
     let at = |t: &str| onshi_platform::clock::parse_time(t).unwrap();
     s.core.clock.set(at("2026-12-07T09:00:00")).await.unwrap();
     let claims = onshi_seed::demo::file("claims/RECEIPTC_1310112345_202611.UKE").unwrap();
@@ -427,11 +423,7 @@ async fn the_terminal_shows_medication_only_with_consent_and_only_from_the_11th(
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_patient_portal_shows_who_viewed_what_and_when() {
-    let s = TestApp::start().await;
-    let Some(b) = Browser::start().await else {
-        s.stop().await;
-        return;
-    };
+    let Some((s, b)) = start().await else { return };
     // 山田 太郎 consents at the clinic, which then views his medication.
     s.consent_with_pin(MED, "D000000000000001", "1234").await;
     let yzk = onshi_seed::demo::file("requests/YZKsiquc01req_yamada_taro.xml").unwrap();
@@ -495,11 +487,7 @@ fn banner_for(answer: &[u8]) -> String {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_reception_flow_answers_every_demo_persona_as_the_file_door_does_by_keyboard() {
-    let s = TestApp::start().await;
-    let Some(b) = Browser::start().await else {
-        s.stop().await;
-        return;
-    };
+    let Some((s, b)) = start().await else { return };
     b.goto(&format!("http://{}/ui/terminal", s.addr)).await;
     b.wait_text("#persona", "yamada_taro").await;
     let personas: Vec<String> = serde_json::from_value(
@@ -542,11 +530,7 @@ async fn the_reception_flow_answers_every_demo_persona_as_the_file_door_does_by_
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_terminal_lists_face_results_live_finds_them_by_reference_number_and_shows_the_forms() {
-    let s = TestApp::start().await;
-    let Some(b) = Browser::start().await else {
-        s.stop().await;
-        return;
-    };
+    let Some((s, b)) = start().await else { return };
     // The clinic registered 佐藤 健一 as its patient P-0042.
     let siimm = onshi_seed::demo::file("requests/OQSsiimm01req_sato_kenichi.xml").unwrap();
     assert_eq!(
@@ -594,11 +578,7 @@ async fn the_terminal_lists_face_results_live_finds_them_by_reference_number_and
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_new_demo_card_made_on_the_reader_page_starts_with_the_first_registration() {
-    let s = TestApp::start().await;
-    let Some(b) = Browser::start().await else {
-        s.stop().await;
-        return;
-    };
+    let Some((s, b)) = start().await else { return };
     b.goto(&format!("http://{}/ui/reader", s.addr)).await;
     b.click("#new-card summary").await;
     b.wait_text("#nc-person", "山田　花子").await;
@@ -620,11 +600,7 @@ async fn a_new_demo_card_made_on_the_reader_page_starts_with_the_first_registrat
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_console_performs_a_scenario_and_shows_batches_disasters_rules_snapshots_and_usage() {
-    let s = TestApp::start().await;
-    let Some(b) = Browser::start().await else {
-        s.stop().await;
-        return;
-    };
+    let Some((s, b)) = start().await else { return };
     // The demo state that scenarios return to (`onshi up` saves it).
     let r = s
         .as_operator("POST", "/admin/v1/snapshots", json!({"name": "demo"}))
@@ -707,11 +683,7 @@ async fn the_console_performs_a_scenario_and_shows_batches_disasters_rules_snaps
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn every_page_fits_a_tablet_without_scrolling_sideways() {
-    let s = TestApp::start().await;
-    let Some(b) = Browser::start().await else {
-        s.stop().await;
-        return;
-    };
+    let Some((s, b)) = start().await else { return };
     // A journal entry, so the console's widest table has a row.
     let file = onshi_seed::demo::file("requests/OQSsiquc01req_yamada_taro.xml").unwrap();
     s.post_file("OQSsiquc01req_tablet.xml", file).await;
