@@ -1,4 +1,5 @@
-// The operator console: the clock, the scenarios (set the stage, step, check) and the live request journal, over the admin API (plain JavaScript,
+// The operator console: the clock, the scenarios (set the stage, step, check) and the live request journal, over
+// the admin API (plain JavaScript,
 // no framework, nothing fetched from the network). In strict mode the operator token is asked once per tab.
 'use strict';
 

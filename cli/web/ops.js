@@ -1,6 +1,7 @@
 // The operator console's control panels (after app.js, whose `$` and `api` it uses): the medication batches, the
 // disasters, the facilities and their certificates, forced outcomes and faults, snapshots and the usage statistics
-// as charts. Batches and rules refresh every few seconds, so a batch finishing shows without reloading.
+// as charts, in views (tabs) read when shown. Batches and rules refresh every few seconds while shown, so a batch
+// finishing shows without reloading.
 'use strict';
 
 const cell = (tr, text) => { const td = document.createElement('td'); td.textContent = text === null || text === undefined ? '' : String(text); tr.append(td); return td; };
@@ -229,9 +230,25 @@ async function showUsage() {
 }
 $('u-form').addEventListener('submit', (e) => { e.preventDefault(); showUsage(); });
 
-function refreshAll() {
-  return Promise.all([showBatches(), showDisasters(), showFacilities(), showControls(), showSnapshots(), showUsage()]);
+// ---- the views (tabs): only the shown view's panels are laid out, read and refreshed -------------------------------
+const VIEWS = {
+  run: { load: [], poll: [] },
+  state: { load: [showBatches, showDisasters, showFacilities], poll: [showBatches] },
+  controls: { load: [showControls, showSnapshots], poll: [showControls] },
+  usage: { load: [showUsage], poll: [] },
+};
+let view = 'run';
+function show(name) {
+  view = VIEWS[name] ? name : 'run';
+  for (const s of document.querySelectorAll('main > section')) s.hidden = s.dataset.tab !== view;
+  for (const t of document.querySelectorAll('[role=tab]')) t.setAttribute('aria-selected', String(t.id === `tab-${view}`));
+  if (location.hash.slice(1) !== view) history.replaceState(null, '', view === 'run' ? location.pathname : `#${view}`);
+  return Promise.all(VIEWS[view].load.map((f) => f()));
 }
-// The first render with every panel's data: a User Timing mark (load-tests/web_render.sh reads it).
-Promise.all([consoleReady, refreshAll()]).finally(() => performance.mark('onshi:ready'));
-setInterval(() => { showBatches(); showControls(); }, 3000);
+for (const t of document.querySelectorAll('[role=tab]')) t.addEventListener('click', () => show(t.id.slice(4)));
+function refreshAll() {
+  return show(view);
+}
+// The first render with the shown view's data: a User Timing mark (load-tests/web_render.sh reads it).
+Promise.all([consoleReady, show(location.hash.slice(1))]).finally(() => performance.mark('onshi:ready'));
+setInterval(() => { for (const f of VIEWS[view].poll) f(); }, 3000);

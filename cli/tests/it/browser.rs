@@ -617,7 +617,8 @@ async fn the_console_performs_a_scenario_and_shows_batches_disasters_rules_snaps
         .await;
     b.wait_text("#sc-status", "PASS").await;
     assert!(!b.text("#sc-steps").await.contains('✗'));
-    // A medication batch, pending then done, without reloading.
+    // The state view: a medication batch, pending then done, without reloading.
+    b.click("#tab-state").await;
     let at = |t: &str| onshi_platform::clock::parse_time(t).unwrap();
     s.core.clock.set(at("2026-12-07T09:00:00")).await.unwrap();
     let claims = onshi_seed::demo::file("claims/RECEIPTC_1310112345_202611.UKE").unwrap();
@@ -641,7 +642,17 @@ async fn the_console_performs_a_scenario_and_shows_batches_disasters_rules_snaps
     }
     b.click("#d-form button").await;
     b.wait_text("#disasters", "令和8年 台風").await;
-    // A forced outcome added, listed, and removed; a bad one refused in the API's words.
+    // A terminal certificate issued, then revoked.
+    b.click("[aria-label='issue a terminal certificate for 1310112345']")
+        .await;
+    b.wait_text("#f-status", "issued").await;
+    assert!(b.text("#f-pem").await.contains("BEGIN CERTIFICATE"));
+    b.click("[aria-label^='revoke the certificate of 1310112345 terminal-web']")
+        .await;
+    b.wait_text("#f-status", "revoked").await;
+    b.wait_text("#facilities", "失効 revoked").await;
+    // The controls view: a forced outcome added, listed, and removed; a bad fault refused in the API's words.
+    b.click("#tab-controls").await;
     b.click("#forced-form button").await;
     b.wait_text("#forced", "validity:2").await;
     b.click("#forced button").await;
@@ -652,23 +663,20 @@ async fn the_console_performs_a_scenario_and_shows_batches_disasters_rules_snaps
     .await;
     b.click("#fault-form button").await;
     b.wait_text("#fault-status", "bad_request").await;
-    // A snapshot saved; a terminal certificate issued.
+    // A snapshot saved.
     b.script("document.getElementById('snap-name').value = 'web_test'; return 1")
         .await;
     b.click("#snap-form button[type=submit]").await;
     b.wait_text("#snapshots", "web_test").await;
-    b.click("[aria-label='issue a terminal certificate for 1310112345']")
-        .await;
-    b.wait_text("#f-status", "issued").await;
-    assert!(b.text("#f-pem").await.contains("BEGIN CERTIFICATE"));
-    b.click("[aria-label^='revoke the certificate of 1310112345 terminal-web']")
-        .await;
-    b.wait_text("#f-status", "revoked").await;
-    b.wait_text("#facilities", "失効 revoked").await;
+    b.screenshot("operator-controls").await;
+    // The view is in the address: reloaded, the page opens on it.
+    b.goto(&format!("http://{}/#controls", s.addr)).await;
+    b.wait_text("#snapshots", "web_test").await;
+    b.click("#tab-usage").await;
     // Usage: the confirmations of this test, as bars and per facility.
     b.click("#u-form button").await;
     b.wait_text("#u-facilities", MED).await;
-    b.screenshot("operator-controls").await;
+    b.screenshot("operator-usage").await;
     // Japanese only: the English labels are hidden.
     b.choose("#lang", "日本語のみ").await;
     assert_eq!(
