@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # The web view's speed in a real headless Chromium, driven over WebDriver with curl (chromedriver from Debian):
 #  1. first render of each page: the first contentful paint, and the page's `onshi:ready` User Timing mark, set when
-#     its first data is on screen (every console panel, the terminal's personas and face results, the reader's
-#     persons), both from navigation start; and the portal's login to its four tables filled; median and max of RUNS;
+#     its first data is on screen (the console view's panels — each of its four views —, the terminal's personas
+#     and face results, the reader's persons), both from navigation start; and the portal's login to its four tables filled; median and max of RUNS;
 #  2. with LOAD=RATE (e.g. 1000): the console's live journal while onshi-load sends RATE req/s — the time from
 #     clicking the newest row to its answer on screen, the journal's polling round trip, and the longest main-thread
 #     task (PerformanceObserver 'longtask').
@@ -45,7 +45,9 @@ stats() { sort -n | awk '{a[NR]=$1} END {printf "median %d ms, max %d ms", a[int
 echo "first render at $URL ($(curl -s "$URL/eligibility/v1/status" | jq -c '{persons: .persons, qualifications: .qualifications}' 2>/dev/null || echo '?'))"
 measure() { # page
   local out
-  out=$(for _ in $(seq "$RUNS"); do go "$1"; ready; done)
+  out=$(for _ in $(seq "$RUNS"); do
+    go /healthz  # from another page of the site, as a trainer moves between screens: a whole load, even for /#state
+    go "$1"; ready; done)
   printf '  %-13s first contentful paint %s; with its data %s (%s runs)\n' "$1" \
     "$(echo "$out" | cut -d' ' -f1 | stats)" "$(echo "$out" | cut -d' ' -f2 | stats)" "$RUNS"
 }
@@ -54,7 +56,7 @@ floor=$(for _ in $(seq "$RUNS"); do go /healthz
   run "const done = arguments[arguments.length - 1]; (function poll() { const p = performance.getEntriesByName('first-contentful-paint')[0];
     if (p) done(Math.round(p.startTime)); else setTimeout(poll, 5); })();"; done | stats)
 echo "  /healthz      first contentful paint $floor (the floor: a tiny text page)"
-for page in / /ui/terminal /ui/reader /ui/portal; do measure "$page"; done
+for page in / /#state /#controls /#usage /ui/terminal /ui/reader /ui/portal; do measure "$page"; done
 # The portal with data: the login to the four tables filled.
 login=$(for _ in $(seq "$RUNS"); do
   go /ui/portal
