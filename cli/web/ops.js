@@ -15,6 +15,20 @@ const button = (label, aria, onclick) => {
 };
 const problem = (r) => (r.json && r.json.error ? `${r.json.error.code}: ${r.json.error.message}${r.json.error.details ? ' — ' + r.json.error.details.join('; ') : ''}` : `HTTP ${r.status}`);
 const parse = (text) => { try { return JSON.parse(text); } catch (e) { return undefined; } };
+// Fills a table body: one row per item (`values` gives its cells), or one row saying `empty`.
+function fill(tbody, items, empty, values) {
+  tbody.replaceChildren();
+  if (!items.length) {
+    const tr = document.createElement('tr');
+    cell(tr, empty).colSpan = tbody.closest('table').querySelectorAll('thead th').length;
+    tbody.append(tr);
+  }
+  for (const item of items) {
+    const tr = document.createElement('tr');
+    for (const v of values(item)) cell(tr, v);
+    tbody.append(tr);
+  }
+}
 // What each refreshed panel shows: redrawn only when it changed, so polling never takes the focus or a click away.
 const shown = new Map();
 const changed = (panel, data) => {
@@ -29,19 +43,8 @@ const BATCH_STATE = { done: '完了 done', running: '実行中 running', pending
 async function showBatches() {
   const r = await api('GET', '/medication/v1/batches');
   if (r.status !== 200 || !changed('batches', r.json)) return;
-  const tbody = $('batches');
-  tbody.replaceChildren();
-  if (!r.json.length) { const tr = document.createElement('tr'); cell(tr, 'レセプトなし — no claims received yet').colSpan = 5; tbody.append(tr); }
-  for (const b of r.json) {
-    const tr = document.createElement('tr');
-    tr.dataset.state = b.state;
-    cell(tr, String(b.batch_at).replace('T', ' '));
-    cell(tr, BATCH_STATE[b.state] || b.state);
-    cell(tr, b.files);
-    cell(tr, b.pending);
-    cell(tr, b.receipts);
-    tbody.append(tr);
-  }
+  fill($('batches'), r.json, 'レセプトなし — no claims received yet', (b) => [
+    String(b.batch_at).replace('T', ' '), BATCH_STATE[b.state] || b.state, b.files, b.pending, b.receipts]);
 }
 $('batch-run').addEventListener('click', async () => {
   const r = await api('POST', '/medication/v1/batches/run');
@@ -53,16 +56,7 @@ $('batch-run').addEventListener('click', async () => {
 async function showDisasters() {
   const r = await api('GET', '/admin/v1/disasters');
   if (r.status !== 200) return;
-  const tbody = $('disasters');
-  tbody.replaceChildren();
-  if (!r.json.length) { const tr = document.createElement('tr'); cell(tr, '宣言なし — none declared').colSpan = 3; tbody.append(tr); }
-  for (const d of r.json) {
-    const tr = document.createElement('tr');
-    cell(tr, d.name);
-    cell(tr, (d.prefectures || []).join(', '));
-    cell(tr, `${d.starts_on} – ${d.ends_on}`);
-    tbody.append(tr);
-  }
+  fill($('disasters'), r.json, '宣言なし — none declared', (d) => [d.name, (d.prefectures || []).join(', '), `${d.starts_on} – ${d.ends_on}`]);
 }
 $('d-form').addEventListener('submit', async (e) => {
   e.preventDefault();
@@ -188,7 +182,6 @@ async function showUsage() {
   const r = await api('GET', `/admin/v1/statistics?by=facility${q}`);
   const chart = $('u-chart');
   chart.replaceChildren();
-  $('u-facilities').replaceChildren();
   if (r.status !== 200) { chart.textContent = problem(r); return; }
   // Bars: confirmations per facility type, one colour per method.
   const byType = new Map();
@@ -221,12 +214,8 @@ async function showUsage() {
     bars.append(name, bar, total);
   }
   chart.append(legend, bars);
-  for (const row of r.json.rows) {
-    const tr = document.createElement('tr');
-    for (const v of [row.month, `${row.facility} (${row.facility_type})`, row.mynumber_card, row.insurance_card, row.bulk,
-      row.mynumber_rate === null ? '—' : `${(100 * row.mynumber_rate).toFixed(1)} %`]) cell(tr, v);
-    $('u-facilities').append(tr);
-  }
+  fill($('u-facilities'), r.json.rows, '記録なし — nothing counted yet', (row) => [row.month, `${row.facility} (${row.facility_type})`,
+    row.mynumber_card, row.insurance_card, row.bulk, row.mynumber_rate === null ? '—' : `${(100 * row.mynumber_rate).toFixed(1)} %`]);
 }
 $('u-form').addEventListener('submit', (e) => { e.preventDefault(); showUsage(); });
 

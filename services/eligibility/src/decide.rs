@@ -26,6 +26,18 @@ pub enum State {
     NotYet,
 }
 
+impl State {
+    /// The state as the JSON APIs name it.
+    pub fn label(self) -> &'static str {
+        match self {
+            State::Valid => "valid",
+            State::Lost => "lost",
+            State::Expired => "expired",
+            State::NotYet => "not_yet",
+        }
+    }
+}
+
 /// The record that describes a qualification on `on`, and whether one was in force then.
 fn record_on(q: &Qual, on: Date) -> (&QualificationRecord, bool) {
     match q.on(on) {

@@ -344,13 +344,8 @@ async fn person_qualifications(
     let mut list: Vec<_> = reg
         .of_person(&person)
         .map(|q| {
-            let record = &q.on(today).unwrap_or_else(|| q.first()).record;
-            let state = match decide::state(q, today, rules) {
-                decide::State::Valid => "valid",
-                decide::State::Lost => "lost",
-                decide::State::Expired => "expired",
-                decide::State::NotYet => "not_yet",
-            };
+            let record = &q.shown_on(today).record;
+            let state = decide::state(q, today, rules).label();
             (
                 record.qualification_date,
                 serde_json::json!({"id": q.id, "state": state, "record": record}),
@@ -411,7 +406,7 @@ impl onshi_platform::directory::Directory for Eligibility {
             .collect();
         // Ambiguous (twins without 枝番) or unknown: no person.
         let [q] = found.as_slice() else { return None };
-        let r = &q.on(today).unwrap_or_else(|| q.first()).record;
+        let r = &q.shown_on(today).record;
         Some(onshi_platform::directory::PersonRef {
             qualification_id: q.id.clone(),
             person_id: q.person_id.clone(),
@@ -450,7 +445,7 @@ impl onshi_platform::directory::ReaderDirectory for Eligibility {
         let rules = &self.core.config.eligibility.rules;
         reg.of_person(person)
             .map(|q| {
-                let record = &q.on(on).unwrap_or_else(|| q.first()).record;
+                let record = &q.shown_on(on).record;
                 let valid = decide::state(q, on, rules) == decide::State::Valid;
                 (q, valid, record)
             })

@@ -34,6 +34,10 @@ impl Qual {
     pub fn first(&self) -> &QualVersion {
         &self.versions[0]
     }
+    /// The version that describes the qualification on `on`: the one in force then, or else the earliest.
+    pub fn shown_on(&self, on: Date) -> &QualVersion {
+        self.on(on).unwrap_or_else(|| self.first())
+    }
 }
 
 /// The in-memory registry.
