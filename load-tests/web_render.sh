@@ -8,7 +8,11 @@
 #     task (PerformanceObserver 'longtask').
 # Usage: load-tests/web_render.sh [URL]   (URL of a running onshi, default http://127.0.0.1:8080)
 #        RUNS=10 LOAD=1000 DECKS=<home>/decks load-tests/web_render.sh http://127.0.0.1:8080   (onshi up --journal sample:10)
+# Needs chromium, chromium-driver (Debian; `.ci/run` installs them), curl and jq.
 set -euo pipefail
+for tool in chromedriver curl jq; do
+  command -v "$tool" >/dev/null || { echo "web_render.sh: $tool is missing (apt-get install chromium chromium-driver curl jq)" >&2; exit 2; }
+done
 URL=${1:-http://127.0.0.1:8080}
 RUNS=${RUNS:-7}
 LOAD=${LOAD:-}
