@@ -61,7 +61,7 @@ fn bench(c: &mut Criterion) {
         c.bench_function(&format!("siquc01_parse_answer_serialize/{label}"), |b| {
             b.iter(|| {
                 let tree = decode(black_box(REQUEST), Form::File, &config.limits);
-                let resp = respond(&reg, &config, tree.as_ref(), None, now);
+                let resp = respond(&reg, &config, tree.as_ref(), None, now).response;
                 black_box(resp.to_xml())
             })
         });
@@ -71,7 +71,7 @@ fn bench(c: &mut Criterion) {
         b.iter(|| black_box(onshi_wire::xml::parse(black_box(REQUEST), &config.limits).unwrap()))
     });
     let tree = decode(REQUEST, Form::File, &config.limits);
-    let resp = respond(&reg, &config, tree.as_ref(), None, now);
+    let resp = respond(&reg, &config, tree.as_ref(), None, now).response;
     c.bench_function("siquc01_serialize_only", |b| {
         b.iter(|| black_box(resp.to_xml()))
     });

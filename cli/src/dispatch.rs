@@ -36,7 +36,7 @@ impl Handlers for Services {
         };
         let e = &self.eligibility;
         match (req.kind, &self.medication, &self.checkup) {
-            (MessageKind::OqsSiquc01, ..) => oqs_siquc01::answer(e, req),
+            (MessageKind::OqsSiquc01, ..) => oqs_siquc01::answer(e, req).await,
             (MessageKind::OqsSiimm01, ..) => oqs_siimm01::answer(e, req).await,
             (MessageKind::OqsMuimm01, ..) => oqs_muimm01::answer(e, req).await,
             (MessageKind::OqsMuimm02, ..) => oqs_muimm02::answer(e, req).await,

@@ -10,7 +10,8 @@ use onshi::database::Database;
 use onshi::host::{self, Host, Service, ALL};
 use onshi_platform::clock::{parse_clock_time, parse_delta, SimClock};
 use onshi_platform::config::{
-    env, AuthMode, BulkZip, Config, FaceNameClock, FolderErrors, Publish,
+    env, AuthMode, BulkZip, Config, FaceNameClock, FolderErrors, Publish, RequeryRule, SingleQuery,
+    Unpresented,
 };
 use onshi_platform::control::journal::JournalMode;
 use onshi_platform::http::{Core, Metrics};
@@ -71,6 +72,13 @@ struct ServeArgs {
     /// system zips is not published).
     #[arg(long, env = env::BULK_RESULTS_ZIP, default_value = "never", value_parser = parse_with(BulkZip::parse, "never, always or over:<bytes>"))]
     bulk_results_zip: BulkZip,
+    /// What a single insurance-card query counts as under the 2024 re-query rule: presentation (the patient showed
+    /// the card) or id-only (a re-query by the numbers the facility keeps).
+    #[arg(long, env = env::SINGLE_QUERY, default_value = "presentation", value_parser = parse_with(SingleQuery::parse, "presentation or id-only"))]
+    single_query: SingleQuery,
+    /// A re-query in a month without a presentation: flag (answered, logged and counted) or refuse.
+    #[arg(long, env = env::UNPRESENTED_REQUERY, default_value = "flag", value_parser = parse_with(Unpresented::parse, "flag or refuse"))]
+    unpresented_requery: Unpresented,
     /// The request journal: all, sample:N (one exchange in N; for load tests) or off.
     #[arg(long, env = env::JOURNAL, default_value = "all", value_parser = parse_with(JournalMode::parse, "all, sample:N or off"))]
     journal: JournalMode,
@@ -358,6 +366,10 @@ fn config_of(args: &ServeArgs, home: &std::path::Path) -> Config {
     rules.card_expiry_invalidates = !args.expired_cards_valid;
     rules.expiry_warning_days = args.expiry_warning_days;
     c.eligibility.bulk_results_zip = args.bulk_results_zip;
+    c.eligibility.requery = RequeryRule {
+        single_query: args.single_query,
+        unpresented: args.unpresented_requery,
+    };
     c.auth = args.auth;
     c.folder_publish = args.folder_publish;
     c.folder_errors = args.folder_errors;

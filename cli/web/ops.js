@@ -56,12 +56,13 @@ $('batch-run').addEventListener('click', async () => {
 async function showDisasters() {
   const r = await api('GET', '/admin/v1/disasters');
   if (r.status !== 200) return;
-  fill($('disasters'), r.json, '宣言なし — none declared', (d) => [d.name, (d.prefectures || []).join(', '), `${d.starts_on} – ${d.ends_on}`]);
+  fill($('disasters'), r.json, '宣言なし — none declared', (d) => [d.name, [...(d.prefectures || []).map((p) => `都道府県 ${p}`), ...(d.districts || []).map((x) => `郡市区 ${x}`)].join(', '), `${d.starts_on} – ${d.ends_on}`]);
 }
 $('d-form').addEventListener('submit', async (e) => {
   e.preventDefault();
   const prefectures = $('d-prefs').value.split(/[ ,]+/).filter(Boolean).map(Number);
-  const r = await api('POST', '/admin/v1/disasters', { name: $('d-name').value, prefectures, from: $('d-from').value, to: $('d-to').value });
+  const districts = $('d-districts').value.split(/[ ,]+/).filter(Boolean);
+  const r = await api('POST', '/admin/v1/disasters', { name: $('d-name').value, prefectures, districts, from: $('d-from').value, to: $('d-to').value });
   $('d-status').textContent = r.status === 201 ? '宣言しました — declared' : problem(r);
   showDisasters();
 });
@@ -215,7 +216,7 @@ async function showUsage() {
   }
   chart.append(legend, bars);
   fill($('u-facilities'), r.json.rows, '記録なし — nothing counted yet', (row) => [row.month, `${row.facility} (${row.facility_type})`,
-    row.mynumber_card, row.insurance_card, row.bulk, row.mynumber_rate === null ? '—' : `${(100 * row.mynumber_rate).toFixed(1)} %`]);
+    row.mynumber_card, row.insurance_card, row.bulk, row.requery, row.requery_unpresented, row.mynumber_rate === null ? '—' : `${(100 * row.mynumber_rate).toFixed(1)} %`]);
 }
 $('u-form').addEventListener('submit', (e) => { e.preventDefault(); showUsage(); });
 

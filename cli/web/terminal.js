@@ -161,13 +161,27 @@ $('view-sry').addEventListener('click', () => view('YZKsiquc01',
     for (const m of doc.getElementsByTagName('MeTrMonthInf')) {
       for (const d of m.getElementsByTagName('DiDateInf')) {
         for (const p of d.getElementsByTagName('MeTrInf')) {
-          rows.push([text(m, 'MeTrMonth'), text(d, 'DiDate'), text(m, 'MeTrDiHNm'), text(p, 'SinInfN'), text(p, 'SinInfCd'), text(p, 'Times')]);
+          const cls = text(p, 'MeTrIdCl');
+          rows.push([text(m, 'MeTrMonth'), text(d, 'DiDate'), text(m, 'MeTrDiHNm'), cls === '50' ? `手術 surgery (${cls})` : cls, text(p, 'SinInfN'), text(p, 'SinInfCd'), text(p, 'Times')]);
         }
       }
     }
     $('v-banner').textContent = rows.length ? `診療情報 ${rows.length} 件 — clinical lines` : '該当する診療情報はありません — no clinical information in this period';
-    table(['診療月 month', '診療日 date', '医療機関 facility', '診療行為 procedure', 'コード code', '回数 times'], rows);
+    table(['診療月 month', '診療日 date', '医療機関 facility', '診療識別 class', '診療行為 procedure', 'コード code', '回数 times'], rows);
   }));
+// In a declared disaster the patient consents verbally and the clinic records it here, without the card (seed 003).
+$('disaster-consent').addEventListener('click', async () => {
+  const v = (id) => $(id).value.trim();
+  const body = { insurer: v('f-insurer'), symbol: v('f-symbol'), number: v('f-number'), branch: v('f-branch') || null,
+    consents: { medication: true, clinical: true, checkup: true } };
+  const r = await fetch(`/reader/v1/${encodeURIComponent(v('f-facility'))}/disaster-consents`,
+    { method: 'POST', body: JSON.stringify(body), headers: { 'Content-Type': 'application/json' } });
+  const j = await r.json().catch(() => ({}));
+  $('v-banner').className = r.status === 201 ? 'ok' : 'warn';
+  $('v-banner').textContent = r.status === 201
+    ? `災害時の同意を記録しました（宣言 ${j.declaration}、${j.until} まで） — verbal consent recorded under declaration ${j.declaration}`
+    : `記録できません — refused: ${(j.error && j.error.message) || r.status}`;
+});
 // The PDF forms (odd FileCategory): the answer is the PDF itself, or an XML error.
 async function pdf(stem, body) {
   const r = await request(stem, body);

@@ -57,6 +57,62 @@ pub struct EligibilityConfig {
     pub bulk_result_days: i64,
     /// Whether a done job's results (`…02res`) come as a `.zip` holding the XML.
     pub bulk_results_zip: BulkZip,
+    /// The 2024 rule on re-queries by stored numbers (seed 004).
+    pub requery: RequeryRule,
+}
+
+/// The 2024 rule on re-queries by the numbers a facility keeps (seed 004, 令和6年4月17日 事務連絡): qualification is
+/// confirmed from what the patient presents — the My Number card at the reader, or the insurance card — at least once
+/// in each month (the claim's unit); other visits of that month may be confirmed by re-querying the stored numbers.
+/// The simulator records each facility's last presentation per patient; a re-query in a month without one is
+/// flagged (the requery log, the usage statistics) or, if set, refused. The wire cannot tell a card held in the hand
+/// from numbers typed from a file, so what a single query counts as is a setting [I].
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct RequeryRule {
+    pub single_query: SingleQuery,
+    pub unpresented: Unpresented,
+}
+
+/// What a single query by insurance-card data (`OQSsiquc01`) counts as.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum SingleQuery {
+    /// The patient presented the insurance card (or 資格確認書) — the default.
+    #[default]
+    Presentation,
+    /// A re-query by the numbers the facility keeps, like every 一括照会 person.
+    IdOnly,
+}
+
+impl SingleQuery {
+    /// `presentation` or `id-only`.
+    pub fn parse(s: &str) -> Option<Self> {
+        match s {
+            "presentation" => Some(Self::Presentation),
+            "id-only" => Some(Self::IdOnly),
+            _ => None,
+        }
+    }
+}
+
+/// What becomes of a re-query in a month without a presentation.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Unpresented {
+    /// Answered as usual, flagged in the requery log and counted (the real system enforces nothing) — the default.
+    #[default]
+    Flag,
+    /// Refused per person (`requery_unpresented`), nothing disclosed; flagged and counted too.
+    Refuse,
+}
+
+impl Unpresented {
+    /// `flag` or `refuse`.
+    pub fn parse(s: &str) -> Option<Self> {
+        match s {
+            "flag" => Some(Self::Flag),
+            "refuse" => Some(Self::Refuse),
+            _ => None,
+        }
+    }
 }
 
 /// Whether the results of a two-step bulk job come zipped. The real system sends some bulk results as a `.zip`
@@ -100,6 +156,7 @@ impl Default for EligibilityConfig {
             web_api_refresh_minutes: 24 * 60,
             bulk_result_days: 7,
             bulk_results_zip: BulkZip::Never,
+            requery: RequeryRule::default(),
         }
     }
 }
@@ -281,6 +338,10 @@ pub mod env {
     /// `rename` (a hidden temporary file renamed in).
     pub const FOLDER_PUBLISH: &str = "ONSHI_FOLDER_PUBLISH";
     pub const BULK_RESULTS_ZIP: &str = "ONSHI_BULK_RESULTS_ZIP";
+    /// What a single insurance-card query counts as: `presentation` or `id-only` (the 2024 re-query rule).
+    pub const SINGLE_QUERY: &str = "ONSHI_SINGLE_QUERY";
+    /// A re-query in a month without a presentation: `flag` or `refuse`.
+    pub const UNPRESENTED_REQUERY: &str = "ONSHI_UNPRESENTED_REQUERY";
     /// A request file that cannot be paired with an answer: `err` (moved to `res/` with `<name>.err`; default) or
     /// `response` (an error response file).
     pub const FOLDER_ERRORS: &str = "ONSHI_FOLDER_ERRORS";

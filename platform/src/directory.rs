@@ -55,7 +55,8 @@ pub trait Directory: Send + Sync {
     ) -> (Encoding, Result<(), ResultKey>);
 }
 
-/// What the card reader asks besides: who is calling, the qualification to show and the 照会番号 for a face result.
+/// What the card reader asks besides: who is calling, the qualification to show and the 照会番号 for a face result,
+/// and what it tells: a card presented.
 pub trait ReaderDirectory: Directory {
     /// The facility a client certificate was issued to; `Ok(None)` without one in the sandbox; `auth_required`
     /// with the reason when refused.
@@ -70,4 +71,7 @@ pub trait ReaderDirectory: Directory {
         facility: &'a str,
         person: &'a str,
     ) -> BoxFuture<'a, anyhow::Result<Option<String>>>;
+
+    /// `person` presented their My Number card at `facility`'s reader at `at` (the 2024 re-query rule).
+    fn presented(&self, facility: &str, person: &str, at: chrono::NaiveDateTime);
 }

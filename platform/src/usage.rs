@@ -27,6 +27,10 @@ pub enum Method {
     ViewClinical,
     /// 特定健診情報 shown (`TKKsiquc01`).
     ViewCheckup,
+    /// A re-query by stored numbers in a month the patient presented their card (allowed; seed 004).
+    Requery,
+    /// A re-query by stored numbers in a month without a presentation (flagged; seed 004).
+    RequeryUnpresented,
 }
 
 impl Method {
@@ -37,6 +41,8 @@ impl Method {
         Self::ViewMedication,
         Self::ViewClinical,
         Self::ViewCheckup,
+        Self::Requery,
+        Self::RequeryUnpresented,
     ];
 
     pub fn label(self) -> &'static str {
@@ -47,6 +53,8 @@ impl Method {
             Self::ViewMedication => "view_medication",
             Self::ViewClinical => "view_clinical",
             Self::ViewCheckup => "view_checkup",
+            Self::Requery => "requery",
+            Self::RequeryUnpresented => "requery_unpresented",
         }
     }
 }
@@ -176,6 +184,9 @@ pub struct FacilityRow {
     pub mynumber_card: i64,
     pub insurance_card: i64,
     pub bulk: i64,
+    /// Re-queries by stored numbers in a month with a presentation (allowed), and without one (flagged).
+    pub requery: i64,
+    pub requery_unpresented: i64,
     /// マイナ保険証 confirmations ÷ (マイナ保険証 + 保険証) confirmations; `None` without either.
     pub mynumber_rate: Option<f64>,
 }
@@ -225,6 +236,8 @@ pub async fn by_facility(pool: &PgPool, month: Option<&str>) -> anyhow::Result<V
                 mynumber_card: 0,
                 insurance_card: 0,
                 bulk: 0,
+                requery: 0,
+                requery_unpresented: 0,
                 mynumber_rate: None,
             });
         }
@@ -233,6 +246,8 @@ pub async fn by_facility(pool: &PgPool, month: Option<&str>) -> anyhow::Result<V
             "mynumber_card" => r.mynumber_card += n,
             "insurance_card" => r.insurance_card += n,
             "bulk" => r.bulk += n,
+            "requery" => r.requery += n,
+            "requery_unpresented" => r.requery_unpresented += n,
             _ => {}
         }
     }

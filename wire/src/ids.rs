@@ -270,6 +270,13 @@ impl InstitutionCode {
             _ => FacilityKind::Pharmacy,
         }
     }
+
+    /// The facility's district: its prefecture and 郡市区番号 (`0415`), the area unit below the prefecture that
+    /// the code itself carries.
+    pub fn district(&self) -> String {
+        let s = self.as_str();
+        format!("{}{}", &s[..2], &s[3..5])
+    }
 }
 
 impl fmt::Display for InstitutionCode {

@@ -62,6 +62,7 @@ keys! {
     BulkDuplicate = "bulk_duplicate",
     ReferenceInvalid = "reference_invalid",
     ReferenceTargetUnknown = "reference_target_unknown",
+    RequeryUnpresented = "requery_unpresented",
 }
 
 /// One row of the table.

@@ -290,11 +290,26 @@ impl TestApp {
 
     /// The whole flow with a PIN, consenting to medication: place, identify, consent (asserts success).
     pub async fn consent_with_pin(&self, facility: &str, serial: &str, pin: &str) {
+        self.consent_to(
+            facility,
+            serial,
+            pin,
+            serde_json::json!({"medication": true}),
+        )
+        .await;
+    }
+
+    /// The whole flow with a PIN, answering the consent screens with `consents` (asserts success).
+    pub async fn consent_to(
+        &self,
+        facility: &str,
+        serial: &str,
+        pin: &str,
+        consents: serde_json::Value,
+    ) {
         let how = serde_json::json!({"method": "pin", "pin": pin});
         let id = self.place_and_identify(facility, serial, how).await;
-        let (status, j) = self
-            .consent(facility, &id, serde_json::json!({"medication": true}))
-            .await;
+        let (status, j) = self.consent(facility, &id, consents).await;
         assert_eq!(status, 200, "{j}");
     }
 }

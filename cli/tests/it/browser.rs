@@ -540,7 +540,13 @@ async fn the_terminal_lists_face_results_live_finds_them_by_reference_number_and
     b.goto(&format!("http://{}/ui/terminal", s.addr)).await;
     b.wait_text("#faces", "まだありません").await;
     // He confirms at the card reader while the screen is open: his result appears without reloading.
-    s.consent_with_pin(MED, "D000000000000004", "4567").await;
+    s.consent_to(
+        MED,
+        "D000000000000004",
+        "4567",
+        json!({"medication": true, "clinical": true}),
+    )
+    .await;
     s.consent_with_pin(MED, "D000000000000001", "1234").await;
     b.wait_text("#faces", "P-0042").await;
     b.wait_text("#faces", "山田").await;
@@ -561,9 +567,15 @@ async fn the_terminal_lists_face_results_live_finds_them_by_reference_number_and
         json!("1203"),
         "the card data filled in for the views"
     );
-    // The views follow: 診療情報 and the PDF form (consented to medication at the reader).
+    // The views follow: 診療情報 and the PDF form (consented to medication and 診療情報 at the reader).
     b.click("#view-sry").await;
     b.wait_text("#v-banner", "診療情報").await;
+    assert_eq!(
+        b.script("return document.getElementById('v-banner').className")
+            .await,
+        json!("ok"),
+        "shown under the 診療情報 consent"
+    );
     b.click("#pdf-yzk").await;
     b.wait_text("#v-banner", "PDF").await;
     assert_eq!(
@@ -632,6 +644,7 @@ async fn the_console_performs_a_scenario_and_shows_batches_disasters_rules_snaps
     for (id, v) in [
         ("d-name", "令和8年 台風"),
         ("d-prefs", "13, 14"),
+        ("d-districts", "0415"),
         ("d-from", "20261201"),
         ("d-to", "20261231"),
     ] {
@@ -642,6 +655,7 @@ async fn the_console_performs_a_scenario_and_shows_batches_disasters_rules_snaps
     }
     b.click("#d-form button").await;
     b.wait_text("#disasters", "令和8年 台風").await;
+    b.wait_text("#disasters", "郡市区 0415").await;
     // A terminal certificate issued, then revoked.
     b.click("[aria-label='issue a terminal certificate for 1310112345']")
         .await;

@@ -265,7 +265,8 @@ async fn the_logs_detect_deletion_recomputation_and_forged_appends() {
             &s.core,
             "demo-yamada-taro",
             &med,
-            onshi_consent::Kind::Medication,
+            &[onshi_consent::Kind::Medication],
+            &[],
             now,
         )
         .await

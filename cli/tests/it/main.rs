@@ -15,6 +15,7 @@ mod load;
 mod medication;
 mod mtls;
 mod reader;
+mod requery;
 mod roles;
 mod seed;
 mod snapshots;

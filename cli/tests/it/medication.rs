@@ -38,10 +38,14 @@ fn medical_claim(drugs: &[(&str, u32, u32)], search: &str) -> Vec<u8> {
         "RE,1,1112,202610,山田　太郎,1,19800515,,,,,,,,,,,,{search},,,,,,,,,,,,,,,,,,,ﾔﾏﾀﾞ ﾀﾛｳ,\n"
     ));
     t.push_str("HO,01130012,12345678,1,1,100,,,,,,,,,\nSN,1,01,,,,00,,\n");
-    // 再診料 on the day of the first drug (診療情報).
+    // 再診料 and a 手術 (創傷処理) on the day of the first drug (診療情報, 手術情報).
     if let Some((_, day, _)) = drugs.first() {
         t.push_str(&format!(
             "SI,12,1,112007410,,73,1,,,,,,,{}\n",
+            days(*day, 1)
+        ));
+        t.push_str(&format!(
+            "SI,50,1,150000110,,530,1,,,,,,,{}\n",
             days(*day, 1)
         ));
     }
@@ -247,19 +251,81 @@ async fn claims_become_history_on_the_schedule_and_only_with_consent() {
     assert_eq!(m.value("CzPrIsOrg"), Some("1"));
     assert_eq!(drug.value("CzTimes"), Some("28"));
 
-    // 診療情報 (FileCategory 4): the 診療行為 of the day under MeTrInfs.
+    // 診療情報 (FileCategory 4) needs its own consent: under the medication consent alone it is refused.
     let with_clinical = String::from_utf8(yzk(MED))
         .unwrap()
         .replace("<FileCategory>2<", "<FileCategory>4<");
-    let r = http::send(
-        &s.addr,
-        "POST",
-        "/oqs/v1/req/YZKsiquc01req_4.xml",
-        &[],
-        with_clinical.as_bytes(),
+    let ask_clinical = || async {
+        let r = http::send(
+            &s.addr,
+            "POST",
+            "/oqs/v1/req/YZKsiquc01req_4.xml",
+            &[],
+            with_clinical.as_bytes(),
+        )
+        .await;
+        xml::parse(&r.body, &Default::default()).unwrap().root
+    };
+    let t = ask_clinical().await;
+    assert_eq!(header(&t).value("ResultCode"), Some("2"));
+    assert_eq!(
+        header(&t).value("MessageContents"),
+        Some("診療情報の閲覧の同意がありません。")
+    );
+    assert!(t
+        .child("MessageBody")
+        .is_none_or(|b| b.children_named("MeTrMonthInf").count() == 0));
+    let procedures_of = |t: &Element| -> Vec<(String, String, String)> {
+        t.child("MessageBody")
+            .unwrap()
+            .children_named("MeTrMonthInf")
+            .flat_map(|m| m.child("DiDateInfs").unwrap().children_named("DiDateInf"))
+            .filter_map(|d| d.child("MeTrInfs"))
+            .flat_map(|p| p.children_named("MeTrInf"))
+            .map(|p| {
+                (
+                    p.value("SinInfCd").unwrap().to_string(),
+                    p.value("SinInfN").unwrap().to_string(),
+                    p.value("MeTrIdCl").unwrap().to_string(),
+                )
+            })
+            .collect()
+    };
+    // With the 診療情報 consent: the 診療行為 of the day under MeTrInfs, named by the 診療行為マスター, without
+    // the 手術 line (no 手術情報 consent).
+    s.consent_to(
+        MED,
+        "D000000000000001",
+        "1234",
+        serde_json::json!({"medication": true, "clinical": true}),
     )
     .await;
-    let t = xml::parse(&r.body, &Default::default()).unwrap().root;
+    let t = ask_clinical().await;
+    assert_eq!(header(&t).value("ResultCode"), Some("1"));
+    assert_eq!(
+        procedures_of(&t),
+        [("112007410".into(), "再診料".into(), "12".into())]
+    );
+    // With the 手術情報 consent too, the 手術 (K) line is there.
+    s.consent_to(
+        MED,
+        "D000000000000001",
+        "1234",
+        serde_json::json!({"medication": true, "clinical": true, "surgery": true}),
+    )
+    .await;
+    let t = ask_clinical().await;
+    assert_eq!(
+        procedures_of(&t),
+        [
+            ("112007410".into(), "再診料".into(), "12".into()),
+            (
+                "150000110".into(),
+                "創傷処理（筋肉、臓器に達しないもの）（長径５ｃｍ未満）".into(),
+                "50".into()
+            )
+        ]
+    );
     let day = t
         .child("MessageBody")
         .unwrap()
@@ -274,14 +340,7 @@ async fn claims_become_history_on_the_schedule_and_only_with_consent() {
         .expect("診療情報")
         .child("MeTrInf")
         .unwrap();
-    assert_eq!(
-        (
-            proc_.value("SinInfCd"),
-            proc_.value("MeTrIdCl"),
-            proc_.value("Times")
-        ),
-        (Some("112007410"), Some("12"), Some("1"))
-    );
+    assert_eq!(proc_.value("Times"), Some("1"));
     // With 診療情報, DiOrg and PrIsOrg are left out as in real answers.
     let month = t
         .child("MessageBody")
@@ -324,10 +383,18 @@ async fn claims_become_history_on_the_schedule_and_only_with_consent() {
         .unwrap()
         .iter()
         .partition(|a| !a["basis"].as_str().unwrap().starts_with("refused:"));
-    assert!(seen
+    assert!(seen.iter().all(|a| a["facility"] == MED));
+    let count = |kind: &str| seen.iter().filter(|a| a["kind"] == kind).count();
+    // Each kind shown is logged on its own: 薬剤 in every answer, 診療 in the two FileCategory 4 answers, 手術 once.
+    assert_eq!(
+        (count("YZK"), count("SRJ"), count("SHJ")),
+        (6, 2, 1),
+        "{log}"
+    );
+    // The refused 診療情報 request is logged under the kind refused.
+    assert!(refused
         .iter()
-        .all(|a| a["facility"] == MED && a["kind"] == "YZK"));
-    assert_eq!(seen.len(), 5);
+        .any(|a| a["kind"] == "SRJ" && a["basis"] == "refused:no_consent"));
     // Refused attempts are in the log too (before consent, and the other facility's).
     assert!(refused
         .iter()
@@ -541,7 +608,7 @@ async fn bad_claims_are_refused_whole_with_a_reason() {
                         .collect::<String>()
                 ),
             )),
-            "line 15007: RE 生年月日",
+            "line 18008: RE 生年月日",
         ),
         (
             "a record longer than the limit",

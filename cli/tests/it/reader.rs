@@ -375,49 +375,38 @@ async fn consents_expire_belong_to_one_facility_and_disasters_are_bounded() {
     // No consent yet.
     let now = s.core.clock.now();
     assert_eq!(
-        access::view(&s.core, person, &med, Kind::Medication, now)
-            .await
-            .unwrap(),
+        one(&s, person, &med, Kind::Medication, now).await,
         Err(Refusal::NoConsent)
     );
     s.consent_with_pin(MED, "D000000000000004", "4567").await;
     let now = s.core.clock.now();
     assert!(matches!(
-        access::view(&s.core, person, &med, Kind::Medication, now)
-            .await
-            .unwrap(),
+        one(&s, person, &med, Kind::Medication, now).await,
         Ok(Basis::Consent(_))
     ));
     // Given to facility A, used by facility B.
     assert_eq!(
-        access::view(&s.core, person, &dental, Kind::Medication, now)
-            .await
-            .unwrap(),
+        one(&s, person, &dental, Kind::Medication, now).await,
         Err(Refusal::NoConsent)
     );
     // Another kind was not consented.
     assert_eq!(
-        access::view(&s.core, person, &med, Kind::Clinical, now)
-            .await
-            .unwrap(),
+        one(&s, person, &med, Kind::Clinical, now).await,
         Err(Refusal::NoConsent)
     );
     // 24 hours later it still holds to the second before, and not a second after.
     let t = now + chrono::TimeDelta::hours(24);
-    assert!(access::view(
-        &s.core,
+    assert!(one(
+        &s,
         person,
         &med,
         Kind::Medication,
         t - chrono::TimeDelta::seconds(1)
     )
     .await
-    .unwrap()
     .is_ok());
     assert_eq!(
-        access::view(&s.core, person, &med, Kind::Medication, t)
-            .await
-            .unwrap(),
+        one(&s, person, &med, Kind::Medication, t).await,
         Err(Refusal::Expired)
     );
     // Revoked by the patient.
@@ -431,39 +420,74 @@ async fn consents_expire_belong_to_one_facility_and_disasters_are_bounded() {
     assert_eq!(status, 200);
     let now = s.core.clock.now();
     assert_eq!(
-        access::view(&s.core, person, &med, Kind::Medication, now)
-            .await
-            .unwrap(),
+        one(&s, person, &med, Kind::Medication, now).await,
         Err(Refusal::Revoked)
     );
-    // A disaster in Osaka (27) does not open Tokyo; one in Tokyo does, only within its period.
+    // A disaster no longer opens data without the patient's consent (seed 003): the facility records the
+    // patient's verbal consent, without the card, only inside a declared area and period.
+    let app = &s;
+    let verbal = |facility: &str, body: serde_json::Value| {
+        let path = format!("/reader/v1/{facility}/disaster-consents");
+        async move { app.post_json(&path, body).await }
+    };
+    let sato = serde_json::json!({"insurer": "06131270", "symbol": "55", "number": "1203", "branch": "00",
+        "consents": {"medication": true, "checkup": true}});
+    let (status, j) = verbal(DENTAL, sato.clone()).await;
+    assert_eq!(
+        (status, j["error"]["code"].as_str()),
+        (403, Some("no_disaster")),
+        "{j}"
+    );
     let (status, _) = s.post_json("/admin/v1/disasters", serde_json::json!({"name": "大阪地震", "prefectures": [27], "from": "20261101", "to": "20261231"})).await;
     assert_eq!(status, 201);
-    assert!(
-        access::view(&s.core, person, &dental, Kind::Medication, now)
-            .await
-            .unwrap()
-            .is_err()
-    );
-    let (_, j) = s.post_json("/admin/v1/disasters", serde_json::json!({"name": "首都直下地震", "prefectures": [13, 14], "from": "20261120", "to": "20261125"})).await;
-    let id = j["id"].as_i64().unwrap();
+    let (status, _) = verbal(DENTAL, sato.clone()).await;
+    assert_eq!(status, 403, "a disaster in Osaka (27) does not cover Tokyo");
+    // A declaration by district: Tokyo's 郡市区 01 (the dental clinic's), not the whole prefecture.
+    let dental_district = dental.district();
+    let (_, j) = s.post_json("/admin/v1/disasters", serde_json::json!({"name": "首都直下地震", "districts": [dental_district], "from": "20261120", "to": "20261121"})).await;
+    let id = j["id"].as_i64().expect("declared");
+    // Declared, but no consent yet: still refused.
     assert_eq!(
-        access::view(&s.core, person, &dental, Kind::Checkup, now)
-            .await
-            .unwrap(),
-        Ok(Basis::Disaster(id))
+        one(&s, person, &dental, Kind::Checkup, now).await,
+        Err(Refusal::NoConsent)
     );
-    let after = now + chrono::TimeDelta::days(5);
-    assert!(access::view(&s.core, person, &dental, Kind::Checkup, after)
-        .await
-        .unwrap()
-        .is_err());
+    let (status, j) = verbal(DENTAL, sato.clone()).await;
+    assert_eq!((status, j["declaration"].as_i64()), (201, Some(id)), "{j}");
+    assert!(matches!(
+        one(&s, person, &dental, Kind::Checkup, now).await,
+        Ok(Basis::Disaster { declaration, .. }) if declaration == id
+    ));
+    // A facility of Tokyo outside the district cannot record one.
+    let outside = InstitutionCode::from_body("131021234").unwrap();
+    assert_ne!(outside.district(), dental_district);
+    let declaration =
+        access::record_disaster_consent(&s.core, person, &outside, &[Kind::Medication], now)
+            .await
+            .unwrap();
+    assert_eq!(declaration, None);
+    // After the period (the next day) the verbal consent opens nothing, though it has not expired yet.
+    let after = now + chrono::TimeDelta::hours(15);
+    assert_eq!(
+        one(&s, person, &dental, Kind::Checkup, after).await,
+        Err(Refusal::OutsideDisaster)
+    );
+    // An unknown person or no kind: refused.
+    let mut nobody = sato.clone();
+    nobody["number"] = "999999".into();
+    assert_eq!(verbal(DENTAL, nobody).await.0, 404);
+    let mut no_kind = sato.clone();
+    no_kind["consents"] = serde_json::json!({});
+    assert_eq!(verbal(DENTAL, no_kind).await.0, 400);
     // Bad declarations are refused.
-    let (status, _) = s.post_json("/admin/v1/disasters",
+    for bad in [
         serde_json::json!({"name": "x", "prefectures": [48], "from": "20261120", "to": "20261125"}),
-    )
-    .await;
-    assert_eq!(status, 400);
+        serde_json::json!({"name": "x", "districts": ["4801"], "from": "20261120", "to": "20261125"}),
+        serde_json::json!({"name": "x", "districts": ["131"], "from": "20261120", "to": "20261125"}),
+        serde_json::json!({"name": "x", "from": "20261120", "to": "20261125"}),
+    ] {
+        let (status, _) = s.post_json("/admin/v1/disasters", bad.clone()).await;
+        assert_eq!(status, 400, "{bad}");
+    }
     // The patient sees who looked, and on what basis.
     let log = http::get(&s.addr, &format!("/consent/v1/persons/{person}/access-log"))
         .await
@@ -497,6 +521,21 @@ async fn consents_expire_belong_to_one_facility_and_disasters_are_bounded() {
         .unwrap()
         .starts_with("consent.consents"));
     s.host.stop().await;
+}
+
+/// One kind's decision, as the data services ask it.
+async fn one(
+    s: &TestApp,
+    person: &str,
+    facility: &InstitutionCode,
+    kind: Kind,
+    at: chrono::NaiveDateTime,
+) -> Result<Basis, Refusal> {
+    access::view(&s.core, person, facility, &[kind], &[], at)
+        .await
+        .unwrap()
+        .map(|g| g.0[0].1.clone())
+        .map_err(|r| r.why)
 }
 
 fn registration(items: &[(&str, &str, &str, &str, &str)]) -> String {

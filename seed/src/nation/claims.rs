@@ -1,5 +1,6 @@
 //! Synthetic monthly claims for the synthetic nation: for a treatment month, each insured person visits a clinic
-//! of their prefecture with an age-dependent probability and gets 1–3 drugs of the shipped master (内用), either
+//! of their prefecture with an age-dependent probability (再診料, now and then a 手術 K line) and gets 1–3 drugs of
+//! the shipped master (内用), either
 //! inside the clinic (院内: `IY` on the clinic's receipt) or from a pharmacy (院外: the clinic's receipt has no drug,
 //! a pharmacy's 調剤 receipt has `SH`/`CZ`/`IY` naming the clinic). One UKE file (Shift_JIS, CRLF, 0x1A) per
 //! facility. Deterministic: the population is regenerated from its seed, nothing is read from the database.
@@ -26,6 +27,14 @@ const DRUGS: [(&str, &str); 8] = [
     ("610406193", "1"),
     ("620007096", "1"),
     ("610406227", "1"),
+];
+
+/// 手術 of the shipped 診療行為マスター sample (code, points) for the synthetic K lines.
+const SURGERIES: [(&str, u32); 4] = [
+    ("150000110", 530),
+    ("150003110", 1660),
+    ("150035510", 1780),
+    ("150285010", 5000),
 ];
 
 /// Monthly visit probability (per mille) by age.
@@ -222,6 +231,24 @@ pub fn month_files(
             re[36] = v.record.name_kana.clone().unwrap_or_default();
             lines.push(re.join(","));
             lines.extend(ho_sn(&v.record, false));
+            let on_day = |count: u32| -> String {
+                (1..=31)
+                    .map(|d| {
+                        if d == v.day {
+                            count.to_string()
+                        } else {
+                            String::new()
+                        }
+                    })
+                    .collect::<Vec<_>>()
+                    .join(",")
+            };
+            // 再診料 at every visit (診療情報); a 手術 (K line, 手術情報) at about one visit in a hundred.
+            lines.push(format!("SI,12,1,112007410,,75,1,,,,,,,{}", on_day(1)));
+            if n % 97 == 13 {
+                let (code, points) = SURGERIES[n % SURGERIES.len()];
+                lines.push(format!("SI,50,1,{code},,{points},1,,,,,,,{}", on_day(1)));
+            }
             for (i, (code, dose, days)) in v.drugs.iter().enumerate() {
                 let day_cols: Vec<String> = (1..=31)
                     .map(|d| {

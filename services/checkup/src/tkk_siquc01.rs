@@ -38,13 +38,13 @@ pub async fn answer(m: &Checkups, req: Request) -> Reply {
         m.directory.as_ref(),
         m.consent.as_ref(),
         &r.patient,
-        onshi_consent::Kind::Checkup,
+        (&[onshi_consent::Kind::Checkup], &[]),
         req.terminal(),
         now,
     )
     .await;
     let (person, enc) = match admitted {
-        Ok(admitted) => admitted,
+        Ok(a) => (a.person, a.encoding),
         Err(d) => return fail(&r.patient.echo, d.encoding, &d.message, d.label),
     };
     let stored = match results::viewable(&m.core.pool, &person.person_id, now.naive().date()).await

@@ -1,6 +1,10 @@
-//! May a facility view a kind of a person's data now? Yes under a live consent the patient gave that facility
-//! (given at the reader, not expired, not revoked), or under a disaster declaration covering the facility's
-//! prefecture on the simulated today (災害時: no card identification needed). Every view is logged with its basis.
+//! May a facility view a kind of a person's data now? Only under a live consent the patient gave that facility for
+//! that kind (each kind its own: 薬剤 YZK, 診療 SRJ, 手術 SHJ, 特定健診 TKK, …; given at the reader, not expired, not
+//! revoked). In a declared disaster the patient may consent without card identification, verbally to the
+//! facility ([`record_disaster_consent`]), when the facility lies in a declared area (prefecture or district) within
+//! the declared period; such a consent opens the data only while the declaration still covers the facility. A view
+//! asks for several kinds at once ([`view`]): those the answer needs and those it may add; every decision is
+//! chained in the access log in one transaction, with its basis (the consent, and the declaration if any).
 
 use chrono::NaiveDateTime;
 use serde::Serialize;
@@ -12,18 +16,22 @@ use onshi_wire::ids::{Date, InstitutionCode};
 use crate::chain;
 use crate::Kind;
 
-/// Why a view is allowed.
+/// Why a view is allowed: the consent (its row in the consent log), given at the reader or, in a disaster,
+/// verbally under a declaration.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Basis {
     Consent(i64),
-    Disaster(i64),
+    Disaster { declaration: i64, consent: i64 },
 }
 
 impl Basis {
     pub fn label(&self) -> String {
         match self {
             Basis::Consent(seq) => format!("consent:{seq}"),
-            Basis::Disaster(id) => format!("disaster:{id}"),
+            Basis::Disaster {
+                declaration,
+                consent,
+            } => format!("disaster:{declaration}:consent:{consent}"),
         }
     }
 }
@@ -34,6 +42,8 @@ pub enum Refusal {
     NoConsent,
     Expired,
     Revoked,
+    /// A verbal consent given in a disaster, used where or when its declaration no longer applies.
+    OutsideDisaster,
 }
 
 impl Refusal {
@@ -43,16 +53,69 @@ impl Refusal {
             Refusal::NoConsent => "refused:no_consent",
             Refusal::Expired => "refused:expired",
             Refusal::Revoked => "refused:revoked",
+            Refusal::OutsideDisaster => "refused:outside_disaster",
         }
     }
 
-    pub fn message(&self) -> &'static str {
+    /// The message for the facility, naming the kind refused (e.g. 診療情報の閲覧の同意がありません。).
+    pub fn message(&self, kind: Kind) -> String {
+        let what = kind.label();
         match self {
-            Refusal::NoConsent => "閲覧の同意がありません。",
-            Refusal::Expired => "閲覧の同意の有効期限が切れています。",
-            Refusal::Revoked => "閲覧の同意が取り消されています。",
+            Refusal::NoConsent => format!("{what}の閲覧の同意がありません。"),
+            Refusal::Expired => format!("{what}の閲覧の同意の有効期限が切れています。"),
+            Refusal::Revoked => format!("{what}の閲覧の同意が取り消されています。"),
+            Refusal::OutsideDisaster => {
+                format!("{what}の災害時の閲覧は、災害の指定地域・期間の外ではできません。")
+            }
         }
     }
+}
+
+/// The kinds a view may show, each with its basis.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct Granted(pub Vec<(Kind, Basis)>);
+
+impl Granted {
+    pub fn has(&self, kind: Kind) -> bool {
+        self.0.iter().any(|(k, _)| *k == kind)
+    }
+}
+
+/// A kind refused, and why.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Refused {
+    pub kind: Kind,
+    pub why: Refusal,
+}
+
+impl Refused {
+    pub fn message(&self) -> String {
+        self.why.message(self.kind)
+    }
+}
+
+/// The prefix of the reader-session field of a consent given verbally under a disaster declaration.
+const DISASTER_SESSION: &str = "disaster:";
+
+/// The declaration covering `facility` on `today`, if any (by prefecture or by district).
+async fn covering(
+    pool: &PgPool,
+    facility: &InstitutionCode,
+    today: chrono::NaiveDate,
+    only: Option<i64>,
+) -> sqlx::Result<Option<i64>> {
+    sqlx::query_scalar(
+        "SELECT id FROM consent.disasters \
+         WHERE ($1 = ANY(prefectures) OR $2 = ANY(districts)) AND starts_on <= $3 AND $3 <= ends_on \
+           AND ($4::bigint IS NULL OR id = $4) \
+         ORDER BY id LIMIT 1",
+    )
+    .bind(i32::from(facility.prefecture()))
+    .bind(facility.district())
+    .bind(today)
+    .bind(only)
+    .fetch_optional(pool)
+    .await
 }
 
 /// Decides whether `facility` may view `kind` of `person` at `now` (simulated).
@@ -68,9 +131,10 @@ pub async fn check(
         seq: i64,
         action: String,
         available_until: Option<NaiveDateTime>,
+        session: Option<String>,
     }
     let latest: Option<Latest> = sqlx::query_as(
-        "SELECT seq, action, available_until FROM consent.consents \
+        "SELECT seq, action, available_until, session FROM consent.consents \
          WHERE person_id = $1 AND facility = $2 AND kind = $3 ORDER BY seq DESC LIMIT 1",
     )
     .bind(person)
@@ -78,74 +142,130 @@ pub async fn check(
     .bind(kind.code())
     .fetch_optional(pool)
     .await?;
-    let refusal = match latest {
+    Ok(match latest {
         Some(Latest {
             seq,
             action,
             available_until: Some(until),
-        }) if action == "given" && now < until => return Ok(Ok(Basis::Consent(seq))),
-        Some(l) if l.action == "revoked" => Refusal::Revoked,
-        Some(_) => Refusal::Expired,
-        None => Refusal::NoConsent,
-    };
-    let today = now.date();
-    let disaster: Option<(i64,)> = sqlx::query_as(
-        "SELECT id FROM consent.disasters WHERE $1 = ANY(prefectures) AND starts_on <= $2 AND $2 <= ends_on \
-         ORDER BY id LIMIT 1",
-    )
-    .bind(i32::from(facility.prefecture()))
-    .bind(today)
-    .fetch_optional(pool)
-    .await?;
-    Ok(match disaster {
-        Some((id,)) => Ok(Basis::Disaster(id)),
-        None => Err(refusal),
+            session,
+        }) if action == "given" && now < until => {
+            match session
+                .as_deref()
+                .and_then(|s| s.strip_prefix(DISASTER_SESSION))
+            {
+                None => Ok(Basis::Consent(seq)),
+                Some(id) => {
+                    let id = id.parse::<i64>().ok();
+                    match covering(pool, facility, now.date(), id).await? {
+                        Some(declaration) if id.is_some() => Ok(Basis::Disaster {
+                            declaration,
+                            consent: seq,
+                        }),
+                        _ => Err(Refusal::OutsideDisaster),
+                    }
+                }
+            }
+        }
+        Some(l) if l.action == "revoked" => Err(Refusal::Revoked),
+        Some(_) => Err(Refusal::Expired),
+        None => Err(Refusal::NoConsent),
     })
 }
 
-/// Checks the view and chains it in the access log, allowed (with its basis) or refused (with the reason), so the
-/// patient sees every attempt; refusals are also logged to the operator's log without personal data.
+/// Decides a view of the kinds the answer needs (`required`, all must be allowed) and those it adds when allowed
+/// (`optional`), and chains the decision in the access log in one transaction: when a required kind is refused,
+/// the refusals (nothing is shown); otherwise every kind shown, with its basis. Refusals are also logged to the
+/// operator's log without personal data.
 pub async fn view(
     core: &Core,
     person: &str,
     facility: &InstitutionCode,
-    kind: Kind,
+    required: &[Kind],
+    optional: &[Kind],
     now: NaiveDateTime,
-) -> sqlx::Result<Result<Basis, Refusal>> {
-    let decision = check(&core.pool, person, facility, kind, now).await?;
-    let basis = match &decision {
-        Ok(basis) => basis.label(),
-        Err(r) => {
-            tracing::warn!(facility = %facility, kind = kind.code(), reason = ?r, "refused: data view");
-            r.label().to_string()
+) -> sqlx::Result<Result<Granted, Refused>> {
+    let mut granted = Granted::default();
+    let mut refused = Vec::new();
+    for (kind, needed) in required
+        .iter()
+        .map(|k| (*k, true))
+        .chain(optional.iter().map(|k| (*k, false)))
+    {
+        match check(&core.pool, person, facility, kind, now).await? {
+            Ok(basis) => granted.0.push((kind, basis)),
+            Err(why) if needed => {
+                tracing::warn!(facility = %facility, kind = kind.code(), reason = ?why, "refused: data view");
+                refused.push(Refused { kind, why });
+            }
+            Err(_) => {}
         }
+    }
+    let entries: Vec<(Kind, String)> = if refused.is_empty() {
+        granted.0.iter().map(|(k, b)| (*k, b.label())).collect()
+    } else {
+        refused
+            .iter()
+            .map(|r| (r.kind, r.why.label().to_string()))
+            .collect()
     };
     let log = chain::Log::of(core);
-    chain::record_access(&log, person, facility.as_str(), kind, now, &basis).await?;
-    Ok(decision)
+    chain::record_access(&log, person, facility.as_str(), &entries, now).await?;
+    Ok(match refused.into_iter().next() {
+        Some(r) => Err(r),
+        None => Ok(granted),
+    })
 }
 
-/// Declares a disaster for prefectures and a period.
+/// Records a patient's verbal consent to `kinds` given to `facility` in a disaster (no card identification), when
+/// a declaration covers the facility today; returns the declaration. The consent lasts as long as one given at the
+/// reader, and only while the declaration still covers the facility.
+pub async fn record_disaster_consent(
+    core: &Core,
+    person: &str,
+    facility: &InstitutionCode,
+    kinds: &[Kind],
+    now: NaiveDateTime,
+) -> sqlx::Result<Option<i64>> {
+    let Some(declaration) = covering(&core.pool, facility, now.date(), None).await? else {
+        tracing::warn!(facility = %facility, "refused: disaster consent outside any declaration");
+        return Ok(None);
+    };
+    let given = chain::Given {
+        person: person.to_string(),
+        facility: facility.as_str().to_string(),
+        kinds: kinds.to_vec(),
+        at: now,
+        until: now + chrono::TimeDelta::hours(crate::CONSENT_HOURS),
+        session: format!("{DISASTER_SESSION}{declaration}"),
+    };
+    chain::record_given(&chain::Log::of(core), &[given]).await?;
+    Ok(Some(declaration))
+}
+
+/// Declares a disaster for an area (whole prefectures and districts, see [`InstitutionCode::district`]) and a
+/// period.
 pub async fn declare(
     core: &Core,
     name: &str,
     prefectures: &[u8],
+    districts: &[String],
     from: Date,
     to: Date,
 ) -> Result<i64, ApiError> {
     let prefs: Vec<i32> = prefectures.iter().map(|p| i32::from(*p)).collect();
     let (id,): (i64,) = sqlx::query_as(
-        "INSERT INTO consent.disasters (name, prefectures, starts_on, ends_on, declared_at) \
-         VALUES ($1, $2, $3, $4, $5) RETURNING id",
+        "INSERT INTO consent.disasters (name, prefectures, districts, starts_on, ends_on, declared_at) \
+         VALUES ($1, $2, $3, $4, $5, $6) RETURNING id",
     )
     .bind(name)
     .bind(&prefs)
+    .bind(districts)
     .bind(from.naive())
     .bind(to.naive())
     .bind(core.clock.now())
     .fetch_one(&core.pool)
     .await?;
-    tracing::info!(id, prefectures = ?prefs, "disaster declared");
+    tracing::info!(id, prefectures = ?prefs, districts = ?districts, "disaster declared");
     Ok(id)
 }
 
@@ -154,13 +274,14 @@ pub struct DisasterRow {
     pub id: i64,
     pub name: String,
     pub prefectures: Vec<i32>,
+    pub districts: Vec<String>,
     pub starts_on: chrono::NaiveDate,
     pub ends_on: chrono::NaiveDate,
 }
 
 pub async fn disasters(pool: &PgPool) -> sqlx::Result<Vec<DisasterRow>> {
     sqlx::query_as(
-        "SELECT id, name, prefectures, starts_on, ends_on FROM consent.disasters ORDER BY id",
+        "SELECT id, name, prefectures, districts, starts_on, ends_on FROM consent.disasters ORDER BY id",
     )
     .fetch_all(pool)
     .await

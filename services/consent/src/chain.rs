@@ -288,35 +288,40 @@ pub async fn revoke(
     Ok(seq)
 }
 
-/// Records one view of a person's data.
+/// Records the decisions of one view of a person's data (one row per kind), all or none.
 pub async fn record_access(
     log: &Log<'_>,
     person: &str,
     facility: &str,
-    kind: Kind,
+    entries: &[(Kind, String)],
     at: NaiveDateTime,
-    basis: &str,
 ) -> sqlx::Result<()> {
+    if entries.is_empty() {
+        return Ok(());
+    }
     let mut tx = log.pool.begin().await?;
-    let prev = last_hash(&mut tx, "consent.access_log", ACCESS_LOCK).await?;
-    let hash = log.link(
-        true,
-        &prev,
-        &access_line(person, facility, kind.code(), &at, basis),
-    );
-    sqlx::query(
-        "INSERT INTO consent.access_log (person_id, facility, kind, at, basis, prev_hash, hash) \
-         VALUES ($1, $2, $3, $4, $5, $6, $7)",
-    )
-    .bind(person)
-    .bind(facility)
-    .bind(kind.code())
-    .bind(at)
-    .bind(basis)
-    .bind(&prev)
-    .bind(&hash)
-    .execute(&mut *tx)
-    .await?;
+    let mut prev = last_hash(&mut tx, "consent.access_log", ACCESS_LOCK).await?;
+    for (kind, basis) in entries {
+        let hash = log.link(
+            true,
+            &prev,
+            &access_line(person, facility, kind.code(), &at, basis),
+        );
+        sqlx::query(
+            "INSERT INTO consent.access_log (person_id, facility, kind, at, basis, prev_hash, hash) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7)",
+        )
+        .bind(person)
+        .bind(facility)
+        .bind(kind.code())
+        .bind(at)
+        .bind(basis)
+        .bind(&prev)
+        .bind(&hash)
+        .execute(&mut *tx)
+        .await?;
+        prev = hash;
+    }
     tx.commit().await?;
     log.checkpoint("consent.access_log").await;
     Ok(())

@@ -46,6 +46,10 @@ pub const MIGRATIONS: Migrations = Migrations {
             "0003_keyed_chains",
             include_str!("../../../schema/consent/0003_keyed_chains.sql"),
         ),
+        (
+            "0004_disaster_districts",
+            include_str!("../../../schema/consent/0004_disaster_districts.sql"),
+        ),
     ],
 };
 
@@ -94,6 +98,23 @@ impl Kind {
             Kind::Info(Info2025::Contraindication) => "CTI",
             Kind::Info(Info2025::Test) => "TST",
             Kind::Info(Info2025::Prescription) => "PRS",
+        }
+    }
+    /// Its name in the facility's messages (薬剤情報, 診療情報, …).
+    pub fn label(self) -> &'static str {
+        match self {
+            Kind::Medication => "薬剤情報",
+            Kind::Clinical => "診療情報",
+            Kind::Surgery => "手術情報",
+            Kind::Checkup => "特定健診情報",
+            Kind::SpecificDisease => "特定疾病療養受療証情報",
+            Kind::Limit => "限度額適用認定証情報",
+            Kind::Info(Info2025::DiagnosisName) => "傷病名情報",
+            Kind::Info(Info2025::Infectious) => "感染症情報",
+            Kind::Info(Info2025::Allergy) => "アレルギー情報",
+            Kind::Info(Info2025::Contraindication) => "禁忌情報",
+            Kind::Info(Info2025::Test) => "検査情報",
+            Kind::Info(Info2025::Prescription) => "処方情報",
         }
     }
     pub fn parse(s: &str) -> Option<Kind> {
@@ -207,7 +228,11 @@ async fn revoke(
 #[serde(deny_unknown_fields)]
 struct Disaster {
     name: String,
+    #[serde(default)]
     prefectures: Vec<u8>,
+    /// Districts: prefecture (2 digits) + 郡市区番号 (2 digits) of the facility codes, e.g. `0415`.
+    #[serde(default)]
+    districts: Vec<String>,
     from: String,
     to: String,
 }
@@ -224,13 +249,27 @@ async fn declare(core: web::Data<Core>, body: web::Payload) -> Result<HttpRespon
             "a declaration lasts at most {DISASTER_MAX_DAYS} days; declare again to extend it"
         )));
     }
-    if req.prefectures.is_empty() || req.prefectures.iter().any(|p| !(1..=47).contains(p)) {
-        return Err(ApiError::bad("prefectures: 1 to 47, at least one"));
+    if req.prefectures.iter().any(|p| !(1..=47).contains(p)) {
+        return Err(ApiError::bad("prefectures: 1 to 47"));
+    }
+    if let Some(d) = req.districts.iter().find(|d| {
+        d.len() != 4
+            || !d.bytes().all(|b| b.is_ascii_digit())
+            || !(1..=47).contains(&d[..2].parse::<u8>().unwrap_or(0))
+    }) {
+        return Err(ApiError::bad(format!(
+            "districts: {d:?} is not a prefecture (01-47) followed by a 2-digit 郡市区番号"
+        )));
+    }
+    if req.prefectures.is_empty() && req.districts.is_empty() {
+        return Err(ApiError::bad(
+            "an area is required: prefectures, districts, or both",
+        ));
     }
     if req.name.trim().is_empty() {
         return Err(ApiError::bad("name: required"));
     }
-    let id = access::declare(&core, &req.name, &req.prefectures, from, to).await?;
+    let id = access::declare(&core, &req.name, &req.prefectures, &req.districts, from, to).await?;
     Ok(HttpResponse::Created().json(serde_json::json!({"id": id})))
 }
 

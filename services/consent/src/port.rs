@@ -14,7 +14,7 @@ use onshi_wire::msg::PatientRequest;
 use onshi_wire::result_codes::outcome;
 use onshi_wire::xml::Encoding;
 
-use crate::access::{self, Basis, Refusal};
+use crate::access::{self, Granted, Refused};
 use crate::Kind;
 
 use crate::cards::{self, Card, Pin};
@@ -45,19 +45,31 @@ pub trait CardReaderPort: Send + Sync {
 
     /// Appends the consents of finished reader sessions to the consent log, all or none.
     fn record_consents<'a>(&'a self, given: &'a [Given]) -> BoxFuture<'a, anyhow::Result<()>>;
+
+    /// Records a consent given verbally to a facility in a declared disaster (no card); the declaration, or `None`
+    /// when none covers the facility now.
+    fn record_disaster_consent<'a>(
+        &'a self,
+        person: &'a str,
+        facility: &'a InstitutionCode,
+        kinds: &'a [Kind],
+        now: NaiveDateTime,
+    ) -> BoxFuture<'a, anyhow::Result<Option<i64>>>;
 }
 
-/// What a data service (薬剤情報, later 特定健診) asks before it shows a person's data to a facility.
+/// What a data service (薬剤情報, 特定健診) asks before it shows a person's data to a facility.
 pub trait AccessPort: Send + Sync {
-    /// Whether `facility` may view `kind` of `person` at `now` (a live consent or a disaster declaration); an
-    /// allowed view is chained in the access log, a refusal says why.
+    /// Whether `facility` may view the `required` kinds of `person` at `now`, and which of the `optional` ones it
+    /// may add (each under its own live consent); the decision is chained in the access log, a refusal says which
+    /// kind and why.
     fn view<'a>(
         &'a self,
         person: &'a str,
         facility: &'a InstitutionCode,
-        kind: Kind,
+        required: &'a [Kind],
+        optional: &'a [Kind],
         now: NaiveDateTime,
-    ) -> BoxFuture<'a, anyhow::Result<Result<Basis, Refusal>>>;
+    ) -> BoxFuture<'a, anyhow::Result<Result<Granted, Refused>>>;
 }
 
 /// The consent service in this process.
@@ -100,6 +112,18 @@ impl CardReaderPort for Local {
     fn record_consents<'a>(&'a self, given: &'a [Given]) -> BoxFuture<'a, anyhow::Result<()>> {
         Box::pin(async move { Ok(chain::record_given(&chain::Log::of(&self.core), given).await?) })
     }
+
+    fn record_disaster_consent<'a>(
+        &'a self,
+        person: &'a str,
+        facility: &'a InstitutionCode,
+        kinds: &'a [Kind],
+        now: NaiveDateTime,
+    ) -> BoxFuture<'a, anyhow::Result<Option<i64>>> {
+        Box::pin(async move {
+            Ok(access::record_disaster_consent(&self.core, person, facility, kinds, now).await?)
+        })
+    }
 }
 
 impl AccessPort for Local {
@@ -107,10 +131,13 @@ impl AccessPort for Local {
         &'a self,
         person: &'a str,
         facility: &'a InstitutionCode,
-        kind: Kind,
+        required: &'a [Kind],
+        optional: &'a [Kind],
         now: NaiveDateTime,
-    ) -> BoxFuture<'a, anyhow::Result<Result<Basis, Refusal>>> {
-        Box::pin(async move { Ok(access::view(&self.core, person, facility, kind, now).await?) })
+    ) -> BoxFuture<'a, anyhow::Result<Result<Granted, Refused>>> {
+        Box::pin(async move {
+            Ok(access::view(&self.core, person, facility, required, optional, now).await?)
+        })
     }
 }
 
@@ -122,16 +149,24 @@ pub struct Denied {
     pub label: &'static str,
 }
 
+/// What [`admit`] lets through: the person, the encoding to answer in, and the kinds that may be shown.
+pub struct Admitted {
+    pub person: PersonRef,
+    pub encoding: Encoding,
+    pub granted: Granted,
+}
+
 /// The common gate of the data-retrieval messages (`YZKsiquc01`, `TKKsiquc01`): the facility may be answered, the
-/// patient is an insured person, and the consent service allows (and logs) this view of `kind`.
+/// patient is an insured person, and the consent service allows (and logs) this view of the `required` kinds, with
+/// the `optional` ones it may add.
 pub async fn admit(
     directory: &dyn Directory,
     access: &dyn AccessPort,
     r: &PatientRequest,
-    kind: Kind,
+    (required, optional): (&[Kind], &[Kind]),
     terminal: Option<&str>,
     now: DateTime,
-) -> Result<(PersonRef, Encoding), Denied> {
+) -> Result<Admitted, Denied> {
     let (encoding, check) = directory.facility(r.institution.as_str(), terminal, now.date());
     let deny = |message: &str, label| Denied {
         encoding,
@@ -147,14 +182,24 @@ pub async fn admit(
         return Err(deny("該当する資格情報が存在しません。", "unknown_person"));
     };
     match access
-        .view(&person.person_id, &r.institution, kind, now.naive())
+        .view(
+            &person.person_id,
+            &r.institution,
+            required,
+            optional,
+            now.naive(),
+        )
         .await
     {
         Err(e) => {
             tracing::error!(error = %e, "access check failed");
             Err(deny("処理できませんでした。", "internal_error"))
         }
-        Ok(Err(refusal)) => Err(deny(refusal.message(), "refused")),
-        Ok(Ok(_)) => Ok((person, encoding)),
+        Ok(Err(refused)) => Err(deny(&refused.message(), "refused")),
+        Ok(Ok(granted)) => Ok(Admitted {
+            person,
+            encoding,
+            granted,
+        }),
     }
 }

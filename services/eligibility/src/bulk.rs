@@ -279,12 +279,19 @@ pub async fn run_one(e: &Eligibility) -> anyhow::Result<bool> {
         rows.finish(),
     )
     .await?;
+    // A query's persons are re-queries by stored numbers: logged with the results, counted once committed.
+    let requeries = match Kind::of(&kind) {
+        Some(Kind::Query) => crate::oqs_muquc01::requeries(&job, &results),
+        _ => vec![],
+    };
+    crate::presentations::log(&mut *tx, &requeries).await?;
     sqlx::query("UPDATE eligibility.bulk_jobs SET state = 'done', done_at = $2 WHERE number = $1")
         .bind(&job.number)
         .bind(job.now.naive())
         .execute(&mut *tx)
         .await?;
     tx.commit().await?;
+    crate::presentations::count(&e.core.usage, &requeries);
     e.core
         .metrics
         .bulk_seconds

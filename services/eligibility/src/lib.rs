@@ -11,6 +11,7 @@
 //! | [`oqs_muquc01`] / [`oqs_muquc02`] | 一括照会: receipt with a `ReceptionNumber`, 処理中, then one `BulkConfirmUnit` per person |
 //! | [`oqs_muimm01`] / [`oqs_muimm02`] | 照会番号登録, bulk: receipt with a `ReceptionNumber`, then the results |
 //! | [`bulk`] | the two-step bulk engine: durable jobs, the worker, step-2 polling, expiry |
+//! | [`presentations`] | the 2024 re-query rule: each facility's last presentation per patient, the requery log |
 //! | [`reference_numbers`] | what the three 照会番号 messages share (admission, storage, `ReferenceNumber` lookup) |
 //! | [`gate`] | who may ask: the client certificate's facility, the facility check of every message |
 //! | [`registry`] | the in-memory read model built from the insurer and portal change feeds |
@@ -27,6 +28,7 @@ pub mod oqs_muquc01;
 pub mod oqs_muquc02;
 pub mod oqs_siimm01;
 pub mod oqs_siquc01;
+pub mod presentations;
 pub mod reference_numbers;
 pub mod registry;
 pub mod webapi;
@@ -68,6 +70,10 @@ pub const MIGRATIONS: Migrations = Migrations {
             "0004_bulk_jobs",
             include_str!("../../../schema/eligibility/0004_bulk_jobs.sql"),
         ),
+        (
+            "0005_presentations",
+            include_str!("../../../schema/eligibility/0005_presentations.sql"),
+        ),
     ],
 };
 
@@ -84,6 +90,8 @@ pub struct Eligibility {
     bulk_wake: tokio::sync::Notify,
     /// Bulk jobs this process is processing right now.
     bulk_running: AtomicI64,
+    /// The presentations of this process not yet written (the 2024 re-query rule).
+    pub presentations: presentations::Presentations,
 }
 
 impl Eligibility {
@@ -99,6 +107,7 @@ impl Eligibility {
             ready: AtomicBool::new(false),
             bulk_wake: tokio::sync::Notify::new(),
             bulk_running: AtomicI64::new(0),
+            presentations: presentations::Presentations::default(),
         });
         let started = Instant::now();
         me.sync().await?;
@@ -128,6 +137,10 @@ impl Eligibility {
         me.core
             .tasks
             .spawn("eligibility: gauges", move || gauges(weak.clone()));
+        let weak = Arc::downgrade(&me);
+        me.core.tasks.spawn("eligibility: presentations", move || {
+            write_presentations(weak.clone())
+        });
         Ok(me)
     }
 
@@ -236,6 +249,7 @@ impl Eligibility {
     /// gone back).
     pub async fn rebuild(&self) -> anyhow::Result<()> {
         *self.registry.write().expect("registry") = Registry::default();
+        self.presentations.clear();
         self.sync().await
     }
 
@@ -358,9 +372,43 @@ async fn person_qualifications(
     HttpResponse::Ok().json(serde_json::json!({"on": today, "qualifications": list}))
 }
 
+#[derive(serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RequeryQuery {
+    facility: Option<String>,
+    /// `YYYYMM`.
+    month: Option<String>,
+    flagged: Option<bool>,
+    limit: Option<i64>,
+}
+
+/// `GET /eligibility/v1/requeries`: the requery log (the 2024 rule), newest first — person ids, never names.
+async fn requeries(
+    e: web::Data<Arc<Eligibility>>,
+    q: web::Query<RequeryQuery>,
+) -> Result<HttpResponse, ApiError> {
+    let month = match q.month.as_deref() {
+        None => None,
+        Some(m) => Some(
+            chrono::NaiveDate::parse_from_str(&format!("{m}01"), "%Y%m%d")
+                .ok()
+                .filter(|_| m.len() == 6)
+                .ok_or_else(|| ApiError::bad("month: YYYYMM"))?,
+        ),
+    };
+    let limit = q.limit.unwrap_or(1000);
+    if !(1..=10_000).contains(&limit) {
+        return Err(ApiError::bad("limit: 1 to 10000"));
+    }
+    let rows =
+        presentations::list(&e.core.pool, q.facility.as_deref(), month, q.flagged, limit).await?;
+    Ok(HttpResponse::Ok().json(rows))
+}
+
 /// Who may call the eligibility endpoints (the messages are the entry pipeline's, `platform::transport::routes`).
 pub const ROUTES: &[RouteAccess] = &[
     route("GET", "/eligibility/v1/status", Access::Operator),
+    route("GET", "/eligibility/v1/requeries", Access::Operator),
     route("POST", "/eligibility/v1/sync", Access::Operator),
     route(
         "GET",
@@ -379,6 +427,7 @@ pub const ROUTES: &[RouteAccess] = &[
 pub fn configure(cfg: &mut web::ServiceConfig) {
     cfg.route("/eligibility/v1/status", web::get().to(status))
         .route("/eligibility/v1/sync", web::post().to(sync))
+        .route("/eligibility/v1/requeries", web::get().to(requeries))
         .route(
             "/eligibility/v1/persons/{person_id}/qualifications",
             web::get().to(person_qualifications),
@@ -467,5 +516,21 @@ impl onshi_platform::directory::ReaderDirectory for Eligibility {
         Box::pin(async move {
             Ok(reference_numbers::reference_for(&self.core.pool, facility, person).await?)
         })
+    }
+
+    fn presented(&self, facility: &str, person: &str, at: chrono::NaiveDateTime) {
+        self.presentations
+            .record(facility, person, at, presentations::How::MyNumberCard);
+    }
+}
+
+/// Writes the presentations of this process every second while the service lives.
+async fn write_presentations(me: Weak<Eligibility>) {
+    loop {
+        tokio::time::sleep(Duration::from_secs(1)).await;
+        let Some(e) = me.upgrade() else { return };
+        if let Err(err) = e.presentations.flush(&e.core.pool).await {
+            tracing::warn!(error = %err, "eligibility: presentations not written yet");
+        }
     }
 }

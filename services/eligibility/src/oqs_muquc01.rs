@@ -13,8 +13,11 @@ use onshi_wire::msg::{bulk as wire_bulk, FileError};
 use onshi_wire::record::QualificationRecord;
 use onshi_wire::result_codes::{outcome, ResultKey};
 
+use onshi_platform::config::Unpresented;
+
 use crate::bulk::{self, Enqueued, Job, Kind};
 use crate::decide::decide;
+use crate::presentations::Requery;
 use crate::reference_numbers::{self, admit, failed, finish, ok_header};
 use crate::Eligibility;
 
@@ -36,6 +39,17 @@ pub struct Answered {
     /// The 照会番号 the facility registered for the person answered.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub reference_number: Option<String>,
+    /// The 2024 re-query rule: the person re-queried and the month's presentation it rests on (none: flagged).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub requery: Option<RequeryMark>,
+}
+
+/// A bulk person is a re-query by the numbers the facility keeps: whom, and the month's presentation, if any.
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
+pub struct RequeryMark {
+    pub person: String,
+    pub presented: Option<chrono::NaiveDateTime>,
+    pub refused: bool,
 }
 
 /// The handler of `OQSmuquc01req` (every door).
@@ -116,13 +130,52 @@ pub async fn process(e: &Eligibility, job: &Job) -> anyhow::Result<Vec<Value>> {
         .filter_map(|a| a.record.as_ref().map(|r| r.person_id.clone()))
         .collect();
     let numbers = reference_numbers::references_for(&e.core.pool, &job.facility, &persons).await?;
+    // Every person of a bulk query is a re-query by stored numbers (the 2024 rule).
+    let presented = e
+        .presentations
+        .in_month(&e.core.pool, &job.facility, &persons, job.now.naive())
+        .await?;
+    let refuse = e.core.config.eligibility.requery.unpresented == Unpresented::Refuse;
     for a in &mut answers {
-        if let Some(r) = &a.record {
-            a.reference_number = numbers.get(&r.person_id).cloned();
+        let Some(person) = a.record.as_ref().map(|r| r.person_id.clone()) else {
+            continue;
+        };
+        a.reference_number = numbers.get(&person).cloned();
+        let last = presented.get(&person).copied();
+        let refused = last.is_none() && refuse;
+        if refused {
+            let o = outcome(ResultKey::RequeryUnpresented, "");
+            *a = Answered {
+                error: Some((o.code, o.message)),
+                ..Answered::default()
+            };
         }
+        a.requery = Some(RequeryMark {
+            person,
+            presented: last,
+            refused,
+        });
     }
     answers
         .into_iter()
         .map(|a| Ok(serde_json::to_value(a)?))
+        .collect()
+}
+
+/// The requery log rows of a processed job's results (every person answered is a re-query by stored numbers).
+pub fn requeries(job: &Job, results: &[Value]) -> Vec<Requery> {
+    results
+        .iter()
+        .filter_map(|v| serde_json::from_value::<Answered>(v.clone()).ok()?.requery)
+        .map(|m| Requery {
+            at: job.now.naive(),
+            facility: job.facility.clone(),
+            person_id: m.person,
+            via: "bulk".into(),
+            reception_number: Some(job.number.clone()),
+            last_presented: m.presented,
+            flagged: m.presented.is_none(),
+            refused: m.refused,
+        })
         .collect()
 }

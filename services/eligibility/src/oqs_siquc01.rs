@@ -1,6 +1,8 @@
 //! `OQSsiquc01` — 資格確認 by insurance-card data: request tree → file checks (facility, terminal, date) →
 //! per-person keys → decision → `OQSsiquc01res`. [`respond`] is pure and synchronous (no I/O, no lock: callers
-//! pass the registry and the time); [`answer`] is the pipeline's handler.
+//! pass the registry and the time); [`answer`] is the pipeline's handler, which also applies the 2024 re-query rule
+//! ([`crate::presentations`]): by default the query records a presentation of the insurance card (in memory); set
+//! to `id-only`, it is a re-query checked against the month's presentations, logged, and refused if so set.
 
 use std::borrow::Cow;
 
@@ -18,14 +20,20 @@ use onshi_wire::msg::{FileError, ResponseHeader};
 use onshi_wire::result_codes::{outcome, ResultKey};
 use onshi_wire::xml::Element;
 
+use onshi_platform::config::{SingleQuery, Unpresented};
+
 use crate::decide::decide;
 use crate::gate::check_facility;
+use crate::presentations::{self, How, Requery};
 use crate::registry::Registry;
 use crate::Eligibility;
 
 /// The handler of `OQSsiquc01req` (every door).
-pub fn answer(e: &Eligibility, req: Request) -> Reply {
-    let mut resp = {
+pub async fn answer(e: &Eligibility, req: Request) -> Reply {
+    let Answered {
+        mut response,
+        confirmed,
+    } = {
         let reg = e.registry.read().expect("registry");
         respond(
             &reg,
@@ -36,10 +44,62 @@ pub fn answer(e: &Eligibility, req: Request) -> Reply {
         )
     };
     if let Some(f) = req.force {
-        forced::apply(&mut resp, f);
+        forced::apply(&mut response, f);
+    } else if let Some(c) = confirmed {
+        requery_rule(e, &mut response, c, req.now).await;
     }
-    let body = resp.write(req.form().output(resp.header.encoding));
-    Reply::new(body, outcome_label(&resp))
+    let body = response.write(req.form().output(response.header.encoding));
+    Reply::new(body, outcome_label(&response))
+}
+
+/// The 2024 re-query rule for a query that confirmed one person.
+async fn requery_rule(e: &Eligibility, response: &mut Response, c: Confirmed, now: DateTime) {
+    let rule = e.core.config.eligibility.requery;
+    if rule.single_query == SingleQuery::Presentation {
+        e.presentations
+            .record(&c.facility, &c.person, now.naive(), How::InsuranceCard);
+        return;
+    }
+    let presented = match e
+        .presentations
+        .in_month(
+            &e.core.pool,
+            &c.facility,
+            std::slice::from_ref(&c.person),
+            now.naive(),
+        )
+        .await
+    {
+        Ok(p) => p,
+        Err(err) => {
+            tracing::error!(error = %err, "eligibility: presentations unreadable; the re-query is not checked");
+            return;
+        }
+    };
+    let last = presented.get(&c.person).copied();
+    let refused = last.is_none() && rule.unpresented == Unpresented::Refuse;
+    let row = Requery {
+        at: now.naive(),
+        facility: c.facility,
+        person_id: c.person,
+        via: "single".into(),
+        reception_number: None,
+        last_presented: last,
+        flagged: last.is_none(),
+        refused,
+    };
+    if let Err(err) = presentations::log(&e.core.pool, std::slice::from_ref(&row)).await {
+        tracing::error!(error = %err, "eligibility: the re-query was not logged");
+    }
+    presentations::count(&e.core.usage, std::slice::from_ref(&row));
+    if refused {
+        if let Some(b) = response.body.as_mut() {
+            b.status = ProcessingResultStatus::Error;
+            b.code = Some(outcome(ResultKey::RequeryUnpresented, ""));
+            b.validity = None;
+            b.results.clear();
+        }
+    }
 }
 
 /// The metrics label of an answer (codes only; never personal data).
@@ -62,6 +122,20 @@ pub fn outcome_label(resp: &Response) -> Cow<'static, str> {
     }
 }
 
+/// Who a query confirmed: the facility and the one person answered.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Confirmed {
+    pub facility: String,
+    pub person: String,
+}
+
+/// An answer, and whom it confirmed (exactly one qualification answered).
+#[derive(Debug)]
+pub struct Answered {
+    pub response: Response,
+    pub confirmed: Option<Confirmed>,
+}
+
 /// Answers one request tree (from XML or the Web API's JSON). `terminal` is the facility whose folder or login
 /// the request came through, when known.
 pub fn respond(
@@ -70,11 +144,15 @@ pub fn respond(
     tree: Result<&Element, &FileError>,
     terminal: Option<&str>,
     now: DateTime,
-) -> Response {
+) -> Answered {
     let default_enc = config.response_encoding;
+    let failed = |response| Answered {
+        response,
+        confirmed: None,
+    };
     let req = match tree.map_err(Clone::clone).and_then(oqs_siquc01::parse) {
         Ok(r) => r,
-        Err(e) => return Response::file_error(e, now, default_enc),
+        Err(e) => return failed(Response::file_error(e, now, default_enc)),
     };
     let today = now.date();
     let (enc, check) = check_facility(
@@ -92,12 +170,13 @@ pub fn respond(
         )
     };
     if let Err(key) = check {
-        return fail(key, "");
+        return failed(fail(key, ""));
     }
     let on = req.header.confirmation_date;
     if !config.eligibility.rules.allow_future_dates && on > today {
-        return fail(ResultKey::FutureDate, &on.compact());
+        return failed(fail(ResultKey::FutureDate, &on.compact()));
     }
+    let mut confirmed = None;
     let body = match &req.keys {
         Err(o) => Body {
             status: ProcessingResultStatus::Error,
@@ -110,6 +189,14 @@ pub fn respond(
         },
         Ok(keys) => {
             let d = decide(reg, keys, on, &config.eligibility.rules);
+            if let [one] = d.results.as_slice() {
+                if d.validity != QualificationValidity::Multiple {
+                    confirmed = Some(Confirmed {
+                        facility: req.header.institution.as_str().to_string(),
+                        person: one.person_id.clone(),
+                    });
+                }
+            }
             let consented = keys.limit_consent == LimitConsent::Consented;
             let disclosure = Disclosure {
                 limit_consent: consented,
@@ -133,15 +220,18 @@ pub fn respond(
             }
         }
     };
-    Response {
-        header: ResponseHeader {
-            process_time: now,
-            echo: req.header.echo.clone(),
-            reference_classification: ReferenceClassification::InsuranceCard,
-            segment: SegmentOfResult::Normal,
-            error: None,
-            encoding: enc,
+    Answered {
+        response: Response {
+            header: ResponseHeader {
+                process_time: now,
+                echo: req.header.echo.clone(),
+                reference_classification: ReferenceClassification::InsuranceCard,
+                segment: SegmentOfResult::Normal,
+                error: None,
+                encoding: enc,
+            },
+            body: Some(body),
         },
-        body: Some(body),
+        confirmed,
     }
 }

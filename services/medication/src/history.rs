@@ -42,7 +42,7 @@ struct DispensingRow {
     special: Option<String>,
 }
 
-/// A stored 診療行為 as the history reads it.
+/// A stored 診療行為 as the history reads it, named by the 診療行為マスター when it knows the code.
 #[derive(sqlx::FromRow)]
 struct ProcedureRow {
     date: NaiveDate,
@@ -52,6 +52,20 @@ struct ProcedureRow {
     quantity: Option<String>,
     count: String,
     month: String,
+    name: Option<String>,
+    unit: Option<String>,
+}
+
+/// The 診療識別 of 手術 (the claims' K lines): 手術情報, shown only under its own consent.
+pub const SURGERY_CLASS: &str = "50";
+
+/// Which 診療行為 a history includes: none (薬剤情報 only), those of 診療情報 without the 手術 lines (no 手術情報
+/// consent), or all.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Procedures {
+    None,
+    WithoutSurgery,
+    All,
 }
 
 impl Medication {
@@ -62,7 +76,7 @@ impl Medication {
         person: &str,
         from: Option<&str>,
         to: Option<&str>,
-        with_procedures: bool,
+        procedures: Procedures,
     ) -> Result<Vec<MonthInf>, HistoryError> {
         let cap = onshi_platform::config::limits::ANSWER_LINES;
         let now = self.core.clock.now();
@@ -127,12 +141,15 @@ impl Medication {
                 special: r.special.unwrap_or_default(),
             });
         }
-        if with_procedures {
+        if procedures != Procedures::None {
             let procs: Vec<ProcedureRow> = sqlx::query_as(
-                "SELECT p.date, p.facility, p.code, p.shinryo AS class, p.quantity, p.count, p.treatment_month AS month \
+                "SELECT p.date, p.facility, p.code, p.shinryo AS class, p.quantity, p.count, p.treatment_month AS month, \
+                   m.name, m.unit \
                  FROM medication.procedures p JOIN medication.receipts r ON r.id = p.receipt_id \
+                   LEFT JOIN medication.procedure_master m ON m.code = p.code \
                  WHERE p.person_id = $1 AND r.superseded_by IS NULL AND p.visible_from <= $2 AND p.date >= $3 \
                    AND ($4::text IS NULL OR p.treatment_month >= $4) AND ($5::text IS NULL OR p.treatment_month <= $5) \
+                   AND ($7 OR p.shinryo <> $8) \
                  ORDER BY p.treatment_month, p.facility, p.date, p.id LIMIT $6",
             )
             .bind(person)
@@ -141,6 +158,8 @@ impl Medication {
             .bind(from)
             .bind(to)
             .bind((cap - rows_len) as i64 + 1)
+            .bind(procedures == Procedures::All)
+            .bind(SURGERY_CLASS)
             .fetch_all(&self.core.pool)
             .await?;
             if procs.len() > cap - rows_len {
@@ -154,6 +173,8 @@ impl Medication {
                 quantity,
                 count,
                 month,
+                name,
+                unit,
             } in procs
             {
                 let m = months
@@ -187,13 +208,12 @@ impl Medication {
                     }
                 };
                 m.days[i].procedures.push(Procedure {
-                    name: format!("{NOT_IN_PROCEDURE_MASTER}{code}"),
+                    name: name.unwrap_or_else(|| format!("{NOT_IN_PROCEDURE_MASTER}{code}")),
                     code,
                     class,
                     quantity: quantity.unwrap_or_default(),
                     times: count,
-                    // No 診療行為マスター yet: the unit of the quantity is unknown and left out.
-                    unit: String::new(),
+                    unit: unit.unwrap_or_default(),
                 });
             }
         }

@@ -48,10 +48,14 @@ pub const MIGRATIONS: Migrations = Migrations {
             "0003_use_class_codes",
             include_str!("../../../schema/medication/0003_use_class_codes.sql"),
         ),
+        (
+            "0004_procedure_master",
+            include_str!("../../../schema/medication/0004_procedure_master.sql"),
+        ),
     ],
 };
 
-/// The name shown for a 診療行為: the simulator has no 診療行為マスター yet.
+/// The name shown for a 診療行為 the 診療行為マスター does not know (followed by its code).
 pub const NOT_IN_PROCEDURE_MASTER: &str = "（診療行為マスター未収載）";
 
 /// Medication older than this is not shown (the system keeps 3 years).

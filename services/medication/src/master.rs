@@ -8,6 +8,7 @@ use sqlx::PgPool;
 
 const Y_SAMPLE: &str = include_str!("../data/drug-master-y-sample.csv");
 const PRICE_LIST: &str = include_str!("../data/drug-price-list-mhlw.csv");
+const S_SAMPLE: &str = include_str!("../data/procedure-master-s-sample.csv");
 
 /// Decodes a master file: UTF-8 (BOM allowed) or Shift_JIS (CP932).
 pub fn decode(bytes: &[u8]) -> anyhow::Result<String> {
@@ -54,7 +55,9 @@ fn date(s: &str) -> Option<chrono::NaiveDate> {
     chrono::NaiveDate::parse_from_str(s.trim(), "%Y%m%d").ok()
 }
 
-/// Loads a master file, recognised by its column count (42: Y master, 15: price list).
+/// Loads a master file, recognised by its shape: the 診療行為マスター by its マスター種別 `S` (second column; the
+/// official file or the compact sample, which keeps its first 12 columns), else by the column count (42: Y master,
+/// 15: price list).
 pub async fn import(pool: &PgPool, bytes: &[u8]) -> anyhow::Result<Imported> {
     let text = decode(bytes)?;
     let rows: Vec<Vec<String>> = text
@@ -70,6 +73,13 @@ pub async fn import(pool: &PgPool, bytes: &[u8]) -> anyhow::Result<Imported> {
         let first = r[0].trim();
         first != "変更区分" && first != "区分"
     });
+    let is_s_master = rows
+        .iter()
+        .find(|r| r[0].trim() != "変更区分")
+        .is_some_and(|r| r.len() >= 12 && r[1].trim() == "S");
+    if is_s_master {
+        return import_procedures(pool, data).await;
+    }
     match width {
         42 => {
             let mut imported = Imported { kind: "y_master", ..Imported::default() };
@@ -151,8 +161,49 @@ pub async fn import(pool: &PgPool, bytes: &[u8]) -> anyhow::Result<Imported> {
             link_ingredients(pool).await?;
             Ok(imported)
         }
-        n => bail!("a master file has 42 columns (医薬品マスター) or 15 (薬価基準収載品目リスト); this one has {n}"),
+        n => bail!("a master file has 42 columns (医薬品マスター), 15 (薬価基準収載品目リスト) or `S` in its second (診療行為マスター); this one has {n} columns"),
     }
+}
+
+/// Loads 診療行為マスター rows: 3 診療行為コード, 5 省略漢字名称, 10 データ規格名 (unit), 12 新又は現点数 (1-based).
+async fn import_procedures<'a>(
+    pool: &PgPool,
+    data: impl Iterator<Item = &'a Vec<String>>,
+) -> anyhow::Result<Imported> {
+    let mut imported = Imported {
+        kind: "s_master",
+        ..Imported::default()
+    };
+    let mut cols: [Vec<String>; 4] = Default::default();
+    for r in data {
+        let code = r.get(2).map_or("", |c| c.trim());
+        if r.len() < 12
+            || r[1].trim() != "S"
+            || code.len() != 9
+            || !code.bytes().all(|b| b.is_ascii_digit())
+        {
+            imported.skipped += 1;
+            continue;
+        }
+        for (c, i) in cols.iter_mut().zip([2, 4, 9, 11]) {
+            c.push(r[i].trim().to_string());
+        }
+        imported.rows += 1;
+    }
+    sqlx::query(
+        "INSERT INTO medication.procedure_master (code, name, unit, points) \
+         SELECT code, name, nullif(unit, ''), nullif(points, '')::numeric \
+         FROM UNNEST($1::text[], $2::text[], $3::text[], $4::text[]) AS t(code, name, unit, points) \
+         ON CONFLICT (code) DO UPDATE SET name = EXCLUDED.name, unit = EXCLUDED.unit, points = EXCLUDED.points",
+    )
+    .bind(&cols[0])
+    .bind(&cols[1])
+    .bind(&cols[2])
+    .bind(&cols[3])
+    .execute(pool)
+    .await
+    .context("loading the 診療行為マスター")?;
+    Ok(imported)
 }
 
 async fn link_ingredients(pool: &PgPool) -> sqlx::Result<()> {
@@ -181,6 +232,13 @@ pub async fn ensure_loaded(pool: &PgPool) -> anyhow::Result<()> {
         import(pool, PRICE_LIST.as_bytes()).await?;
         import(pool, Y_SAMPLE.as_bytes()).await?;
         tracing::info!("medication: shipped drug masters loaded");
+    }
+    let (n,): (i64,) = sqlx::query_as("SELECT count(*) FROM medication.procedure_master")
+        .fetch_one(pool)
+        .await?;
+    if n == 0 {
+        import(pool, S_SAMPLE.as_bytes()).await?;
+        tracing::info!("medication: shipped 診療行為マスター sample loaded");
     }
     Ok(())
 }
@@ -215,5 +273,10 @@ mod tests {
         let p: Vec<Vec<String>> = PRICE_LIST.lines().map(split_csv).collect();
         assert_eq!(p.len(), 12_435);
         assert!(p.iter().all(|r| r.len() == 15));
+        let s: Vec<Vec<String>> = S_SAMPLE.lines().map(split_csv).collect();
+        assert!(s.len() >= 20);
+        assert!(s
+            .iter()
+            .all(|r| r.len() == 12 && r[1] == "S" && r[2].len() == 9));
     }
 }

@@ -8,6 +8,9 @@ use onshi_wire::msg::yzk_siquc01::{self, Patient};
 use onshi_wire::msg::HeaderEcho;
 use onshi_wire::xml::Encoding;
 
+use onshi_consent::Kind;
+
+use crate::history::Procedures;
 use crate::{pdf, Medication};
 
 /// The handler of `YZKsiquc01req` (every door).
@@ -33,25 +36,38 @@ pub async fn answer(m: &Medication, req: Request) -> Reply {
             )
         }
     };
+    // 薬剤情報 under its consent; FileCategory 3/4 also under the 診療情報 consent, and the 手術 lines of 診療情報
+    // only under the 手術情報 consent.
+    let clinical = r.file_category >= 3;
+    let kinds: (&[Kind], &[Kind]) = if clinical {
+        (&[Kind::Medication, Kind::Clinical], &[Kind::Surgery])
+    } else {
+        (&[Kind::Medication], &[])
+    };
     let admitted = onshi_consent::port::admit(
         m.directory.as_ref(),
         m.consent.as_ref(),
         &r.patient,
-        onshi_consent::Kind::Medication,
+        kinds,
         req.terminal(),
         now,
     )
     .await;
-    let (person, enc) = match admitted {
-        Ok(admitted) => admitted,
+    let (person, enc, granted) = match admitted {
+        Ok(a) => (a.person, a.encoding, a.granted),
         Err(d) => return fail(&r.patient.echo, d.encoding, &d.message, d.label),
+    };
+    let procedures = match (clinical, granted.has(Kind::Surgery)) {
+        (false, _) => Procedures::None,
+        (true, false) => Procedures::WithoutSurgery,
+        (true, true) => Procedures::All,
     };
     let months = m
         .history(
             &person.person_id,
             r.from_month.as_deref(),
             r.to_month.as_deref(),
-            r.file_category >= 3,
+            procedures,
         )
         .await;
     let months = match months {

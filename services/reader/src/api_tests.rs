@@ -71,6 +71,8 @@ impl ReaderDirectory for Stub {
     ) -> BoxFuture<'a, anyhow::Result<Option<String>>> {
         Box::pin(async { Ok(Some("P-7".to_string())) })
     }
+
+    fn presented(&self, _: &str, _: &str, _: chrono::NaiveDateTime) {}
 }
 
 async fn reader() -> Arc<Reader> {

@@ -5,6 +5,9 @@
 //! consent screens and the prescription form) → the **face XML** in the facility's `face/` folder, also returned
 //! and listed at `GET /reader/v1/{code}/face?after=<seq>` for polling.
 //!
+//! In a declared disaster, `POST /reader/v1/{code}/disaster-consents` records a patient's verbal consent without
+//! the card (the facility's terminal).
+//!
 //! Card-side failures answer as the reader would (JSON `{"error":{"code","message"}}` with the reader's
 //! message); no face XML is written for them. Every step is single-use (a replayed session is refused).
 
@@ -501,7 +504,113 @@ async fn consent(
     force_face(&r, &code, &mut resp).await;
     let (seq, file, xml) = r.publish_face(&code, &resp, now);
     r.observe_face(&code, started);
+    r.eligibility.presented(&code, &person, now.naive());
     HttpResponse::Ok().json(serde_json::json!({"seq": seq, "face_file": file, "xml": xml}))
+}
+
+/// A patient's consent given verbally at the facility in a declared disaster (seed 003: without the card, the
+/// patient's consent is still required): who (the insurance data the patient states or shows), and the consent
+/// screens' answers.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct DisasterConsent {
+    insurer: String,
+    #[serde(default)]
+    symbol: String,
+    number: String,
+    #[serde(default)]
+    branch: Option<String>,
+    #[serde(default)]
+    birth: Option<String>,
+    consents: Consents,
+}
+
+/// `POST /reader/v1/{code}/disaster-consents`: records the verbal consent of a patient without a card, when a
+/// disaster declaration covers the facility today; the data services then answer under it (and log the view
+/// with the declaration) while the consent lasts and the declaration still covers the facility.
+async fn disaster_consent(
+    r: web::Data<Arc<Reader>>,
+    req: HttpRequest,
+    path: web::Path<String>,
+    body: web::Payload,
+) -> HttpResponse {
+    let d: DisasterConsent = match json_body(body).await {
+        Ok(d) => d,
+        Err(resp) => return resp,
+    };
+    let code = match facility_of(&r, &req, &path) {
+        Ok(c) => c,
+        Err(resp) => return *resp,
+    };
+    let now = r.core.clock.now();
+    let today = onshi_wire::ids::Date::from_naive(now.date());
+    if let Err(key) = r.eligibility.facility(code.as_str(), None, today).1 {
+        let outcome = onshi_wire::result_codes::outcome(key, "");
+        return refuse(StatusCode::FORBIDDEN, "facility", &outcome.message);
+    }
+    let bad = |field: &str, e: onshi_wire::ids::IdError| {
+        refuse(
+            StatusCode::BAD_REQUEST,
+            "bad_request",
+            &format!("{field}: {}", e.0),
+        )
+    };
+    let insurer = match onshi_wire::ids::InsurerNumber::parse(&d.insurer) {
+        Ok(i) => i,
+        Err(e) => return bad("insurer", e),
+    };
+    let symbol = match onshi_wire::ids::CardSymbol::parse(&d.symbol) {
+        Ok(s) => s,
+        Err(e) => return bad("symbol", e),
+    };
+    let number = match onshi_wire::ids::CardNumber::parse(&d.number) {
+        Ok(n) => n,
+        Err(e) => return bad("number", e),
+    };
+    let birth = match d
+        .birth
+        .as_deref()
+        .map(onshi_wire::ids::Date::parse)
+        .transpose()
+    {
+        Ok(b) => b,
+        Err(e) => return bad("birth", e),
+    };
+    let kinds = d.consents.kinds();
+    if kinds.is_empty() {
+        return refuse(
+            StatusCode::BAD_REQUEST,
+            "bad_request",
+            "consents: at least one kind",
+        );
+    }
+    let Some(person) = r
+        .eligibility
+        .person(&insurer, &symbol, &number, d.branch.as_deref(), birth)
+    else {
+        return refuse(
+            StatusCode::NOT_FOUND,
+            "unknown_person",
+            "該当する資格情報が存在しません。",
+        );
+    };
+    match r
+        .consent
+        .record_disaster_consent(&person.person_id, &code, &kinds, now)
+        .await
+    {
+        Err(e) => internal(e),
+        Ok(None) => refuse(
+            StatusCode::FORBIDDEN,
+            "no_disaster",
+            "この医療機関の地域・期間に災害の指定がありません。",
+        ),
+        Ok(Some(declaration)) => HttpResponse::Created().json(serde_json::json!({
+            "declaration": declaration,
+            "kinds": kinds.iter().map(|k| k.code()).collect::<Vec<_>>(),
+            "until": onshi_wire::ids::DateTime::from_naive(now + TimeDelta::hours(CONSENT_HOURS)).compact(),
+        })),
+    }
 }
 
 #[derive(Deserialize)]
@@ -541,6 +650,11 @@ pub const ROUTES: &[RouteAccess] = &[
         Access::OwnFacility,
     ),
     route("GET", "/reader/v1/{code}/face", Access::OwnFacility),
+    route(
+        "POST",
+        "/reader/v1/{code}/disaster-consents",
+        Access::OwnFacility,
+    ),
 ];
 
 pub fn configure(cfg: &mut web::ServiceConfig) {
@@ -550,7 +664,11 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
             .route("/{code}/sessions/{id}/identify", web::post().to(identify))
             .route("/{code}/sessions/{id}/register", web::post().to(register))
             .route("/{code}/sessions/{id}/consent", web::post().to(consent))
-            .route("/{code}/face", web::get().to(faces)),
+            .route("/{code}/face", web::get().to(faces))
+            .route(
+                "/{code}/disaster-consents",
+                web::post().to(disaster_consent),
+            ),
     );
 }
 
