@@ -123,6 +123,10 @@ impl onshi_platform::directory::Directory for Everyone {
     ) {
         (onshi_wire::xml::Encoding::Utf8, Ok(()))
     }
+
+    fn qualification_only(&self, _: &str) -> bool {
+        false
+    }
 }
 
 /// One HTTP/1.1 keep-alive connection of a benchmark client.

@@ -32,8 +32,9 @@ impl Handlers for Services {
 
     async fn dispatch(&self, req: Request) -> Reply {
         use onshi_eligibility::{
-            oqs_muimm01, oqs_muimm02, oqs_muquc01, oqs_muquc02, oqs_siimm01, oqs_siquc01,
+            home_care, oqs_muimm01, oqs_muimm02, oqs_muquc01, oqs_muquc02, oqs_siimm01, oqs_siquc01,
         };
+        use onshi_wire::msg::home_care::Care;
         let e = &self.eligibility;
         match (req.kind, &self.medication, &self.checkup) {
             (MessageKind::OqsSiquc01, ..) => oqs_siquc01::answer(e, req).await,
@@ -42,6 +43,10 @@ impl Handlers for Services {
             (MessageKind::OqsMuimm02, ..) => oqs_muimm02::answer(e, req).await,
             (MessageKind::OqsMuquc01, ..) => oqs_muquc01::answer(e, req).await,
             (MessageKind::OqsMuquc02, ..) => oqs_muquc02::answer(e, req).await,
+            (MessageKind::OqsMuhvq01, ..) => home_care::receive(e, req, Care::Visit).await,
+            (MessageKind::OqsMuhvq02, ..) => home_care::download(e, req, Care::Visit).await,
+            (MessageKind::OqsMuonq01, ..) => home_care::receive(e, req, Care::Online).await,
+            (MessageKind::OqsMuonq02, ..) => home_care::download(e, req, Care::Online).await,
             (MessageKind::YzkSiquc01, Some(m), _) => {
                 onshi_medication::yzk_siquc01::answer(m, req).await
             }
@@ -52,10 +57,6 @@ impl Handlers for Services {
                 MessageKind::YzkSiquc01
                 | MessageKind::OqsMutic01
                 | MessageKind::OqsMutic02
-                | MessageKind::OqsMuhvq01
-                | MessageKind::OqsMuhvq02
-                | MessageKind::OqsMuonq01
-                | MessageKind::OqsMuonq02
                 | MessageKind::TkkSiquc01,
                 ..,
             ) => Reply::unsupported(&req),

@@ -134,6 +134,9 @@ impl Host {
         } else {
             None
         };
+        if let (Some(e), true) = (&eligibility, services.contains(&Service::Consent)) {
+            e.set_home_care(Arc::new(onshi_consent::port::Local { core: core.clone() }));
+        }
         let medication = match (&eligibility, services.contains(&Service::Medication)) {
             (Some(e), true) => {
                 let directory: Arc<dyn onshi_platform::directory::Directory> = e.clone();

@@ -265,6 +265,9 @@ pub struct Config {
     pub body_timeout: Duration,
     pub eligibility: EligibilityConfig,
     pub medication: MedicationConfig,
+    /// How long a continuing consent of 居宅同意取得型 (訪問診療等・オンライン診療等) lasts, in simulated days; after it
+    /// the consent answers 2 (同意有効期限切れ). The real period is not in the references [U]. Default 365.
+    pub home_consent_days: i64,
     /// The secret that keys the consent and access logs' hash chains (`onshi up` keeps it in `<home>/chain-key`,
     /// mode 0600); `None`: a development key that is not secret (tests, tools without a home).
     pub chain_key: Option<String>,
@@ -298,6 +301,7 @@ impl Default for Config {
             body_timeout: Duration::from_secs(limits::BODY_SECONDS),
             eligibility: EligibilityConfig::default(),
             medication: MedicationConfig::default(),
+            home_consent_days: 365,
             chain_key: None,
             checkpoint_dir: None,
             snapshot_dir: None,

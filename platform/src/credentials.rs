@@ -22,6 +22,9 @@ pub enum TokenKind {
     Insurer,
     /// A patient's short-lived token after card + PIN (subject: the person).
     Patient,
+    /// A device activated for the マイナ資格確認アプリ (subject: `<医療機関コード>:<device id>`); it speaks for its
+    /// facility.
+    Device,
 }
 
 impl TokenKind {
@@ -31,6 +34,7 @@ impl TokenKind {
             Self::FacilityRefresh => "ref",
             Self::Insurer => "ins",
             Self::Patient => "pat",
+            Self::Device => "dev",
         }
     }
 
@@ -40,6 +44,7 @@ impl TokenKind {
             Self::FacilityRefresh,
             Self::Insurer,
             Self::Patient,
+            Self::Device,
         ]
         .into_iter()
         .find(|k| k.prefix() == prefix)

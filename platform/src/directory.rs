@@ -53,6 +53,9 @@ pub trait Directory: Send + Sync {
         terminal: Option<&str>,
         today: Date,
     ) -> (Encoding, Result<(), ResultKey>);
+
+    /// Whether the facility confirms qualifications only (資格確認限定型: a 施術所, or registered so).
+    fn qualification_only(&self, code: &str) -> bool;
 }
 
 /// What the card reader asks besides: who is calling, the qualification to show and the 照会番号 for a face result,

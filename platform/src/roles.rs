@@ -119,6 +119,11 @@ impl Guard {
             match self.credentials.verify(&token) {
                 Some((TokenKind::Insurer, s)) => return Ok(Caller::Insurer(s)),
                 Some((TokenKind::Patient, s)) => return Ok(Caller::Patient(s)),
+                // An app device speaks for its facility (its activation and revocation are the reader's).
+                Some((TokenKind::Device, s)) => {
+                    let facility = s.split(':').next().unwrap_or_default();
+                    return Ok(Caller::Facility(facility.to_string()));
+                }
                 // A facility's idToken is the entry pipeline's business (with the certificate).
                 _ => {}
             }

@@ -10,7 +10,8 @@ use onshi_platform::http::Core;
 use onshi_wire::ids::Date;
 use onshi_wire::record::FacilityRecord;
 
-/// The demo facilities (医科, 歯科, 薬局 operational; one clinic still "ready").
+/// The demo facilities (医科, 歯科, 薬局, a 施術所 (資格確認限定型) and a 訪問看護ステーション operational; one clinic
+/// still "ready").
 pub const FACILITIES: &str = include_str!("../demo/facilities.json");
 
 /// Every ready file of `seed/demo/` (the request files, the claim file, the checkup archive) by its path under it,
@@ -23,6 +24,18 @@ pub const FILES: &[(&str, &[u8])] = &[
     (
         "requests/OQSmuquc01req_demo_clinic.xml",
         include_bytes!("../demo/requests/OQSmuquc01req_demo_clinic.xml"),
+    ),
+    (
+        "requests/OQSmuhvq01req_home_visit.xml",
+        include_bytes!("../demo/requests/OQSmuhvq01req_home_visit.xml"),
+    ),
+    (
+        "requests/OQSmuonq01req_online_clinic.xml",
+        include_bytes!("../demo/requests/OQSmuonq01req_online_clinic.xml"),
+    ),
+    (
+        "requests/YZKsiquc01req_judo_clinic.xml",
+        include_bytes!("../demo/requests/YZKsiquc01req_judo_clinic.xml"),
     ),
     (
         "requests/OQSsiimm01req_sato_kenichi.xml",
@@ -283,6 +296,14 @@ pub const CARDS: &[(&str, &str, &str, Option<&str>, bool)] = &[
         "5678",
         Some("06131270:77:502:00"),
         true,
+    ),
+    // The home-visit patient (居宅同意取得型): the visiting nurse reads his card at home.
+    (
+        "D000000000000006",
+        "demo-takahashi-tadashi",
+        "6789",
+        Some("131201:練馬:7001:00"),
+        false,
     ),
 ];
 

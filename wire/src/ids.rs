@@ -168,16 +168,32 @@ pub enum FacilityKind {
     Dental,
     /// 薬局 (点数表 4).
     Pharmacy,
+    /// 訪問看護ステーション (6; reference §3.2, secondary sources).
+    VisitingNursing,
+    /// 柔道整復 施術所 (7: the simulator's own digit, [I]: 施術所 codes are not in the references).
+    Judo,
+    /// あん摩マッサージ指圧・はり・きゅう 施術所 (8: the simulator's own digit, [I]).
+    Ahaki,
 }
 
 impl FacilityKind {
-    pub const ALL: [FacilityKind; 3] = [Self::Medical, Self::Dental, Self::Pharmacy];
+    pub const ALL: [FacilityKind; 6] = [
+        Self::Medical,
+        Self::Dental,
+        Self::Pharmacy,
+        Self::VisitingNursing,
+        Self::Judo,
+        Self::Ahaki,
+    ];
 
     pub fn table_digit(self) -> u8 {
         match self {
             Self::Medical => 1,
             Self::Dental => 3,
             Self::Pharmacy => 4,
+            Self::VisitingNursing => 6,
+            Self::Judo => 7,
+            Self::Ahaki => 8,
         }
     }
     pub fn label(self) -> &'static str {
@@ -185,18 +201,24 @@ impl FacilityKind {
             Self::Medical => "医科",
             Self::Dental => "歯科",
             Self::Pharmacy => "薬局",
+            Self::VisitingNursing => "訪問看護",
+            Self::Judo => "柔道整復",
+            Self::Ahaki => "あはき",
         }
+    }
+
+    /// A 施術所 (柔道整復・あはき): qualification confirmation only (資格確認限定型), never medical information.
+    pub fn is_practitioner(self) -> bool {
+        matches!(self, Self::Judo | Self::Ahaki)
     }
 
     /// The kind a 医療機関コード as written names by its third digit, without checking the rest (a metrics
     /// label of what a request claims to come from).
     pub fn of_code(code: &str) -> Option<Self> {
-        match code.trim().as_bytes().get(2) {
-            Some(b'1') => Some(Self::Medical),
-            Some(b'3') => Some(Self::Dental),
-            Some(b'4') => Some(Self::Pharmacy),
-            _ => None,
-        }
+        let digit = *code.trim().as_bytes().get(2)?;
+        Self::ALL
+            .into_iter()
+            .find(|k| k.table_digit() + b'0' == digit)
     }
 
     /// The metrics label of a facility kind (`none` when the caller's facility is not known).
@@ -205,12 +227,16 @@ impl FacilityKind {
             Some(Self::Medical) => "medical",
             Some(Self::Dental) => "dental",
             Some(Self::Pharmacy) => "pharmacy",
+            Some(Self::VisitingNursing) => "visiting_nursing",
+            Some(Self::Judo) => "judo",
+            Some(Self::Ahaki) => "ahaki",
             None => "none",
         }
     }
 }
 
-/// 医療機関コード: 10 digits = 都道府県 (2) + 点数表 (1: 1 医科, 3 歯科, 4 薬局) + 郡市区 (2) + 機関番号 (4) + 検証 (1).
+/// 医療機関コード: 10 digits = 都道府県 (2) + 点数表 (1: 1 医科, 3 歯科, 4 薬局, 6 訪問看護; 7 柔道整復 and 8 あはき
+/// for 施術所, the simulator's own [I]) + 郡市区 (2) + 機関番号 (4) + 検証 (1).
 ///
 /// The check digit is the 2-1 modulus-10 over the 9-digit body. For the pre-1976 codes of 埼玉/千葉/東京/神奈川
 /// (prefectures 11–14) the reference notes a 7-digit-only variant; it is accepted there (lenient, §3.2).
@@ -228,9 +254,9 @@ impl InstitutionCode {
         if !(1..=47).contains(&pref) {
             return err("medical institution code: prefecture must be 01-47");
         }
-        if !matches!(b[2], b'1' | b'3' | b'4') {
+        if FacilityKind::of_code(s).is_none() {
             return err(
-                "medical institution code: 点数表番号 must be 1 (医科), 3 (歯科) or 4 (薬局)",
+                "medical institution code: 点数表番号 must be 1 (医科), 3 (歯科), 4 (薬局), 6 (訪問看護), 7 (柔道整復) or 8 (あはき)",
             );
         }
         let check = b[9] - b'0';
@@ -264,11 +290,7 @@ impl InstitutionCode {
     }
 
     pub fn kind(&self) -> FacilityKind {
-        match self.0[2] {
-            b'1' => FacilityKind::Medical,
-            b'3' => FacilityKind::Dental,
-            _ => FacilityKind::Pharmacy,
-        }
+        FacilityKind::of_code(self.as_str()).expect("checked at parse")
     }
 
     /// The facility's district: its prefecture and 郡市区番号 (`0415`), the area unit below the prefecture that
@@ -289,6 +311,22 @@ impl fmt::Debug for InstitutionCode {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(f, "InstitutionCode({})", self.as_str())
     }
+}
+
+/// Checks a 医療扶助 受給者番号: 7 digits, the last the 2-1 modulus-10 check digit of the first six (the same algorithm
+/// as the 公費負担者番号 and 保険者番号).
+pub fn check_recipient_number(s: &str) -> Result<(), String> {
+    if s.len() != 7 || !all_digits(s) {
+        return Err("a 受給者番号 is 7 digits".into());
+    }
+    let b = s.as_bytes();
+    let expected = mod10_w21(&b[..6]);
+    if b[6] - b'0' != expected {
+        return Err(format!(
+            "受給者番号 check digit is wrong (expected {expected})"
+        ));
+    }
+    Ok(())
 }
 
 /// Normalises the printed 記号 / 番号 for matching: trims ASCII and ideographic spaces and folds full-width

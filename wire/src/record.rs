@@ -8,7 +8,9 @@ use serde::{Deserialize, Serialize};
 
 use crate::codes::{
     InsuredCardClassification, LimitCertificateClassification, LimitCertificateFlag,
-    PersonalFamily, ReasonOfLoss, Sex, SpecificDiseaseCategory,
+    MedicalTreatmentType, PersonalFamily, ReasonOfLoss, Sex, SingleOrCombinedUse,
+    SpecificDiseaseCategory, StatusOfElderlyMedicalCare, StatusOfInfection,
+    StatusOfPrefecturalExpenses, StatusOfSocialInsurance, TicketType,
 };
 use crate::ids::{
     is_halfwidth_kana, BranchNumber, CardNumber, CardSymbol, Date, FacilityKind, IndividualNumber,
@@ -54,7 +56,59 @@ pub struct SpecificDisease {
     pub self_pay_yen: u32,
 }
 
-/// A person's qualification as registered by the insurer (one card = one individual-unit number).
+/// A 医療券 or 調剤券 of 医療扶助 for one treatment month, as the welfare office (福祉事務所) registers it (reference
+/// §2.3 `PublicExpenseResultList/MedicalTicketInfo`, OQSCD018–025).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct MedicalTicket {
+    /// 01 医療券, 02 調剤券.
+    pub ticket_type: TicketType,
+    /// 診療年月, `YYYYMM`.
+    pub month: String,
+    pub valid_from: Date,
+    pub valid_to: Date,
+    /// 交付番号.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub issue_number: Option<String>,
+    /// The designated medical institution (指定医療機関) the ticket is for.
+    pub institution: InstitutionCode,
+    pub institution_name: String,
+    /// 調剤券: the institution whose prescription it fills.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub prescriber: Option<InstitutionCode>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub prescriber_name: Option<String>,
+    /// 傷病名, at most 3.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub injuries: Vec<String>,
+    /// 診療別 (OQSCD019).
+    pub treatment_type: MedicalTreatmentType,
+    /// 本人支払額 (yen).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub self_pay_yen: Option<u32>,
+    /// 地区担当員名, 取扱担当者名.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub district_contact: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub handling_contact: Option<String>,
+    /// 単独・併用別 (OQSCD020), 社会保険状況 (OQSCD021).
+    pub single_or_combined: SingleOrCombinedUse,
+    pub social_insurance: StatusOfSocialInsurance,
+    /// 感染症法第37条の2, 後期高齢者医療, 都道府県費 (OQSCD023–025).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub infection: Option<StatusOfInfection>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub elderly_care: Option<StatusOfElderlyMedicalCare>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub prefectural: Option<StatusOfPrefecturalExpenses>,
+    /// 備考, at most 3.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub remarks: Vec<String>,
+}
+
+/// A person's qualification as registered by the insurer (one card = one individual-unit number). A 医療扶助
+/// recipient's (card classification `A1`) is registered by the welfare office: `insurer_number` is its
+/// 公費負担者番号 (法別 12), `number` the 受給者番号, `insurer_name` the 福祉事務所名, with the month's tickets.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct QualificationRecord {
@@ -124,6 +178,9 @@ pub struct QualificationRecord {
     pub limit_certificates: Vec<LimitCertificate>,
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub specific_diseases: Vec<SpecificDisease>,
+    /// 医療扶助 only: the 医療券・調剤券 of each month.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub medical_tickets: Vec<MedicalTicket>,
 }
 
 fn text_ok(errors: &mut Vec<String>, field: &str, value: Option<&str>, max: usize, required: bool) {
@@ -148,6 +205,11 @@ fn period_ok(errors: &mut Vec<String>, field: &str, from: Date, to: Date) {
 }
 
 impl QualificationRecord {
+    /// A 医療扶助 recipient's record (card classification `A1`).
+    pub fn is_medical_aid(&self) -> bool {
+        self.card_classification == InsuredCardClassification::MedicalAid
+    }
+
     /// The individual-unit number that identifies this qualification.
     pub fn individual_number(&self) -> IndividualNumber {
         IndividualNumber {
@@ -213,10 +275,53 @@ impl QualificationRecord {
             }
         }
         let late = self.insurer_number.is_late_elderly();
-        match (late, self.personal_family) {
-            (true, Some(_)) => e.push("personal_family: not used for 後期高齢者 (法別 39)".into()),
-            (false, None) => e.push("personal_family: required (1 本人, 2 家族)".into()),
+        let aid = self.is_medical_aid();
+        match (late, aid, self.personal_family) {
+            (true, _, Some(_)) => {
+                e.push("personal_family: not used for 後期高齢者 (法別 39)".into())
+            }
+            (false, false, None) => e.push("personal_family: required (1 本人, 2 家族)".into()),
             _ => {}
+        }
+        let public_aid_number = self.insurer_number.as_str().len() == 8
+            && self.insurer_number.as_str().starts_with("12");
+        if aid != public_aid_number {
+            e.push(
+                "card_classification: A1 (医療扶助) goes with a 公費負担者番号 of 法別 12, and only with it".into(),
+            );
+        }
+        if aid {
+            if !self.symbol.is_empty() {
+                e.push("symbol: not used for 医療扶助".into());
+            }
+            if let Err(why) = crate::ids::check_recipient_number(self.number.as_str()) {
+                e.push(format!("number: {why}"));
+            }
+        } else if !self.medical_tickets.is_empty() {
+            e.push("medical_tickets: only for 医療扶助 (A1)".into());
+        }
+        for (i, t) in self.medical_tickets.iter().enumerate() {
+            let f = format!("medical_tickets[{i}]");
+            let month_ok = t.month.len() == 6
+                && t.month.bytes().all(|b| b.is_ascii_digit())
+                && (1..=12).contains(&t.month[4..].parse::<u32>().unwrap_or(0));
+            if !month_ok {
+                e.push(format!("{f}.month: YYYYMM"));
+            }
+            period_ok(&mut e, &f, t.valid_from, t.valid_to);
+            text_ok(
+                &mut e,
+                &format!("{f}.institution_name"),
+                Some(&t.institution_name),
+                100,
+                true,
+            );
+            if t.injuries.len() > 3 || t.remarks.len() > 3 {
+                e.push(format!("{f}: at most 3 injuries and 3 remarks"));
+            }
+            for (k, v) in t.injuries.iter().chain(&t.remarks).enumerate() {
+                text_ok(&mut e, &format!("{f}[{k}]"), Some(v), 100, true);
+            }
         }
         match (late, self.partial_contribution_percent) {
             (true, None) => e.push(
@@ -307,6 +412,10 @@ pub struct FacilityRecord {
     /// A hospital (病院) rather than a clinic (診療所); only for the adoption report (both are 医科, 点数表 1).
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub hospital: bool,
+    /// Registered for オンライン資格確認（資格確認限定型）: qualification answers only, no medical information (e.g. a
+    /// paper-claim clinic; every 施術所 is, whatever this says).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub limited: bool,
     /// Client certificates of its terminals, revoked ones included.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub certificates: Vec<TerminalCert>,
@@ -315,6 +424,11 @@ pub struct FacilityRecord {
 impl FacilityRecord {
     pub fn kind(&self) -> FacilityKind {
         self.code.kind()
+    }
+
+    /// 資格確認限定型: qualification answers only (registered so, or a 施術所).
+    pub fn qualification_only(&self) -> bool {
+        self.limited || self.kind().is_practitioner()
     }
 
     /// May this facility use the online qualification service on `day`?

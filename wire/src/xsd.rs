@@ -157,8 +157,16 @@ pub fn infer<'a>(title: &str, trees: impl IntoIterator<Item = &'a Element>) -> O
 /// The generated schemas, by file name (served at `/xsd/<name>`).
 pub const FILES: &[(&str, &str)] = &[
     (
+        "OQSmuhvq01req.xsd",
+        include_str!("../xsd/OQSmuhvq01req.xsd"),
+    ),
+    (
         "OQSmuhvq01res.xsd",
         include_str!("../xsd/OQSmuhvq01res.xsd"),
+    ),
+    (
+        "OQSmuhvq02req.xsd",
+        include_str!("../xsd/OQSmuhvq02req.xsd"),
     ),
     (
         "OQSmuhvq02res.xsd",
@@ -181,8 +189,16 @@ pub const FILES: &[(&str, &str)] = &[
         include_str!("../xsd/OQSmuimm02res.xsd"),
     ),
     (
+        "OQSmuonq01req.xsd",
+        include_str!("../xsd/OQSmuonq01req.xsd"),
+    ),
+    (
         "OQSmuonq01res.xsd",
         include_str!("../xsd/OQSmuonq01res.xsd"),
+    ),
+    (
+        "OQSmuonq02req.xsd",
+        include_str!("../xsd/OQSmuonq02req.xsd"),
     ),
     (
         "OQSmuonq02res.xsd",

@@ -144,12 +144,74 @@ async fn corpus(s: &TestApp) -> Vec<(String, Vec<u8>)> {
         .set(onshi_platform::clock::parse_time("2026-11-21T10:00:00").unwrap())
         .await
         .unwrap();
+    // Home care (居宅同意取得型): 山田 太郎 consents for online care on his own device; the nursing station's device
+    // reads 高橋 正's card at his home.
+    for (person, kinds) in [
+        ("demo-yamada-taro", serde_json::json!(["YZK", "SRJ"])),
+        ("demo-sato-kenichi", serde_json::json!(["TKK"])),
+    ] {
+        let (status, _) = s
+            .post_json(
+                &format!("/consent/v1/persons/{person}/home-consents"),
+                serde_json::json!({"facility": crate::app::MED, "kinds": kinds}),
+            )
+            .await;
+        assert_eq!(status, 201);
+    }
+    let (_, code) = s
+        .post_json(
+            "/reader/v1/1360150013/app/activations",
+            serde_json::json!({"device": "tablet"}),
+        )
+        .await;
+    let (_, device) = s
+        .post_json(
+            "/app/v1/activate",
+            serde_json::json!({"activation_code": code["activation_code"]}),
+        )
+        .await;
+    let auth = format!("Bearer {}", device["device_token"].as_str().unwrap());
+    let r = http::send(
+        &s.addr,
+        "POST",
+        "/reader/v1/1360150013/app/confirm",
+        &[("Content-Type", "application/json"), ("Authorization", &auth)],
+        serde_json::json!({"card_serial": "D000000000000006", "identify": {"method": "pin", "pin": "6789"},
+            "care": "visit", "consents": {"medication": true, "checkup": true}})
+        .to_string()
+        .as_bytes(),
+    )
+    .await;
+    assert_eq!(r.status, 200, "{}", r.text());
+    // A younger visit patient too (no 高齢受給者 elements), and a range nobody consented in (no unit).
+    let r = http::send(
+        &s.addr,
+        "POST",
+        "/reader/v1/1360150013/app/confirm",
+        &[
+            ("Content-Type", "application/json"),
+            ("Authorization", &auth),
+        ],
+        serde_json::json!({"card_serial": "D000000000000004", "identify": {"method": "visual"},
+            "care": "visit", "consents": {"medication": true}})
+        .to_string()
+        .as_bytes(),
+    )
+    .await;
+    assert_eq!(r.status, 200, "{}", r.text());
+    let nobody = String::from_utf8(demo("requests/OQSmuhvq01req_home_visit.xml"))
+        .unwrap()
+        .replace("202611", "202610")
+        .into_bytes();
+    let extra = [("requests/OQSmuhvq01req_nobody.xml", nobody)];
     for (path, body) in onshi_seed::demo::FILES
         .iter()
         .filter(|(p, _)| p.starts_with("requests/"))
+        .map(|(p, b)| (*p, b.to_vec()))
+        .chain(extra)
     {
         let name = path.trim_start_matches("requests/").to_string();
-        let mut body = body.to_vec();
+        let mut body = body;
         if name.starts_with("YZK") || name.starts_with("TKK") {
             s.core
                 .clock
@@ -181,15 +243,25 @@ async fn corpus(s: &TestApp) -> Vec<(String, Vec<u8>)> {
             .set(onshi_platform::clock::parse_time("2026-11-21T10:00:00").unwrap())
             .await
             .unwrap();
-        for (stem, poll) in [("OQSmuquc01", "OQSmuquc02"), ("OQSmuimm01", "OQSmuimm02")] {
+        for (stem, poll) in [
+            ("OQSmuquc01", "OQSmuquc02"),
+            ("OQSmuimm01", "OQSmuimm02"),
+            ("OQSmuhvq01", "OQSmuhvq02"),
+            ("OQSmuonq01", "OQSmuonq02"),
+        ] {
             if name.starts_with(stem) {
+                let facility = crate::app::tree(&r.body)
+                    .child("MessageHeader")
+                    .and_then(|h| h.value("MedicalInstitutionCode"))
+                    .unwrap()
+                    .to_string();
                 let t = crate::app::tree(&r.body);
                 let number = crate::app::child(&t, &["MessageBody"])
                     .value("ReceptionNumber")
                     .unwrap()
                     .to_string();
                 let poll_body = format!("<XmlMsg><MessageHeader><MedicalInstitutionCode>{}</MedicalInstitutionCode>\
-                    <ArbitraryFileIdentifier>poll</ArbitraryFileIdentifier></MessageHeader><MessageBody><ReceptionNumber>{number}</ReceptionNumber></MessageBody></XmlMsg>", crate::app::MED);
+                    <ArbitraryFileIdentifier>poll</ArbitraryFileIdentifier></MessageHeader><MessageBody><ReceptionNumber>{number}</ReceptionNumber></MessageBody></XmlMsg>", facility);
                 for _ in 0..100 {
                     let r = post(format!("{poll}req_p.xml"), poll_body.clone().into_bytes()).await;
                     if !String::from_utf8_lossy(&r.body)

@@ -10,6 +10,7 @@ mod documents;
 mod doors;
 mod e2e;
 mod folders;
+mod home;
 mod hostile;
 mod load;
 mod medication;

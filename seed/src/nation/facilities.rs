@@ -126,6 +126,7 @@ pub fn generate(
                 response_encoding: None,
                 web_api_secret_sha256: None,
                 hospital: *kind == FacilityType::Hospital,
+                limited: false,
                 certificates: vec![],
             };
             rows.push(NewVersion {

@@ -735,6 +735,7 @@ impl Chunk<'_> {
             elderly_recipient: None,
             limit_certificates: vec![],
             specific_diseases: vec![],
+            medical_tickets: vec![],
         }
     }
 

@@ -6,6 +6,7 @@
 //! | [`cards`] | virtual My Number cards: user certificate, PIN (3 wrong tries lock), expiry, loss, 初回登録 |
 //! | [`chain`] | the consent log and the access log: append-only hash chains, and their verification |
 //! | [`access`] | may facility F view data kind K of person P now? (a live consent, or a disaster declaration) |
+//! | [`home`] | 居宅同意取得型: continuing consents for 訪問診療等 / オンライン診療等, and who holds them |
 //! | [`port`] | what the card reader may ask this service ([`port::CardReaderPort`]), and its in-process answer |
 //! | [`configure`] | the HTTP API under `/consent/v1` and `/admin/v1/disasters` (`docs/CONSENT.md`) |
 //!
@@ -15,6 +16,7 @@
 pub mod access;
 pub mod cards;
 pub mod chain;
+pub mod home;
 pub mod port;
 
 #[cfg(test)]
@@ -192,6 +194,58 @@ async fn person_access(
 
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
+struct HomeConsent {
+    facility: String,
+    /// OQSCD036 codes (`YZK`, `SRJ`, `SHJ`, `TKK`, …).
+    kinds: Vec<String>,
+}
+
+/// `POST /consent/v1/persons/{person_id}/home-consents`: the patient, logged in with the card and its PIN on their
+/// own device (「Webサービス（居宅同意取得用）」 / マイナ在宅受付Web), consents for オンライン診療 at a facility; the consent
+/// continues for `Config::home_consent_days` (居宅同意取得型, `docs/HOME.md`).
+async fn home_consent(
+    core: web::Data<Core>,
+    path: web::Path<String>,
+    body: web::Payload,
+) -> Result<HttpResponse, ApiError> {
+    let req: HomeConsent = parse_json(&read_body(body, limits::CONSENT_CALL).await?)?;
+    let facility = onshi_wire::ids::InstitutionCode::parse(&req.facility)
+        .map_err(|e| ApiError::bad(format!("facility: {}", e.0)))?;
+    if facility.kind().is_practitioner() {
+        return Err(ApiError::bad(
+            "facility: a 施術所 confirms qualifications only (資格確認限定型)",
+        ));
+    }
+    let mut kinds = Vec::new();
+    for k in &req.kinds {
+        let kind = Kind::parse(k).ok_or_else(|| ApiError::bad(format!("kinds: unknown {k:?}")))?;
+        if !kinds.contains(&kind) {
+            kinds.push(kind);
+        }
+    }
+    if kinds.is_empty() {
+        return Err(ApiError::bad("kinds: at least one"));
+    }
+    let now = core.clock.now();
+    let until = now + chrono::TimeDelta::days(core.config.home_consent_days);
+    let given = chain::Given {
+        person: path.into_inner(),
+        facility: facility.as_str().to_string(),
+        kinds: kinds.clone(),
+        at: now,
+        until,
+        session: home::session(onshi_wire::msg::home_care::Care::Online, "web"),
+    };
+    chain::record_given(&chain::Log::of(&core), &[given]).await?;
+    Ok(HttpResponse::Created().json(serde_json::json!({
+        "facility": facility.as_str(),
+        "kinds": kinds.iter().map(|k| k.code()).collect::<Vec<_>>(),
+        "until": DateTime::from_naive(until).compact(),
+    })))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
 struct Revoke {
     facility: String,
     kind: String,
@@ -309,6 +363,11 @@ pub const ROUTES: &[RouteAccess] = &[
         "/consent/v1/persons/{person_id}/access-log",
         Access::OwnPatient,
     ),
+    route(
+        "POST",
+        "/consent/v1/persons/{person_id}/home-consents",
+        Access::OwnPatient,
+    ),
     route("GET", "/consent/v1/verify", Access::Operator),
     route("POST", "/admin/v1/disasters", Access::Operator),
     route("GET", "/admin/v1/disasters", Access::Operator),
@@ -380,6 +439,10 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
             .route(
                 "/persons/{person_id}/access-log",
                 web::get().to(person_access),
+            )
+            .route(
+                "/persons/{person_id}/home-consents",
+                web::post().to(home_consent),
             )
             .route("/verify", web::get().to(verify)),
     )

@@ -72,6 +72,32 @@ pub trait AccessPort: Send + Sync {
     ) -> BoxFuture<'a, anyhow::Result<Result<Granted, Refused>>>;
 }
 
+/// What the eligibility service asks for the 居宅同意取得型 bulk queries (`OQSmuhvq`, `OQSmuonq`).
+pub trait HomeCarePort: Send + Sync {
+    /// The patients who consented for `care` at `facility` in the date range, each kind's state at `now`.
+    fn home_patients<'a>(
+        &'a self,
+        facility: &'a str,
+        care: onshi_wire::msg::home_care::Care,
+        range: (chrono::NaiveDate, chrono::NaiveDate),
+        now: NaiveDateTime,
+    ) -> BoxFuture<'a, anyhow::Result<Vec<crate::home::HomePatient>>>;
+}
+
+impl HomeCarePort for Local {
+    fn home_patients<'a>(
+        &'a self,
+        facility: &'a str,
+        care: onshi_wire::msg::home_care::Care,
+        range: (chrono::NaiveDate, chrono::NaiveDate),
+        now: NaiveDateTime,
+    ) -> BoxFuture<'a, anyhow::Result<Vec<crate::home::HomePatient>>> {
+        Box::pin(async move {
+            Ok(crate::home::patients(&self.core.pool, facility, care, range, now).await?)
+        })
+    }
+}
+
 /// The consent service in this process.
 pub struct Local {
     pub core: Core,
@@ -149,6 +175,11 @@ pub struct Denied {
     pub label: &'static str,
 }
 
+/// The answer to a 資格確認限定型 facility (a 施術所, or registered so) asking for medical information: the
+/// reference says these return insurance qualification only; the message is the simulator's [I].
+pub const QUALIFICATION_ONLY: &str =
+    "資格確認限定型の施設では、薬剤情報・診療情報・特定健診情報等は閲覧できません（資格情報のみ）。";
+
 /// What [`admit`] lets through: the person, the encoding to answer in, and the kinds that may be shown.
 pub struct Admitted {
     pub person: PersonRef,
@@ -175,6 +206,10 @@ pub async fn admit(
     };
     if let Err(key) = check {
         return Err(deny(&outcome(key, "").message, "file_error"));
+    }
+    if directory.qualification_only(r.institution.as_str()) {
+        tracing::warn!(facility = %r.institution, "refused: medical information asked by a 資格確認限定型 facility");
+        return Err(deny(QUALIFICATION_ONLY, "qualification_only"));
     }
     let branch = r.branch.as_string();
     let Some(person) = directory.person(&r.insurer, &r.symbol, &r.number, Some(&branch), None)

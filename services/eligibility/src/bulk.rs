@@ -29,6 +29,10 @@ pub enum Kind {
     Query,
     /// 照会番号一括登録 (`OQSmuimm01/02`).
     Registration,
+    /// 訪問診療等 (`OQSmuhvq01/02`, 居宅同意取得型).
+    HomeVisit,
+    /// オンライン診療等 (`OQSmuonq01/02`, 居宅同意取得型).
+    HomeOnline,
 }
 
 impl Kind {
@@ -36,13 +40,20 @@ impl Kind {
         match self {
             Kind::Query => "OQSmuquc",
             Kind::Registration => "OQSmuimm",
+            Kind::HomeVisit => "OQSmuhvq",
+            Kind::HomeOnline => "OQSmuonq",
         }
     }
 
     fn of(stored: &str) -> Option<Self> {
-        [Kind::Query, Kind::Registration]
-            .into_iter()
-            .find(|k| k.stored() == stored)
+        [
+            Kind::Query,
+            Kind::Registration,
+            Kind::HomeVisit,
+            Kind::HomeOnline,
+        ]
+        .into_iter()
+        .find(|k| k.stored() == stored)
     }
 }
 
@@ -264,6 +275,7 @@ pub async fn run_one(e: &Eligibility) -> anyhow::Result<bool> {
     let results = match Kind::of(&kind) {
         Some(Kind::Query) => crate::oqs_muquc01::process(e, &job).await?,
         Some(Kind::Registration) => crate::oqs_muimm01::process(e, &job).await?,
+        Some(Kind::HomeVisit | Kind::HomeOnline) => crate::home_care::process(e, &job).await?,
         None => anyhow::bail!("bulk job {} has an unknown kind {kind:?}", job.number),
     };
     let mut rows = BinaryCopy::new();

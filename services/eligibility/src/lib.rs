@@ -10,6 +10,7 @@
 //! | [`oqs_siimm01`] | 照会番号登録, single |
 //! | [`oqs_muquc01`] / [`oqs_muquc02`] | 一括照会: receipt with a `ReceptionNumber`, 処理中, then one `BulkConfirmUnit` per person |
 //! | [`oqs_muimm01`] / [`oqs_muimm02`] | 照会番号登録, bulk: receipt with a `ReceptionNumber`, then the results |
+//! | [`home_care`] | 居宅同意取得型 bulk: `OQSmuhvq01/02` (訪問), `OQSmuonq01/02` (オンライン), by consent or examination date |
 //! | [`bulk`] | the two-step bulk engine: durable jobs, the worker, step-2 polling, expiry |
 //! | [`presentations`] | the 2024 re-query rule: each facility's last presentation per patient, the requery log |
 //! | [`reference_numbers`] | what the three 照会番号 messages share (admission, storage, `ReferenceNumber` lookup) |
@@ -22,6 +23,7 @@
 pub mod bulk;
 pub mod decide;
 pub mod gate;
+pub mod home_care;
 pub mod oqs_muimm01;
 pub mod oqs_muimm02;
 pub mod oqs_muquc01;
@@ -92,6 +94,8 @@ pub struct Eligibility {
     bulk_running: AtomicI64,
     /// The presentations of this process not yet written (the 2024 re-query rule).
     pub presentations: presentations::Presentations,
+    /// Who consented for home care (the consent service), set when it runs with this one.
+    home_care: std::sync::OnceLock<Arc<dyn onshi_consent::port::HomeCarePort>>,
 }
 
 impl Eligibility {
@@ -108,6 +112,7 @@ impl Eligibility {
             bulk_wake: tokio::sync::Notify::new(),
             bulk_running: AtomicI64::new(0),
             presentations: presentations::Presentations::default(),
+            home_care: std::sync::OnceLock::new(),
         });
         let started = Instant::now();
         me.sync().await?;
@@ -142,6 +147,16 @@ impl Eligibility {
             write_presentations(weak.clone())
         });
         Ok(me)
+    }
+
+    /// Connects the consent service's home-care questions (`OQSmuhvq`, `OQSmuonq`); once.
+    pub fn set_home_care(&self, port: Arc<dyn onshi_consent::port::HomeCarePort>) {
+        let _ = self.home_care.set(port);
+    }
+
+    /// The consent service's home-care questions, when it runs with this one.
+    pub fn home_care(&self) -> Option<&dyn onshi_consent::port::HomeCarePort> {
+        self.home_care.get().map(|p| p.as_ref())
     }
 
     /// Sets the feed-lag and bulk-job gauges from the database (once a second, see [`gauges`]).
@@ -477,6 +492,12 @@ impl onshi_platform::directory::Directory for Eligibility {
     ) {
         let reg = self.registry.read().expect("registry");
         gate::check_facility(&reg, &self.core.config, code, terminal, today)
+    }
+
+    fn qualification_only(&self, code: &str) -> bool {
+        let reg = self.registry.read().expect("registry");
+        reg.facility(code)
+            .is_some_and(onshi_wire::record::FacilityRecord::qualification_only)
     }
 }
 

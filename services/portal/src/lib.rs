@@ -303,7 +303,8 @@ async fn ca_pem(core: web::Data<Core>) -> Result<HttpResponse, ApiError> {
         .body(ca.cert_pem))
 }
 
-/// Adoption counts like the seed documents' tables: by type (病院, 医科診療所, 歯科診療所, 薬局) and state.
+/// Adoption counts like the seed documents' tables: by type (病院, 医科診療所, 歯科診療所, 薬局, and the kinds added in
+/// 2024: 訪問看護ステーション, 施術所) and state.
 async fn adoption(core: web::Data<Core>) -> Result<HttpResponse, ApiError> {
     let rows: Vec<(serde_json::Value,)> = sqlx::query_as(
         "SELECT v.record FROM portal.facility_heads h JOIN portal.facility_versions v \
@@ -311,8 +312,15 @@ async fn adoption(core: web::Data<Core>) -> Result<HttpResponse, ApiError> {
     )
     .fetch_all(&core.pool)
     .await?;
-    let types = ["病院", "医科診療所", "歯科診療所", "薬局"];
-    let mut counts = [[0u64; 5]; 4];
+    let types = [
+        "病院",
+        "医科診療所",
+        "歯科診療所",
+        "薬局",
+        "訪問看護ステーション",
+        "施術所",
+    ];
+    let mut counts = [[0u64; 5]; 6];
     for (v,) in rows {
         let Ok(f) = serde_json::from_value::<FacilityRecord>(v) else {
             continue;
@@ -322,6 +330,8 @@ async fn adoption(core: web::Data<Core>) -> Result<HttpResponse, ApiError> {
             (onshi_wire::ids::FacilityKind::Medical, false) => 1,
             (onshi_wire::ids::FacilityKind::Dental, _) => 2,
             (onshi_wire::ids::FacilityKind::Pharmacy, _) => 3,
+            (onshi_wire::ids::FacilityKind::VisitingNursing, _) => 4,
+            (onshi_wire::ids::FacilityKind::Judo | onshi_wire::ids::FacilityKind::Ahaki, _) => 5,
         };
         let s = match f.status {
             FacilityStatus::NotApplied => 0,

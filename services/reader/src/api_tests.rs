@@ -49,6 +49,10 @@ impl Directory for Stub {
         };
         (Encoding::Utf8, check)
     }
+
+    fn qualification_only(&self, _: &str) -> bool {
+        false
+    }
 }
 
 impl ReaderDirectory for Stub {

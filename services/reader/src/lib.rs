@@ -9,6 +9,7 @@
 //! | module | what |
 //! |---|---|
 //! | [`routes`] | the HTTP API under `/reader/v1` (`docs/CONSENT.md`) |
+//! | [`app`] | the マイナ資格確認アプリ: activation at the terminal, devices, card confirmation (資格確認限定型, 居宅同意取得型; `docs/HOME.md`) |
 //! | [`sessions`] | single-use sessions, their state a PostgreSQL enum moved by compare-and-set |
 //! | [`finish`] | the group commit of finished sessions and their consents |
 //! | [`faces`] | the face result (`OQSsiquc01res`, `ReferenceClassification` 1), its file name, the polling store |
@@ -16,6 +17,7 @@
 
 #[cfg(test)]
 mod api_tests;
+pub mod app;
 pub mod faces;
 pub mod finish;
 pub mod routes;
@@ -37,10 +39,16 @@ pub use routes::{configure, ROUTES};
 
 pub const MIGRATIONS: Migrations = Migrations {
     schema: "reader",
-    steps: &[(
-        "0001_sessions",
-        include_str!("../../../schema/reader/0001_sessions.sql"),
-    )],
+    steps: &[
+        (
+            "0001_sessions",
+            include_str!("../../../schema/reader/0001_sessions.sql"),
+        ),
+        (
+            "0002_app",
+            include_str!("../../../schema/reader/0002_app.sql"),
+        ),
+    ],
 };
 
 /// The running card-reader service.

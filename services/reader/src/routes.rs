@@ -33,13 +33,13 @@ use crate::finish::Finish;
 use crate::sessions::{self, Next, Placed, Session, SessionState};
 use crate::Reader;
 
-fn refuse(status: StatusCode, code: &str, message: &str) -> HttpResponse {
+pub(crate) fn refuse(status: StatusCode, code: &str, message: &str) -> HttpResponse {
     tracing::info!(code, "card reader: refused");
     HttpResponse::build(status)
         .json(serde_json::json!({"error": {"code": code, "message": message}}))
 }
 
-fn internal(err: anyhow::Error) -> HttpResponse {
+pub(crate) fn internal(err: anyhow::Error) -> HttpResponse {
     tracing::error!(error = format!("{err:#}"), "card reader: internal error");
     refuse(
         StatusCode::INTERNAL_SERVER_ERROR,
@@ -48,8 +48,22 @@ fn internal(err: anyhow::Error) -> HttpResponse {
     )
 }
 
+/// The refusal of the face-recognition reader's consent flow (and of disaster consents) at a 資格確認限定型
+/// facility: it confirms with the マイナ資格確認アプリ and sees no medical information.
+fn qualification_only(r: &Reader, code: &InstitutionCode) -> Option<HttpResponse> {
+    r.eligibility.qualification_only(code.as_str()).then(|| {
+        refuse(
+            StatusCode::FORBIDDEN,
+            "qualification_only",
+            onshi_consent::port::QUALIFICATION_ONLY,
+        )
+    })
+}
+
 /// A small JSON request body, or the refusal for a bad one.
-async fn json_body<T: serde::de::DeserializeOwned>(body: web::Payload) -> Result<T, HttpResponse> {
+pub(crate) async fn json_body<T: serde::de::DeserializeOwned>(
+    body: web::Payload,
+) -> Result<T, HttpResponse> {
     read_body(body, onshi_platform::config::limits::READER_STEP)
         .await
         .and_then(|b| parse_json(&b))
@@ -113,6 +127,9 @@ async fn place(
             "facility_inactive",
             "オンライン資格確認を利用できない医療機関です。",
         );
+    }
+    if let Some(refused) = qualification_only(&r, &code) {
+        return refused;
     }
     let card = match r.consent.card(&p.card_serial).await {
         Ok(Some(c)) => c,
@@ -391,7 +408,7 @@ async fn unregistered(r: &Reader, code: &str, id: &str, started: Instant) -> Htt
 
 #[derive(Deserialize, Default)]
 #[serde(deny_unknown_fields, default)]
-struct Consents {
+pub(crate) struct Consents {
     medication: bool,
     clinical: bool,
     surgery: bool,
@@ -410,7 +427,7 @@ struct Consents {
 }
 
 impl Consents {
-    fn kinds(&self) -> Vec<Kind> {
+    pub(crate) fn kinds(&self) -> Vec<Kind> {
         [
             (self.medication, Kind::Medication),
             (self.clinical, Kind::Clinical),
@@ -548,6 +565,9 @@ async fn disaster_consent(
         let outcome = onshi_wire::result_codes::outcome(key, "");
         return refuse(StatusCode::FORBIDDEN, "facility", &outcome.message);
     }
+    if let Some(refused) = qualification_only(&r, &code) {
+        return refused;
+    }
     let bad = |field: &str, e: onshi_wire::ids::IdError| {
         refuse(
             StatusCode::BAD_REQUEST,
@@ -655,6 +675,20 @@ pub const ROUTES: &[RouteAccess] = &[
         "/reader/v1/{code}/disaster-consents",
         Access::OwnFacility,
     ),
+    // The マイナ資格確認アプリ: codes and devices at the terminal; the device's token speaks for its facility.
+    route(
+        "POST",
+        "/reader/v1/{code}/app/activations",
+        Access::OwnFacility,
+    ),
+    route("POST", "/app/v1/activate", Access::Public),
+    route("POST", "/reader/v1/{code}/app/confirm", Access::OwnFacility),
+    route("GET", "/reader/v1/{code}/app/devices", Access::OwnFacility),
+    route(
+        "POST",
+        "/reader/v1/{code}/app/devices/{id}/revoke",
+        Access::OwnFacility,
+    ),
 ];
 
 pub fn configure(cfg: &mut web::ServiceConfig) {
@@ -668,8 +702,10 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
             .route(
                 "/{code}/disaster-consents",
                 web::post().to(disaster_consent),
-            ),
+            )
+            .configure(crate::app::configure_reader),
     );
+    crate::app::configure(cfg);
 }
 
 /// Gives the face result the answer an operator's forced rule holds for it, if any (`platform::control`).

@@ -5,6 +5,7 @@
 
 pub mod bulk;
 pub mod file_name;
+pub mod home_care;
 pub mod oqs_muimm01;
 pub mod oqs_muimm02;
 pub mod oqs_muquc01;

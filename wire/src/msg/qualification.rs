@@ -2,12 +2,12 @@
 //! face results and bulk results, its mapping from a registered record, and its writer.
 
 use crate::codes::{
-    CodeTable, ConsentStatus, InsuredCardClassification, LimitCertificateClassification,
-    LimitCertificateFlag, LimitConsent, PersonalFamily, PreschoolClassification, ReasonOfLoss, Sex,
-    SpecificDiseaseCategory,
+    CodeTable, ConsentStatus, DesignatedInstitutionFlag, InsuredCardClassification,
+    LimitCertificateClassification, LimitCertificateFlag, LimitConsent, PersonalFamily,
+    PreschoolClassification, QualificationValidity, ReasonOfLoss, Sex, SpecificDiseaseCategory,
 };
 use crate::ids::{Date, DateTime, InsurerNumber};
-use crate::record::{is_preschool, QualificationRecord};
+use crate::record::{is_preschool, MedicalTicket, QualificationRecord};
 use crate::xml::Emitter;
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -141,6 +141,43 @@ pub struct QualificationResult {
     /// The 2025 consent screens answered at the reader (face results only).
     pub consents_2025: Vec<(Info2025, Consent)>,
     pub reference_number: Option<String>,
+    /// 医療扶助: the month's 医療券・調剤券, each with whether its designated institution is the asking one
+    /// (`PublicExpenseResultList`; see [`apply_medical_aid`]).
+    pub public_expense: Vec<(MedicalTicket, DesignatedInstitutionFlag)>,
+}
+
+/// 医療扶助 (reference §2.3, OQSCD006): a recipient's answer carries the 医療券・調剤券 of the confirmation month —
+/// each flagged 0 一致 when it designates the asking facility, 1 不一致 otherwise — and a valid recipient with no
+/// ticket for that month is 6 有効（未登録）. Returns the validity to answer. Records of other kinds are untouched.
+pub fn apply_medical_aid(
+    result: &mut QualificationResult,
+    record: &QualificationRecord,
+    facility: &str,
+    on: Date,
+    validity: QualificationValidity,
+) -> QualificationValidity {
+    if !record.is_medical_aid() {
+        return validity;
+    }
+    let month = &on.compact()[..6];
+    result.public_expense = record
+        .medical_tickets
+        .iter()
+        .filter(|t| t.month == month)
+        .map(|t| {
+            let flag = if t.institution.as_str() == facility {
+                DesignatedInstitutionFlag::Match
+            } else {
+                DesignatedInstitutionFlag::Mismatch
+            };
+            (t.clone(), flag)
+        })
+        .collect();
+    if validity == QualificationValidity::Valid && result.public_expense.is_empty() {
+        QualificationValidity::ValidUnregistered
+    } else {
+        validity
+    }
 }
 
 /// What of the 高額療養費-related certificate data the requester may receive.
@@ -242,8 +279,68 @@ impl QualificationResult {
             operation_consent: None,
             consents_2025: Vec::new(),
             reference_number: None,
+            public_expense: Vec::new(),
         }
     }
+}
+
+/// `PublicExpenseResultList` (医療扶助資格確認結果リスト), in the reference's element order — with its spelling
+/// `StatusOfInfecton`.
+fn write_public_expense(e: &mut Emitter, tickets: &[(MedicalTicket, DesignatedInstitutionFlag)]) {
+    e.start("PublicExpenseResultList");
+    e.start_list("MedicalTicketInfo");
+    for (t, flag) in tickets {
+        e.start("MedicalTicketInfo");
+        e.leaf("TicketType", t.ticket_type.code());
+        e.leaf("MedicalTicketValidDate", &t.valid_from.compact());
+        e.leaf("MedicalTicketExpirationDate", &t.valid_to.compact());
+        e.opt("IssueNumber", t.issue_number.as_deref());
+        e.leaf("MedicalTreatmentMonth", &t.month);
+        e.leaf("DesignatedMedicalInstitutionCode", t.institution.as_str());
+        e.leaf("DesignatedMedicalInstitutionFlag", flag.code());
+        e.leaf("DesignatedMedicalInstitutionName", &t.institution_name);
+        e.opt(
+            "PrescriptionIssuerMedicalInstitutionCode",
+            t.prescriber.as_ref().map(|p| p.as_str()),
+        );
+        e.opt(
+            "PrescriptionIssuerMedicalInstitutionName",
+            t.prescriber_name.as_deref(),
+        );
+        for (name, v) in ["InjuryName1", "InjuryName2", "InjuryName3"]
+            .into_iter()
+            .zip(&t.injuries)
+        {
+            e.leaf(name, v);
+        }
+        e.leaf("MedicalTreatmentType", t.treatment_type.code());
+        e.opt(
+            "SelfPayAmount",
+            t.self_pay_yen.map(|y| y.to_string()).as_deref(),
+        );
+        e.opt("DistrictContactName", t.district_contact.as_deref());
+        e.opt("HandlingContactName", t.handling_contact.as_deref());
+        e.leaf("SingleOrCombinedUse", t.single_or_combined.code());
+        e.leaf("StatusOfSocialInsurance", t.social_insurance.code());
+        e.opt("StatusOfInfecton", t.infection.map(|x| x.code()));
+        e.opt(
+            "StatusOfElderlyMedicalCare",
+            t.elderly_care.map(|x| x.code()),
+        );
+        e.opt(
+            "StatusOfPrefecturalExpenses",
+            t.prefectural.map(|x| x.code()),
+        );
+        for (name, v) in ["Remarks1", "Remarks2", "Remarks3"]
+            .into_iter()
+            .zip(&t.remarks)
+        {
+            e.leaf(name, v);
+        }
+        e.end();
+    }
+    e.end_list();
+    e.end();
 }
 
 fn percent3(p: u8) -> String {
@@ -366,6 +463,9 @@ pub fn write_result(e: &mut Emitter, r: &QualificationResult) {
         }
         e.end_list();
         e.end();
+    }
+    if !r.public_expense.is_empty() {
+        write_public_expense(e, &r.public_expense);
     }
     consent(
         e,
