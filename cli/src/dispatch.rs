@@ -32,7 +32,8 @@ impl Handlers for Services {
 
     async fn dispatch(&self, req: Request) -> Reply {
         use onshi_eligibility::{
-            home_care, oqs_muimm01, oqs_muimm02, oqs_muquc01, oqs_muquc02, oqs_siimm01, oqs_siquc01,
+            home_care, medical_aid, oqs_muimm01, oqs_muimm02, oqs_muquc01, oqs_muquc02,
+            oqs_siimm01, oqs_siquc01,
         };
         use onshi_wire::msg::home_care::Care;
         let e = &self.eligibility;
@@ -47,19 +48,15 @@ impl Handlers for Services {
             (MessageKind::OqsMuhvq02, ..) => home_care::download(e, req, Care::Visit).await,
             (MessageKind::OqsMuonq01, ..) => home_care::receive(e, req, Care::Online).await,
             (MessageKind::OqsMuonq02, ..) => home_care::download(e, req, Care::Online).await,
+            (MessageKind::OqsMutic01, ..) => medical_aid::receive(e, req).await,
+            (MessageKind::OqsMutic02, ..) => medical_aid::download(e, req).await,
             (MessageKind::YzkSiquc01, Some(m), _) => {
                 onshi_medication::yzk_siquc01::answer(m, req).await
             }
             (MessageKind::TkkSiquc01, _, Some(c)) => {
                 onshi_checkup::tkk_siquc01::answer(c, req).await
             }
-            (
-                MessageKind::YzkSiquc01
-                | MessageKind::OqsMutic01
-                | MessageKind::OqsMutic02
-                | MessageKind::TkkSiquc01,
-                ..,
-            ) => Reply::unsupported(&req),
+            (MessageKind::YzkSiquc01 | MessageKind::TkkSiquc01, ..) => Reply::unsupported(&req),
         }
     }
 }

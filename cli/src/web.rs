@@ -1,7 +1,7 @@
 //! The web view served by onshi itself (`cli/web/`, embedded; plain HTML, CSS and JavaScript, nothing fetched from
 //! the network; docs/TRAINING.md): `/` the operator console (clock, scenarios, batches, disasters, facilities,
 //! controls, snapshots, the live journal, usage charts), `/ui/terminal` the 資格確認端末, `/ui/reader` the card reader,
-//! `/ui/portal` the patient portal. The pages call the public APIs like any client (the operator token is asked for
+//! `/ui/portal` the patient portal, `/ui/app` the マイナ資格確認アプリ. The pages call the public APIs like any client (the operator token is asked for
 //! in strict mode).
 
 use actix_web::{web, HttpResponse};
@@ -16,6 +16,7 @@ const PAGES: &[(&str, &str)] = &[
     ("/ui/terminal", include_str!("../web/terminal.html")),
     ("/ui/reader", include_str!("../web/reader.html")),
     ("/ui/portal", include_str!("../web/portal.html")),
+    ("/ui/app", include_str!("../web/app.html")),
 ];
 
 /// What the pages include, by the path they name it with.
@@ -27,6 +28,7 @@ const ASSETS: &[(&str, &str)] = &[
     ("/ui/terminal.js", include_str!("../web/terminal.js")),
     ("/ui/reader.js", include_str!("../web/reader.js")),
     ("/ui/portal.js", include_str!("../web/portal.js")),
+    ("/ui/appflow.js", include_str!("../web/appflow.js")),
 ];
 
 /// Who may load the pages (their data comes from the APIs, which check their own roles).
@@ -36,6 +38,7 @@ pub const ROUTES: &[RouteAccess] = &[
     route("GET", "/ui/personas.json", Access::Public),
     route("GET", "/ui/reader", Access::Public),
     route("GET", "/ui/portal", Access::Public),
+    route("GET", "/ui/app", Access::Public),
 ];
 
 /// A page with its stylesheet and scripts inline.

@@ -34,6 +34,14 @@ pub const FILES: &[(&str, &[u8])] = &[
         include_bytes!("../demo/requests/OQSmuonq01req_online_clinic.xml"),
     ),
     (
+        "requests/OQSmutic01req_demo_clinic.xml",
+        include_bytes!("../demo/requests/OQSmutic01req_demo_clinic.xml"),
+    ),
+    (
+        "requests/OQSsiquc01req_ogawa_shigeru.xml",
+        include_bytes!("../demo/requests/OQSsiquc01req_ogawa_shigeru.xml"),
+    ),
+    (
         "requests/YZKsiquc01req_judo_clinic.xml",
         include_bytes!("../demo/requests/YZKsiquc01req_judo_clinic.xml"),
     ),

@@ -221,8 +221,16 @@ pub const FILES: &[(&str, &str)] = &[
         include_str!("../xsd/OQSmuquc02res.xsd"),
     ),
     (
+        "OQSmutic01req.xsd",
+        include_str!("../xsd/OQSmutic01req.xsd"),
+    ),
+    (
         "OQSmutic01res.xsd",
         include_str!("../xsd/OQSmutic01res.xsd"),
+    ),
+    (
+        "OQSmutic02req.xsd",
+        include_str!("../xsd/OQSmutic02req.xsd"),
     ),
     (
         "OQSmutic02res.xsd",

@@ -116,6 +116,34 @@ impl TestApp {
 
     // ---- request files -------------------------------------------------------------------------------------
 
+    /// A two-step bulk flow over HTTP: step 1 (`<stem>01req`), then step 2 polled as `facility` until it is no
+    /// longer 処理中; returns the step-2 answer.
+    pub async fn two_step(&self, stem: &str, facility: &str, body: &[u8]) -> Element {
+        let r = self.post_file(&format!("{stem}01req_t.xml"), body).await;
+        let receipt = tree(&r.body);
+        let number = child(&receipt, &["MessageBody"])
+            .value("ReceptionNumber")
+            .unwrap_or_else(|| panic!("{}", r.text()))
+            .to_string();
+        let poll = format!(
+            "<XmlMsg><MessageHeader><MedicalInstitutionCode>{facility}</MedicalInstitutionCode></MessageHeader>\
+             <MessageBody><ReceptionNumber>{number}</ReceptionNumber></MessageBody></XmlMsg>"
+        );
+        for _ in 0..200 {
+            let t = tree(
+                &self
+                    .post_file(&format!("{stem}02req_p.xml"), poll.as_bytes())
+                    .await
+                    .body,
+            );
+            if child(&t, &["MessageHeader"]).value("SegmentOfResult") != Some("2") {
+                return t;
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        panic!("the {stem} job never finished");
+    }
+
     /// `POST /oqs/v1/req/<name>` over plain HTTP.
     pub async fn post_file(&self, name: &str, body: &[u8]) -> http::Reply {
         http::send(

@@ -704,6 +704,53 @@ async fn the_console_performs_a_scenario_and_shows_batches_disasters_rules_snaps
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_app_is_activated_reads_a_card_at_home_and_records_the_consent() {
+    let Some((s, b)) = start().await else { return };
+    b.goto(&format!("http://{}/ui/app", s.addr)).await;
+    // Reading before activation is refused on screen.
+    b.click("#read button").await;
+    b.wait_text("#result", "activate this device first").await;
+    // The terminal issues a code; the device activates with it.
+    b.click("#issue").await;
+    b.wait_text("#code", "居宅同意取得型").await;
+    b.click("#activate button").await;
+    b.wait_text("#device", "利用開始しました").await;
+    // 高橋 正 at home: his PIN, then the consent screens for home visits.
+    b.script("document.getElementById('pin').value = '6789'; return 1")
+        .await;
+    b.choose("#care", "訪問診療等").await;
+    b.click("#k-medication").await;
+    b.click("#read button").await;
+    b.wait_text("#result", "同意を記録しました").await;
+    b.wait_text("#xml", "<PharmacistsInfoConsFlg>1</PharmacistsInfoConsFlg>")
+        .await;
+    b.wait_text("#xml", "高橋").await;
+    // A wrong PIN is refused with the reader's message.
+    b.script("document.getElementById('pin').value = '0000'; return 1")
+        .await;
+    b.click("#read button").await;
+    b.wait_text("#result", "pin_wrong").await;
+    b.screenshot("app-home-visit").await;
+    // At the 施術所 the device is qualification-only: no consent screens.
+    b.choose("#facility", "オンシ整骨院").await;
+    b.click("#issue").await;
+    b.wait_text("#code", "資格確認限定型").await;
+    b.click("#activate button").await;
+    b.wait_text("#device", "資格確認限定型").await;
+    assert_eq!(
+        b.script("return document.getElementById('home').hidden")
+            .await,
+        json!(true)
+    );
+    b.click("#how-visual").await;
+    b.choose("#card", "佐藤 健一").await;
+    b.click("#read button").await;
+    b.wait_text("#result", "qualification confirmed").await;
+    b.stop().await;
+    s.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn every_page_fits_a_tablet_without_scrolling_sideways() {
     let Some((s, b)) = start().await else { return };
     // A journal entry, so the console's widest table has a row.
@@ -716,7 +763,7 @@ async fn every_page_fits_a_tablet_without_scrolling_sideways() {
         Some(json!({"width": 820, "height": 1180})),
     )
     .await;
-    for page in ["/", "/ui/terminal", "/ui/reader", "/ui/portal"] {
+    for page in ["/", "/ui/terminal", "/ui/reader", "/ui/portal", "/ui/app"] {
         b.goto(&format!("http://{}{page}", s.addr)).await;
         b.find("header").await;
         tokio::time::sleep(Duration::from_millis(500)).await;

@@ -203,7 +203,47 @@ async fn corpus(s: &TestApp) -> Vec<(String, Vec<u8>)> {
         .unwrap()
         .replace("202611", "202610")
         .into_bytes();
-    let extra = [("requests/OQSmuhvq01req_nobody.xml", nobody)];
+    // 医療扶助: a month without a ticket (6 有効（未登録）), a bulk month without recipients, the recipient's card.
+    let unregistered = String::from_utf8(demo("requests/OQSsiquc01req_ogawa_shigeru.xml"))
+        .unwrap()
+        .replace("20261121", "20260915")
+        .into_bytes();
+    let no_recipients = String::from_utf8(demo("requests/OQSmutic01req_demo_clinic.xml"))
+        .unwrap()
+        .replace("202611", "202612")
+        .into_bytes();
+    let (_, card) = s
+        .post_json(
+            "/consent/v1/cards",
+            serde_json::json!({"person_id": "demo-ogawa-shigeru", "pin": "2580"}),
+        )
+        .await;
+    let id = s
+        .place_and_identify(
+            crate::app::MED,
+            card["serial"].as_str().unwrap(),
+            serde_json::json!({"method": "pin", "pin": "2580"}),
+        )
+        .await;
+    s.post_json(
+        &format!("/reader/v1/{}/sessions/{id}/register", crate::app::MED),
+        serde_json::json!({"register": true}),
+    )
+    .await;
+    assert_eq!(
+        s.consent(crate::app::MED, &id, serde_json::json!({}))
+            .await
+            .0,
+        200
+    );
+    let extra = [
+        ("requests/OQSmuhvq01req_nobody.xml", nobody),
+        (
+            "requests/OQSsiquc01req_ogawa_unregistered.xml",
+            unregistered,
+        ),
+        ("requests/OQSmutic01req_nobody.xml", no_recipients),
+    ];
     for (path, body) in onshi_seed::demo::FILES
         .iter()
         .filter(|(p, _)| p.starts_with("requests/"))
@@ -248,6 +288,7 @@ async fn corpus(s: &TestApp) -> Vec<(String, Vec<u8>)> {
             ("OQSmuimm01", "OQSmuimm02"),
             ("OQSmuhvq01", "OQSmuhvq02"),
             ("OQSmuonq01", "OQSmuonq02"),
+            ("OQSmutic01", "OQSmutic02"),
         ] {
             if name.starts_with(stem) {
                 let facility = crate::app::tree(&r.body)

@@ -157,11 +157,11 @@ async fn a_request_that_cannot_be_paired_comes_back_with_its_err_file() {
     assert_eq!(h.value("MedicalInstitutionCode"), Some(MED));
     assert!(h.value("ArbitraryFileIdentifier").is_some());
     assert!(!fac.join("res/OQSsiquc01req_paired.xml.err").exists());
-    // A message kind this simulator does not answer still echoes the header it could read.
+    // A file whose body is another kind's (a 資格確認 body sent as 医療扶助) still echoes the header it could read.
     std::fs::write(fac.join("req/OQSmutic01req_kind.xml"), &good).unwrap();
     let ans = tree(&wait_for(&fac.join("res/OQSmutic01res_kind.xml")).await);
     let h = ans.child("MessageHeader").unwrap();
-    assert_eq!(h.value("ErrorCode"), Some("EC0013"));
+    assert_eq!(h.value("ErrorCode"), Some("EC0015"));
     assert_eq!(h.value("MedicalInstitutionCode"), Some(MED));
     assert_eq!(
         h.value("ArbitraryFileIdentifier"),

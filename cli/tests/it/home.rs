@@ -4,10 +4,7 @@
 //! station's `OQSmuhvq` bulk then reports (1, then 2 同意有効期限切れ a year on), and the clinic's data views follow
 //! it; a patient consents for オンライン診療 on their own device and the clinic's `OQSmuonq` finds them.
 
-use std::time::Duration;
-
 use onshi_platform::testkit::http;
-use onshi_wire::xml::Element;
 
 use crate::app::{child, tree, TestApp, MED};
 
@@ -26,32 +23,6 @@ fn from(name: &str, facility: &str) -> Vec<u8> {
         .unwrap()
         .replace(MED, facility)
         .into_bytes()
-}
-
-/// Sends step 1 of a two-step bulk file and polls its step 2 until done; returns the answer.
-async fn bulk(s: &TestApp, stem: &str, facility: &str, body: &[u8]) -> Element {
-    let r = s.post_file(&format!("{stem}01req_h.xml"), body).await;
-    let receipt = tree(&r.body);
-    let number = child(&receipt, &["MessageBody"])
-        .value("ReceptionNumber")
-        .unwrap_or_else(|| panic!("{}", r.text()))
-        .to_string();
-    let poll = format!(
-        "<XmlMsg><MessageHeader><MedicalInstitutionCode>{facility}</MedicalInstitutionCode></MessageHeader>\
-         <MessageBody><ReceptionNumber>{number}</ReceptionNumber></MessageBody></XmlMsg>"
-    );
-    for _ in 0..200 {
-        let t = tree(
-            &s.post_file(&format!("{stem}02req_p.xml"), poll.as_bytes())
-                .await
-                .body,
-        );
-        if child(&t, &["MessageHeader"]).value("SegmentOfResult") != Some("2") {
-            return t;
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-    panic!("the bulk job never finished");
 }
 
 /// Activates a device for `facility`; returns its token.
@@ -236,13 +207,9 @@ async fn a_home_visit_consent_continues_until_it_expires() {
         .unwrap()
         .contains("<PharmacistsInfoConsFlg>1</PharmacistsInfoConsFlg>"));
     // The station's bulk query by consent date finds him, each kind with its consent.
-    let t = bulk(
-        &s,
-        "OQSmuhvq",
-        NURSING,
-        &demo("OQSmuhvq01req_home_visit.xml"),
-    )
-    .await;
+    let t = s
+        .two_step("OQSmuhvq", NURSING, &demo("OQSmuhvq01req_home_visit.xml"))
+        .await;
     let head = child(&t, &["MessageHeader"]);
     assert_eq!(head.value("NumberOfProcessingResult"), Some("1"), "{t:?}");
     let unit = child(&t, &["MessageBody", "BulkConfirmUnit"]);
@@ -261,7 +228,7 @@ async fn a_home_visit_consent_continues_until_it_expires() {
         .unwrap()
         .replace("20261101", "20261001")
         .replace("20261130", "20261031");
-    let t = bulk(&s, "OQSmuhvq", NURSING, before.as_bytes()).await;
+    let t = s.two_step("OQSmuhvq", NURSING, before.as_bytes()).await;
     assert_eq!(
         child(&t, &["MessageHeader"]).value("NumberOfProcessingResult"),
         Some("0")
@@ -319,13 +286,9 @@ async fn a_home_visit_consent_continues_until_it_expires() {
     let head = child(&t, &["MessageHeader"]);
     assert_eq!(head.value("ResultCode"), Some("2"));
     assert!(head.value("MessageContents").unwrap().contains("有効期限"));
-    let t = bulk(
-        &s,
-        "OQSmuhvq",
-        NURSING,
-        &demo("OQSmuhvq01req_home_visit.xml"),
-    )
-    .await;
+    let t = s
+        .two_step("OQSmuhvq", NURSING, &demo("OQSmuhvq01req_home_visit.xml"))
+        .await;
     let result = child(
         &t,
         &[
@@ -379,13 +342,9 @@ async fn a_patient_consents_for_online_care_on_their_own_device() {
         assert_eq!(s.post_json(&path, bad.clone()).await.0, 400, "{bad}");
     }
     // The clinic's online bulk by examination date finds him.
-    let t = bulk(
-        &s,
-        "OQSmuonq",
-        MED,
-        &demo("OQSmuonq01req_online_clinic.xml"),
-    )
-    .await;
+    let t = s
+        .two_step("OQSmuonq", MED, &demo("OQSmuonq01req_online_clinic.xml"))
+        .await;
     let result = child(
         &t,
         &[
@@ -406,7 +365,7 @@ async fn a_patient_consents_for_online_care_on_their_own_device() {
     let visit = String::from_utf8(demo("OQSmuhvq01req_home_visit.xml"))
         .unwrap()
         .replace(NURSING, MED);
-    let t = bulk(&s, "OQSmuhvq", MED, visit.as_bytes()).await;
+    let t = s.two_step("OQSmuhvq", MED, visit.as_bytes()).await;
     assert_eq!(
         child(&t, &["MessageHeader"]).value("NumberOfProcessingResult"),
         Some("0")

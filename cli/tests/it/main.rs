@@ -13,6 +13,7 @@ mod folders;
 mod home;
 mod hostile;
 mod load;
+mod medical_aid;
 mod medication;
 mod mtls;
 mod reader;

@@ -32,28 +32,8 @@ fn bulk_of_taro(date: &str, id: &str) -> Vec<u8> {
 
 /// Sends a bulk query and waits for its results; returns the person's unit.
 async fn bulk(s: &TestApp, body: &[u8]) -> Element {
-    let r = s.post_file("OQSmuquc01req_q.xml", body).await;
-    let receipt = tree(&r.body);
-    let number = child(&receipt, &["MessageBody"])
-        .value("ReceptionNumber")
-        .unwrap_or_else(|| panic!("{}", r.text()))
-        .to_string();
-    let poll = format!(
-        "<XmlMsg><MessageHeader><MedicalInstitutionCode>{MED}</MedicalInstitutionCode></MessageHeader>\
-         <MessageBody><ReceptionNumber>{number}</ReceptionNumber></MessageBody></XmlMsg>"
-    );
-    for _ in 0..200 {
-        let t = tree(
-            &s.post_file("OQSmuquc02req_p.xml", poll.as_bytes())
-                .await
-                .body,
-        );
-        if child(&t, &["MessageHeader"]).value("SegmentOfResult") != Some("2") {
-            return child(&t, &["MessageBody", "BulkConfirmUnit"]).clone();
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-    panic!("the bulk job never finished");
+    let t = s.two_step("OQSmuquc", MED, body).await;
+    child(&t, &["MessageBody", "BulkConfirmUnit"]).clone()
 }
 
 async fn requeries(s: &TestApp, query: &str) -> Vec<serde_json::Value> {

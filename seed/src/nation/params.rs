@@ -133,6 +133,12 @@ pub mod rates {
     pub const LATE_20_PER_MILLE: u32 = 200;
     /// 70–74 高齢受給者証 at 3割 (現役並み); the rest 2割.
     pub const ELDERLY_30_PER_MILLE: u32 = 100;
+    /// 生活保護 (医療扶助) recipients: ≈ 2.02 million of 124 million (≈ 16 per mille, MHLW 2023), drawn from the 国保
+    /// and 後期高齢者 members (≈ 35 % of the population), whose qualification ends (02 生活保護受給開始) when 保護
+    /// starts: 16.3 / 0.35 ≈ 47 per mille of them.
+    pub const WELFARE_PER_MILLE_OF_KOKUHO_AND_LATE: u32 = 47;
+    /// Recipients in the nation (MHLW 被保護者調査, 2023), for `--report`.
+    pub const WELFARE_RECIPIENTS: u64 = 2_020_000;
 }
 
 #[cfg(test)]

@@ -63,6 +63,9 @@ pub struct Stats {
     pub limit_certificates: u64,
     pub specific_diseases: u64,
     pub elderly_recipients: u64,
+    /// 生活保護 (医療扶助) recipients registered by the welfare offices.
+    #[serde(default)]
+    pub welfare: u64,
     pub qualifications: u64,
     /// Facilities by type (病院, 医科診療所, 歯科診療所, 薬局) and state (not applied, applied, ready, operational).
     pub facilities: Vec<[u64; 4]>,
@@ -101,6 +104,7 @@ impl Stats {
         self.limit_certificates += o.limit_certificates;
         self.specific_diseases += o.specific_diseases;
         self.elderly_recipients += o.elderly_recipients;
+        self.welfare += o.welfare;
         self.qualifications += o.qualifications;
     }
 }
@@ -216,6 +220,8 @@ const SAMPLE_CAP: usize = 3;
 /// from the stream in a fixed order, so the same (seed, spec, as_of) always gives the same chunk.
 struct Chunk<'a> {
     rng: Rng,
+    /// Its own stream, so that drawing the 生活保護 recipients leaves everything else as it was.
+    welfare_rng: Rng,
     spec: ChunkSpec,
     as_of: NaiveDate,
     cat: &'a Catalogue,
@@ -233,6 +239,7 @@ struct Chunk<'a> {
 pub fn generate(seed: u64, spec: ChunkSpec, as_of: NaiveDate, cat: &Catalogue) -> ChunkOut {
     let mut c = Chunk {
         rng: Rng::new(seed, u64::from(spec.id)),
+        welfare_rng: Rng::new(seed ^ 0x5745_4c46_4152_4531, u64::from(spec.id)),
         spec,
         as_of,
         cat,
@@ -647,6 +654,9 @@ impl Chunk<'_> {
                 if let Some(d) = self.specific_disease(active, qual) {
                     r.specific_diseases.push(d);
                 }
+                let welfare = (active && !g.old && matches!(g.kind, Kind::Kokuho | Kind::Kouki))
+                    .then(|| self.welfare(&mut r, qual))
+                    .flatten();
                 let id = r.individual_number().key();
                 let expired = g.short_term.is_some_and(|(_, t)| t < self.as_of);
                 if g.short_term.is_some() {
@@ -658,11 +668,16 @@ impl Chunk<'_> {
                 if matches!(g.lost, Some((_, ReasonOfLoss::Death))) {
                     outcomes.dead[p] = true;
                     self.out.stats.deaths += 1;
+                } else if let Some(aid) = &welfare {
+                    outcomes.current_qual[p] = Some(aid.individual_number().key());
                 } else if !g.old {
                     outcomes.current_qual[p] = Some(id.clone());
                     self.out.stats.by_kind[g.kind.index()] += 1;
                 }
-                self.deck_samples(&r, g, pos, person, outcomes.dead[p], expired);
+                // A recipient's ended qualification is not the case its group's samples stand for.
+                if welfare.is_none() {
+                    self.deck_samples(&r, g, pos, person, outcomes.dead[p], expired);
+                }
                 self.out.versions.push(NewVersion {
                     id,
                     version: 1,
@@ -671,9 +686,71 @@ impl Chunk<'_> {
                     record: serde_json::to_string(&r).expect("records serialise"),
                 });
                 self.out.stats.qualifications += 1;
+                if let Some(aid) = welfare {
+                    self.out.versions.push(NewVersion {
+                        id: aid.individual_number().key(),
+                        version: 1,
+                        op: "register",
+                        effective_from: aid.qualification_date.naive(),
+                        record: serde_json::to_string(&aid).expect("records serialise"),
+                    });
+                    self.out.stats.qualifications += 1;
+                    self.out.stats.welfare += 1;
+                }
             }
         }
         outcomes
+    }
+
+    /// Draws whether a 国保 or 後期高齢者 member became a 生活保護 recipient (on its own stream); if so, their
+    /// qualification ends (02 生活保護受給開始) and the welfare office of the prefecture registers them: 公費負担者番号
+    /// `12<pref>100<check>`, a 受給者番号 with its check digit. The nation's recipients carry no 医療券 (answered 6
+    /// 有効（未登録）until a welfare office registers one); the demo's 小川 茂 has them.
+    fn welfare(
+        &mut self,
+        r: &mut QualificationRecord,
+        qual: NaiveDate,
+    ) -> Option<QualificationRecord> {
+        if !self
+            .welfare_rng
+            .per_mille(rates::WELFARE_PER_MILLE_OF_KOKUHO_AND_LATE)
+        {
+            return None;
+        }
+        let start = days(self.as_of, -self.welfare_rng.range(0, 3 * 365));
+        let seq = self.out.stats.welfare;
+        if start <= qual || seq >= 200 {
+            return None;
+        }
+        let body = format!("12{:02}100", self.spec.pref);
+        let office = format!("{body}{}", mod10_w21(body.as_bytes()));
+        let number = format!("{:06}", u64::from(self.spec.index_in_pref) * 200 + seq);
+        let number = format!("{number}{}", mod10_w21(number.as_bytes()));
+        r.disqualification_date = Some(Date::from_naive(start));
+        r.loss_reason = Some(ReasonOfLoss::PublicAssistance);
+        Some(QualificationRecord {
+            person_id: r.person_id.clone(),
+            insurer_number: onshi_wire::ids::InsurerNumber::parse(&office).expect("office number"),
+            insurer_name: format!("{}福祉事務所", self.prefecture().1),
+            card_classification: InsuredCardClassification::MedicalAid,
+            symbol: CardSymbol::default(),
+            number: CardNumber::parse(&number).expect("recipient number"),
+            branch: BranchNumber::parse("00").expect("branch"),
+            personal_family: None,
+            insured_name: None,
+            partial_contribution_percent: None,
+            elderly_recipient: None,
+            limit_certificates: vec![],
+            specific_diseases: vec![],
+            medical_tickets: vec![],
+            qualification_date: Date::from_naive(start),
+            disqualification_date: None,
+            loss_reason: None,
+            card_issued: None,
+            card_valid_from: None,
+            card_expires: None,
+            ..r.clone()
+        })
     }
 
     /// The record of member `pos` (person `p`) of a group, without its certificates.
@@ -957,7 +1034,8 @@ impl Chunk<'_> {
         *self.samples_taken.entry(category).or_insert(0) += 1;
         self.out.samples.push(Sample {
             category,
-            expected: "1",
+            // A 生活保護 recipient of the nation has no 医療券 registered: 6 有効（未登録）.
+            expected: if r.is_medical_aid() { "6" } else { "1" },
             card: Some((card.serial.clone(), card.pin.clone())),
             ..Sample::key(&r, true)
         });
@@ -1060,9 +1138,40 @@ mod tests {
         let as_of = NaiveDate::from_ymd_opt(2026, 11, 21).unwrap();
         let out = generate(20261121, spec, as_of, &Catalogue::build());
         assert_eq!(out.stats.persons, 3_000);
+        // Changed on purpose with issue 15: the 生活保護 recipients (their own random stream).
         assert_eq!(
             digest(&out),
-            "e285caf9b85f0e3e989a38e973183d97d393513140a94e501feca0a7798e0439"
+            "a1fc37911b80cfefa572f594498b42635e65fbb0d3db6d992281a14426645d71"
         );
+    }
+
+    #[test]
+    fn welfare_recipients_come_at_the_national_rate_with_valid_records() {
+        let spec = ChunkSpec {
+            id: 11,
+            pref: 27,
+            index_in_pref: 5,
+            first_person: 200_000,
+            persons: 3_000,
+        };
+        let as_of = NaiveDate::from_ymd_opt(2026, 11, 21).unwrap();
+        let out = generate(7, spec, as_of, &Catalogue::build());
+        // ≈ 16 per mille: 48 of 3,000 expected.
+        assert!(
+            (25..80).contains(&out.stats.welfare),
+            "{}",
+            out.stats.welfare
+        );
+        let aid: Vec<QualificationRecord> = out
+            .versions
+            .iter()
+            .map(|v| serde_json::from_str::<QualificationRecord>(&v.record).unwrap())
+            .filter(QualificationRecord::is_medical_aid)
+            .collect();
+        assert_eq!(aid.len() as u64, out.stats.welfare);
+        for r in &aid {
+            assert_eq!(r.check(), Vec::<String>::new(), "{r:?}");
+            assert!(r.insurer_number.as_str().starts_with("1227"));
+        }
     }
 }

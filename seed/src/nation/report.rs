@@ -58,6 +58,12 @@ pub fn format(scale: &Scale, seed: u64, s: &Stats) -> String {
             f64::from(real_k) * 1000.0 * f,
         );
     }
+    line(
+        &mut out,
+        "生活保護 (医療扶助)",
+        s.welfare as f64,
+        super::params::rates::WELFARE_RECIPIENTS as f64 * f,
+    );
     out.push_str("age bands (2020 census)\n");
     for (i, real) in AGE_BANDS.iter().enumerate() {
         let label = if i == AGE_BANDS.len() - 1 {

@@ -20,6 +20,11 @@ use onshi_platform::copy::BinaryCopy;
 use onshi_wire::ids::DateTime;
 use onshi_wire::xml::OutputForm;
 
+use onshi_platform::pipeline::{Reply, Request};
+use onshi_wire::msg::{FileError, PlainHeader};
+use onshi_wire::result_codes::ResultKey;
+
+use crate::reference_numbers::{failed, finish, ok_header, Admitted};
 use crate::Eligibility;
 
 /// The kind of a job: its step-1 message stem without the step number.
@@ -33,6 +38,8 @@ pub enum Kind {
     HomeVisit,
     /// オンライン診療等 (`OQSmuonq01/02`, 居宅同意取得型).
     HomeOnline,
+    /// 医療扶助 (`OQSmutic01/02`).
+    MedicalAid,
 }
 
 impl Kind {
@@ -42,6 +49,7 @@ impl Kind {
             Kind::Registration => "OQSmuimm",
             Kind::HomeVisit => "OQSmuhvq",
             Kind::HomeOnline => "OQSmuonq",
+            Kind::MedicalAid => "OQSmutic",
         }
     }
 
@@ -51,6 +59,7 @@ impl Kind {
             Kind::Registration,
             Kind::HomeVisit,
             Kind::HomeOnline,
+            Kind::MedicalAid,
         ]
         .into_iter()
         .find(|k| k.stored() == stored)
@@ -144,6 +153,34 @@ pub async fn enqueue(
     tx.commit().await?;
     e.bulk_wake.notify_one();
     Ok(Enqueued::Accepted(number))
+}
+
+/// The writer of a step-1 receipt (`ReceptionNumber`, `ReceptionDateTime`).
+pub type Receipt = fn(&PlainHeader, Option<(&str, DateTime)>, OutputForm) -> Vec<u8>;
+
+/// Step 1 of every two-step flow, once its file is admitted: the job stored (`header`, `inputs`: see [`enqueue`])
+/// and its receipt answered; the same file again while its job lives is EC0018 with the earlier number.
+pub async fn accept<R>(
+    e: &Eligibility,
+    a: &Admitted<R>,
+    req: &Request,
+    (kind, header, inputs): (Kind, Value, &[String]),
+    receipt: Receipt,
+) -> Reply {
+    let code = a.institution.as_str();
+    let result = match enqueue(e, code, kind, header, inputs, req.now).await {
+        Ok(Enqueued::Accepted(number)) => Ok(receipt(
+            &ok_header(&a.echo, req.now, a.encoding, None),
+            Some((&number, req.now)),
+            a.form,
+        )),
+        Ok(Enqueued::Duplicate(number)) => {
+            let err = FileError::new(ResultKey::BulkDuplicate, &number).with_echo(&a.echo);
+            return failed(err, req, a.encoding);
+        }
+        Err(err) => Err(err),
+    };
+    finish(result, a, req)
 }
 
 /// A done job's results as the facility receives them: the XML, or — when the setting
@@ -276,6 +313,7 @@ pub async fn run_one(e: &Eligibility) -> anyhow::Result<bool> {
         Some(Kind::Query) => crate::oqs_muquc01::process(e, &job).await?,
         Some(Kind::Registration) => crate::oqs_muimm01::process(e, &job).await?,
         Some(Kind::HomeVisit | Kind::HomeOnline) => crate::home_care::process(e, &job).await?,
+        Some(Kind::MedicalAid) => crate::medical_aid::process(e, &job)?,
         None => anyhow::bail!("bulk job {} has an unknown kind {kind:?}", job.number),
     };
     let mut rows = BinaryCopy::new();
@@ -304,6 +342,20 @@ pub async fn run_one(e: &Eligibility) -> anyhow::Result<bool> {
         .await?;
     tx.commit().await?;
     crate::presentations::count(&e.core.usage, &requeries);
+    // The persons a home-care or 医療扶助 job found count as bulk confirmations (an `OQSmuquc01` counts its persons
+    // when received, the entry pipeline's usage).
+    if let Some(n) = match Kind::of(&kind) {
+        Some(Kind::HomeVisit | Kind::HomeOnline) => crate::home_care::persons(&results),
+        Some(Kind::MedicalAid) => crate::medical_aid::persons(&results),
+        _ => None,
+    } {
+        e.core.usage.record(
+            &job.facility,
+            job.now.naive(),
+            onshi_platform::usage::Method::Bulk,
+            n,
+        );
+    }
     e.core
         .metrics
         .bulk_seconds

@@ -15,15 +15,15 @@ use onshi_platform::pipeline::{Reply, Request};
 use onshi_wire::codes::{ConsentStatus, ProcessingResultStatus, QualificationValidity};
 use onshi_wire::ids::{Date, DateTime};
 use onshi_wire::msg::home_care::{self, Basis, Care};
-use onshi_wire::msg::oqs_muquc02::{self, Header, Unit};
+use onshi_wire::msg::oqs_muquc02::Unit;
 use onshi_wire::msg::oqs_siquc01::SearchEcho;
-use onshi_wire::msg::qualification::{Consent, Disclosure, QualificationResult};
-use onshi_wire::msg::{bulk as wire_bulk, FileError, HeaderEcho};
+use onshi_wire::msg::qualification::{apply_medical_aid, Consent, Disclosure, QualificationResult};
+use onshi_wire::msg::{bulk as wire_bulk, FileError};
 use onshi_wire::record::QualificationRecord;
 use onshi_wire::result_codes::ResultKey;
 
-use crate::bulk::{self, Enqueued, Fetched, Job, Kind};
-use crate::reference_numbers::{admit, failed, finish, ok_header};
+use crate::bulk::{self, Job, Kind};
+use crate::reference_numbers::{admit, failed};
 use crate::Eligibility;
 
 fn kind(care: Care) -> Kind {
@@ -84,20 +84,8 @@ pub async fn receive(e: &Eligibility, req: Request, care: Care) -> Reply {
         "received": req.now.compact(),
     });
     let inputs = [bulk::item_text(&criteria)];
-    let code = a.institution.as_str();
-    let result = match bulk::enqueue(e, code, kind(care), header, &inputs, req.now).await {
-        Ok(Enqueued::Accepted(number)) => Ok(wire_bulk::write_receipt(
-            &ok_header(&a.echo, req.now, a.encoding, None),
-            Some((&number, req.now)),
-            a.form,
-        )),
-        Ok(Enqueued::Duplicate(number)) => {
-            let err = FileError::new(ResultKey::BulkDuplicate, &number).with_echo(&a.echo);
-            return failed(err, &req, a.encoding);
-        }
-        Err(err) => Err(err),
-    };
-    finish(result, &a, &req)
+    let job = (kind(care), header, inputs.as_slice());
+    bulk::accept(e, &a, &req, job, wire_bulk::write_receipt).await
 }
 
 /// One patient's answer as stored.
@@ -152,48 +140,23 @@ pub async fn process(e: &Eligibility, job: &Job) -> anyhow::Result<Vec<Value>> {
     Ok(vec![serde_json::to_value(patients)?])
 }
 
+/// How many patients a processed job found (for the usage statistics).
+pub fn persons(results: &[Value]) -> Option<i64> {
+    Some(results.first()?.as_array()?.len() as i64)
+}
+
 /// The handler of `OQSmuhvq02req` / `OQSmuonq02req`.
 pub async fn download(e: &Eligibility, req: Request, care: Care) -> Reply {
-    let a = match admit(e, &req, wire_bulk::parse_reception, |r| {
-        (&r.institution, &r.echo)
-    }) {
-        Ok(a) => a,
-        Err(reply) => return reply,
-    };
-    let number = a.request.reception_number.clone();
-    let k = kind(care);
-    let result = match bulk::fetch(e, a.institution.as_str(), k, &number, req.now).await {
-        Ok(Fetched::Done {
-            header,
-            items,
-            done_at,
-        }) => units(&items, DateTime::from_naive(done_at))
-            .map(|units| {
-                let text = |k: &str| header.get(k).and_then(Value::as_str).map(str::to_string);
-                let header = Header {
-                    process_time: req.now,
-                    echo: HeaderEcho {
-                        confirmation_date: None,
-                        institution: a.echo.institution.clone(),
-                        arbitrary_file_identifier: text("ArbitraryFileIdentifier"),
-                    },
-                    reception_number: number.clone(),
-                    encoding: a.encoding,
-                };
-                oqs_muquc02::write(&header, &units, a.form)
-            })
-            .and_then(|xml| bulk::package(e, k, &number, xml, a.form)),
-        Ok(Fetched::Processing) => Ok(wire_bulk::write_processing(
-            &a.echo, &number, req.now, a.encoding, a.form,
-        )),
-        Ok(other) => return crate::oqs_muquc02::refusal(other, &a, &req),
-        Err(err) => Err(err),
-    };
-    finish(result, &a, &req)
+    crate::oqs_muquc02::download(e, req, kind(care), units).await
 }
 
 /// The stored patients as units: the qualification (its card data as the search echo) with each kind's consent.
-fn units(items: &[(Value, Value)], done_at: DateTime) -> anyhow::Result<Vec<Unit>> {
+fn units(
+    items: &[(Value, Value)],
+    _header: &Value,
+    facility: &str,
+    done_at: DateTime,
+) -> anyhow::Result<Vec<Unit>> {
     use onshi_wire::codes::CodeTable;
     let Some((_, result)) = items.first() else {
         return Ok(vec![]);
@@ -218,6 +181,11 @@ fn units(items: &[(Value, Value)], done_at: DateTime) -> anyhow::Result<Vec<Unit
                         available_until: None,
                     }))
             };
+            let mut validity = match (&p.record, p.valid) {
+                (None, _) => QualificationValidity::NotFound,
+                (Some(_), true) => QualificationValidity::Valid,
+                (Some(_), false) => QualificationValidity::Invalid,
+            };
             let result = p.record.as_ref().map(|r| {
                 let mut q = QualificationResult::from_record(
                     r,
@@ -232,24 +200,13 @@ fn units(items: &[(Value, Value)], done_at: DateTime) -> anyhow::Result<Vec<Unit
                 q.diagnosis_consent = consent("SRJ");
                 q.operation_consent = consent("SHJ");
                 q.checkup_consent = consent("TKK");
+                validity = apply_medical_aid(&mut q, r, facility, &today.compact()[..6], validity);
                 q
             });
             let search = p
                 .record
                 .as_ref()
-                .map_or_else(SearchEcho::default, |r| SearchEcho {
-                    insurer_number: Some(r.insurer_number.xml_form()),
-                    symbol: Some(r.symbol.as_str().to_string()),
-                    number: Some(r.number.as_str().to_string()),
-                    branch: Some(r.branch.as_string()),
-                    birthdate: Some(r.birth_date.compact()),
-                    limit_consent: None,
-                });
-            let validity = match (&p.record, p.valid) {
-                (None, _) => QualificationValidity::NotFound,
-                (Some(_), true) => QualificationValidity::Valid,
-                (Some(_), false) => QualificationValidity::Invalid,
-            };
+                .map_or_else(SearchEcho::default, SearchEcho::of_record);
             Unit {
                 search,
                 arbitrary_identifier: None,

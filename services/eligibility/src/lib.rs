@@ -11,6 +11,7 @@
 //! | [`oqs_muquc01`] / [`oqs_muquc02`] | 一括照会: receipt with a `ReceptionNumber`, 処理中, then one `BulkConfirmUnit` per person |
 //! | [`oqs_muimm01`] / [`oqs_muimm02`] | 照会番号登録, bulk: receipt with a `ReceptionNumber`, then the results |
 //! | [`home_care`] | 居宅同意取得型 bulk: `OQSmuhvq01/02` (訪問), `OQSmuonq01/02` (オンライン), by consent or examination date |
+//! | [`medical_aid`] | 医療扶助 bulk: `OQSmutic01/02` by `MedicalTreatmentMonth` (single answers: `apply_medical_aid`) |
 //! | [`bulk`] | the two-step bulk engine: durable jobs, the worker, step-2 polling, expiry |
 //! | [`presentations`] | the 2024 re-query rule: each facility's last presentation per patient, the requery log |
 //! | [`reference_numbers`] | what the three 照会番号 messages share (admission, storage, `ReferenceNumber` lookup) |
@@ -24,6 +25,7 @@ pub mod bulk;
 pub mod decide;
 pub mod gate;
 pub mod home_care;
+pub mod medical_aid;
 pub mod oqs_muimm01;
 pub mod oqs_muimm02;
 pub mod oqs_muquc01;

@@ -7,11 +7,9 @@ use serde_json::Value;
 use onshi_platform::pipeline::{Reply, Request};
 use onshi_wire::msg::oqs_muimm01;
 use onshi_wire::msg::oqs_siimm01::{keys_of, Outcome1, RegistrationEcho};
-use onshi_wire::msg::FileError;
-use onshi_wire::result_codes::ResultKey;
 
-use crate::bulk::{self, Enqueued, Job, Kind};
-use crate::reference_numbers::{admit, failed, finish, ok_header, register};
+use crate::bulk::{self, Job, Kind};
+use crate::reference_numbers::{admit, register};
 use crate::Eligibility;
 
 /// The handler of `OQSmuimm01req` (every door).
@@ -27,20 +25,8 @@ pub async fn answer(e: &Eligibility, req: Request) -> Reply {
         .map(|(info, _)| bulk::item_text(info))
         .collect();
     let header = serde_json::json!({"ArbitraryFileIdentifier": a.echo.arbitrary_file_identifier});
-    let code = a.institution.as_str();
-    let result = match bulk::enqueue(e, code, Kind::Registration, header, &inputs, req.now).await {
-        Ok(Enqueued::Accepted(number)) => Ok(oqs_muimm01::write(
-            &ok_header(&a.echo, req.now, a.encoding, None),
-            Some((&number, req.now)),
-            a.form,
-        )),
-        Ok(Enqueued::Duplicate(number)) => {
-            let err = FileError::new(ResultKey::BulkDuplicate, &number).with_echo(&a.echo);
-            return failed(err, &req, a.encoding);
-        }
-        Err(err) => Err(err),
-    };
-    finish(result, &a, &req)
+    let job = (Kind::Registration, header, inputs.as_slice());
+    bulk::accept(e, &a, &req, job, oqs_muimm01::write).await
 }
 
 /// The work of a job: each registration in turn (an upsert: a job processed again changes nothing more).

@@ -15,10 +15,10 @@ use onshi_wire::result_codes::{outcome, ResultKey};
 
 use onshi_platform::config::Unpresented;
 
-use crate::bulk::{self, Enqueued, Job, Kind};
+use crate::bulk::{self, Job, Kind};
 use crate::decide::decide;
 use crate::presentations::Requery;
-use crate::reference_numbers::{self, admit, failed, finish, ok_header};
+use crate::reference_numbers::{self, admit, failed};
 use crate::Eligibility;
 
 /// One person's result as stored: the answer `OQSmuquc02` writes, recomputed from nothing but this.
@@ -70,20 +70,8 @@ pub async fn answer(e: &Eligibility, req: Request) -> Reply {
         "ArbitraryFileIdentifier": a.echo.arbitrary_file_identifier,
     });
     let inputs: Vec<String> = a.request.persons.iter().map(bulk::item_text).collect();
-    let code = a.institution.as_str();
-    let result = match bulk::enqueue(e, code, Kind::Query, header, &inputs, req.now).await {
-        Ok(Enqueued::Accepted(number)) => Ok(wire_bulk::write_receipt(
-            &ok_header(&a.echo, req.now, a.encoding, None),
-            Some((&number, req.now)),
-            a.form,
-        )),
-        Ok(Enqueued::Duplicate(number)) => {
-            let err = FileError::new(ResultKey::BulkDuplicate, &number).with_echo(&a.echo);
-            return failed(err, &req, a.encoding);
-        }
-        Err(err) => Err(err),
-    };
-    finish(result, &a, &req)
+    let job = (Kind::Query, header, inputs.as_slice());
+    bulk::accept(e, &a, &req, job, wire_bulk::write_receipt).await
 }
 
 /// The work of a job: every person decided against the read model as of the file's confirmation date, with the

@@ -1,6 +1,6 @@
 //! `OQSmuquc02` — 一括照会, step 2: by its `ReceptionNumber`, 処理中 (`SegmentOfResult` 2) while the job runs, then
 //! the counts and one `BulkConfirmUnit` per person; an unknown number (or another facility's) is EC0016, an
-//! expired one EC0017.
+//! expired one EC0017. [`download`] is the step 2 of every kind answered with `BulkConfirmUnit`s.
 
 use serde_json::Value;
 
@@ -10,7 +10,7 @@ use onshi_wire::codes::{CodeTable, LimitConsent, ProcessingResultStatus, Qualifi
 use onshi_wire::ids::{Date, DateTime};
 use onshi_wire::msg::oqs_muquc01::Person;
 use onshi_wire::msg::oqs_muquc02::{self, Header, Unit};
-use onshi_wire::msg::qualification::{Disclosure, QualificationResult};
+use onshi_wire::msg::qualification::{apply_medical_aid, Disclosure, QualificationResult};
 use onshi_wire::msg::{bulk as wire_bulk, FileError, HeaderEcho};
 use onshi_wire::result_codes::ResultKey;
 
@@ -21,6 +21,16 @@ use crate::Eligibility;
 
 /// The handler of `OQSmuquc02req` (every door).
 pub async fn answer(e: &Eligibility, req: Request) -> Reply {
+    download(e, req, Kind::Query, units).await
+}
+
+/// How a kind's stored results become units: `(items, the step-1 header, the facility, when the job was done)`.
+pub type Units = fn(&[(Value, Value)], &Value, &str, DateTime) -> anyhow::Result<Vec<Unit>>;
+
+/// Step 2 of the kinds answered with `BulkConfirmUnit`s (`OQSmuquc02`, `OQSmuhvq02`, `OQSmuonq02`, `OQSmutic02`):
+/// by its `ReceptionNumber`, 処理中 while the job runs (or when forced), then the counts and the units; an unknown
+/// number (or another facility's) is EC0016, an expired one EC0017.
+pub async fn download(e: &Eligibility, req: Request, kind: Kind, units: Units) -> Reply {
     let a = match admit(e, &req, oqs_muquc02::parse, |r| (&r.institution, &r.echo)) {
         Ok(a) => a,
         Err(reply) => return reply,
@@ -28,29 +38,34 @@ pub async fn answer(e: &Eligibility, req: Request) -> Reply {
     let number = a.request.reception_number.clone();
     let fetched = match req.force {
         Some(Force::Processing) => Ok(Fetched::Processing),
-        _ => bulk::fetch(e, a.institution.as_str(), Kind::Query, &number, req.now).await,
+        _ => bulk::fetch(e, a.institution.as_str(), kind, &number, req.now).await,
     };
     let result = match fetched {
         Ok(Fetched::Done {
             header,
             items,
             done_at,
-        }) => units(&items, &header, DateTime::from_naive(done_at))
-            .map(|units| {
-                let text = |k: &str| header.get(k).and_then(Value::as_str).map(str::to_string);
-                let header = Header {
-                    process_time: req.now,
-                    echo: HeaderEcho {
-                        confirmation_date: text("QualificationConfirmationDate"),
-                        institution: a.echo.institution.clone(),
-                        arbitrary_file_identifier: text("ArbitraryFileIdentifier"),
-                    },
-                    reception_number: number.clone(),
-                    encoding: a.encoding,
-                };
-                oqs_muquc02::write(&header, &units, a.form)
-            })
-            .and_then(|xml| bulk::package(e, Kind::Query, &number, xml, a.form)),
+        }) => units(
+            &items,
+            &header,
+            a.institution.as_str(),
+            DateTime::from_naive(done_at),
+        )
+        .map(|units| {
+            let text = |k: &str| header.get(k).and_then(Value::as_str).map(str::to_string);
+            let header = Header {
+                process_time: req.now,
+                echo: HeaderEcho {
+                    confirmation_date: text("QualificationConfirmationDate"),
+                    institution: a.echo.institution.clone(),
+                    arbitrary_file_identifier: text("ArbitraryFileIdentifier"),
+                },
+                reception_number: number.clone(),
+                encoding: a.encoding,
+            };
+            oqs_muquc02::write(&header, &units, a.form)
+        })
+        .and_then(|xml| bulk::package(e, kind, &number, xml, a.form)),
         Ok(Fetched::Processing) => Ok(wire_bulk::write_processing(
             &a.echo, &number, req.now, a.encoding, a.form,
         )),
@@ -81,7 +96,12 @@ pub fn refusal<R>(fetched: Fetched, a: &Admitted<R>, req: &Request) -> Reply {
 }
 
 /// The stored results as units, in file order.
-fn units(items: &[(Value, Value)], header: &Value, done_at: DateTime) -> anyhow::Result<Vec<Unit>> {
+fn units(
+    items: &[(Value, Value)],
+    header: &Value,
+    facility: &str,
+    done_at: DateTime,
+) -> anyhow::Result<Vec<Unit>> {
     let on = header
         .get("QualificationConfirmationDate")
         .and_then(Value::as_str)
@@ -104,17 +124,23 @@ fn units(items: &[(Value, Value)], header: &Value, done_at: DateTime) -> anyhow:
             } else {
                 ProcessingResultStatus::Normal
             };
+            let mut validity = answered
+                .validity
+                .as_deref()
+                .and_then(QualificationValidity::from_code);
+            let result = answered.record.as_ref().map(|r| {
+                let mut q = QualificationResult::from_record(r, on, disclosure);
+                if let Some(v) = validity {
+                    let month = &on.compact()[..6];
+                    validity = Some(apply_medical_aid(&mut q, r, facility, month, v));
+                }
+                q
+            });
             Ok(Unit {
                 status,
                 code: answered.error.or(answered.info),
-                validity: answered
-                    .validity
-                    .as_deref()
-                    .and_then(QualificationValidity::from_code),
-                result: answered
-                    .record
-                    .as_ref()
-                    .map(|r| QualificationResult::from_record(r, on, disclosure)),
+                validity,
+                result,
                 reference_number: answered.reference_number,
                 search: person.search,
                 arbitrary_identifier: person.arbitrary_identifier,

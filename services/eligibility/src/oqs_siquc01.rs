@@ -15,7 +15,7 @@ use onshi_wire::codes::{
 };
 use onshi_wire::ids::DateTime;
 use onshi_wire::msg::oqs_siquc01::{self, Body, Response};
-use onshi_wire::msg::qualification::{Disclosure, QualificationResult};
+use onshi_wire::msg::qualification::{apply_medical_aid, Disclosure, QualificationResult};
 use onshi_wire::msg::{FileError, ResponseHeader};
 use onshi_wire::result_codes::{outcome, ResultKey};
 use onshi_wire::xml::Element;
@@ -203,19 +203,26 @@ pub fn respond(
                 specific_consent: consented,
                 consent_time: now,
             };
+            let mut results: Vec<QualificationResult> = d
+                .results
+                .iter()
+                .map(|r| QualificationResult::from_record(r, on, disclosure))
+                .collect();
+            let mut validity = d.validity;
+            if let ([result], [record]) = (results.as_mut_slice(), d.results.as_slice()) {
+                let month = &on.compact()[..6];
+                let facility = req.header.institution.as_str();
+                validity = apply_medical_aid(result, record, facility, month, validity);
+            }
             Body {
                 status: ProcessingResultStatus::Normal,
                 code: d
                     .expiring
                     .map(|e| outcome(ResultKey::CardExpiring, &e.compact())),
-                validity: Some(d.validity),
+                validity: Some(validity),
                 search: Some(req.search.clone()),
                 prescription_issue_select: None,
-                results: d
-                    .results
-                    .iter()
-                    .map(|r| QualificationResult::from_record(r, on, disclosure))
-                    .collect(),
+                results,
                 confirmation_key: None,
             }
         }

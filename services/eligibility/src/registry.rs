@@ -48,6 +48,8 @@ pub struct Registry {
     by_card: HashMap<String, Vec<String>>,
     by_person: HashMap<String, Vec<String>>,
     facilities: HashMap<String, FacilityRecord>,
+    /// 医療扶助: (designated facility, `YYYYMM`) → the qualifications with a ticket for it (in any version).
+    tickets: HashMap<(String, String), Vec<String>>,
     /// Terminal certificate fingerprint → (facility code, certificate).
     certificates: HashMap<String, (String, TerminalCert)>,
     /// Highest applied sequence of each feed.
@@ -70,6 +72,15 @@ impl Registry {
         record: QualificationRecord,
     ) {
         self.insurer_seq = self.insurer_seq.max(seq);
+        for t in &record.medical_tickets {
+            let ids = self
+                .tickets
+                .entry((t.institution.as_str().to_string(), t.month.clone()))
+                .or_default();
+            if !ids.iter().any(|x| x == id) {
+                ids.push(id.to_string());
+            }
+        }
         let version = QualVersion {
             seq,
             effective_from,
@@ -107,6 +118,19 @@ impl Registry {
         }
         self.facilities
             .insert(record.code.as_str().to_string(), record);
+    }
+
+    /// 医療扶助: the qualifications that ever had a ticket of `month` (`YYYYMM`) designating `facility`.
+    pub fn with_tickets<'a>(
+        &'a self,
+        facility: &str,
+        month: &str,
+    ) -> impl Iterator<Item = &'a Qual> + 'a {
+        self.tickets
+            .get(&(facility.to_string(), month.to_string()))
+            .into_iter()
+            .flatten()
+            .filter_map(|id| self.quals.get(id))
     }
 
     /// The facility and record of a terminal certificate, by fingerprint.

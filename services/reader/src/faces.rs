@@ -15,7 +15,7 @@ use onshi_wire::codes::{
 };
 use onshi_wire::ids::DateTime;
 use onshi_wire::msg::oqs_siquc01::{Body, Response};
-use onshi_wire::msg::qualification::{Consent, Disclosure, QualificationResult};
+use onshi_wire::msg::qualification::{apply_medical_aid, Consent, Disclosure, QualificationResult};
 use onshi_wire::msg::{HeaderEcho, ResponseHeader};
 use onshi_wire::xml::Encoding;
 
@@ -161,6 +161,8 @@ pub fn response(f: Face<'_>) -> Response {
             } else {
                 QualificationValidity::Invalid
             };
+            let month = &today.compact()[..6];
+            let validity = apply_medical_aid(&mut r, &q.record, f.facility, month, validity);
             (validity, vec![r])
         }
     };

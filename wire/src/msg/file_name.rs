@@ -115,6 +115,30 @@ pub const WEB_API_MESSAGES: &[(&str, MessageKind)] = &[
         "/oqs-api-pro/MSA01030/ILI01030SV01/muimm02",
         MessageKind::OqsMuimm02,
     ),
+    (
+        "/oqs-api-pro/MSA01030/ILI01030SV01/muhvq01",
+        MessageKind::OqsMuhvq01,
+    ),
+    (
+        "/oqs-api-pro/MSA01030/ILI01030SV01/muhvq02",
+        MessageKind::OqsMuhvq02,
+    ),
+    (
+        "/oqs-api-pro/MSA01030/ILI01030SV01/muonq01",
+        MessageKind::OqsMuonq01,
+    ),
+    (
+        "/oqs-api-pro/MSA01030/ILI01030SV01/muonq02",
+        MessageKind::OqsMuonq02,
+    ),
+    (
+        "/oqs-api-pro/MSA01030/ILI01030SV01/mutic01",
+        MessageKind::OqsMutic01,
+    ),
+    (
+        "/oqs-api-pro/MSA01030/ILI01030SV01/mutic02",
+        MessageKind::OqsMutic02,
+    ),
 ];
 
 /// The Web API path of a message kind, when it has one.

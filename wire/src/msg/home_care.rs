@@ -5,7 +5,7 @@
 //! results are the two-step bulk messages' ([`crate::msg::bulk`], [`crate::msg::oqs_muquc02::write`]).
 
 use crate::ids::{Date, InstitutionCode};
-use crate::msg::{parse_facility_header, FileError, HeaderEcho};
+use crate::msg::{parse_facility_header, single_search_info, FileError, HeaderEcho};
 use crate::result_codes::ResultKey;
 use crate::xml::Element;
 
@@ -54,16 +54,7 @@ pub struct Request {
 pub fn parse(root: &Element, care: Care) -> Result<Request, FileError> {
     let (institution, echo, body) = parse_facility_header(root)?;
     let bad = |key, detail: &str| FileError::new(key, detail).with_echo(&echo);
-    let mut infos = body.children_named("QualificationConfirmSearchInfo");
-    let info = infos
-        .next()
-        .ok_or_else(|| bad(ResultKey::BodyMissing, "QualificationConfirmSearchInfo"))?;
-    if infos.next().is_some() {
-        return Err(bad(
-            ResultKey::HeaderInvalid,
-            "QualificationConfirmSearchInfo: one per file",
-        ));
-    }
+    let info = single_search_info(body, &echo)?;
     if info.child("MedicalTreatmentMonth").is_some() {
         return Err(bad(
             ResultKey::HeaderInvalid,
@@ -134,19 +125,7 @@ pub fn parse(root: &Element, care: Care) -> Result<Request, FileError> {
 mod tests {
     use super::*;
 
-    fn file(body: &str) -> Element {
-        crate::xml::parse(
-            format!(
-                "<XmlMsg><MessageHeader><MedicalInstitutionCode>1310112345</MedicalInstitutionCode>\
-                 </MessageHeader><MessageBody><QualificationConfirmSearchInfo>{body}</QualificationConfirmSearchInfo>\
-                 </MessageBody></XmlMsg>"
-            )
-            .as_bytes(),
-            &Default::default(),
-        )
-        .unwrap()
-        .root
-    }
+    use crate::msg::search_info_file as file;
 
     #[test]
     fn ranges_and_kinds() {

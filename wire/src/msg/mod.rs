@@ -10,6 +10,7 @@ pub mod oqs_muimm01;
 pub mod oqs_muimm02;
 pub mod oqs_muquc01;
 pub mod oqs_muquc02;
+pub mod oqs_mutic01;
 pub mod oqs_siimm01;
 pub mod oqs_siquc01;
 pub mod qualification;
@@ -341,4 +342,41 @@ pub fn start_data_answer(e: &mut Emitter, echo: &HeaderEcho, error: Option<&str>
             e.leaf("MessageContents", message);
         }
     }
+}
+
+/// The one `QualificationConfirmSearchInfo` of a body that asks by other keys than a card (the home-care and
+/// 医療扶助 bulk kinds): missing is EC0015, several EC0006.
+pub fn single_search_info<'a>(
+    body: &'a Element,
+    echo: &HeaderEcho,
+) -> Result<&'a Element, FileError> {
+    let mut infos = body.children_named("QualificationConfirmSearchInfo");
+    let info = infos.next().ok_or_else(|| {
+        FileError::new(ResultKey::BodyMissing, "QualificationConfirmSearchInfo").with_echo(echo)
+    })?;
+    if infos.next().is_some() {
+        return Err(FileError::new(
+            ResultKey::HeaderInvalid,
+            "QualificationConfirmSearchInfo: one per file",
+        )
+        .with_echo(echo));
+    }
+    Ok(info)
+}
+
+/// A clinic's request tree whose body is one `QualificationConfirmSearchInfo` holding `body` (tests of the bulk
+/// kinds' parsers).
+#[cfg(test)]
+pub(crate) fn search_info_file(body: &str) -> Element {
+    crate::xml::parse(
+        format!(
+            "<XmlMsg><MessageHeader><MedicalInstitutionCode>1310112345</MedicalInstitutionCode>\
+             </MessageHeader><MessageBody><QualificationConfirmSearchInfo>{body}</QualificationConfirmSearchInfo>\
+             </MessageBody></XmlMsg>"
+        )
+        .as_bytes(),
+        &Default::default(),
+    )
+    .expect("a test file")
+    .root
 }

@@ -22,6 +22,21 @@ pub struct SearchEcho {
     pub limit_consent: Option<String>,
 }
 
+impl SearchEcho {
+    /// The card data of a registered qualification, as a search would name it (the bulk kinds that find persons
+    /// by other keys — home care, 医療扶助 — echo this).
+    pub fn of_record(r: &crate::record::QualificationRecord) -> Self {
+        Self {
+            insurer_number: Some(r.insurer_number.xml_form()),
+            symbol: (!r.symbol.is_empty()).then(|| r.symbol.as_str().to_string()),
+            number: Some(r.number.as_str().to_string()),
+            branch: Some(r.branch.as_string()),
+            birthdate: Some(r.birth_date.compact()),
+            limit_consent: None,
+        }
+    }
+}
+
 /// Validated search keys.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct SearchKeys {

@@ -146,20 +146,20 @@ pub struct QualificationResult {
     pub public_expense: Vec<(MedicalTicket, DesignatedInstitutionFlag)>,
 }
 
-/// 医療扶助 (reference §2.3, OQSCD006): a recipient's answer carries the 医療券・調剤券 of the confirmation month —
+/// 医療扶助 (reference §2.3, OQSCD006): a recipient's answer carries the 医療券・調剤券 of the treatment month `month`
+/// (`YYYYMM`, the confirmation date's) —
 /// each flagged 0 一致 when it designates the asking facility, 1 不一致 otherwise — and a valid recipient with no
 /// ticket for that month is 6 有効（未登録）. Returns the validity to answer. Records of other kinds are untouched.
 pub fn apply_medical_aid(
     result: &mut QualificationResult,
     record: &QualificationRecord,
     facility: &str,
-    on: Date,
+    month: &str,
     validity: QualificationValidity,
 ) -> QualificationValidity {
     if !record.is_medical_aid() {
         return validity;
     }
-    let month = &on.compact()[..6];
     result.public_expense = record
         .medical_tickets
         .iter()
