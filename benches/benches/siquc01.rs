@@ -66,7 +66,25 @@ fn bench(c: &mut Criterion) {
             })
         });
     }
+    // The handler also records the presentation (the 2024 re-query rule) in memory: the same path with it, in the
+    // same run as the one above.
     let reg = registry(0);
+    let presented = onshi_eligibility::presentations::Presentations::default();
+    c.bench_function("siquc01_parse_answer_record_serialize/demo", |b| {
+        b.iter(|| {
+            let tree = decode(black_box(REQUEST), Form::File, &config.limits);
+            let answered = respond(&reg, &config, tree.as_ref(), None, now);
+            if let Some(c) = &answered.confirmed {
+                presented.record(
+                    &c.facility,
+                    &c.person,
+                    now.naive(),
+                    onshi_eligibility::presentations::How::InsuranceCard,
+                );
+            }
+            black_box(answered.response.to_xml())
+        })
+    });
     c.bench_function("siquc01_parse_only", |b| {
         b.iter(|| black_box(onshi_wire::xml::parse(black_box(REQUEST), &config.limits).unwrap()))
     });
