@@ -725,12 +725,12 @@ async fn the_app_is_activated_reads_a_card_at_home_and_records_the_consent() {
     b.wait_text("#xml", "<PharmacistsInfoConsFlg>1</PharmacistsInfoConsFlg>")
         .await;
     b.wait_text("#xml", "高橋").await;
+    b.screenshot("app-home-visit").await;
     // A wrong PIN is refused with the reader's message.
     b.script("document.getElementById('pin').value = '0000'; return 1")
         .await;
     b.click("#read button").await;
     b.wait_text("#result", "pin_wrong").await;
-    b.screenshot("app-home-visit").await;
     // At the 施術所 the device is qualification-only: no consent screens.
     b.choose("#facility", "オンシ整骨院").await;
     b.click("#issue").await;
