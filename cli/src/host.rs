@@ -347,5 +347,10 @@ impl Host {
         if let Err(e) = self.core.usage.flush(&self.core.pool).await {
             tracing::warn!(error = %e, "usage: the last counts were not written");
         }
+        if let Some(e) = &self.eligibility {
+            if let Err(err) = e.presentations.flush(&self.core.pool).await {
+                tracing::warn!(error = %err, "eligibility: the last presentations were not written");
+            }
+        }
     }
 }

@@ -198,3 +198,25 @@ async fn id_only_requeries_of_a_person_never_presented_can_be_refused() {
     assert_eq!(requeries(&s, "?flagged=false").await.len(), 2);
     s.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn presentations_are_written_when_the_process_stops() {
+    let s = TestApp::start().await;
+    let r = s
+        .post_file(
+            "OQSsiquc01req_t.xml",
+            &demo("OQSsiquc01req_yamada_taro.xml"),
+        )
+        .await;
+    assert_eq!(r.status, 200);
+    // Stopped at once, before the write of each second: the stop writes it.
+    let pool = s.core.pool.clone();
+    s.host.stop().await;
+    let (n,): (i64,) = sqlx::query_as(
+        "SELECT count(*) FROM eligibility.presentations WHERE person_id = 'demo-yamada-taro'",
+    )
+    .fetch_one(&pool)
+    .await
+    .unwrap();
+    assert_eq!(n, 1);
+}
