@@ -3,8 +3,8 @@
 //! each month; the month's other visits may be confirmed by re-querying the numbers the facility keeps.
 //!
 //! [`Presentations`] records each facility's last presentation per patient: in memory on the answer path (one short
-//! lock, no database write), written to `eligibility.presentations` every second, before every check and at stop, so a check
-//! sees the presentations of every process up to a second old. [`Requery`] rows are the requery log
+//! lock, no database write), written to `eligibility.presentations` every second, before every check and at stop,
+//! so a check sees the presentations of every process up to a second old. [`Requery`] rows are the requery log
 //! (`eligibility.requeries`): every re-query by stored numbers, flagged when its month had no presentation.
 
 use std::collections::HashMap;
