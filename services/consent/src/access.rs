@@ -118,58 +118,68 @@ async fn covering(
     .await
 }
 
-/// Decides whether `facility` may view `kind` of `person` at `now` (simulated).
+/// Decides whether `facility` may view each of `kinds` of `person` at `now` (simulated), from the latest consent
+/// event of each kind — one query for all of them (and one for the declaration, only when a consent was given in a
+/// disaster).
 pub async fn check(
     pool: &PgPool,
     person: &str,
     facility: &InstitutionCode,
-    kind: Kind,
+    kinds: &[Kind],
     now: NaiveDateTime,
-) -> sqlx::Result<Result<Basis, Refusal>> {
+) -> sqlx::Result<Vec<(Kind, Result<Basis, Refusal>)>> {
     #[derive(sqlx::FromRow)]
     struct Latest {
+        kind: String,
         seq: i64,
         action: String,
         available_until: Option<NaiveDateTime>,
         session: Option<String>,
     }
-    let latest: Option<Latest> = sqlx::query_as(
-        "SELECT seq, action, available_until, session FROM consent.consents \
-         WHERE person_id = $1 AND facility = $2 AND kind = $3 ORDER BY seq DESC LIMIT 1",
+    let codes: Vec<&str> = kinds.iter().map(|k| k.code()).collect();
+    let latest: Vec<Latest> = sqlx::query_as(
+        "SELECT DISTINCT ON (kind) kind, seq, action, available_until, session FROM consent.consents \
+         WHERE person_id = $1 AND facility = $2 AND kind = ANY($3) ORDER BY kind, seq DESC",
     )
     .bind(person)
     .bind(facility.as_str())
-    .bind(kind.code())
-    .fetch_optional(pool)
+    .bind(&codes)
+    .fetch_all(pool)
     .await?;
-    Ok(match latest {
-        Some(Latest {
-            seq,
-            action,
-            available_until: Some(until),
-            session,
-        }) if action == "given" && now < until => {
-            match session
-                .as_deref()
-                .and_then(|s| s.strip_prefix(DISASTER_SESSION))
-            {
-                None => Ok(Basis::Consent(seq)),
-                Some(id) => {
-                    let id = id.parse::<i64>().ok();
-                    match covering(pool, facility, now.date(), id).await? {
-                        Some(declaration) if id.is_some() => Ok(Basis::Disaster {
-                            declaration,
-                            consent: seq,
-                        }),
-                        _ => Err(Refusal::OutsideDisaster),
+    let mut out = Vec::with_capacity(kinds.len());
+    for kind in kinds {
+        let decision = match latest.iter().find(|l| l.kind == kind.code()) {
+            Some(Latest {
+                seq,
+                action,
+                available_until: Some(until),
+                session,
+                ..
+            }) if action == "given" && now < *until => {
+                match session
+                    .as_deref()
+                    .and_then(|s| s.strip_prefix(DISASTER_SESSION))
+                {
+                    None => Ok(Basis::Consent(*seq)),
+                    Some(id) => {
+                        let id = id.parse::<i64>().ok();
+                        match covering(pool, facility, now.date(), id).await? {
+                            Some(declaration) if id.is_some() => Ok(Basis::Disaster {
+                                declaration,
+                                consent: *seq,
+                            }),
+                            _ => Err(Refusal::OutsideDisaster),
+                        }
                     }
                 }
             }
-        }
-        Some(l) if l.action == "revoked" => Err(Refusal::Revoked),
-        Some(_) => Err(Refusal::Expired),
-        None => Err(Refusal::NoConsent),
-    })
+            Some(l) if l.action == "revoked" => Err(Refusal::Revoked),
+            Some(_) => Err(Refusal::Expired),
+            None => Err(Refusal::NoConsent),
+        };
+        out.push((*kind, decision));
+    }
+    Ok(out)
 }
 
 /// Decides a view of the kinds the answer needs (`required`, all must be allowed) and those it adds when allowed
@@ -186,12 +196,11 @@ pub async fn view(
 ) -> sqlx::Result<Result<Granted, Refused>> {
     let mut granted = Granted::default();
     let mut refused = Vec::new();
-    for (kind, needed) in required
-        .iter()
-        .map(|k| (*k, true))
-        .chain(optional.iter().map(|k| (*k, false)))
-    {
-        match check(&core.pool, person, facility, kind, now).await? {
+    let kinds: Vec<Kind> = required.iter().chain(optional).copied().collect();
+    let decisions = check(&core.pool, person, facility, &kinds, now).await?;
+    for (kind, decision) in decisions {
+        let needed = required.contains(&kind);
+        match decision {
             Ok(basis) => granted.0.push((kind, basis)),
             Err(why) if needed => {
                 tracing::warn!(facility = %facility, kind = kind.code(), reason = ?why, "refused: data view");

@@ -18,14 +18,13 @@ use actix_web::{web, HttpRequest, HttpResponse};
 use chrono::{NaiveDateTime, TimeDelta};
 use serde::{Deserialize, Serialize};
 
-use onshi_consent::cards::Pin;
 use onshi_consent::chain::Given;
 use onshi_platform::credentials::{Credentials, TokenKind};
 use onshi_wire::ids::{DateTime, InstitutionCode};
 use onshi_wire::msg::home_care::Care;
 
 use crate::faces::{self, Face};
-use crate::routes::{internal, json_body, refuse, Consents};
+use crate::routes::{inactive, internal, json_body, pin_refusal, readable_card, refuse, Consents};
 use crate::Reader;
 
 /// How long an activation code may be used (simulated minutes; the real period is not published [U]).
@@ -51,18 +50,10 @@ fn random_digits(n: usize) -> String {
 fn active_facility(r: &Reader, claimed: &str) -> Result<InstitutionCode, Box<HttpResponse>> {
     let code = InstitutionCode::parse(claimed)
         .map_err(|e| Box::new(refuse(StatusCode::BAD_REQUEST, "bad_request", &e.0)))?;
-    if r.eligibility
-        .facility(code.as_str(), None, r.core.clock.today())
-        .1
-        .is_err()
-    {
-        return Err(Box::new(refuse(
-            StatusCode::FORBIDDEN,
-            "facility_inactive",
-            "オンライン資格確認を利用できない医療機関です。",
-        )));
+    match inactive(r, &code) {
+        Some(refused) => Err(Box::new(refused)),
+        None => Ok(code),
     }
-    Ok(code)
 }
 
 #[derive(Deserialize)]
@@ -276,47 +267,16 @@ async fn confirm(
         );
     }
     let now = r.core.clock.now();
-    let card = match r.consent.card(&c.card_serial).await {
-        Ok(Some(card)) => card,
-        Ok(None) => {
-            return refuse(
-                StatusCode::NOT_FOUND,
-                "card_unknown",
-                "このカードは読み取れません。",
-            )
-        }
-        Err(e) => return internal(e),
+    let card = match readable_card(&r, &c.card_serial, now.date()).await {
+        Ok(card) => card,
+        Err(resp) => return *resp,
     };
-    if card.revoked_on.is_some() || now.date() > card.expires_on {
-        return refuse(
-            StatusCode::FORBIDDEN,
-            "card_invalid",
-            "このカードは失効しているか、有効期限が切れています。",
-        );
-    }
-    if card.locked_at.is_some() {
-        return refuse(
-            StatusCode::FORBIDDEN,
-            "card_locked",
-            "暗証番号がロックされています。",
-        );
-    }
     if let Holder::Pin { pin } = &c.identify {
         match r.consent.verify_pin(&card.serial, pin, now).await {
-            Ok(Pin::Correct) => {}
-            Ok(Pin::Wrong { tries_left }) => {
-                return refuse(
-                    StatusCode::UNAUTHORIZED,
-                    "pin_wrong",
-                    &format!("暗証番号が違います。あと{tries_left}回間違えるとロックされます。"),
-                )
-            }
-            Ok(Pin::Locked) => {
-                return refuse(
-                    StatusCode::FORBIDDEN,
-                    "card_locked",
-                    "暗証番号がロックされました。",
-                )
+            Ok(pin) => {
+                if let Some(refused) = pin_refusal(&pin) {
+                    return refused;
+                }
             }
             Err(e) => return internal(e),
         }

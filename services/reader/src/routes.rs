@@ -48,6 +48,82 @@ pub(crate) fn internal(err: anyhow::Error) -> HttpResponse {
     )
 }
 
+/// The refusal for a facility that may not use the service today (not registered, not yet operational, suspended).
+pub(crate) fn inactive(r: &Reader, code: &InstitutionCode) -> Option<HttpResponse> {
+    r.eligibility
+        .facility(code.as_str(), None, r.core.clock.today())
+        .1
+        .is_err()
+        .then(|| {
+            refuse(
+                StatusCode::FORBIDDEN,
+                "facility_inactive",
+                "オンライン資格確認を利用できない医療機関です。",
+            )
+        })
+}
+
+/// A card that can be read on `today`, or the reader's refusal: unknown, revoked (lost), its certificate expired,
+/// its PIN locked.
+pub(crate) async fn readable_card(
+    r: &Reader,
+    serial: &str,
+    today: chrono::NaiveDate,
+) -> Result<onshi_consent::cards::Card, Box<HttpResponse>> {
+    let refused = |status, code, message: &str| Box::new(refuse(status, code, message));
+    let card = match r.consent.card(serial).await {
+        Ok(Some(c)) => c,
+        Ok(None) => {
+            return Err(refused(
+                StatusCode::NOT_FOUND,
+                "card_unreadable",
+                "カードを読み取れませんでした。",
+            ))
+        }
+        Err(err) => return Err(Box::new(internal(err))),
+    };
+    if card.revoked_on.is_some() {
+        return Err(refused(
+            StatusCode::FORBIDDEN,
+            "card_revoked",
+            "このカードは失効しています（紛失等の届出済み）。",
+        ));
+    }
+    if today > card.expires_on {
+        return Err(refused(
+            StatusCode::FORBIDDEN,
+            "card_expired",
+            "カードの電子証明書の有効期限が切れています。市区町村の窓口で更新してください。",
+        ));
+    }
+    if card.locked_at.is_some() {
+        return Err(refused(
+            StatusCode::FORBIDDEN,
+            "card_locked",
+            "暗証番号がロックされています。市区町村の窓口でロック解除の手続きをしてください。",
+        ));
+    }
+    Ok(card)
+}
+
+/// The refusal of a PIN that was not correct (`None` for a correct one): wrong with the tries left, or the card
+/// now locked.
+pub(crate) fn pin_refusal(pin: &Pin) -> Option<HttpResponse> {
+    match pin {
+        Pin::Correct => None,
+        Pin::Wrong { tries_left } => Some(refuse(
+            StatusCode::UNAUTHORIZED,
+            "pin_wrong",
+            &format!("暗証番号が違います。あと{tries_left}回間違えるとロックされます。"),
+        )),
+        Pin::Locked => Some(refuse(
+            StatusCode::FORBIDDEN,
+            "card_locked",
+            "暗証番号がロックされました。市区町村の窓口でロック解除の手続きをしてください。",
+        )),
+    }
+}
+
 /// The refusal of the face-recognition reader's consent flow (and of disaster consents) at a 資格確認限定型
 /// facility: it confirms with the マイナ資格確認アプリ and sees no medical information.
 fn qualification_only(r: &Reader, code: &InstitutionCode) -> Option<HttpResponse> {
@@ -117,52 +193,13 @@ async fn place(
     };
     let now = r.core.clock.now();
     let today = r.core.clock.today();
-    if r.eligibility
-        .facility(code.as_str(), None, today)
-        .1
-        .is_err()
-    {
-        return refuse(
-            StatusCode::FORBIDDEN,
-            "facility_inactive",
-            "オンライン資格確認を利用できない医療機関です。",
-        );
-    }
-    if let Some(refused) = qualification_only(&r, &code) {
+    if let Some(refused) = inactive(&r, &code).or_else(|| qualification_only(&r, &code)) {
         return refused;
     }
-    let card = match r.consent.card(&p.card_serial).await {
-        Ok(Some(c)) => c,
-        Ok(None) => {
-            return refuse(
-                StatusCode::NOT_FOUND,
-                "card_unreadable",
-                "カードを読み取れませんでした。",
-            )
-        }
-        Err(err) => return internal(err),
+    let card = match readable_card(&r, &p.card_serial, today.naive()).await {
+        Ok(c) => c,
+        Err(resp) => return *resp,
     };
-    if card.revoked_on.is_some() {
-        return refuse(
-            StatusCode::FORBIDDEN,
-            "card_revoked",
-            "このカードは失効しています（紛失等の届出済み）。",
-        );
-    }
-    if today.naive() > card.expires_on {
-        return refuse(
-            StatusCode::FORBIDDEN,
-            "card_expired",
-            "カードの電子証明書の有効期限が切れています。市区町村の窓口で更新してください。",
-        );
-    }
-    if card.locked_at.is_some() {
-        return refuse(
-            StatusCode::FORBIDDEN,
-            "card_locked",
-            "暗証番号がロックされています。市区町村の窓口でロック解除の手続きをしてください。",
-        );
-    }
     if let Err(err) = r.consent.ensure_certificate(&card).await {
         return internal(err);
     }
@@ -268,25 +305,17 @@ async fn identify(
                 Ok(s) => s,
                 Err(resp) => return *resp,
             };
-            match r.consent.verify_pin(&s.serial, pin, now).await {
-                Ok(Pin::Correct) => {}
-                Ok(Pin::Wrong { tries_left }) => {
-                    return refuse(
-                        StatusCode::UNAUTHORIZED,
-                        "pin_wrong",
-                        &format!(
-                            "暗証番号が違います。あと{tries_left}回間違えるとロックされます。"
-                        ),
-                    )
-                }
-                Ok(Pin::Locked) => {
-                    let failed = Next::To(SessionState::Failed);
-                    let _ =
-                        sessions::advance(pool, &id, &code, SessionState::Identify, failed, now)
-                            .await;
-                    return refuse(StatusCode::FORBIDDEN, "card_locked", "暗証番号がロックされました。市区町村の窓口でロック解除の手続きをしてください。");
-                }
+            let pin = match r.consent.verify_pin(&s.serial, pin, now).await {
+                Ok(pin) => pin,
                 Err(err) => return internal(err),
+            };
+            if pin == Pin::Locked {
+                let failed = Next::To(SessionState::Failed);
+                let _ =
+                    sessions::advance(pool, &id, &code, SessionState::Identify, failed, now).await;
+            }
+            if let Some(refused) = pin_refusal(&pin) {
+                return refused;
             }
         }
         _ => {
@@ -560,12 +589,7 @@ async fn disaster_consent(
         Err(resp) => return *resp,
     };
     let now = r.core.clock.now();
-    let today = onshi_wire::ids::Date::from_naive(now.date());
-    if let Err(key) = r.eligibility.facility(code.as_str(), None, today).1 {
-        let outcome = onshi_wire::result_codes::outcome(key, "");
-        return refuse(StatusCode::FORBIDDEN, "facility", &outcome.message);
-    }
-    if let Some(refused) = qualification_only(&r, &code) {
+    if let Some(refused) = inactive(&r, &code).or_else(|| qualification_only(&r, &code)) {
         return refused;
     }
     let bad = |field: &str, e: onshi_wire::ids::IdError| {
