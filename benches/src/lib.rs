@@ -94,38 +94,40 @@ pub fn count_arg(default: u64) -> u64 {
 pub struct Everyone;
 
 impl onshi_platform::directory::Directory for Everyone {
-    fn person(
-        &self,
-        insurer: &onshi_wire::ids::InsurerNumber,
-        _: &onshi_wire::ids::CardSymbol,
-        number: &onshi_wire::ids::CardNumber,
-        _: Option<&str>,
-        birth: Option<onshi_wire::ids::Date>,
-    ) -> Option<onshi_platform::directory::PersonRef> {
-        Some(onshi_platform::directory::PersonRef {
-            qualification_id: format!("{insurer}::{}:00", number.as_str()),
-            person_id: format!("bench-{}", number.as_str()),
+    fn person<'a>(
+        &'a self,
+        card: &'a onshi_platform::directory::CardQuery,
+    ) -> onshi_platform::directory::Answer<'a, Option<onshi_platform::directory::PersonRef>> {
+        let number = card.number.as_str();
+        let found = onshi_platform::directory::PersonRef {
+            qualification_id: format!("{}::{number}:00", card.insurer),
+            person_id: format!("bench-{number}"),
             name: "試験　太郎".into(),
             kana: None,
-            birth: birth.unwrap_or_else(|| onshi_wire::ids::Date::parse("19800101").expect("date")),
+            birth: card
+                .birth
+                .unwrap_or_else(|| onshi_wire::ids::Date::parse("19800101").expect("date")),
             sex: "1".into(),
+        };
+        Box::pin(async move { Ok(Some(found)) })
+    }
+
+    fn facility<'a>(
+        &'a self,
+        _: &'a str,
+        _: Option<&'a str>,
+        _: onshi_wire::ids::Date,
+    ) -> onshi_platform::directory::Answer<'a, onshi_platform::directory::FacilityCheck> {
+        Box::pin(async {
+            Ok(onshi_platform::directory::FacilityCheck {
+                encoding: onshi_wire::xml::Encoding::Utf8,
+                refused: None,
+            })
         })
     }
 
-    fn facility(
-        &self,
-        _: &str,
-        _: Option<&str>,
-        _: onshi_wire::ids::Date,
-    ) -> (
-        onshi_wire::xml::Encoding,
-        Result<(), onshi_wire::result_codes::ResultKey>,
-    ) {
-        (onshi_wire::xml::Encoding::Utf8, Ok(()))
-    }
-
-    fn qualification_only(&self, _: &str) -> bool {
-        false
+    fn qualification_only<'a>(&'a self, _: &'a str) -> onshi_platform::directory::Answer<'a, bool> {
+        Box::pin(async { Ok(false) })
     }
 }
 

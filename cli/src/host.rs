@@ -8,30 +8,69 @@ use actix_web::{web, App, HttpServer};
 use tokio::task::JoinHandle;
 
 use actix_web::middleware::from_fn;
+use onshi_consent::port::{AccessPort, CardReaderPort, HomeCarePort};
 use onshi_eligibility::Eligibility;
 use onshi_platform::credentials::Credentials;
-use onshi_platform::directory::ReaderDirectory;
+use onshi_platform::directory::{self, ReaderDirectory};
+use onshi_platform::peer::Peer;
 use onshi_platform::roles::{self, Guard, RouteAccess};
 
-use crate::dispatch::Services;
+use crate::dispatch::{At, Services};
 use onshi_platform::db::{Migrations, AUTH, CLOCK, CONTROL};
+use onshi_platform::forward::{self, Forward};
 use onshi_platform::http::{configure_common, Core};
 use onshi_platform::pipeline::Pipeline;
 use onshi_platform::transport::{self, Watcher};
 
-/// A service this binary can run.
+/// A service this binary can run. Each runs alone in a process of its own (`onshi serve <service>`) or beside
+/// others; a service it depends on that is not in the process is reached over the network ([`Peers`]).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, clap::ValueEnum)]
 pub enum Service {
     Insurer,
+    /// The front door (folders, HTTP, Web API, TLS) and the qualification messages; the directory other services
+    /// ask about people and facilities.
     Eligibility,
     Portal,
     Consent,
-    /// Needs the eligibility service in the same process (it asks it about patients and facilities).
+    /// 薬剤情報: claims and retrieval; asks the eligibility and consent services.
     Medication,
-    /// The card reader; needs the eligibility service in the same process (who is calling, what to show).
+    /// The card reader and the マイナ資格確認アプリ; asks the eligibility and consent services.
     Reader,
-    /// 特定健診 results; needs the eligibility service in the same process (who a person is).
+    /// 特定健診 results; asks the eligibility and consent services.
     Checkup,
+}
+
+/// Where the services not in this process answer (`http://host:port`), and the token they are called with (the
+/// operator's, shared by every process of a deployment).
+#[derive(Debug, Clone, Default)]
+pub struct Peers {
+    pub eligibility: Option<String>,
+    pub consent: Option<String>,
+    pub medication: Option<String>,
+    pub checkup: Option<String>,
+    pub token: String,
+}
+
+impl Peers {
+    fn peer(&self, service: &'static str, url: &Option<String>) -> anyhow::Result<Option<Peer>> {
+        url.as_deref()
+            .map(|u| Peer::new(service, u, &self.token))
+            .transpose()
+    }
+
+    /// Where a message-answering service is: here, at its URL, or nowhere.
+    fn at<T>(
+        &self,
+        here: Option<T>,
+        service: &'static str,
+        url: &Option<String>,
+    ) -> anyhow::Result<At<T>> {
+        Ok(match (here, self.peer(service, url)?) {
+            (Some(s), _) => At::Here(s),
+            (None, Some(peer)) => At::There(Forward { peer }),
+            (None, None) => At::Absent,
+        })
+    }
 }
 
 pub const ALL: &[Service] = &[
@@ -89,21 +128,50 @@ pub fn routes(services: &[Service]) -> Vec<RouteAccess> {
     r.extend_from_slice(onshi_platform::openapi::ROUTES);
     r.extend_from_slice(onshi_platform::usage::ROUTES);
     r.extend_from_slice(crate::web::ROUTES);
+    let front_door = services.contains(&Service::Eligibility);
+    if !front_door
+        && services
+            .iter()
+            .any(|s| matches!(s, Service::Medication | Service::Checkup))
+    {
+        r.extend_from_slice(forward::ROUTES);
+    }
     for s in services {
         match s {
             Service::Eligibility => {
                 r.extend(onshi_platform::transport::routes());
                 r.extend_from_slice(onshi_eligibility::ROUTES);
+                r.extend_from_slice(onshi_eligibility::directory::ROUTES);
             }
             Service::Insurer => r.extend(onshi_insurer::routes()),
             Service::Portal => r.extend(onshi_portal::routes()),
-            Service::Consent => r.extend_from_slice(onshi_consent::ROUTES),
+            Service::Consent => {
+                r.extend_from_slice(onshi_consent::ROUTES);
+                r.extend_from_slice(onshi_consent::remote::ROUTES);
+            }
             Service::Medication => r.extend_from_slice(onshi_medication::ROUTES),
             Service::Reader => r.extend_from_slice(onshi_reader::ROUTES),
             Service::Checkup => r.extend_from_slice(onshi_checkup::ROUTES),
         }
     }
     r
+}
+
+/// The consent service's ports as this process reaches them (one value answering all three).
+struct ConsentPorts {
+    reader: Arc<dyn CardReaderPort>,
+    access: Arc<dyn AccessPort>,
+    home: Arc<dyn HomeCarePort>,
+}
+
+impl ConsentPorts {
+    fn of<T: CardReaderPort + AccessPort + HomeCarePort + 'static>(ports: Arc<T>) -> Self {
+        Self {
+            reader: ports.clone(),
+            access: ports.clone(),
+            home: ports,
+        }
+    }
 }
 
 /// A running host.
@@ -121,50 +189,90 @@ pub struct Host {
 }
 
 impl Host {
-    /// Starts `services` on `bind` (use port 0 for a free port).
+    /// Starts `services` on `bind` (use port 0 for a free port), all in this process.
     pub async fn start(core: Core, services: &[Service], bind: &str) -> anyhow::Result<Host> {
+        Self::start_with(core, services, bind, &Peers::default()).await
+    }
+
+    /// Starts `services` on `bind`, reaching the services they depend on that are not among them at `peers`.
+    pub async fn start_with(
+        core: Core,
+        services: &[Service],
+        bind: &str,
+        peers: &Peers,
+    ) -> anyhow::Result<Host> {
+        let has = |s| services.contains(&s);
         let credentials = Credentials::load(
             &core.pool,
             core.clock.clone(),
             core.config.operator_token_sha256.clone(),
         )
         .await?;
-        let eligibility = if services.contains(&Service::Eligibility) {
+        let eligibility = if has(Service::Eligibility) {
             Some(Eligibility::start(core.clone(), credentials.clone()).await?)
         } else {
             None
         };
-        if let (Some(e), true) = (&eligibility, services.contains(&Service::Consent)) {
-            e.set_home_care(Arc::new(onshi_consent::port::Local { core: core.clone() }));
+        // The directory: the eligibility service here, or over the network.
+        let directory: Option<Arc<dyn ReaderDirectory>> =
+            match (&eligibility, peers.peer("eligibility", &peers.eligibility)?) {
+                (Some(e), _) => Some(e.clone()),
+                (None, Some(peer)) => Some(Arc::new(directory::Remote { peer })),
+                (None, None) => None,
+            };
+        // The consent service's ports: here, or over the network.
+        let consent = if has(Service::Consent) {
+            Some(ConsentPorts::of(Arc::new(onshi_consent::port::Local {
+                core: core.clone(),
+            })))
+        } else {
+            peers
+                .peer("consent", &peers.consent)?
+                .map(|peer| ConsentPorts::of(Arc::new(onshi_consent::remote::Remote { peer })))
+        };
+        let needs = |service: &str| {
+            anyhow::anyhow!(
+                "the {service} service asks the eligibility and consent services: run them in this process or give \
+                 --eligibility-url and --consent-url"
+            )
+        };
+        if let (Some(e), Some(c)) = (&eligibility, &consent) {
+            e.set_home_care(c.home.clone());
         }
-        let medication = match (&eligibility, services.contains(&Service::Medication)) {
-            (Some(e), true) => {
-                let directory: Arc<dyn onshi_platform::directory::Directory> = e.clone();
-                let consent = Arc::new(onshi_consent::port::Local { core: core.clone() });
-                Some(onshi_medication::Medication::start(core.clone(), directory, consent).await?)
-            }
-            (None, true) => {
-                anyhow::bail!("the medication service runs with the eligibility service")
-            }
-            _ => None,
+        let medication = if has(Service::Medication) {
+            let (Some(dir), Some(c)) = (&directory, &consent) else {
+                return Err(needs("medication"));
+            };
+            Some(
+                onshi_medication::Medication::start(core.clone(), dir.clone(), c.access.clone())
+                    .await?,
+            )
+        } else {
+            None
         };
-        let checkup = match (&eligibility, services.contains(&Service::Checkup)) {
-            (Some(e), true) => Some(onshi_checkup::Checkups::start(
+        let checkup = if has(Service::Checkup) {
+            let (Some(dir), Some(c)) = (&directory, &consent) else {
+                return Err(needs("checkup"));
+            };
+            Some(onshi_checkup::Checkups::start(
                 core.clone(),
-                e.clone(),
-                Arc::new(onshi_consent::port::Local { core: core.clone() }),
-            )),
-            (None, true) => anyhow::bail!("the checkup service runs with the eligibility service"),
-            _ => None,
+                dir.clone(),
+                c.access.clone(),
+            ))
+        } else {
+            None
         };
-        let reader = match (&eligibility, services.contains(&Service::Reader)) {
-            (Some(e), true) => Some(onshi_reader::Reader::start(
+        let reader = if has(Service::Reader) {
+            let (Some(dir), Some(c)) = (&directory, &consent) else {
+                return Err(needs("reader"));
+            };
+            Some(onshi_reader::Reader::start(
                 core.clone(),
-                e.clone(),
-                Arc::new(onshi_consent::port::Local { core: core.clone() }),
-            )),
-            (None, true) => anyhow::bail!("the reader service runs with the eligibility service"),
-            _ => None,
+                dir.clone(),
+                c.reader.clone(),
+            ))
+        } else {
+            None
         };
         let mut background = Vec::new();
         let controls = onshi_platform::control::Controls::start(
@@ -180,13 +288,17 @@ impl Host {
             core.tasks
                 .spawn("usage statistics", move || usage.clone().run(pool.clone())),
         );
-        let pipeline = eligibility.clone().map(|e| {
+        let handlers = Arc::new(Services {
+            eligibility: eligibility.clone(),
+            medication: peers.at(medication.clone(), "medication", &peers.medication)?,
+            checkup: peers.at(checkup.clone(), "checkup", &peers.checkup)?,
+        });
+        // Messages forwarded by a front door in another process are answered by the same dispatcher.
+        let forwarded = (eligibility.is_none() && (medication.is_some() || checkup.is_some()))
+            .then(|| web::Data::from(handlers.clone()));
+        let pipeline = eligibility.is_some().then(|| {
             Arc::new(Pipeline {
-                handlers: Arc::new(Services {
-                    eligibility: e,
-                    medication: medication.clone(),
-                    checkup: checkup.clone(),
-                }),
+                handlers: handlers.clone(),
                 clock: core.clock.clone(),
                 metrics: core.metrics.clone(),
                 limits: core.config.limits,
@@ -220,7 +332,7 @@ impl Host {
             core.config.auth,
             table,
             credentials.clone(),
-            eligibility.clone().map(|e| e as Arc<dyn ReaderDirectory>),
+            directory.clone(),
         ));
         let credentials = web::Data::new(credentials);
         let services = services.to_vec();
@@ -252,6 +364,11 @@ impl Host {
                     .app_data(p.clone())
                     .configure(transport::configure::<Services>);
             }
+            if let Some(h) = &forwarded {
+                app = app
+                    .app_data(h.clone())
+                    .configure(forward::configure::<Services>);
+            }
             app = app
                 .app_data(controls_data.clone())
                 .app_data(web::Data::new(onshi_platform::db::Schemas(MIGRATIONS)))
@@ -268,7 +385,8 @@ impl Host {
             if let Some(e) = &elig_data {
                 app = app
                     .app_data(e.clone())
-                    .configure(onshi_eligibility::configure);
+                    .configure(onshi_eligibility::configure)
+                    .configure(onshi_eligibility::directory::configure);
             }
             if services.contains(&Service::Insurer) {
                 app = app.configure(onshi_insurer::configure);
@@ -277,7 +395,9 @@ impl Host {
                 app = app.configure(onshi_portal::configure);
             }
             if services.contains(&Service::Consent) {
-                app = app.configure(onshi_consent::configure);
+                app = app
+                    .configure(onshi_consent::configure)
+                    .configure(onshi_consent::remote::configure);
             }
             if let Some(m) = &med_data {
                 app = app

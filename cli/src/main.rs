@@ -7,7 +7,7 @@ use anyhow::{bail, Context};
 use clap::{Parser, Subcommand};
 
 use onshi::database::Database;
-use onshi::host::{self, Host, Service, ALL};
+use onshi::host::{self, Host, Peers, Service, ALL};
 use onshi_platform::clock::{parse_clock_time, parse_delta, SimClock};
 use onshi_platform::config::{
     env, AuthMode, BulkZip, Config, FaceNameClock, FolderErrors, Publish, RequeryRule, SingleQuery,
@@ -30,6 +30,22 @@ struct Cli {
     home: PathBuf,
     #[command(subcommand)]
     command: Command,
+}
+
+#[derive(clap::Args, Clone)]
+struct PeerArgs {
+    /// Where the eligibility service answers when it is not in this process (http://host:port).
+    #[arg(long, env = env::ELIGIBILITY_URL)]
+    eligibility_url: Option<String>,
+    /// Where the consent service answers when it is not in this process.
+    #[arg(long, env = env::CONSENT_URL)]
+    consent_url: Option<String>,
+    /// Where the medication service answers (the front door forwards YZKsiquc01 there).
+    #[arg(long, env = env::MEDICATION_URL)]
+    medication_url: Option<String>,
+    /// Where the checkup service answers (the front door forwards TKKsiquc01 there).
+    #[arg(long, env = env::CHECKUP_URL)]
+    checkup_url: Option<String>,
 }
 
 #[derive(clap::Args, Clone)]
@@ -128,12 +144,15 @@ enum Command {
         #[arg(long)]
         no_demo: bool,
     },
-    /// Run the named services in one process (no demo data).
+    /// Run the named services in one process (no demo data); the services they ask that run elsewhere are
+    /// reached at their URLs (docs/ARCHITECTURE.md, "One process per service").
     Serve {
         #[arg(value_enum, required = true)]
         services: Vec<Service>,
         #[command(flatten)]
         serve: ServeArgs,
+        #[command(flatten)]
+        peers: PeerArgs,
     },
     /// Apply the database migrations of every service.
     Migrate,
@@ -409,6 +428,7 @@ async fn serve(
     home: &std::path::Path,
     args: ServeArgs,
     services: &[Service],
+    peers: Option<PeerArgs>,
     demo: bool,
 ) -> anyhow::Result<()> {
     refuse_if_running(&args)?;
@@ -436,15 +456,28 @@ async fn serve(
             );
         }
     }
-    let running = Host::start(core.clone(), services, &args.bind).await?;
+    let peers = peers.map_or_else(Peers::default, |p| Peers {
+        eligibility: p.eligibility_url,
+        consent: p.consent_url,
+        medication: p.medication_url,
+        checkup: p.checkup_url,
+        token: operator.clone(),
+    });
+    let running = Host::start_with(core.clone(), services, &args.bind, &peers).await?;
+    // The admin commands of this home (snapshot, journal, …) talk to the process with the front door.
     let url_file = onshi::remote::url_file(home);
-    std::fs::create_dir_all(url_file.parent().unwrap_or(home))?;
-    std::fs::write(&url_file, running.url())?;
+    let front_door = services.contains(&Service::Eligibility);
+    if front_door {
+        std::fs::create_dir_all(url_file.parent().unwrap_or(home))?;
+        std::fs::write(&url_file, running.url())?;
+    }
     print_banner(&running, services, &core, &db, home, demo);
     print_roles(core.config.auth, home, &operator, db.cluster.is_some());
     wait_for_shutdown().await;
     tracing::info!("shutting down");
-    let _ = std::fs::remove_file(&url_file);
+    if front_door {
+        let _ = std::fs::remove_file(&url_file);
+    }
     running.stop().await;
     core.pool.close().await;
     drop(db);
@@ -539,7 +572,10 @@ fn refuse_if_running(args: &ServeArgs) -> anyhow::Result<()> {
 
 /// The operator's token: `<home>/operator-token`, generated at first start with mode 0600.
 fn operator_token(home: &std::path::Path) -> anyhow::Result<String> {
-    secret_file(home, "operator-token")
+    match std::env::var(env::OPERATOR_TOKEN) {
+        Ok(t) if !t.trim().is_empty() => Ok(t.trim().to_string()),
+        _ => secret_file(home, "operator-token"),
+    }
 }
 
 /// What every command of a home shares: the key of the logs' chains (`<home>/chain-key`, 0600) and where their
@@ -562,16 +598,34 @@ fn secret_file(home: &std::path::Path, name: &str) -> anyhow::Result<String> {
             return Ok(t.trim().to_string());
         }
     }
+    // Written beside, then linked into place: processes of one home starting together agree on one secret.
     let token = onshi_platform::credentials::random_secret()?;
+    let beside = home.join(format!(".{name}.{}", std::process::id()));
     let mut f = std::fs::OpenOptions::new()
         .write(true)
         .create(true)
         .truncate(true)
         .mode(0o600)
-        .open(&path)
-        .with_context(|| format!("writing {}", path.display()))?;
+        .open(&beside)
+        .with_context(|| format!("writing {}", beside.display()))?;
     writeln!(f, "{token}")?;
-    Ok(token)
+    drop(f);
+    let linked = std::fs::hard_link(&beside, &path);
+    let _ = std::fs::remove_file(&beside);
+    match linked {
+        Ok(()) => Ok(token),
+        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {
+            let t = std::fs::read_to_string(&path)?.trim().to_string();
+            if t.is_empty() {
+                bail!(
+                    "{} is empty: remove it to have a new one made",
+                    path.display()
+                );
+            }
+            Ok(t)
+        }
+        Err(e) => Err(anyhow::Error::new(e).context(format!("writing {}", path.display()))),
+    }
 }
 
 /// The roles mode and the operator's credential, then how to stop (`embedded`: the PostgreSQL is ours).
@@ -648,11 +702,12 @@ async fn main() -> anyhow::Result<()> {
         Command::Up {
             serve: args,
             no_demo,
-        } => serve(&home, args, ALL, !no_demo).await,
+        } => serve(&home, args, ALL, None, !no_demo).await,
         Command::Serve {
             services,
             serve: args,
-        } => serve(&home, args, &services, false).await,
+            peers,
+        } => serve(&home, args, &services, Some(peers), false).await,
         Command::Migrate => {
             one_off(&home, |_| async {
                 println!("migrations applied");

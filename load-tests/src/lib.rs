@@ -5,7 +5,7 @@
 //! |---|---|
 //! | [`profile`] | arrival-rate profiles (constant, ramp, step, clinic morning) and each arrival's scheduled time |
 //! | [`scenario`] | persons and facilities (test decks or demo), operations, the national mix, request bodies |
-//! | [`client`] | a lean HTTP/1.1 keep-alive connection, plain or mutual TLS |
+//! | [`client`] | `onshi_platform::client`: a lean HTTP/1.1 keep-alive connection, plain or mutual TLS |
 //! | [`folder`] | the folder door: request files in `req/`, answers awaited in `res/` |
 //! | [`driver`] | the open/closed-model engine, late sends, saturation and its cause, progress each second |
 //! | [`pacer`] | sub-millisecond send times (a thread with a heap of wake-ups; tokio's timer is 1 ms coarse) |
@@ -15,7 +15,7 @@
 //! | [`certs`] | one terminal certificate per simulated facility for mutual TLS |
 
 pub mod certs;
-pub mod client;
+pub use onshi_platform::client;
 pub mod driver;
 pub mod folder;
 pub mod pacer;

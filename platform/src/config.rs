@@ -321,6 +321,17 @@ pub mod env {
     pub const BIND: &str = "ONSHI_BIND";
     /// TLS listen address for terminal certificates (`127.0.0.1:8443`; `off` for none).
     pub const TLS_BIND: &str = "ONSHI_TLS_BIND";
+    /// `onshi serve`: where the eligibility service answers when it is not in this process (`http://host:port`).
+    pub const ELIGIBILITY_URL: &str = "ONSHI_ELIGIBILITY_URL";
+    /// `onshi serve`: where the consent service answers when it is not in this process.
+    pub const CONSENT_URL: &str = "ONSHI_CONSENT_URL";
+    /// `onshi serve`: where the medication service answers (`YZKsiquc01` is forwarded there).
+    pub const MEDICATION_URL: &str = "ONSHI_MEDICATION_URL";
+    /// `onshi serve`: where the checkup service answers (`TKKsiquc01` is forwarded there).
+    pub const CHECKUP_URL: &str = "ONSHI_CHECKUP_URL";
+    /// The operator's token, instead of `<home>/operator-token` (processes of one deployment on separate homes,
+    /// containers, call each other with it).
+    pub const OPERATOR_TOKEN: &str = "ONSHI_OPERATOR_TOKEN";
     /// Root of the facility folders (`<home>/folders`).
     pub const FOLDERS: &str = "ONSHI_FOLDERS";
     /// Encoding of response files for facilities that set none (`utf-8` or `shift_jis`).

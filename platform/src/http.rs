@@ -196,8 +196,43 @@ pub enum ApiError {
     PayloadTooLarge(String),
     #[error("{0}")]
     Timeout(String),
+    /// Another service of the deployment could not be reached (503).
+    #[error("{0}")]
+    Unavailable(String),
     #[error("internal error")]
-    Internal(#[from] anyhow::Error),
+    Internal(anyhow::Error),
+}
+
+impl From<anyhow::Error> for ApiError {
+    /// An error that is another service's refusal or absence keeps its meaning; any other is internal.
+    fn from(e: anyhow::Error) -> Self {
+        match e.downcast::<crate::peer::PeerError>() {
+            Ok(p) => p.into(),
+            Err(e) => Self::Internal(e),
+        }
+    }
+}
+
+impl From<crate::peer::PeerError> for ApiError {
+    fn from(e: crate::peer::PeerError) -> Self {
+        use crate::peer::PeerError;
+        match e {
+            PeerError::Refused {
+                status, message, ..
+            } => match status {
+                400 | 422 => Self::bad(message),
+                403 => Self::Forbidden(message),
+                404 => Self::NotFound(message),
+                409 => Self::Conflict(message),
+                _ => Self::Unavailable(message),
+            },
+            e @ PeerError::Unreachable { .. } => {
+                tracing::warn!(error = %e, "a service of the deployment did not answer");
+                Self::Unavailable(e.to_string())
+            }
+            PeerError::Internal(e) => Self::Internal(e),
+        }
+    }
 }
 
 impl ApiError {
@@ -215,6 +250,7 @@ impl ApiError {
             Self::Conflict(_) => "conflict",
             Self::PayloadTooLarge(_) => "payload_too_large",
             Self::Timeout(_) => "request_timeout",
+            Self::Unavailable(_) => "unavailable",
             Self::Internal(_) => "internal",
         }
     }
@@ -248,6 +284,7 @@ impl ResponseError for ApiError {
             Self::Conflict(_) => StatusCode::CONFLICT,
             Self::PayloadTooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
             Self::Timeout(_) => StatusCode::REQUEST_TIMEOUT,
+            Self::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
             Self::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }

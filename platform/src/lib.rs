@@ -10,6 +10,7 @@
 //! | [`clock`] | the simulated clock, the only source of "now" in service code, shared through PostgreSQL |
 //! | [`config`] | runtime settings, including every rule that stands in for an unknown of the real system |
 //! | [`pipeline`] | the one entry pipeline: caller → limit → decode → tree → message kind → handler → reply |
+//! | [`forward`] | message kinds answered by a service in another process: the front door forwards, it answers |
 //! | [`transport`] | the doors onto the pipeline: the folder interface (`req/` → `res/`), HTTP POST of files, the Web API |
 //! | [`control`] | simulator controls: forced outcomes, faults and latency, the request journal |
 //! | [`credentials`] | the tokens onshi issues (facility `idToken`s, insurer credentials, patient tokens) and the operator's |
@@ -17,6 +18,8 @@
 //! | [`snapshot`] | snapshots of the whole state: template databases and copies of the folders |
 //! | [`supervise`] | background tasks restarted after a failure, and their state for `/ready` |
 //! | [`pki`] | the simulator's CA, client/server/card certificates, rustls configurations |
+//! | [`client`] | a lean HTTP/1.1 keep-alive client connection, plain or mutual TLS (service calls, onshi-load) |
+//! | [`peer`] | calls to another onshi service over its internal HTTP API, with a connection pool |
 //! | [`copy`] | the binary COPY encoder for bulk loads |
 //! | [`openapi`] | the OpenAPI 3.1 document generated from the route tables, `/docs`, `/` |
 //! | [`pdf`] | simple Japanese PDF documents (the PDF forms of the data-retrieval answers) |
@@ -30,6 +33,7 @@
 //! | [`registry_api`] | the HTTP API of a versioned registry, written once for insurer and portal |
 //! | `testkit` | (feature `testkit`) a fresh database per test on a shared embedded cluster |
 
+pub mod client;
 pub mod clock;
 pub mod config;
 pub mod control;
@@ -38,9 +42,11 @@ pub mod credentials;
 pub mod db;
 pub mod directory;
 pub mod feed;
+pub mod forward;
 pub mod http;
 pub mod openapi;
 pub mod pdf;
+pub mod peer;
 pub mod pg;
 pub mod pipeline;
 pub mod pki;

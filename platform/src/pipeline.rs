@@ -31,7 +31,7 @@ use crate::pki::PeerCert;
 use crate::usage::Method;
 
 /// The door a request came through (a metrics label).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub enum Transport {
     /// A file in `<folders>/<code>/req/`.
     Folder,
@@ -90,7 +90,7 @@ pub enum Stage {
 }
 
 /// Who is calling, as the door established it.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct Caller {
     /// The facility the request speaks for: the folder's, the client certificate's or the `idToken`'s. `None`
     /// over HTTP in the sandbox without a certificate.
@@ -98,8 +98,8 @@ pub struct Caller {
     pub transport: Transport,
 }
 
-/// A request as the handlers see it.
-#[derive(Debug)]
+/// A request as the handlers see it (and as the front door forwards it to another process, [`crate::forward`]).
+#[derive(Debug, serde::Serialize, serde::Deserialize)]
 pub struct Request {
     pub kind: MessageKind,
     pub caller: Caller,
@@ -163,15 +163,21 @@ impl Reply {
     /// The answer to a message kind no service of this process handles (in the `OQSsiquc01` shape), echoing the
     /// request's header when it can be read.
     pub fn unsupported(req: &Request) -> Self {
+        Self::unsupported_with(
+            req,
+            FileError::new(ResultKey::UnsupportedMessage, req.kind.stem()),
+        )
+    }
+
+    /// The answer `err` (in the `OQSsiquc01` shape) to a request no service here can answer, echoing its header;
+    /// the request's own file-level error when it has one.
+    pub fn unsupported_with(req: &Request, err: FileError) -> Self {
         let err = match &req.tree {
             Err(e) => e.clone(),
-            Ok(tree) => {
-                let err = FileError::new(ResultKey::UnsupportedMessage, req.kind.stem());
-                match onshi_wire::msg::HeaderEcho::of(tree) {
-                    Some(echo) => err.with_echo(&echo),
-                    None => err,
-                }
-            }
+            Ok(tree) => match onshi_wire::msg::HeaderEcho::of(tree) {
+                Some(echo) => err.with_echo(&echo),
+                None => err,
+            },
         };
         let body = Response::file_error(err, req.now, req.default_encoding)
             .write(req.form().output(req.default_encoding));

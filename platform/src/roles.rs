@@ -111,7 +111,7 @@ impl Guard {
     }
 
     /// Who is calling: a bearer token (operator, insurer, patient), else a terminal certificate.
-    pub fn identify(&self, req: &ServiceRequest) -> Result<Caller, String> {
+    pub async fn identify(&self, req: &ServiceRequest) -> Result<Caller, String> {
         if let Some(token) = crate::http::id_token(req.request()) {
             if self.credentials.is_operator(&token) {
                 return Ok(Caller::Operator);
@@ -130,10 +130,11 @@ impl Guard {
         }
         let peer = req.conn_data::<PeerCert>();
         match (&self.certificates, peer) {
-            (Some(dir), Some(_)) => match dir.certificate(peer) {
-                Ok(Some(code)) => Ok(Caller::Facility(code)),
-                Ok(None) => Ok(Caller::Anonymous),
-                Err(e) => Err(e.outcome.message),
+            (Some(dir), Some(_)) => match dir.certificate(peer).await {
+                Ok(Ok(Some(code))) => Ok(Caller::Facility(code)),
+                Ok(Ok(None)) => Ok(Caller::Anonymous),
+                Ok(Err(e)) => Err(e.outcome.message),
+                Err(e) => Err(format!("the certificate could not be checked: {e}")),
             },
             _ => Ok(Caller::Anonymous),
         }
@@ -188,7 +189,7 @@ pub async fn guard(
             .await
             .map(ServiceResponse::map_into_left_body);
     };
-    let caller = g.identify(&req);
+    let caller = g.identify(&req).await;
     if g.mode == AuthMode::Sandbox {
         req.extensions_mut()
             .insert(caller.unwrap_or(Caller::Anonymous));

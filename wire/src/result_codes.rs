@@ -30,6 +30,17 @@ macro_rules! keys {
         impl ResultKey {
             pub const ALL: &'static [ResultKey] = &[$(ResultKey::$v),+];
             pub fn key(self) -> &'static str { match self { $(ResultKey::$v => $k),+ } }
+            /// The key named `key` (its [`ResultKey::key`]).
+            pub fn from_key(key: &str) -> Option<Self> { Self::ALL.iter().copied().find(|k| k.key() == key) }
+        }
+        impl serde::Serialize for ResultKey {
+            fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> { s.serialize_str(self.key()) }
+        }
+        impl<'de> serde::Deserialize<'de> for ResultKey {
+            fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+                let key = <std::borrow::Cow<'de, str>>::deserialize(d)?;
+                Self::from_key(&key).ok_or_else(|| serde::de::Error::custom(format!("unknown result key {key:?}")))
+            }
         }
     };
 }
@@ -74,7 +85,7 @@ pub struct ResultCode {
 }
 
 /// A code with its message filled in, ready to write.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct Outcome {
     pub key: ResultKey,
     pub code: String,

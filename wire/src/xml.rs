@@ -93,7 +93,7 @@ impl Encoding {
 }
 
 /// One element: its name, its text (leaf elements) and its children. Attributes are not used by the interface.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct Element {
     pub name: String,
     pub text: String,

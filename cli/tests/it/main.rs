@@ -16,6 +16,7 @@ mod load;
 mod medical_aid;
 mod medication;
 mod mtls;
+mod processes;
 mod reader;
 mod requery;
 mod roles;

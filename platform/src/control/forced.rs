@@ -14,7 +14,7 @@ use onshi_wire::result_codes::{ResultCodes, ResultKey, Scope};
 use onshi_wire::xml::Element;
 
 /// An answer forced on one request.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub enum Force {
     /// The answer the simulator computes (a step of a sequence: "first an error, then success").
     Pass,

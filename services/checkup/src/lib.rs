@@ -161,6 +161,7 @@ async fn post_submission(
         }),
         Err(submit::SubmitError::Io(e)) => Err(ApiError::Internal(e.into())),
         Err(submit::SubmitError::Db(e)) => Err(e.into()),
+        Err(submit::SubmitError::Directory(e)) => Err(e.into()),
     }
 }
 

@@ -12,7 +12,7 @@ use serde::Serialize;
 use sqlx::PgPool;
 
 use onshi_platform::copy::BinaryCopy;
-use onshi_platform::directory::Directory;
+use onshi_platform::directory::{CardQuery, Directory};
 use onshi_wire::ids::{CardNumber, CardSymbol, Date};
 
 use crate::archive::{ArchiveInfo, Refusal, Submission};
@@ -105,6 +105,9 @@ pub enum SubmitError {
     Io(std::io::Error),
     #[error(transparent)]
     Db(#[from] sqlx::Error),
+    /// The eligibility service, which knows who a person is, did not answer.
+    #[error(transparent)]
+    Directory(#[from] onshi_platform::peer::PeerError),
 }
 
 impl From<Refusal> for SubmitError {
@@ -187,7 +190,11 @@ pub async fn submit(
             report.reject_file(&f.name, message);
             continue;
         }
-        let Some(person) = person(dir, &checkup) else {
+        let found = match card_of(&checkup) {
+            Some(card) => dir.person(&card).await?,
+            None => None,
+        };
+        let Some(person) = found.map(|p| p.person_id) else {
             let message = "no insured person with this 保険者番号・記号・番号・枝番 and birth date"
                 .to_string();
             report.reject_file(&f.name, message);
@@ -266,17 +273,15 @@ async fn stored(pool: &PgPool, sha256: &str) -> sqlx::Result<Option<SubmissionRe
     }))
 }
 
-fn person(dir: &dyn Directory, c: &Checkup) -> Option<String> {
-    let symbol = CardSymbol::parse(&c.symbol).ok()?;
-    let number = CardNumber::parse(&c.number).ok()?;
-    dir.person(
-        &c.insurer,
-        &symbol,
-        &number,
-        c.branch.as_deref(),
-        Some(Date::from_naive(c.birth)),
-    )
-    .map(|p| p.person_id)
+/// The card a result names, when its 記号・番号 can be read.
+fn card_of(c: &Checkup) -> Option<CardQuery> {
+    Some(CardQuery {
+        insurer: c.insurer,
+        symbol: CardSymbol::parse(&c.symbol).ok()?,
+        number: CardNumber::parse(&c.number).ok()?,
+        branch: c.branch.clone(),
+        birth: Some(Date::from_naive(c.birth)),
+    })
 }
 
 /// Applies a batch: files seen before are unchanged; registrations replace the current result of their key and

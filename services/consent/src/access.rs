@@ -18,7 +18,7 @@ use crate::Kind;
 
 /// Why a view is allowed: the consent (its row in the consent log), given at the reader or, in a disaster,
 /// verbally under a declaration.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub enum Basis {
     Consent(i64),
     Disaster { declaration: i64, consent: i64 },
@@ -37,7 +37,7 @@ impl Basis {
 }
 
 /// Why a view is refused (shown to the facility; no personal data).
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub enum Refusal {
     NoConsent,
     Expired,
@@ -72,7 +72,7 @@ impl Refusal {
 }
 
 /// The kinds a view may show, each with its basis.
-#[derive(Debug, Clone, PartialEq, Eq, Default)]
+#[derive(Debug, Clone, PartialEq, Eq, Default, serde::Serialize, serde::Deserialize)]
 pub struct Granted(pub Vec<(Kind, Basis)>);
 
 impl Granted {
@@ -82,7 +82,7 @@ impl Granted {
 }
 
 /// A kind refused, and why.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct Refused {
     pub kind: Kind,
     pub why: Refusal,

@@ -24,7 +24,7 @@ pub fn pin_digest(serial: &str, pin: &str) -> String {
 /// Wrong PINs in a row that lock a card.
 pub const PIN_TRIES: i32 = 3;
 
-#[derive(Debug, Clone, sqlx::FromRow)]
+#[derive(Debug, Clone, sqlx::FromRow, serde::Serialize, serde::Deserialize)]
 pub struct Card {
     pub serial: String,
     pub person_id: String,
@@ -179,7 +179,7 @@ pub async fn ensure_certificate(core: &Core, card: &Card) -> anyhow::Result<()> 
 }
 
 /// The outcome of a PIN entry.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub enum Pin {
     Correct,
     Wrong { tries_left: i32 },

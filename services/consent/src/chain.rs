@@ -169,7 +169,7 @@ async fn last_hash(
 }
 
 /// The consents a patient gave at a card reader, to append to the consent log.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
 pub struct Given {
     pub person: String,
     pub facility: String,

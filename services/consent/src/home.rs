@@ -21,7 +21,7 @@ pub fn session(care: Care, via: &str) -> String {
 }
 
 /// One kind a home-care patient consented to, with its state now.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct HomeKind {
     pub kind: Kind,
     /// 1 同意あり, or 2 同意有効期限切れ (expired or revoked since).
@@ -31,7 +31,7 @@ pub struct HomeKind {
 }
 
 /// A patient who consented for `care` at a facility, with each kind's latest consent.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct HomePatient {
     pub person: String,
     pub kinds: Vec<HomeKind>,

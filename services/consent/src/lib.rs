@@ -7,7 +7,8 @@
 //! | [`chain`] | the consent log and the access log: append-only hash chains, and their verification |
 //! | [`access`] | may facility F view data kind K of person P now? (a live consent, or a disaster declaration) |
 //! | [`home`] | 居宅同意取得型: continuing consents for 訪問診療等 / オンライン診療等, and who holds them |
-//! | [`port`] | what the card reader may ask this service ([`port::CardReaderPort`]), and its in-process answer |
+//! | [`port`] | what other services may ask this one (card reader, data views, home care), answered in-process |
+//! | [`remote`] | the same questions across processes: the internal API `/internal/v1/consent/…` and its client |
 //! | [`configure`] | the HTTP API under `/consent/v1` and `/admin/v1/disasters` (`docs/CONSENT.md`) |
 //!
 //! The card reader itself (place card → identify → consent → face XML) is the reader service
@@ -18,6 +19,7 @@ pub mod cards;
 pub mod chain;
 pub mod home;
 pub mod port;
+pub mod remote;
 
 #[cfg(test)]
 mod api_tests;
@@ -56,7 +58,7 @@ pub const MIGRATIONS: Migrations = Migrations {
 };
 
 /// The kinds of data a patient consents to (OQSCD036) plus 限度額適用認定証情報 (`LIM`, OQSCD001).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
 pub enum Kind {
     Medication,
     Clinical,

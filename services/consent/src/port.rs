@@ -1,8 +1,8 @@
 //! What other services may ask the consent service, as narrow interfaces: the card reader ([`CardReaderPort`]:
 //! read a card, give it its certificate, check a PIN, link it to a qualification (初回登録), append the consents
 //! given at the reader to the log) and the data services ([`AccessPort`]: may this facility see this data of this
-//! person now?). Each method is one question with an owned answer, so the traits can later have a network
-//! implementation; [`Local`] answers in-process.
+//! person now?), the eligibility service ([`HomeCarePort`]). Each method is one question with an owned answer:
+//! [`Local`] answers in-process, [`crate::remote::Remote`] over the network.
 
 use chrono::NaiveDateTime;
 use futures_util::future::BoxFuture;
@@ -198,21 +198,46 @@ pub async fn admit(
     terminal: Option<&str>,
     now: DateTime,
 ) -> Result<Admitted, Denied> {
-    let (encoding, check) = directory.facility(r.institution.as_str(), terminal, now.date());
+    let unavailable = |encoding, e: &dyn std::fmt::Display| {
+        tracing::error!(error = %e, "the directory did not answer");
+        Denied {
+            encoding,
+            message: "処理できませんでした。".to_string(),
+            label: "internal_error",
+        }
+    };
+    let check = directory
+        .facility(r.institution.as_str(), terminal, now.date())
+        .await
+        .map_err(|e| unavailable(Encoding::Utf8, &e))?;
+    let encoding = check.encoding;
     let deny = |message: &str, label| Denied {
         encoding,
         message: message.to_string(),
         label,
     };
-    if let Err(key) = check {
+    if let Some(key) = check.refused {
         return Err(deny(&outcome(key, "").message, "file_error"));
     }
-    if directory.qualification_only(r.institution.as_str()) {
+    let only = directory
+        .qualification_only(r.institution.as_str())
+        .await
+        .map_err(|e| unavailable(encoding, &e))?;
+    if only {
         tracing::warn!(facility = %r.institution, "refused: medical information asked by a 資格確認限定型 facility");
         return Err(deny(QUALIFICATION_ONLY, "qualification_only"));
     }
-    let branch = r.branch.as_string();
-    let Some(person) = directory.person(&r.insurer, &r.symbol, &r.number, Some(&branch), None)
+    let card = onshi_platform::directory::CardQuery {
+        insurer: r.insurer,
+        symbol: r.symbol.clone(),
+        number: r.number.clone(),
+        branch: Some(r.branch.as_string()),
+        birth: None,
+    };
+    let Some(person) = directory
+        .person(&card)
+        .await
+        .map_err(|e| unavailable(encoding, &e))?
     else {
         return Err(deny("該当する資格情報が存在しません。", "unknown_person"));
     };

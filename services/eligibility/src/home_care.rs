@@ -60,8 +60,7 @@ pub async fn receive(e: &Eligibility, req: Request, care: Care) -> Reply {
         Ok(a) => a,
         Err(reply) => return reply,
     };
-    let limited =
-        onshi_platform::directory::Directory::qualification_only(e, a.institution.as_str());
+    let limited = e.is_qualification_only(a.institution.as_str());
     if e.home_care().is_none() || limited {
         let detail = if e.home_care().is_none() {
             "no consent service in this process"
@@ -99,7 +98,6 @@ struct Patient {
 
 /// The work of a job: the consented patients and their qualification today.
 pub async fn process(e: &Eligibility, job: &Job) -> anyhow::Result<Vec<Value>> {
-    use onshi_platform::directory::ReaderDirectory;
     use onshi_wire::codes::CodeTable;
     let port = e
         .home_care()

@@ -19,10 +19,12 @@
 //! | [`registry`] | the in-memory read model built from the insurer and portal change feeds |
 //! | [`decide`] | the pure QualificationValidity decision |
 //! | [`webapi`] | the Web API login (`idToken` issue and verification) |
-//! | this file | [`Eligibility`]: feed consumption, status, the [`Directory`](onshi_platform::directory::Directory) |
+//! | [`directory`] | the [`Directory`](onshi_platform::directory::Directory) other services ask, in process and over `/internal/v1/directory/…` |
+//! | this file | [`Eligibility`]: feed consumption, status |
 
 pub mod bulk;
 pub mod decide;
+pub mod directory;
 pub mod gate;
 pub mod home_care;
 pub mod medical_aid;
@@ -450,101 +452,6 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
             web::get().to(person_qualifications),
         );
     webapi::configure(cfg);
-}
-
-impl onshi_platform::directory::Directory for Eligibility {
-    fn person(
-        &self,
-        insurer: &onshi_wire::ids::InsurerNumber,
-        symbol: &onshi_wire::ids::CardSymbol,
-        number: &onshi_wire::ids::CardNumber,
-        branch: Option<&str>,
-        birth: Option<Date>,
-    ) -> Option<onshi_platform::directory::PersonRef> {
-        use onshi_wire::codes::CodeTable;
-        let reg = self.registry.read().expect("registry");
-        let today = self.core.clock.today();
-        let key = registry::card_key(insurer, symbol, number);
-        let found: Vec<_> = reg
-            .by_card(&key)
-            .filter(|q| branch.is_none_or(|b| q.first().record.branch.as_string() == b))
-            .filter(|q| birth.is_none_or(|d| q.first().record.birth_date == d))
-            .collect();
-        // Ambiguous (twins without 枝番) or unknown: no person.
-        let [q] = found.as_slice() else { return None };
-        let r = &q.shown_on(today).record;
-        Some(onshi_platform::directory::PersonRef {
-            qualification_id: q.id.clone(),
-            person_id: q.person_id.clone(),
-            name: r.name.clone(),
-            kana: r.name_kana.clone(),
-            birth: r.birth_date,
-            sex: r.sex.code().to_string(),
-        })
-    }
-
-    fn facility(
-        &self,
-        code: &str,
-        terminal: Option<&str>,
-        today: Date,
-    ) -> (
-        onshi_wire::xml::Encoding,
-        Result<(), onshi_wire::result_codes::ResultKey>,
-    ) {
-        let reg = self.registry.read().expect("registry");
-        gate::check_facility(&reg, &self.core.config, code, terminal, today)
-    }
-
-    fn qualification_only(&self, code: &str) -> bool {
-        let reg = self.registry.read().expect("registry");
-        reg.facility(code)
-            .is_some_and(onshi_wire::record::FacilityRecord::qualification_only)
-    }
-}
-
-impl onshi_platform::directory::ReaderDirectory for Eligibility {
-    fn certificate(&self, peer: Option<&PeerCert>) -> Result<Option<String>, FileError> {
-        Eligibility::certificate(self, peer)
-    }
-
-    fn current_qualification(
-        &self,
-        person: &str,
-        on: Date,
-    ) -> Option<onshi_platform::directory::CurrentQualification> {
-        let reg = self.registry.read().expect("registry");
-        let rules = &self.core.config.eligibility.rules;
-        reg.of_person(person)
-            .map(|q| {
-                let record = &q.shown_on(on).record;
-                let valid = decide::state(q, on, rules) == decide::State::Valid;
-                (q, valid, record)
-            })
-            .max_by_key(|(_, valid, record)| (*valid, record.qualification_date))
-            .map(
-                |(q, valid, record)| onshi_platform::directory::CurrentQualification {
-                    id: q.id.clone(),
-                    valid,
-                    record: record.clone(),
-                },
-            )
-    }
-
-    fn reference_number<'a>(
-        &'a self,
-        facility: &'a str,
-        person: &'a str,
-    ) -> futures_util::future::BoxFuture<'a, anyhow::Result<Option<String>>> {
-        Box::pin(async move {
-            Ok(reference_numbers::reference_for(&self.core.pool, facility, person).await?)
-        })
-    }
-
-    fn presented(&self, facility: &str, person: &str, at: chrono::NaiveDateTime) {
-        self.presentations
-            .record(facility, person, at, presentations::How::MyNumberCard);
-    }
 }
 
 /// Writes the presentations of this process every second while the service lives.

@@ -19,7 +19,7 @@ use chrono::{Datelike, NaiveDateTime};
 use serde::Serialize;
 use sqlx::PgPool;
 
-use onshi_platform::directory::Directory;
+use onshi_platform::directory::{CardQuery, Directory, PersonRef};
 use onshi_wire::ids::{CardNumber, CardSymbol, InstitutionCode};
 
 use crate::master::{Drug, NOT_IN_MASTER};
@@ -76,6 +76,9 @@ pub enum IntakeError {
     Io(std::io::Error),
     #[error(transparent)]
     Db(#[from] sqlx::Error),
+    /// The eligibility service, which knows who a person is, did not answer.
+    #[error(transparent)]
+    Directory(#[from] onshi_platform::peer::PeerError),
 }
 
 impl From<uke::ReadError> for IntakeError {
@@ -287,8 +290,8 @@ pub async fn intake(
     };
     while let Some(batch) = receipts.next().await {
         let mut rows = onshi_platform::copy::BinaryCopy::new();
-        for r in &batch {
-            let p = resolve(dir, r);
+        let persons = resolve(dir, &batch).await?;
+        for (r, p) in batch.iter().zip(persons) {
             if p.is_none() {
                 report.unmatched += 1;
                 if report.unmatched_receipts.len() < UNMATCHED_LISTED {
@@ -336,18 +339,28 @@ pub async fn intake(
     Ok(report)
 }
 
-/// The insured person a receipt names, if the system knows them.
-fn resolve(dir: &dyn Directory, r: &uke::Receipt) -> Option<onshi_platform::directory::PersonRef> {
-    let insurer = r.insurer.expect("checked by the parser");
-    let symbol = CardSymbol::parse(&r.symbol).ok()?;
-    let number = CardNumber::parse(&r.card_number).ok()?;
-    dir.person(
-        &insurer,
-        &symbol,
-        &number,
-        r.branch.as_deref(),
-        Some(r.birth),
-    )
+/// The card a receipt names, when its 記号・番号 can be read.
+fn card_of(r: &uke::Receipt) -> Option<CardQuery> {
+    Some(CardQuery {
+        insurer: r.insurer.expect("checked by the parser"),
+        symbol: CardSymbol::parse(&r.symbol).ok()?,
+        number: CardNumber::parse(&r.card_number).ok()?,
+        branch: r.branch.clone(),
+        birth: Some(r.birth),
+    })
+}
+
+/// The insured persons a batch of receipts names (one question to the directory per batch).
+async fn resolve(
+    dir: &dyn Directory,
+    batch: &[uke::Receipt],
+) -> Result<Vec<Option<PersonRef>>, IntakeError> {
+    let cards: Vec<_> = batch.iter().filter_map(card_of).collect();
+    let mut found = dir.persons(&cards).await?.into_iter();
+    Ok(batch
+        .iter()
+        .map(|r| card_of(r).and_then(|_| found.next().flatten()))
+        .collect())
 }
 
 /// The stored file's content, [`CHUNK`] bytes per row.

@@ -173,6 +173,7 @@ async fn post_claim(
         Ok(report) if report.duplicate => Ok(HttpResponse::Ok().json(report)),
         Ok(report) => Ok(HttpResponse::Created().json(report)),
         Err(claims::IntakeError::Db(e)) => Err(e.into()),
+        Err(claims::IntakeError::Directory(e)) => Err(e.into()),
         Err(claims::IntakeError::Io(e)) => Err(ApiError::Internal(e.into())),
         Err(e) => Err(ApiError::BadRequest {
             message: e.to_string(),

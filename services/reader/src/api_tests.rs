@@ -5,14 +5,15 @@
 use std::sync::Arc;
 
 use actix_web::test;
-use futures_util::future::BoxFuture;
 use serde_json::{json, Value};
 
-use onshi_platform::directory::{CurrentQualification, Directory, PersonRef, ReaderDirectory};
+use onshi_platform::directory::{
+    Answer, CardQuery, CurrentQualification, Directory, FacilityCheck, PersonRef, ReaderDirectory,
+};
 use onshi_platform::http::Core;
 use onshi_platform::pki::PeerCert;
 use onshi_platform::testkit;
-use onshi_wire::ids::{CardNumber, CardSymbol, Date, InsurerNumber};
+use onshi_wire::ids::Date;
 use onshi_wire::msg::FileError;
 use onshi_wire::record::QualificationRecord;
 use onshi_wire::result_codes::ResultKey;
@@ -30,53 +31,58 @@ struct Stub {
 }
 
 impl Directory for Stub {
-    fn person(
-        &self,
-        _: &InsurerNumber,
-        _: &CardSymbol,
-        _: &CardNumber,
-        _: Option<&str>,
-        _: Option<Date>,
-    ) -> Option<PersonRef> {
-        None
+    fn person<'a>(&'a self, _: &'a CardQuery) -> Answer<'a, Option<PersonRef>> {
+        Box::pin(async { Ok(None) })
     }
 
-    fn facility(&self, code: &str, _: Option<&str>, _: Date) -> (Encoding, Result<(), ResultKey>) {
-        let check = if code == CLOSED {
-            Err(ResultKey::InstitutionInactive)
-        } else {
-            Ok(())
-        };
-        (Encoding::Utf8, check)
+    fn facility<'a>(
+        &'a self,
+        code: &'a str,
+        _: Option<&'a str>,
+        _: Date,
+    ) -> Answer<'a, FacilityCheck> {
+        let refused = (code == CLOSED).then_some(ResultKey::InstitutionInactive);
+        Box::pin(async move {
+            Ok(FacilityCheck {
+                encoding: Encoding::Utf8,
+                refused,
+            })
+        })
     }
 
-    fn qualification_only(&self, _: &str) -> bool {
-        false
+    fn qualification_only<'a>(&'a self, _: &'a str) -> Answer<'a, bool> {
+        Box::pin(async { Ok(false) })
     }
 }
 
 impl ReaderDirectory for Stub {
-    fn certificate(&self, _: Option<&PeerCert>) -> Result<Option<String>, FileError> {
-        Ok(None)
+    fn certificate<'a>(
+        &'a self,
+        _: Option<&'a PeerCert>,
+    ) -> Answer<'a, Result<Option<String>, FileError>> {
+        Box::pin(async { Ok(Ok(None)) })
     }
 
-    fn current_qualification(&self, _: &str, _: Date) -> Option<CurrentQualification> {
-        Some(CurrentQualification {
+    fn current_qualification<'a>(
+        &'a self,
+        _: &'a str,
+        _: Date,
+    ) -> Answer<'a, Option<CurrentQualification>> {
+        let current = CurrentQualification {
             id: "01130012:12345678:1:00".into(),
             valid: true,
             record: self.record.clone(),
-        })
+        };
+        Box::pin(async move { Ok(Some(current)) })
     }
 
-    fn reference_number<'a>(
-        &'a self,
-        _: &'a str,
-        _: &'a str,
-    ) -> BoxFuture<'a, anyhow::Result<Option<String>>> {
+    fn reference_number<'a>(&'a self, _: &'a str, _: &'a str) -> Answer<'a, Option<String>> {
         Box::pin(async { Ok(Some("P-7".to_string())) })
     }
 
-    fn presented(&self, _: &str, _: &str, _: chrono::NaiveDateTime) {}
+    fn presented<'a>(&'a self, _: &'a str, _: &'a str, _: chrono::NaiveDateTime) -> Answer<'a, ()> {
+        Box::pin(async { Ok(()) })
+    }
 }
 
 async fn reader() -> Arc<Reader> {

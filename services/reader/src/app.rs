@@ -24,19 +24,23 @@ use onshi_wire::ids::{DateTime, InstitutionCode};
 use onshi_wire::msg::home_care::Care;
 
 use crate::faces::{self, Face};
-use crate::routes::{inactive, internal, json_body, pin_refusal, readable_card, refuse, Consents};
+use crate::routes::{
+    face_basis, inactive, internal, json_body, pin_refusal, presented, readable_card, refuse,
+    unavailable, Consents,
+};
 use crate::Reader;
 
 /// How long an activation code may be used (simulated minutes; the real period is not published [U]).
 pub const ACTIVATION_MINUTES: i64 = 10;
 
 /// Which confirmation a device makes: 資格確認限定型 (qualification only) or 居宅同意取得型.
-fn mode(r: &Reader, code: &InstitutionCode) -> &'static str {
-    if r.eligibility.qualification_only(code.as_str()) {
-        "limited"
-    } else {
-        "home"
-    }
+async fn mode(r: &Reader, code: &InstitutionCode) -> Result<&'static str, HttpResponse> {
+    let only = r
+        .eligibility
+        .qualification_only(code.as_str())
+        .await
+        .map_err(unavailable)?;
+    Ok(if only { "limited" } else { "home" })
 }
 
 fn random_digits(n: usize) -> String {
@@ -47,10 +51,10 @@ fn random_digits(n: usize) -> String {
 }
 
 /// The facility of a path, which must be able to use the service today.
-fn active_facility(r: &Reader, claimed: &str) -> Result<InstitutionCode, Box<HttpResponse>> {
+async fn active_facility(r: &Reader, claimed: &str) -> Result<InstitutionCode, Box<HttpResponse>> {
     let code = InstitutionCode::parse(claimed)
         .map_err(|e| Box::new(refuse(StatusCode::BAD_REQUEST, "bad_request", &e.0)))?;
-    match inactive(r, &code) {
+    match inactive(r, &code).await {
         Some(refused) => Err(Box::new(refused)),
         None => Ok(code),
     }
@@ -80,7 +84,7 @@ async fn issue_activation(
             "device: 1 to 60 characters",
         );
     }
-    let code = match active_facility(&r, &path) {
+    let code = match active_facility(&r, &path).await {
         Ok(c) => c,
         Err(resp) => return *resp,
     };
@@ -101,11 +105,15 @@ async fn issue_activation(
     if let Err(e) = stored {
         return internal(e.into());
     }
+    let mode = match mode(&r, &code).await {
+        Ok(m) => m,
+        Err(resp) => return resp,
+    };
     tracing::info!(facility = %code, "app: activation code issued");
     HttpResponse::Created().json(serde_json::json!({
         "activation_code": activation,
         "expires_at": DateTime::from_naive(expires).compact(),
-        "mode": mode(&r, &code),
+        "mode": mode,
     }))
 }
 
@@ -158,13 +166,19 @@ async fn activate(
     if let Err(e) = stored {
         return internal(e.into());
     }
-    let code = InstitutionCode::parse(&facility).ok();
+    let mode = match InstitutionCode::parse(&facility) {
+        Ok(code) => match mode(&r, &code).await {
+            Ok(m) => m,
+            Err(resp) => return resp,
+        },
+        Err(_) => "home",
+    };
     tracing::info!(facility, "app: device activated");
     HttpResponse::Created().json(serde_json::json!({
         "device_id": id,
         "device_token": credentials.issue(TokenKind::Device, &format!("{facility}:{id}"), None),
         "facility": facility,
-        "mode": code.map_or("home", |c| mode(&r, &c)),
+        "mode": mode,
     }))
 }
 
@@ -242,7 +256,7 @@ async fn confirm(
         Ok(c) => c,
         Err(resp) => return resp,
     };
-    let code = match active_facility(&r, &path) {
+    let code = match active_facility(&r, &path).await {
         Ok(c) => c,
         Err(resp) => return *resp,
     };
@@ -251,7 +265,10 @@ async fn confirm(
         Err(resp) => return *resp,
     };
     let given = c.consents.kinds();
-    let limited = r.eligibility.qualification_only(code.as_str());
+    let limited = match r.eligibility.qualification_only(code.as_str()).await {
+        Ok(l) => l,
+        Err(e) => return unavailable(e),
+    };
     if limited && (!given.is_empty() || c.care.is_some()) {
         return refuse(
             StatusCode::FORBIDDEN,
@@ -311,10 +328,15 @@ async fn confirm(
             tracing::warn!(error = %err, "app: reference number lookup failed");
             None
         });
+    let (encoding, qualification) =
+        match face_basis(&r, code.as_str(), Some(&card.person_id), today).await {
+            Ok(b) => b,
+            Err(resp) => return resp,
+        };
     let resp = faces::response(Face {
         facility: code.as_str(),
-        encoding: r.eligibility.facility(code.as_str(), None, today).0,
-        qualification: r.eligibility.current_qualification(&card.person_id, today),
+        encoding,
+        qualification,
         given: &given,
         prescription: None,
         reference_number,
@@ -324,7 +346,7 @@ async fn confirm(
     });
     let (seq, file, xml) = r.publish_face(code.as_str(), &resp, DateTime::from_naive(now));
     r.observe_face(code.as_str(), started);
-    r.eligibility.presented(code.as_str(), &card.person_id, now);
+    presented(&r, code.as_str(), &card.person_id, now).await;
     HttpResponse::Ok().json(serde_json::json!({
         "mode": if limited { "limited" } else { "home" },
         "seq": seq,

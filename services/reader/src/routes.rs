@@ -16,17 +16,20 @@ use std::time::Instant;
 
 use actix_web::http::StatusCode;
 use actix_web::{web, HttpRequest, HttpResponse};
-use chrono::TimeDelta;
+use chrono::{NaiveDateTime, TimeDelta};
 use serde::Deserialize;
 
 use onshi_consent::cards::Pin;
 use onshi_consent::{Kind, CONSENT_HOURS};
+use onshi_platform::directory::{CardQuery, CurrentQualification};
 use onshi_platform::http::{parse_json, read_body};
+use onshi_platform::peer::PeerError;
 use onshi_platform::pki::PeerCert;
 use onshi_platform::roles::{route, Access, RouteAccess};
 use onshi_wire::codes::PrescriptionIssueSelect;
 use onshi_wire::ids::{DateTime, InstitutionCode};
 use onshi_wire::msg::qualification::Info2025;
+use onshi_wire::xml::Encoding;
 
 use crate::faces::{self, Face};
 use crate::finish::Finish;
@@ -49,18 +52,63 @@ pub(crate) fn internal(err: anyhow::Error) -> HttpResponse {
 }
 
 /// The refusal for a facility that may not use the service today (not registered, not yet operational, suspended).
-pub(crate) fn inactive(r: &Reader, code: &InstitutionCode) -> Option<HttpResponse> {
-    r.eligibility
+pub(crate) async fn inactive(r: &Reader, code: &InstitutionCode) -> Option<HttpResponse> {
+    match r
+        .eligibility
         .facility(code.as_str(), None, r.core.clock.today())
-        .1
-        .is_err()
-        .then(|| {
+        .await
+    {
+        Err(e) => Some(unavailable(e)),
+        Ok(check) => check.refused.is_some().then(|| {
             refuse(
                 StatusCode::FORBIDDEN,
                 "facility_inactive",
                 "オンライン資格確認を利用できない医療機関です。",
             )
-        })
+        }),
+    }
+}
+
+/// The refusal when the eligibility service, which the reader asks who and what, does not answer (503).
+pub(crate) fn unavailable(err: PeerError) -> HttpResponse {
+    tracing::warn!(error = %err, "card reader: the eligibility service did not answer");
+    refuse(
+        StatusCode::SERVICE_UNAVAILABLE,
+        "unavailable",
+        "只今処理できません。しばらくしてから再度お試しください。",
+    )
+}
+
+/// What a face result shows besides the consents: the facility's encoding and the qualification of `person`.
+pub(crate) async fn face_basis(
+    r: &Reader,
+    code: &str,
+    person: Option<&str>,
+    today: onshi_wire::ids::Date,
+) -> Result<(Encoding, Option<CurrentQualification>), HttpResponse> {
+    let encoding = r
+        .eligibility
+        .facility(code, None, today)
+        .await
+        .map_err(unavailable)?
+        .encoding;
+    let qualification = match person {
+        Some(p) => r
+            .eligibility
+            .current_qualification(p, today)
+            .await
+            .map_err(unavailable)?,
+        None => None,
+    };
+    Ok((encoding, qualification))
+}
+
+/// Tells the eligibility service a card was presented (the 2024 re-query rule); a failure is logged, the answer
+/// already given.
+pub(crate) async fn presented(r: &Reader, code: &str, person: &str, at: NaiveDateTime) {
+    if let Err(e) = r.eligibility.presented(code, person, at).await {
+        tracing::warn!(error = %e, "card reader: the presentation was not recorded");
+    }
 }
 
 /// A card that can be read on `today`, or the reader's refusal: unknown, revoked (lost), its certificate expired,
@@ -126,14 +174,25 @@ pub(crate) fn pin_refusal(pin: &Pin) -> Option<HttpResponse> {
 
 /// The refusal of the face-recognition reader's consent flow (and of disaster consents) at a 資格確認限定型
 /// facility: it confirms with the マイナ資格確認アプリ and sees no medical information.
-fn qualification_only(r: &Reader, code: &InstitutionCode) -> Option<HttpResponse> {
-    r.eligibility.qualification_only(code.as_str()).then(|| {
-        refuse(
-            StatusCode::FORBIDDEN,
-            "qualification_only",
-            onshi_consent::port::QUALIFICATION_ONLY,
-        )
-    })
+async fn qualification_only(r: &Reader, code: &InstitutionCode) -> Option<HttpResponse> {
+    match r.eligibility.qualification_only(code.as_str()).await {
+        Err(e) => Some(unavailable(e)),
+        Ok(only) => only.then(|| {
+            refuse(
+                StatusCode::FORBIDDEN,
+                "qualification_only",
+                onshi_consent::port::QUALIFICATION_ONLY,
+            )
+        }),
+    }
+}
+
+/// The refusal for a facility that may not use the reader's consent flow: inactive, or 資格確認限定型.
+async fn consent_flow_refused(r: &Reader, code: &InstitutionCode) -> Option<HttpResponse> {
+    match inactive(r, code).await {
+        Some(refused) => Some(refused),
+        None => qualification_only(r, code).await,
+    }
 }
 
 /// A small JSON request body, or the refusal for a bad one.
@@ -147,7 +206,7 @@ pub(crate) async fn json_body<T: serde::de::DeserializeOwned>(
 }
 
 /// Which facility a reader request speaks for: the authenticated one must be the claimed one.
-fn facility_of(
+async fn facility_of(
     r: &Reader,
     req: &HttpRequest,
     claimed: &str,
@@ -155,7 +214,13 @@ fn facility_of(
     let refused = |status, code, message: &str| Box::new(refuse(status, code, message));
     let code = InstitutionCode::parse(claimed)
         .map_err(|err| refused(StatusCode::BAD_REQUEST, "bad_request", &err.0))?;
-    match r.eligibility.certificate(req.conn_data::<PeerCert>()) {
+    let peer = req.conn_data::<PeerCert>().cloned();
+    match r
+        .eligibility
+        .certificate(peer.as_ref())
+        .await
+        .map_err(|e| Box::new(unavailable(e)))?
+    {
         Err(err) => Err(refused(
             StatusCode::UNAUTHORIZED,
             "unauthorized",
@@ -187,13 +252,13 @@ async fn place(
         Ok(p) => p,
         Err(resp) => return resp,
     };
-    let code = match facility_of(&r, &req, &path) {
+    let code = match facility_of(&r, &req, &path).await {
         Ok(c) => c,
         Err(resp) => return *resp,
     };
     let now = r.core.clock.now();
     let today = r.core.clock.today();
-    if let Some(refused) = inactive(&r, &code).or_else(|| qualification_only(&r, &code)) {
+    if let Some(refused) = consent_flow_refused(&r, &code).await {
         return refused;
     }
     let card = match readable_card(&r, &p.card_serial, today.naive()).await {
@@ -286,7 +351,7 @@ async fn identify(
         Ok(i) => i,
         Err(resp) => return resp,
     };
-    if let Err(resp) = facility_of(&r, &req, &code) {
+    if let Err(resp) = facility_of(&r, &req, &code).await {
         return *resp;
     }
     let pool = &r.core.pool;
@@ -360,7 +425,7 @@ async fn register(
         },
         Err(err) => return refuse(StatusCode::BAD_REQUEST, "bad_request", &err.to_string()),
     };
-    if let Err(resp) = facility_of(&r, &req, &code) {
+    if let Err(resp) = facility_of(&r, &req, &code).await {
         return *resp;
     }
     let s = match session_at(&r, &code, &id, SessionState::Register).await {
@@ -371,11 +436,15 @@ async fn register(
         return unregistered(&r, &code, &id, started).await;
     }
     let today = r.core.clock.today();
-    let Some(q) = r
+    let current = match r
         .eligibility
         .current_qualification(&s.person_id, today)
-        .filter(|q| q.valid)
-    else {
+        .await
+    {
+        Ok(c) => c,
+        Err(e) => return unavailable(e),
+    };
+    let Some(q) = current.filter(|q| q.valid) else {
         return refuse(
             StatusCode::CONFLICT,
             "no_qualification",
@@ -418,9 +487,13 @@ async fn unregistered(r: &Reader, code: &str, id: &str, started: Instant) -> Htt
         Ok(None) => return diagnose(r, code, id, SessionState::Register).await,
         Err(err) => return internal(err.into()),
     }
+    let (encoding, _) = match face_basis(r, code, None, now.date()).await {
+        Ok(b) => b,
+        Err(resp) => return resp,
+    };
     let resp = faces::response(Face {
         facility: code,
-        encoding: r.eligibility.facility(code, None, now.date()).0,
+        encoding,
         qualification: None,
         given: &[],
         prescription: None,
@@ -504,7 +577,7 @@ async fn consent(
             )
         }
     };
-    if let Err(resp) = facility_of(&r, &req, &code) {
+    if let Err(resp) = facility_of(&r, &req, &code).await {
         return *resp;
     }
     let now = r.core.clock.now_dt();
@@ -535,11 +608,14 @@ async fn consent(
             tracing::warn!(error = %err, "card reader: reference number lookup failed");
             None
         });
-    let today = now.date();
+    let (encoding, qualification) = match face_basis(&r, &code, Some(&person), now.date()).await {
+        Ok(b) => b,
+        Err(resp) => return resp,
+    };
     let mut resp = faces::response(Face {
         facility: &code,
-        encoding: r.eligibility.facility(&code, None, today).0,
-        qualification: r.eligibility.current_qualification(&person, today),
+        encoding,
+        qualification,
         given: &given,
         prescription,
         reference_number,
@@ -550,7 +626,7 @@ async fn consent(
     force_face(&r, &code, &mut resp).await;
     let (seq, file, xml) = r.publish_face(&code, &resp, now);
     r.observe_face(&code, started);
-    r.eligibility.presented(&code, &person, now.naive());
+    presented(&r, &code, &person, now.naive()).await;
     HttpResponse::Ok().json(serde_json::json!({"seq": seq, "face_file": file, "xml": xml}))
 }
 
@@ -584,12 +660,12 @@ async fn disaster_consent(
         Ok(d) => d,
         Err(resp) => return resp,
     };
-    let code = match facility_of(&r, &req, &path) {
+    let code = match facility_of(&r, &req, &path).await {
         Ok(c) => c,
         Err(resp) => return *resp,
     };
     let now = r.core.clock.now();
-    if let Some(refused) = inactive(&r, &code).or_else(|| qualification_only(&r, &code)) {
+    if let Some(refused) = consent_flow_refused(&r, &code).await {
         return refused;
     }
     let bad = |field: &str, e: onshi_wire::ids::IdError| {
@@ -628,10 +704,18 @@ async fn disaster_consent(
             "consents: at least one kind",
         );
     }
-    let Some(person) = r
-        .eligibility
-        .person(&insurer, &symbol, &number, d.branch.as_deref(), birth)
-    else {
+    let card = CardQuery {
+        insurer,
+        symbol,
+        number,
+        branch: d.branch.clone(),
+        birth,
+    };
+    let found = match r.eligibility.person(&card).await {
+        Ok(p) => p,
+        Err(e) => return unavailable(e),
+    };
+    let Some(person) = found else {
         return refuse(
             StatusCode::NOT_FOUND,
             "unknown_person",
@@ -668,7 +752,7 @@ async fn faces(
     path: web::Path<String>,
     q: web::Query<After>,
 ) -> HttpResponse {
-    let code = match facility_of(&r, &req, &path) {
+    let code = match facility_of(&r, &req, &path).await {
         Ok(c) => c,
         Err(resp) => return *resp,
     };

@@ -25,6 +25,20 @@ pub enum MessageKind {
     TkkSiquc01,
 }
 
+impl serde::Serialize for MessageKind {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(self.stem())
+    }
+}
+
+impl<'de> serde::Deserialize<'de> for MessageKind {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let stem = <std::borrow::Cow<'de, str>>::deserialize(d)?;
+        Self::of_stem(&stem)
+            .ok_or_else(|| serde::de::Error::custom(format!("unknown message kind {stem:?}")))
+    }
+}
+
 impl MessageKind {
     pub const ALL: &'static [MessageKind] = &[
         Self::OqsSiquc01,
@@ -42,6 +56,11 @@ impl MessageKind {
         Self::YzkSiquc01,
         Self::TkkSiquc01,
     ];
+
+    /// The kind of a stem (`OQSsiquc01`).
+    pub fn of_stem(stem: &str) -> Option<Self> {
+        Self::ALL.iter().copied().find(|k| k.stem() == stem)
+    }
 
     /// The 10-character stem, e.g. `OQSsiquc01`.
     /// The first step of a two-step bulk flow: a file of many persons, with larger limits.

@@ -25,7 +25,7 @@ use crate::result_codes::{outcome, Outcome, ResultKey};
 use crate::xml::{Element, Emitter, Encoding, XmlError};
 
 /// Header values of a request echoed back as received, also when the request could not be read further.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct HeaderEcho {
     pub confirmation_date: Option<String>,
     pub institution: Option<String>,
@@ -49,7 +49,7 @@ impl HeaderEcho {
 }
 
 /// A request that cannot be processed as a whole: answered with `SegmentOfResult` 9.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct FileError {
     pub echo: Box<HeaderEcho>,
     pub outcome: Outcome,

@@ -47,7 +47,7 @@ pub struct Consent {
 
 /// The consent screens the card reader added in 2025, each written as an element family `<family>ConsFlg`,
 /// `<family>ConsTime`, `<family>AvailableTime` after the older consents.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
 pub enum Info2025 {
     /// 傷病名
     DiagnosisName,

@@ -41,7 +41,7 @@ impl Endpoint {
             let ca = ca_pem.ok_or_else(|| {
                 anyhow::anyhow!("an https target needs the CA certificate (--ca)")
             })?;
-            Some(Arc::new(onshi_platform::pki::client_config(ca, cert)?))
+            Some(Arc::new(crate::pki::client_config(ca, cert)?))
         } else {
             None
         };
@@ -56,10 +56,7 @@ impl Endpoint {
     pub fn with_cert(&self, ca_pem: &str, cert: (&str, &str)) -> anyhow::Result<Self> {
         Ok(Self {
             addr: self.addr.clone(),
-            tls: Some(Arc::new(onshi_platform::pki::client_config(
-                ca_pem,
-                Some(cert),
-            )?)),
+            tls: Some(Arc::new(crate::pki::client_config(ca_pem, Some(cert))?)),
         })
     }
 }
@@ -111,6 +108,8 @@ impl AsyncWrite for Stream {
 #[derive(Debug, Clone, Copy)]
 pub struct Answer {
     pub status: u16,
+    /// The end of the head in the connection's buffer.
+    head: usize,
     body: (usize, usize),
 }
 
@@ -271,7 +270,11 @@ impl Conn {
         if close {
             self.stream = None;
         }
-        Ok(Answer { status, body })
+        Ok(Answer {
+            status,
+            head: head_end,
+            body,
+        })
     }
 
     /// Decodes a chunked body into `self.chunked` (the answer's body then lies there).
@@ -297,6 +300,21 @@ impl Conn {
                 return Ok((usize::MAX, usize::MAX));
             }
         }
+    }
+
+    /// A header of the last answer (the first of that name).
+    pub fn header(&self, a: &Answer, name: &str) -> Option<&str> {
+        self.buf[..a.head]
+            .split(|&b| b == b'\n')
+            .skip(1)
+            .find_map(|line| {
+                let colon = line.iter().position(|&b| b == b':')?;
+                let (n, v) = line.split_at(colon);
+                n.eq_ignore_ascii_case(name.as_bytes())
+                    .then(|| std::str::from_utf8(&v[1..]).ok())
+                    .flatten()
+                    .map(str::trim)
+            })
     }
 
     /// The body of the last answer.
