@@ -104,6 +104,9 @@ struct ServeArgs {
     /// The clock of face file names: wall (the machine's time in JST) or simulated.
     #[arg(long, env = env::FACE_NAME_CLOCK, default_value = "wall", value_parser = parse_with(FaceNameClock::parse, "wall or simulated"))]
     face_name_clock: FaceNameClock,
+    /// A streaming replica of DATABASE_URL the eligibility service reads the change feeds from (postgres://…).
+    #[arg(long, env = env::FEED_REPLICA_URL)]
+    feed_replica_url: Option<String>,
 }
 
 /// A value parser for a setting's `parse`.
@@ -378,6 +381,7 @@ fn config_of(args: &ServeArgs, home: &std::path::Path) -> Config {
     let mut c = Config {
         response_encoding: args.response_encoding,
         folder_root: Some(args.folders.clone().unwrap_or_else(|| home.join("folders"))),
+        feed_replica_url: args.feed_replica_url.clone(),
         ..Config::default()
     };
     let rules = &mut c.eligibility.rules;

@@ -284,6 +284,9 @@ pub struct Config {
     pub magic_values: bool,
     /// SHA-256 of the operator's token (`onshi up` keeps the token in `<home>/operator-token`); `None`: no operator.
     pub operator_token_sha256: Option<String>,
+    /// A streaming replica the eligibility service reads the change feeds from (the lock, the watermark and
+    /// NOTIFY stay on the primary, `platform::feed`); `None`: the primary.
+    pub feed_replica_url: Option<String>,
 }
 
 impl Default for Config {
@@ -309,6 +312,7 @@ impl Default for Config {
             journal: Default::default(),
             magic_values: true,
             operator_token_sha256: None,
+            feed_replica_url: None,
         }
     }
 }
@@ -321,6 +325,8 @@ pub mod env {
     pub const BIND: &str = "ONSHI_BIND";
     /// TLS listen address for terminal certificates (`127.0.0.1:8443`; `off` for none).
     pub const TLS_BIND: &str = "ONSHI_TLS_BIND";
+    /// A streaming replica of the database the eligibility service reads the change feeds from.
+    pub const FEED_REPLICA_URL: &str = "ONSHI_FEED_REPLICA_URL";
     /// `onshi serve`: where the eligibility service answers when it is not in this process (`http://host:port`).
     pub const ELIGIBILITY_URL: &str = "ONSHI_ELIGIBILITY_URL";
     /// `onshi serve`: where the consent service answers when it is not in this process.

@@ -136,6 +136,50 @@ impl EmbeddedCluster {
         Ok(cluster)
     }
 
+    /// A streaming replica of `primary`: a base backup (`pg_basebackup -R`, which writes the standby settings) into
+    /// `data_dir`, started as a hot standby on a free port. The primary must run with `full_page_writes` on
+    /// ([`Durability::Normal`]).
+    pub fn replica_of(
+        primary: &EmbeddedCluster,
+        data_dir: &Path,
+        durability: Durability,
+    ) -> anyhow::Result<Self> {
+        std::fs::create_dir_all(data_dir)
+            .with_context(|| format!("creating {}", data_dir.display()))?;
+        let data_dir = data_dir.canonicalize()?;
+        if let Some(user) = primary.run_as {
+            chown_to(&data_dir, user)?;
+        }
+        let cluster = Self {
+            data_dir,
+            bin: primary.bin.clone(),
+            run_as: primary.run_as,
+            port: free_port()?,
+            watchdog: None,
+            stopped: false,
+            remove_dir: durability == Durability::Throwaway,
+            password: primary.password.clone(),
+        };
+        let mut c = cluster.command("pg_basebackup");
+        c.arg("-d")
+            .arg(primary.url("postgres"))
+            .arg("-D")
+            .arg(&cluster.data_dir)
+            .args(["-R", "-X", "stream", "-c", "fast", "--no-sync"]);
+        cluster.run(c, "pg_basebackup")?;
+        if let Some(p) = &cluster.password {
+            std::fs::write(cluster.password_file(), p)?;
+            std::fs::set_permissions(
+                cluster.password_file(),
+                std::os::unix::fs::PermissionsExt::from_mode(0o600),
+            )?;
+        }
+        let mut cluster = cluster;
+        cluster.pg_start(durability)?;
+        cluster.spawn_watchdog(std::process::id())?;
+        Ok(cluster)
+    }
+
     fn command(&self, program: &str) -> Command {
         let path = self.bin.join(program);
         match self.run_as {

@@ -489,18 +489,18 @@ pub struct FeedText {
     pub record: String,
 }
 
-/// Like [`read_feed`], with the record as text.
+/// Like [`read_feed`], with the record as text, from the primary or a replica.
 pub async fn read_feed_text(
-    pool: &PgPool,
+    source: &feed::Source,
     feed: Feed,
     after: i64,
     limit: i64,
 ) -> sqlx::Result<Option<Vec<FeedText>>> {
     feed::read_batch(
-        pool,
+        source,
         feed,
         &format!(
-            "SELECT seq, id, effective_from, record::text AS record FROM {} WHERE seq > $1 ORDER BY seq LIMIT $2",
+            "SELECT seq, id, effective_from, record::text AS record FROM {} WHERE seq > $1 AND seq <= $3 ORDER BY seq LIMIT $2",
             feed.view
         ),
         after,
@@ -518,11 +518,11 @@ pub async fn read_feed(
     limit: i64,
 ) -> sqlx::Result<Option<Vec<VersionRow>>> {
     feed::read_batch(
-        pool,
+        &feed::Source::primary(pool),
         feed,
         &format!(
             "SELECT seq, id, version, op, effective_from, recorded_at, source, record FROM {} \
-             WHERE seq > $1 ORDER BY seq LIMIT $2",
+             WHERE seq > $1 AND seq <= $3 ORDER BY seq LIMIT $2",
             feed.view
         ),
         after,

@@ -18,6 +18,7 @@ mod medication;
 mod mtls;
 mod processes;
 mod reader;
+mod replicas;
 mod requery;
 mod roles;
 mod seed;

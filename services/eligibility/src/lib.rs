@@ -100,6 +100,8 @@ pub struct Eligibility {
     pub presentations: presentations::Presentations,
     /// Who consented for home care (the consent service), set when it runs with this one.
     home_care: std::sync::OnceLock<Arc<dyn onshi_consent::port::HomeCarePort>>,
+    /// Where the feeds are read: the primary, or a streaming replica of it.
+    feeds: feed::Source,
 }
 
 impl Eligibility {
@@ -108,7 +110,16 @@ impl Eligibility {
         core: Core,
         credentials: onshi_platform::credentials::Credentials,
     ) -> anyhow::Result<Arc<Self>> {
+        let replica = match &core.config.feed_replica_url {
+            Some(url) => Some(onshi_platform::db::connect(url, 4).await?),
+            None => None,
+        };
+        let feeds = feed::Source {
+            primary: core.pool.clone(),
+            replica,
+        };
         let me = Arc::new(Self {
+            feeds,
             core,
             registry: RwLock::new(Registry::default()),
             credentials,
@@ -190,7 +201,7 @@ impl Eligibility {
     /// Reads one batch of `feed` and applies it; returns rows applied, or `None` when writers were busy.
     async fn pull(&self, feed: Feed) -> anyhow::Result<Option<usize>> {
         let after = self.seq(feed);
-        let Some(rows) = read_feed_text(&self.core.pool, feed, after, FEED_BATCH).await? else {
+        let Some(rows) = read_feed_text(&self.feeds, feed, after, FEED_BATCH).await? else {
             return Ok(None);
         };
         let n = rows.len();
