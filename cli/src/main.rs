@@ -159,8 +159,13 @@ enum Command {
     },
     /// Apply the database migrations of every service.
     Migrate,
-    /// Load the demo population (idempotent).
+    /// Load the demo population (idempotent) and write the demo terminals' certificates to `<home>/certs`.
     Demo,
+    /// Exit 0 when the onshi at ADDR is ready (`GET /ready` answers 200), 1 otherwise: for container health checks.
+    Probe {
+        #[arg(default_value = "127.0.0.1:8080")]
+        addr: String,
+    },
     /// Read or change the simulated clock shared by every process.
     Clock {
         #[command(subcommand)]
@@ -719,7 +724,8 @@ async fn main() -> anyhow::Result<()> {
             })
             .await
         }
-        Command::Demo => one_off(&home, demo).await,
+        Command::Demo => one_off(&home, |core| demo(core, home.join("certs"))).await,
+        Command::Probe { addr } => probe(&addr),
         Command::Clock { action } => {
             one_off(&home, |core| {
                 clock(core, action.unwrap_or(ClockAction::Show))
@@ -1071,12 +1077,26 @@ fn read_file(file: &std::path::Path) -> anyhow::Result<Vec<u8>> {
 }
 
 /// `onshi demo`: loads the demo population (idempotent).
-async fn demo(core: Core) -> anyhow::Result<()> {
+async fn demo(core: Core, certs: PathBuf) -> anyhow::Result<()> {
     let l = onshi_seed::demo::load(&core).await?;
+    onshi_seed::demo::terminal_certificates(&core, &certs).await?;
     println!(
-        "demo: {} facilities; {} step(s) applied, {} already loaded",
-        l.facilities, l.steps_applied, l.steps_skipped
+        "demo: {} facilities; {} step(s) applied, {} already loaded; terminal certificates in {}",
+        l.facilities,
+        l.steps_applied,
+        l.steps_skipped,
+        certs.display()
     );
+    Ok(())
+}
+
+/// `onshi probe ADDR`: whether the process there is ready.
+fn probe(addr: &str) -> anyhow::Result<()> {
+    let (status, _) = onshi::remote::Remote::new(addr, "").send("GET", "/ready", b"")?;
+    if status != 200 {
+        bail!("{addr}: not ready ({status})");
+    }
+    println!("{addr}: ready");
     Ok(())
 }
 

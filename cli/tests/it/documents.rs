@@ -578,3 +578,61 @@ async fn the_xsds_are_generated_from_every_message_and_validate_them() {
         "{r_types:?}"
     );
 }
+
+/// The container topology (`docker-compose.yml`, `docs/DEPLOY.md`) passes the strongest checks installable here:
+/// the Compose Specification's JSON schema (`check-jsonschema --builtin-schema vendor.compose-spec`, PyPI) and
+/// docker-compose's own parser (`docker-compose config`, Debian); and every `onshi` command in it is one the
+/// binary accepts.
+#[test]
+fn the_compose_file_is_valid() {
+    let repo = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
+    let compose = repo.join("docker-compose.yml");
+    let run = |c: &mut std::process::Command| {
+        let out = c.output().unwrap();
+        assert!(
+            out.status.success(),
+            "{}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+    };
+    let mut probe = std::process::Command::new("check-jsonschema");
+    probe.arg("--version");
+    if tool_available(&mut probe, "check-jsonschema") {
+        run(std::process::Command::new("check-jsonschema")
+            .args(["--builtin-schema", "vendor.compose-spec"])
+            .arg(&compose));
+    }
+    let mut probe = std::process::Command::new("docker-compose");
+    probe.arg("version");
+    if tool_available(&mut probe, "docker-compose") {
+        run(std::process::Command::new("docker-compose")
+            .arg("-f")
+            .arg(&compose)
+            .args(["config", "-q"]));
+    }
+    // Each service's command, with `--help` appended, parses (clap refuses unknown options first).
+    let text = std::fs::read_to_string(&compose).unwrap();
+    let mut commands = 0;
+    let mut rest = text.as_str();
+    while let Some(at) = rest.find("command: [") {
+        let end = at + rest[at..].find(']').unwrap();
+        let args: Vec<String> = rest[at + 10..end]
+            .split(',')
+            .map(|a| a.trim().trim_matches('"').to_string())
+            .filter(|a| !a.is_empty())
+            .collect();
+        rest = &rest[end..];
+        if args.first().is_some_and(|a| a == "postgres") {
+            continue;
+        }
+        commands += 1;
+        run(std::process::Command::new(env!("CARGO_BIN_EXE_onshi"))
+            .args(&args)
+            .arg("--help"));
+    }
+    assert_eq!(
+        commands, 9,
+        "migrate, six services and two eligibility processes"
+    );
+}
