@@ -56,30 +56,45 @@ fn file(n: usize) -> Vec<u8> {
     b
 }
 
+/// Takes `files` files in (intake) on `pool`; file numbers start at `first`.
+async fn take_in(pool: &sqlx::PgPool, first: usize, files: usize) {
+    onshi_medication::master::ensure_loaded(pool).await.unwrap();
+    let received = onshi_platform::clock::parse_time("2026-11-09T10:00:00").unwrap();
+    let dir: Arc<dyn Directory> = Arc::new(Everyone);
+    for n in first..first + files {
+        let bytes = file(n);
+        let spooled = tempfile::NamedTempFile::new().unwrap();
+        std::fs::write(spooled.path(), &bytes).unwrap();
+        let sha256 = onshi_platform::sha256_hex(&bytes);
+        let claim = onshi_medication::claims::ClaimFile {
+            path: spooled.path(),
+            sha256: &sha256,
+        };
+        onshi_medication::claims::intake(pool, dir.as_ref(), (5, 12), received, None, claim)
+            .await
+            .unwrap();
+    }
+}
+
+/// Extracts everything due on `pool` with `workers` lanes; seconds taken.
+async fn extract(pool: &sqlx::PgPool, workers: usize) -> f64 {
+    let after = onshi_platform::clock::parse_time("2026-11-11T06:00:00").unwrap();
+    let t = Instant::now();
+    onshi_medication::claims::run_batches(pool, after, false, workers)
+        .await
+        .unwrap();
+    t.elapsed().as_secs_f64()
+}
+
 fn main() {
     let files = onshi_benches::count_arg(200) as usize;
     let server = onshi_benches::BenchServer::start("extract");
     let rt = onshi_benches::runtime(2);
     rt.block_on(async {
-        let pool = server.database("bench", 4).await;
-        onshi_medication::master::ensure_loaded(&pool).await.unwrap();
-        let received = onshi_platform::clock::parse_time("2026-11-09T10:00:00").unwrap();
-        let dir: Arc<dyn Directory> = Arc::new(Everyone);
-        for n in 0..files {
-            let bytes = file(n);
-            let spooled = tempfile::NamedTempFile::new().unwrap();
-            std::fs::write(spooled.path(), &bytes).unwrap();
-            let sha256 = onshi_platform::sha256_hex(&bytes);
-            let claim = onshi_medication::claims::ClaimFile { path: spooled.path(), sha256: &sha256 };
-            onshi_medication::claims::intake(&pool, dir.as_ref(), (5, 12), received, None, claim).await.unwrap();
-        }
-        let after = onshi_platform::clock::parse_time("2026-11-11T06:00:00").unwrap();
-        let t = Instant::now();
-        let n = onshi_medication::claims::run_batches(&pool, after, false).await.unwrap();
-        let t_extract = t.elapsed().as_secs_f64();
-        assert_eq!(n, files);
+        let pool = server.database("bench", 8).await;
+        take_in(&pool, 0, files).await;
+        let t_extract = extract(&pool, 2).await;
         let (rows,): (i64,) = sqlx::query_as("SELECT count(*) FROM medication.dispensings").fetch_one(&pool).await.unwrap();
-
         // Baseline: the same rows, as a binary COPY stream, into an identical empty table.
         sqlx::raw_sql(
             "CREATE TABLE medication.dispensings_copy (LIKE medication.dispensings INCLUDING ALL); \
@@ -107,6 +122,24 @@ fn main() {
         println!("  ratio extraction / raw COPY throughput        {:7.2}", t_copy / t_extract);
         let national = 180_000_000.0;
         println!("  projection, a national month of 180,000,000 claims at this rate: {:.1} h on these 2 cores", national / (receipts as f64 / t_extract) / 3600.0);
+
+        // Scaling: the same files on a fresh database per setting; then two databases (a month split by
+        // institution, as processes on separate databases or partitions would hold it) extracted at once.
+        if std::env::var_os("EXTRACTION_SCALING").is_some() {
+            for workers in [1, 2, 4] {
+                let pool = server.database(&format!("bench_w{workers}"), 8).await;
+                take_in(&pool, 0, files).await;
+                let t = extract(&pool, workers).await;
+                println!("  scaling: {workers} worker(s), one database          {t:7.2} s   {:>7.0} receipts/s", receipts as f64 / t);
+            }
+            let halves = [server.database("bench_a", 8).await, server.database("bench_b", 8).await];
+            take_in(&halves[0], 0, files / 2).await;
+            take_in(&halves[1], files / 2, files - files / 2).await;
+            let t = Instant::now();
+            let (a, b) = tokio::join!(extract(&halves[0], 1), extract(&halves[1], 1));
+            let t = t.elapsed().as_secs_f64();
+            println!("  scaling: 2 databases × 1 worker, at once           {t:7.2} s   {:>7.0} receipts/s   (each {a:.2} s, {b:.2} s)", receipts as f64 / t);
+        }
     });
     drop(server);
 }

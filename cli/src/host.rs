@@ -12,7 +12,7 @@ use onshi_consent::port::{AccessPort, CardReaderPort, HomeCarePort};
 use onshi_eligibility::Eligibility;
 use onshi_platform::credentials::Credentials;
 use onshi_platform::directory::{self, ReaderDirectory};
-use onshi_platform::peer::Peer;
+use onshi_platform::peer::{Call, Peer};
 use onshi_platform::roles::{self, Guard, RouteAccess};
 
 use crate::dispatch::{At, Services};
@@ -48,6 +48,8 @@ pub struct Peers {
     pub consent: Option<String>,
     pub medication: Option<String>,
     pub checkup: Option<String>,
+    /// The portal: the TLS listener's certificate.
+    pub portal: Option<String>,
     pub token: String,
 }
 
@@ -418,11 +420,21 @@ impl Host {
         .bind(bind)?;
         let server = match &core.config.tls_bind {
             Some(tls_bind) => {
-                let ca = onshi_portal::ca(&core.pool).await?;
-                let cert = ca.issue_server(&["localhost", "127.0.0.1"])?;
+                let identity = if has(Service::Portal) {
+                    onshi_portal::server_identity(&core.pool).await?
+                } else if let Some(portal) = peers.peer("portal", &peers.portal)? {
+                    portal
+                        .call(Call::Query, onshi_portal::SERVER_CERTIFICATE, &())
+                        .await?
+                } else {
+                    anyhow::bail!(
+                        "the TLS listener's certificate comes from the portal's CA: run the portal in this process, \
+                         give --portal-url, or --tls-bind off"
+                    )
+                };
                 server.bind_rustls_0_23(
                     tls_bind,
-                    onshi_platform::pki::server_config(&ca, &cert, core.clock.clone())?,
+                    onshi_platform::pki::server_config(&identity, core.clock.clone())?,
                 )?
             }
             None => server,

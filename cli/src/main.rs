@@ -40,6 +40,9 @@ struct PeerArgs {
     /// Where the consent service answers when it is not in this process.
     #[arg(long, env = env::CONSENT_URL)]
     consent_url: Option<String>,
+    /// Where the portal answers (a front door without it asks it for its TLS certificate).
+    #[arg(long, env = env::PORTAL_URL)]
+    portal_url: Option<String>,
     /// Where the medication service answers (the front door forwards YZKsiquc01 there).
     #[arg(long, env = env::MEDICATION_URL)]
     medication_url: Option<String>,
@@ -104,6 +107,9 @@ struct ServeArgs {
     /// The clock of face file names: wall (the machine's time in JST) or simulated.
     #[arg(long, env = env::FACE_NAME_CLOCK, default_value = "wall", value_parser = parse_with(FaceNameClock::parse, "wall or simulated"))]
     face_name_clock: FaceNameClock,
+    /// Lanes that extract a medication batch in parallel (one institution's files on one lane, in order).
+    #[arg(long, env = env::EXTRACT_WORKERS, default_value_t = 2)]
+    extract_workers: usize,
     /// A streaming replica of DATABASE_URL the eligibility service reads the change feeds from (postgres://…).
     #[arg(long, env = env::FEED_REPLICA_URL)]
     feed_replica_url: Option<String>,
@@ -393,6 +399,7 @@ fn config_of(args: &ServeArgs, home: &std::path::Path) -> Config {
     rules.allow_future_dates = args.allow_future_dates;
     rules.card_expiry_invalidates = !args.expired_cards_valid;
     rules.expiry_warning_days = args.expiry_warning_days;
+    c.medication.extract_workers = args.extract_workers.max(1);
     c.eligibility.bulk_results_zip = args.bulk_results_zip;
     c.eligibility.requery = RequeryRule {
         single_query: args.single_query,
@@ -470,6 +477,7 @@ async fn serve(
         consent: p.consent_url,
         medication: p.medication_url,
         checkup: p.checkup_url,
+        portal: p.portal_url,
         token: operator.clone(),
     });
     let running = Host::start_with(core.clone(), services, &args.bind, &peers).await?;

@@ -166,12 +166,16 @@ impl Default for EligibilityConfig {
 pub struct MedicationConfig {
     /// Days of the month on which claim files are accepted (default the real 5th–12th).
     pub claims_window: (u32, u32),
+    /// Lanes extracting a batch in parallel (each its own transaction and connection; one institution's files on
+    /// one lane, in order). Default 2, the cores of the machines this is measured on.
+    pub extract_workers: usize,
 }
 
 impl Default for MedicationConfig {
     fn default() -> Self {
         Self {
             claims_window: (5, 12),
+            extract_workers: 2,
         }
     }
 }
@@ -325,6 +329,8 @@ pub mod env {
     pub const BIND: &str = "ONSHI_BIND";
     /// TLS listen address for terminal certificates (`127.0.0.1:8443`; `off` for none).
     pub const TLS_BIND: &str = "ONSHI_TLS_BIND";
+    /// Lanes extracting a medication batch in parallel (default 2).
+    pub const EXTRACT_WORKERS: &str = "ONSHI_EXTRACT_WORKERS";
     /// A streaming replica of the database the eligibility service reads the change feeds from.
     pub const FEED_REPLICA_URL: &str = "ONSHI_FEED_REPLICA_URL";
     /// `onshi serve`: where the eligibility service answers when it is not in this process (`http://host:port`).
@@ -333,6 +339,8 @@ pub mod env {
     pub const CONSENT_URL: &str = "ONSHI_CONSENT_URL";
     /// `onshi serve`: where the medication service answers (`YZKsiquc01` is forwarded there).
     pub const MEDICATION_URL: &str = "ONSHI_MEDICATION_URL";
+    /// `onshi serve`: where the portal answers (the TLS listener's certificate).
+    pub const PORTAL_URL: &str = "ONSHI_PORTAL_URL";
     /// `onshi serve`: where the checkup service answers (`TKKsiquc01` is forwarded there).
     pub const CHECKUP_URL: &str = "ONSHI_CHECKUP_URL";
     /// The operator's token, instead of `<home>/operator-token` (processes of one deployment on separate homes,

@@ -59,6 +59,28 @@ pub struct Issued {
     pub serial: String,
 }
 
+/// The CA kept in a service's one-row table `table` (`key_pem`, `cert_pem`; a trusted name, never input), made on
+/// first use (concurrent first uses agree on one).
+pub async fn stored_ca(pool: &sqlx::PgPool, table: &str) -> anyhow::Result<Ca> {
+    let select = format!("SELECT key_pem, cert_pem FROM {table} WHERE id = 1");
+    if let Some((key, cert)) = sqlx::query_as::<_, (String, String)>(&select)
+        .fetch_optional(pool)
+        .await?
+    {
+        return Ca::from_pem(&key, &cert);
+    }
+    let fresh = Ca::generate()?;
+    sqlx::query(&format!(
+        "INSERT INTO {table} (key_pem, cert_pem) VALUES ($1, $2) ON CONFLICT DO NOTHING"
+    ))
+    .bind(fresh.key_pem())
+    .bind(&fresh.cert_pem)
+    .execute(pool)
+    .await?;
+    let (key, cert): (String, String) = sqlx::query_as(&select).fetch_one(pool).await?;
+    Ca::from_pem(&key, &cert)
+}
+
 /// The CA: its key and certificate.
 pub struct Ca {
     key: KeyPair,
@@ -225,15 +247,36 @@ impl rustls::time_provider::TimeProvider for SimTime {
 
 /// The server side: this certificate, and client certificates verified against `ca` when presented (a client
 /// without one completes the handshake and is refused by the application with the spec's error answer).
+/// What the TLS listener presents and trusts: the CA that issues terminal certificates, and a server certificate
+/// it issued (the portal's, asked in-process or over `/internal/v1/portal/server-certificate`).
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
+pub struct ServerIdentity {
+    pub ca_cert_pem: String,
+    pub cert_pem: String,
+    pub key_pem: String,
+}
+
+impl ServerIdentity {
+    /// A server certificate for `names` from `ca`.
+    pub fn issue(ca: &Ca, names: &[&str]) -> anyhow::Result<Self> {
+        let cert = ca.issue_server(names)?;
+        Ok(Self {
+            ca_cert_pem: ca.cert_pem.clone(),
+            cert_pem: cert.cert_pem,
+            key_pem: cert.key_pem,
+        })
+    }
+}
+
 /// Validity periods are checked against the simulated `clock`.
 pub fn server_config(
-    ca: &Ca,
-    server: &Issued,
+    server: &ServerIdentity,
     clock: crate::clock::SimClock,
 ) -> anyhow::Result<rustls::ServerConfig> {
     use rustls::pki_types::pem::PemObject;
+    let ca_der = pem_to_der(&server.ca_cert_pem).context("CA certificate")?;
     let mut roots = rustls::RootCertStore::empty();
-    roots.add(CertificateDer::from(ca.cert_der.clone()))?;
+    roots.add(CertificateDer::from(ca_der.clone()))?;
     let verifier =
         rustls::server::WebPkiClientVerifier::builder_with_provider(Arc::new(roots), provider())
             .allow_unauthenticated()
@@ -241,8 +284,8 @@ pub fn server_config(
     let key = PrivateKeyDer::from_pem_slice(server.key_pem.as_bytes())
         .map_err(|e| anyhow::anyhow!("server key: {e:?}"))?;
     let chain = vec![
-        CertificateDer::from(server.der.clone()),
-        CertificateDer::from(ca.cert_der.clone()),
+        CertificateDer::from(pem_to_der(&server.cert_pem).context("server certificate")?),
+        CertificateDer::from(ca_der),
     ];
     Ok(
         rustls::ServerConfig::builder_with_details(provider(), Arc::new(SimTime(clock)))
@@ -354,8 +397,8 @@ mod tests {
         assert_eq!(c.sha256.len(), 64);
         assert_ne!(c.sha256, fingerprint(&ca.cert_der));
         assert!(client_config(&ca.cert_pem, Some((&c.cert_pem, &c.key_pem))).is_ok());
-        let s = ca.issue_server(&["localhost", "127.0.0.1"]).unwrap();
+        let s = ServerIdentity::issue(&ca, &["localhost", "127.0.0.1"]).unwrap();
         let clock = crate::clock::SimClock::fixed(crate::clock::parse_time("2026-11-21").unwrap());
-        assert!(server_config(&ca, &s, clock).is_ok());
+        assert!(server_config(&s, clock).is_ok());
     }
 }

@@ -756,7 +756,7 @@ async fn a_batch_that_fails_midway_is_completed_exactly_once() {
         .unwrap();
     let after = onshi_platform::clock::parse_time("2026-11-11T06:00:00").unwrap();
     assert!(
-        onshi_medication::claims::run_batches(&s.core.pool, after, false)
+        onshi_medication::claims::run_batches(&s.core.pool, after, false, 2)
             .await
             .is_err()
     );
@@ -776,14 +776,14 @@ async fn a_batch_that_fails_midway_is_completed_exactly_once() {
         .await
         .unwrap();
     assert_eq!(
-        onshi_medication::claims::run_batches(&s.core.pool, after, false)
+        onshi_medication::claims::run_batches(&s.core.pool, after, false, 2)
             .await
             .unwrap(),
         2
     );
     assert_eq!(rows().await, 2);
     assert_eq!(
-        onshi_medication::claims::run_batches(&s.core.pool, after, false)
+        onshi_medication::claims::run_batches(&s.core.pool, after, false, 2)
             .await
             .unwrap(),
         0

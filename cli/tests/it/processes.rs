@@ -68,12 +68,20 @@ impl Fleet {
         let addrs: HashMap<&'static str, String> = SERVICES
             .iter()
             .map(|s| (*s, format!("127.0.0.1:{}", free_port())))
+            .chain([("tls", format!("127.0.0.1:{}", free_port()))])
             .collect();
         let url_of = |s: &str| format!("http://{}", addrs[s]);
         let mut children = HashMap::new();
         for s in SERVICES {
+            // The front door's TLS listener gets its certificate from the portal process.
+            let tls = if *s == "eligibility" {
+                addrs["tls"].as_str()
+            } else {
+                "off"
+            };
             let child = Self::command(home, url)
-                .args(["serve", s, "--bind", &addrs[s], "--tls-bind", "off"])
+                .args(["serve", s, "--bind", &addrs[s], "--tls-bind", tls])
+                .args(["--portal-url", &url_of("portal")])
                 .args(["--eligibility-url", &url_of("eligibility")])
                 .args(["--consent-url", &url_of("consent")])
                 .args(["--medication-url", &url_of("medication")])
@@ -181,6 +189,35 @@ async fn the_vendor_flows_run_across_one_process_per_service() {
             .status,
         404,
         "the front door is the eligibility process's"
+    );
+
+    // Mutual TLS at the front door, with the certificate the portal's CA issued to the demo clinic's terminal.
+    let certs = f.home.join("certs");
+    let read = |p: &str| std::fs::read_to_string(certs.join(p)).unwrap();
+    let endpoint = onshi_platform::client::Endpoint::parse(
+        &format!("https://{}", f.addr("tls")),
+        Some(&read("ca.crt")),
+        Some((
+            &read("1310112345/terminal-1.crt"),
+            &read("1310112345/terminal-1.key"),
+        )),
+    )
+    .unwrap();
+    let mut conn = onshi_platform::client::Conn::new(endpoint);
+    let a = conn
+        .send(
+            "POST",
+            "/oqs/v1/req/OQSsiquc01req_yamada_taro.xml",
+            &[],
+            &demo("requests/OQSsiquc01req_yamada_taro.xml"),
+        )
+        .await
+        .unwrap();
+    let body = String::from_utf8_lossy(conn.body(&a)).to_string();
+    assert_eq!(a.status, 200, "{body}");
+    assert!(
+        body.contains("<QualificationValidity>1</QualificationValidity>"),
+        "{body}"
     );
 
     // 1. An insurer registers (insurer process) → the front door answers it (eligibility, over the change feed).

@@ -37,6 +37,8 @@ struct Topology {
     insurer: String,
     eligibility: [String; 2],
     balancer: String,
+    /// The same balancer in front of the first process only (what the balancer itself costs).
+    single: String,
     children: Vec<Child>,
 }
 
@@ -81,7 +83,7 @@ impl Topology {
             String::from_utf8_lossy(&out.stderr)
         );
         let addr = || format!("127.0.0.1:{}", free_port());
-        let (insurer, e1, e2, balancer) = (addr(), addr(), addr(), addr());
+        let (insurer, e1, e2, balancer, single) = (addr(), addr(), addr(), addr(), addr());
         let mut children =
             vec![
                 onshi(&["serve", "insurer", "--bind", &insurer, "--tls-bind", "off"])
@@ -106,7 +108,9 @@ impl Topology {
                 "global\n  maxconn 4096\ndefaults\n  mode http\n  timeout connect 5s\n  timeout client 60s\n  \
                  timeout server 60s\n  option http-keep-alive\nfrontend onshi\n  bind {balancer}\n  \
                  default_backend eligibility\nbackend eligibility\n  balance roundrobin\n  option httpchk GET /ready\n  \
-                 server e1 {e1} check inter 500ms\n  server e2 {e2} check inter 500ms\n"
+                 server e1 {e1} check inter 500ms\n  server e2 {e2} check inter 500ms\n\
+                 frontend single\n  bind {single}\n  default_backend first\nbackend first\n  \
+                 option httpchk GET /ready\n  server e1 {e1} check inter 500ms\n"
             ),
         )
         .unwrap();
@@ -128,6 +132,7 @@ impl Topology {
             insurer,
             eligibility: [e1, e2],
             balancer,
+            single,
             children,
         };
         for a in [
@@ -334,11 +339,14 @@ async fn measure() {
         rate
     };
     for round in 1..=3 {
-        let one = wrk(&t.eligibility[0]);
+        let direct = wrk(&t.eligibility[0]);
+        let one = wrk(&t.single);
         let two = wrk(&t.balancer);
         println!(
-            "round {round}: one process {one:.0} req/s, two behind HAProxy {two:.0} req/s, ratio {:.2}",
-            two / one
+            "round {round}: one process direct {direct:.0} req/s; behind HAProxy: one {one:.0} req/s, two {two:.0} \
+             req/s; two ÷ one (both behind HAProxy) {:.2}, two behind HAProxy ÷ one direct {:.2}",
+            two / one,
+            two / direct
         );
     }
 }

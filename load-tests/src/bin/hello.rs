@@ -48,9 +48,9 @@ fn tls(args: &Args) -> anyhow::Result<rustls::ServerConfig> {
         std::fs::write(dir.join("terminal-1.crt"), &c.cert_pem)?;
         std::fs::write(dir.join("terminal-1.key"), &c.key_pem)?;
     }
-    let server = ca.issue_server(&["localhost", "127.0.0.1"])?;
+    let server = onshi_platform::pki::ServerIdentity::issue(&ca, &["localhost", "127.0.0.1"])?;
     let clock = onshi_platform::clock::SimClock::fixed(onshi_platform::clock::wall_jst().naive());
-    onshi_platform::pki::server_config(&ca, &server, clock)
+    onshi_platform::pki::server_config(&server, clock)
 }
 
 #[actix_web::main]

@@ -10,7 +10,7 @@ use onshi_platform::testkit;
 const NOW: &str = "2026-11-21T10:00:00";
 
 async fn core() -> Core {
-    testkit::core_at(&[onshi_portal::MIGRATIONS, crate::MIGRATIONS], NOW).await
+    testkit::core_at(&[crate::MIGRATIONS], NOW).await
 }
 
 #[actix_web::test]

@@ -94,7 +94,7 @@ pub async fn issue(
     let serial: String = raw.iter().map(|b| format!("{b:02X}")).collect();
     let today = core.clock.today();
     let expires = today.add_days(years * 365);
-    let ca = onshi_portal::ca(&core.pool).await?;
+    let ca = issuer(&core.pool).await?;
     let cert = ca.issue_card(&serial, today, expires)?;
     sqlx::query(
         "INSERT INTO consent.cards (serial, person_id, issued_on, expires_on, pin_sha256, cert_sha256, cert_pem) \
@@ -128,7 +128,7 @@ pub async fn issue_fixed(
         return Ok(());
     }
     let expires = issued.add_days(years * 365);
-    let ca = onshi_portal::ca(&core.pool).await?;
+    let ca = issuer(&core.pool).await?;
     let cert = ca.issue_card(serial, issued, expires)?;
     sqlx::query(
         "INSERT INTO consent.cards (serial, person_id, issued_on, expires_on, pin_sha256, cert_sha256, cert_pem, \
@@ -148,6 +148,11 @@ pub async fn issue_fixed(
     Ok(())
 }
 
+/// The CA that issues the cards' user certificates (J-LIS in the real system): the consent service's own.
+pub async fn issuer(pool: &PgPool) -> anyhow::Result<onshi_platform::pki::Ca> {
+    onshi_platform::pki::stored_ca(pool, "consent.card_ca").await
+}
+
 pub async fn get(pool: &PgPool, serial: &str) -> sqlx::Result<Option<Card>> {
     sqlx::query_as(
         "SELECT serial, person_id, issued_on, expires_on, pin_sha256, failed_pins, locked_at, revoked_on, \
@@ -163,7 +168,7 @@ pub async fn ensure_certificate(core: &Core, card: &Card) -> anyhow::Result<()> 
     if card.cert_sha256.is_some() {
         return Ok(());
     }
-    let ca = onshi_portal::ca(&core.pool).await?;
+    let ca = issuer(&core.pool).await?;
     let cert = ca.issue_card(
         &card.serial,
         Date::from_naive(card.issued_on),

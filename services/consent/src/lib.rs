@@ -54,6 +54,10 @@ pub const MIGRATIONS: Migrations = Migrations {
             "0004_disaster_districts",
             include_str!("../../../schema/consent/0004_disaster_districts.sql"),
         ),
+        (
+            "0005_card_issuer",
+            include_str!("../../../schema/consent/0005_card_issuer.sql"),
+        ),
     ],
 };
 

@@ -479,9 +479,14 @@ struct StoredReceipt {
     person_id: Option<String>,
 }
 
-/// Extracts every file due at `now`; with `force`, the earliest pending batch even if not due yet (it becomes
-/// visible now). Returns the files extracted.
-pub async fn run_batches(pool: &PgPool, now: NaiveDateTime, force: bool) -> anyhow::Result<usize> {
+/// Extracts every file due at `now` with `workers` lanes; with `force`, the earliest pending batch even if not
+/// due yet (it becomes visible now). Returns the files extracted.
+pub async fn run_batches(
+    pool: &PgPool,
+    now: NaiveDateTime,
+    force: bool,
+    workers: usize,
+) -> anyhow::Result<usize> {
     let due: Vec<DueFile> = if force {
         sqlx::query_as(
             "SELECT id, batch_at, facility FROM medication.claim_files WHERE extracted_at IS NULL AND batch_at = \
@@ -498,17 +503,7 @@ pub async fn run_batches(pool: &PgPool, now: NaiveDateTime, force: bool) -> anyh
         .fetch_all(pool)
         .await?
     };
-    // Two workers, one file per transaction each. A claim key includes the institution, so every file of one
-    // institution goes to the same worker, in order of reception: a later claim is always extracted after the
-    // claim it replaces.
-    let mut lanes: [Vec<(i64, NaiveDateTime)>; 2] = Default::default();
-    for f in &due {
-        let lane = f.facility.bytes().fold(0usize, |h, b| {
-            h.wrapping_mul(31).wrapping_add(usize::from(b))
-        }) % 2;
-        lanes[lane].push((f.id, f.batch_at));
-    }
-    let work = lanes.into_iter().map(|lane| {
+    let work = lanes(&due, workers).into_iter().map(|lane| {
         let pool = pool.clone();
         async move {
             let lane: Vec<_> = lane
@@ -528,6 +523,31 @@ pub async fn run_batches(pool: &PgPool, now: NaiveDateTime, force: bool) -> anyh
         tracing::info!(files = due.len(), "medication: batch extracted");
     }
     Ok(due.len())
+}
+
+/// The due files dealt to `workers` lanes. A claim key includes the institution, so every file of one
+/// institution goes to the same lane, in order of reception (a later claim is always extracted after the claim it
+/// replaces); institutions go, largest first, to the lane with the fewest files so far, so the lanes end together.
+fn lanes(due: &[DueFile], workers: usize) -> Vec<Vec<(i64, NaiveDateTime)>> {
+    let mut by_facility: Vec<(&str, Vec<(i64, NaiveDateTime)>)> = Vec::new();
+    let mut index: HashMap<&str, usize> = HashMap::new();
+    for f in due {
+        let i = *index.entry(f.facility.as_str()).or_insert_with(|| {
+            by_facility.push((f.facility.as_str(), Vec::new()));
+            by_facility.len() - 1
+        });
+        by_facility[i].1.push((f.id, f.batch_at));
+    }
+    by_facility.sort_by(|a, b| b.1.len().cmp(&a.1.len()).then(a.0.cmp(b.0)));
+    let mut lanes: Vec<Vec<(i64, NaiveDateTime)>> = vec![Vec::new(); workers.max(1)];
+    for (_, files) in by_facility {
+        let lane = (0..lanes.len())
+            .min_by_key(|&l| lanes[l].len())
+            .unwrap_or(0);
+        lanes[lane].extend(files);
+    }
+    lanes.retain(|l| !l.is_empty());
+    lanes
 }
 
 /// Files extracted together in one transaction.
@@ -785,6 +805,36 @@ async fn extract_batch(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn lanes_keep_an_institution_in_order_on_one_lane_and_end_together() {
+        let at = t("2026-11-11T05:00:00");
+        let due: Vec<DueFile> = [
+            ("A", 1),
+            ("B", 2),
+            ("A", 3),
+            ("C", 4),
+            ("A", 5),
+            ("B", 6),
+            ("D", 7),
+        ]
+        .into_iter()
+        .map(|(f, id)| DueFile {
+            id,
+            batch_at: at,
+            facility: f.to_string(),
+        })
+        .collect();
+        let lanes = lanes(&due, 2);
+        let ids: Vec<Vec<i64>> = lanes
+            .iter()
+            .map(|l| l.iter().map(|f| f.0).collect())
+            .collect();
+        assert_eq!(ids, vec![vec![1, 3, 5, 7], vec![2, 6, 4]]);
+        assert_eq!(lanes(&due, 1).len(), 1);
+        assert_eq!(lanes(&due, 8).len(), 4, "no more lanes than institutions");
+        assert!(lanes(&[], 2).is_empty());
+    }
 
     fn t(s: &str) -> NaiveDateTime {
         onshi_platform::clock::parse_time(s).unwrap()

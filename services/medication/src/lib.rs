@@ -106,7 +106,9 @@ async fn run_due_batches(me: std::sync::Weak<Medication>) {
     loop {
         tokio::time::sleep(Duration::from_secs(1)).await;
         let Some(m) = me.upgrade() else { return };
-        if let Err(e) = claims::run_batches(&m.core.pool, m.core.clock.now(), false).await {
+        let workers = m.core.config.medication.extract_workers;
+        if let Err(e) = claims::run_batches(&m.core.pool, m.core.clock.now(), false, workers).await
+        {
             tracing::warn!(
                 error = format!("{e:#}"),
                 "medication: batch run failed; retrying"
@@ -187,7 +189,8 @@ async fn get_batches(m: web::Data<Arc<Medication>>) -> Result<HttpResponse, ApiE
 }
 
 async fn run_batch(m: web::Data<Arc<Medication>>) -> Result<HttpResponse, ApiError> {
-    let n = claims::run_batches(&m.core.pool, m.core.clock.now(), true).await?;
+    let workers = m.core.config.medication.extract_workers;
+    let n = claims::run_batches(&m.core.pool, m.core.clock.now(), true, workers).await?;
     Ok(HttpResponse::Ok().json(serde_json::json!({"files_extracted": n})))
 }
 

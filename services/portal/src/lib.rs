@@ -23,7 +23,7 @@ use onshi_platform::credentials::{Credentials, TokenKind};
 use onshi_platform::db::Migrations;
 use onshi_platform::feed;
 use onshi_platform::http::{parse_json, read_body, ApiError, Core};
-use onshi_platform::pki::{Ca, Issued};
+use onshi_platform::pki::{Ca, Issued, ServerIdentity};
 use onshi_platform::registry_api::{self, Checked, Registry};
 use onshi_platform::roles::{route, Access, RouteAccess};
 use onshi_platform::versioned::{Applied, Mode, Store};
@@ -50,27 +50,10 @@ async fn save(core: &Core, f: &FacilityRecord, version: i32) -> Result<(), ApiEr
     Ok(())
 }
 
-/// The simulator's CA of this database (created on first use).
+/// The simulator's CA of this database (created on first use): it issues the terminals' and the front door's
+/// certificates.
 pub async fn ca(pool: &sqlx::PgPool) -> anyhow::Result<Ca> {
-    if let Some((key, cert)) = sqlx::query_as::<_, (String, String)>(
-        "SELECT key_pem, cert_pem FROM portal.ca WHERE id = 1",
-    )
-    .fetch_optional(pool)
-    .await?
-    {
-        return Ca::from_pem(&key, &cert);
-    }
-    let fresh = Ca::generate()?;
-    sqlx::query("INSERT INTO portal.ca (key_pem, cert_pem) VALUES ($1, $2) ON CONFLICT DO NOTHING")
-        .bind(fresh.key_pem())
-        .bind(&fresh.cert_pem)
-        .execute(pool)
-        .await?;
-    let (key, cert): (String, String) =
-        sqlx::query_as("SELECT key_pem, cert_pem FROM portal.ca WHERE id = 1")
-            .fetch_one(pool)
-            .await?;
-    Ca::from_pem(&key, &cert)
+    onshi_platform::pki::stored_ca(pool, "portal.ca").await
 }
 
 /// Issues a client certificate for a terminal of an existing facility (a new facility version lists it).
@@ -368,10 +351,27 @@ async fn adoption(core: web::Data<Core>) -> Result<HttpResponse, ApiError> {
 }
 
 /// Who may call the portal API: the operator administers; the CA certificate and the adoption figures are public.
+/// The internal route that gives a front door in another process its TLS identity (operator role: it carries a
+/// private key).
+pub const SERVER_CERTIFICATE: &str = "/internal/v1/portal/server-certificate";
+
+/// The names a front door's server certificate is issued for.
+pub const SERVER_NAMES: &[&str] = &["localhost", "127.0.0.1"];
+
+/// A server certificate from this database's CA, for the TLS listener of a front door.
+pub async fn server_identity(pool: &sqlx::PgPool) -> anyhow::Result<ServerIdentity> {
+    ServerIdentity::issue(&ca(pool).await?, SERVER_NAMES)
+}
+
+async fn server_certificate(core: web::Data<Core>) -> Result<HttpResponse, ApiError> {
+    Ok(HttpResponse::Ok().json(server_identity(&core.pool).await?))
+}
+
 pub fn routes() -> Vec<RouteAccess> {
     let mut r =
         registry_api::record_routes("/portal/v1/facilities", Access::Operator, Access::Operator);
     r.extend([
+        route("POST", SERVER_CERTIFICATE, Access::Operator),
         route(
             "POST",
             "/portal/v1/facilities/{code}/web-api-credentials",
@@ -440,6 +440,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         web::post().to(insurer_credentials),
     )
     .route("/portal/v1/ca.pem", web::get().to(ca_pem))
+    .route(SERVER_CERTIFICATE, web::post().to(server_certificate))
     .route("/portal/v1/adoption", web::get().to(adoption));
     registry_api::feed::<Facilities>(cfg, "/portal/v1/feed");
 }
