@@ -425,3 +425,28 @@ pub fn child<'a>(e: &'a Element, path: &[&str]) -> &'a Element {
     path.iter()
         .fold(e, |e, n| e.child(n).unwrap_or_else(|| panic!("no {n}")))
 }
+
+/// A free TCP port on the loopback (for a process the test starts).
+pub fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+/// Waits until the onshi process at `addr` answers `GET /ready` with 200 (a minute at most).
+pub async fn wait_ready(addr: &str) {
+    for _ in 0..600 {
+        if std::net::TcpStream::connect(addr).is_ok()
+            && onshi_platform::testkit::http::get(addr, "/ready")
+                .await
+                .status
+                == 200
+        {
+            return;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    panic!("{addr} did not become ready");
+}

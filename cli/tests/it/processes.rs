@@ -13,6 +13,8 @@ use std::time::Duration;
 
 use onshi_platform::testkit::{self, http};
 
+use crate::app::{free_port, wait_ready};
+
 const SERVICES: &[&str] = &[
     "insurer",
     "portal",
@@ -22,14 +24,6 @@ const SERVICES: &[&str] = &[
     "checkup",
     "reader",
 ];
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
 
 fn demo(path: &str) -> Vec<u8> {
     std::fs::read(
@@ -104,16 +98,7 @@ impl Fleet {
     }
 
     async fn ready(&self, service: &str) {
-        let addr = &self.addrs[service];
-        for _ in 0..600 {
-            if std::net::TcpStream::connect(addr).is_ok()
-                && http::get(addr, "/ready").await.status == 200
-            {
-                return;
-            }
-            tokio::time::sleep(Duration::from_millis(100)).await;
-        }
-        panic!("onshi serve {service} did not become ready");
+        wait_ready(&self.addrs[service]).await;
     }
 
     fn addr(&self, service: &str) -> &str {

@@ -15,13 +15,7 @@ use onshi_platform::db;
 use onshi_platform::pg::{Durability, EmbeddedCluster};
 use onshi_platform::testkit::http;
 
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
+use crate::app::{free_port, wait_ready};
 
 fn binary() -> PathBuf {
     std::env::var_os("ONSHI_BIN")
@@ -141,7 +135,7 @@ impl Topology {
             &t.eligibility[1],
             &t.balancer,
         ] {
-            ready(a).await;
+            wait_ready(a).await;
         }
         t
     }
@@ -173,18 +167,6 @@ impl Drop for Topology {
         }
         let _ = (&self.primary, self.path());
     }
-}
-
-async fn ready(addr: &str) {
-    for _ in 0..600 {
-        if std::net::TcpStream::connect(addr).is_ok()
-            && http::get(addr, "/ready").await.status == 200
-        {
-            return;
-        }
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-    panic!("{addr} did not become ready");
 }
 
 fn person(n: u32) -> serde_json::Value {

@@ -7,9 +7,10 @@
 
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
-use std::time::Duration;
 
 use onshi_platform::testkit;
+
+use crate::app::{free_port, wait_ready};
 
 /// What each block's output must show, in order (a README change that breaks a block fails here).
 const EXPECTED: &[&str] = &[
@@ -25,14 +26,6 @@ const EXPECTED: &[&str] = &[
     "expected",
     "PASS job_changer",
 ];
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
 
 /// The `sh` blocks of a document, or of one of its sections.
 fn sh_blocks(doc: &str, section: Option<&str>) -> Vec<String> {
@@ -82,16 +75,7 @@ impl Simulator {
             .spawn()
             .unwrap();
         self.child = Some(child);
-        let addr = format!("127.0.0.1:{}", self.http);
-        for _ in 0..600 {
-            if std::net::TcpStream::connect(&addr).is_ok()
-                && testkit::http::get(&addr, "/ready").await.status == 200
-            {
-                return;
-            }
-            tokio::time::sleep(Duration::from_millis(100)).await;
-        }
-        panic!("onshi up did not become ready");
+        wait_ready(&format!("127.0.0.1:{}", self.http)).await;
     }
 
     fn stop(&mut self) {

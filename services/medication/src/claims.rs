@@ -825,8 +825,8 @@ mod tests {
             facility: f.to_string(),
         })
         .collect();
-        let lanes = lanes(&due, 2);
-        let ids: Vec<Vec<i64>> = lanes
+        let two = lanes(&due, 2);
+        let ids: Vec<Vec<i64>> = two
             .iter()
             .map(|l| l.iter().map(|f| f.0).collect())
             .collect();
