@@ -476,11 +476,16 @@ impl Host {
         for b in self.background {
             b.abort();
         }
-        if let Err(e) = self.core.usage.flush(&self.core.pool).await {
+        // A pooled connection opened on an HTTP worker's runtime dies with it: the last writes go over a fresh
+        // connection of this runtime.
+        let pool = sqlx::postgres::PgPoolOptions::new()
+            .max_connections(1)
+            .connect_lazy_with((*self.core.pool.connect_options()).clone());
+        if let Err(e) = self.core.usage.flush(&pool).await {
             tracing::warn!(error = %e, "usage: the last counts were not written");
         }
         if let Some(e) = &self.eligibility {
-            if let Err(err) = e.presentations.flush(&self.core.pool).await {
+            if let Err(err) = e.presentations.flush(&pool).await {
                 tracing::warn!(error = %err, "eligibility: the last presentations were not written");
             }
         }
