@@ -291,18 +291,28 @@ async fn without_sessions(
     }
 }
 
-/// Copies the files under `from` to `to` (created), keeping the tree.
+/// Copies the files under `from` to `to` (created), keeping the tree. A file that goes between the listing and its
+/// copy (a temporary file renamed into place, e.g. a checkpoint being written) is not part of the state: skipped.
 fn copy_tree(from: &Path, to: &Path) -> anyhow::Result<()> {
     std::fs::create_dir_all(to)?;
     for e in std::fs::read_dir(from)? {
         let e = e?;
-        let kind = e.file_type()?;
+        let kind = match e.file_type() {
+            Err(err) if err.kind() == std::io::ErrorKind::NotFound => continue,
+            kind => kind?,
+        };
         let dest = to.join(e.file_name());
         if kind.is_dir() {
             copy_tree(&e.path(), &dest)?;
         } else if kind.is_file() {
-            std::fs::copy(e.path(), &dest)
-                .with_context(|| format!("copying {}", e.path().display()))?;
+            match std::fs::copy(e.path(), &dest) {
+                Err(err) if err.kind() == std::io::ErrorKind::NotFound => {
+                    let _ = std::fs::remove_file(&dest);
+                }
+                r => {
+                    r.with_context(|| format!("copying {}", e.path().display()))?;
+                }
+            }
         }
     }
     Ok(())
