@@ -38,8 +38,8 @@ fn registry(extra: u32) -> Registry {
     let mut seq = 0;
     for r in &recs {
         seq += 1;
-        let id = r.individual_number().key();
-        reg.apply_qualification(seq, &id, r.qualification_date, r.clone());
+        reg.apply_qualification(seq, r.qualification_date, r.clone())
+            .unwrap();
     }
     let template = recs[0].clone();
     for n in 0..extra {
@@ -47,8 +47,8 @@ fn registry(extra: u32) -> Registry {
         r.person_id = format!("bench-{n}");
         r.number = onshi_wire::ids::CardNumber::parse(&format!("9{n:08}")).unwrap();
         seq += 1;
-        let id = r.individual_number().key();
-        reg.apply_qualification(seq, &id, r.qualification_date, r);
+        reg.apply_qualification(seq, r.qualification_date, r)
+            .unwrap();
     }
     reg
 }

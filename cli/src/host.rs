@@ -488,6 +488,16 @@ impl Host {
             if let Err(err) = e.presentations.flush(&pool).await {
                 tracing::warn!(error = %err, "eligibility: the last presentations were not written");
             }
+            let e = e.clone();
+            match tokio::task::spawn_blocking(move || e.save_read_model()).await {
+                Ok(Ok(_)) => {}
+                Ok(Err(err)) => {
+                    tracing::warn!(error = %err, "eligibility: the read model was not written")
+                }
+                Err(err) => {
+                    tracing::warn!(error = %err, "eligibility: the read model writer stopped")
+                }
+            }
         }
     }
 }

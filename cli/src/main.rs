@@ -113,6 +113,10 @@ struct ServeArgs {
     /// A streaming replica of DATABASE_URL the eligibility service reads the change feeds from (postgres://…).
     #[arg(long, env = env::FEED_REPLICA_URL)]
     feed_replica_url: Option<String>,
+    /// Where the eligibility service keeps its read model between runs (default <home>/read-model.bin; off: read
+    /// the whole feeds at every start).
+    #[arg(long, env = env::READ_MODEL)]
+    read_model: Option<String>,
 }
 
 /// A value parser for a setting's `parse`.
@@ -400,6 +404,11 @@ fn config_of(args: &ServeArgs, home: &std::path::Path) -> Config {
     rules.card_expiry_invalidates = !args.expired_cards_valid;
     rules.expiry_warning_days = args.expiry_warning_days;
     c.medication.extract_workers = args.extract_workers.max(1);
+    c.eligibility.read_model = match args.read_model.as_deref() {
+        Some("off") => None,
+        Some(path) => Some(PathBuf::from(path)),
+        None => Some(home.join("read-model.bin")),
+    };
     c.eligibility.bulk_results_zip = args.bulk_results_zip;
     c.eligibility.requery = RequeryRule {
         single_query: args.single_query,

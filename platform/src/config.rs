@@ -59,6 +59,9 @@ pub struct EligibilityConfig {
     pub bulk_results_zip: BulkZip,
     /// The 2024 rule on re-queries by stored numbers (seed 004).
     pub requery: RequeryRule,
+    /// Where the read model is kept between runs with its feed positions (`onshi up`: `<home>/read-model.bin`);
+    /// `None`: it is read from the feeds at every start.
+    pub read_model: Option<std::path::PathBuf>,
 }
 
 /// The 2024 rule on re-queries by the numbers a facility keeps (seed 004, 令和6年4月17日 事務連絡): qualification is
@@ -157,6 +160,7 @@ impl Default for EligibilityConfig {
             bulk_result_days: 7,
             bulk_results_zip: BulkZip::Never,
             requery: RequeryRule::default(),
+            read_model: None,
         }
     }
 }
@@ -333,6 +337,8 @@ pub mod env {
     pub const EXTRACT_WORKERS: &str = "ONSHI_EXTRACT_WORKERS";
     /// A streaming replica of the database the eligibility service reads the change feeds from.
     pub const FEED_REPLICA_URL: &str = "ONSHI_FEED_REPLICA_URL";
+    /// Where the eligibility service keeps its read model between runs (`off`: nowhere).
+    pub const READ_MODEL: &str = "ONSHI_READ_MODEL";
     /// `onshi serve`: where the eligibility service answers when it is not in this process (`http://host:port`).
     pub const ELIGIBILITY_URL: &str = "ONSHI_ELIGIBILITY_URL";
     /// `onshi serve`: where the consent service answers when it is not in this process.

@@ -17,6 +17,7 @@ mod medical_aid;
 mod medication;
 mod mtls;
 mod processes;
+mod read_model;
 mod reader;
 mod replicas;
 mod requery;

@@ -169,7 +169,7 @@ impl Drop for Topology {
     }
 }
 
-fn person(n: u32) -> serde_json::Value {
+pub(crate) fn person(n: u32) -> serde_json::Value {
     serde_json::json!({
         "person_id": format!("rp-{n}"), "insurer_number": "01130012", "insurer_name": "全国健康保険協会東京支部",
         "card_classification": "01", "symbol": "8888", "number": n.to_string(), "branch": "00",
@@ -178,7 +178,7 @@ fn person(n: u32) -> serde_json::Value {
     })
 }
 
-fn query(n: u32) -> Vec<u8> {
+pub(crate) fn query(n: u32) -> Vec<u8> {
     format!(
         r#"<?xml version="1.0" encoding="UTF-8"?><XmlMsg><MessageHeader>
 <QualificationConfirmationDate>20261120</QualificationConfirmationDate><MedicalInstitutionCode>1310112345</MedicalInstitutionCode>
@@ -190,7 +190,7 @@ fn query(n: u32) -> Vec<u8> {
     .into_bytes()
 }
 
-async fn validity(addr: &str, n: u32) -> String {
+pub(crate) async fn validity(addr: &str, n: u32) -> String {
     let r = http::send(
         addr,
         "POST",

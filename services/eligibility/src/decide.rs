@@ -15,7 +15,9 @@ use onshi_wire::ids::Date;
 use onshi_wire::msg::oqs_siquc01::SearchKeys;
 use onshi_wire::record::QualificationRecord;
 
-use crate::registry::{card_key, Qual, Registry};
+use std::sync::Arc;
+
+use crate::registry::{Qual, Registry};
 
 /// The state of one qualification on one date.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
@@ -39,7 +41,7 @@ impl State {
 }
 
 /// The record that describes a qualification on `on`, and whether one was in force then.
-fn record_on(q: &Qual, on: Date) -> (&QualificationRecord, bool) {
+fn record_on(q: &Qual, on: Date) -> (&Arc<QualificationRecord>, bool) {
     match q.on(on) {
         Some(v) => (&v.record, true),
         None => (&q.first().record, false),
@@ -63,26 +65,23 @@ pub fn state(q: &Qual, on: Date, rules: &EligibilityRules) -> State {
 
 /// The outcome of a search.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Decision<'a> {
+pub struct Decision {
     pub validity: QualificationValidity,
     /// The records to report (in force on the date), in a stable order.
-    pub results: Vec<&'a QualificationRecord>,
+    pub results: Vec<Arc<QualificationRecord>>,
     /// Set when the one valid card expires within the warning window.
     pub expiring: Option<Date>,
 }
 
-pub fn decide<'a>(
-    reg: &'a Registry,
-    keys: &SearchKeys,
-    on: Date,
-    rules: &EligibilityRules,
-) -> Decision<'a> {
-    let key = card_key(&keys.insurer, &keys.symbol, &keys.number);
-    let mut candidates: Vec<(&Qual, State)> = reg
-        .by_card(&key)
+pub fn decide(reg: &Registry, keys: &SearchKeys, on: Date, rules: &EligibilityRules) -> Decision {
+    let mut candidates: Vec<(Qual, State)> = reg
+        .by_card(&keys.insurer, &keys.symbol, &keys.number)
         .filter(|q| keys.branch.is_none_or(|b| q.first().record.branch == b))
         .filter(|q| record_on(q, on).0.birth_date == keys.birthdate)
-        .map(|q| (q, state(q, on, rules)))
+        .map(|q| {
+            let s = state(&q, on, rules);
+            (q, s)
+        })
         .collect();
     candidates.sort_by(|a, b| a.0.id.cmp(&b.0.id));
     if candidates.is_empty() {
@@ -95,11 +94,11 @@ pub fn decide<'a>(
     let valid: Vec<&Qual> = candidates
         .iter()
         .filter(|(_, s)| *s == State::Valid)
-        .map(|(q, _)| *q)
+        .map(|(q, _)| q)
         .collect();
     match valid.len() {
         1 => {
-            let r = record_on(valid[0], on).0;
+            let r = record_on(valid[0], on).0.clone();
             let expiring = r.card_expires.filter(|e| {
                 rules.expiry_warning_days > 0 && *e < on.add_days(rules.expiry_warning_days)
             });
@@ -112,7 +111,7 @@ pub fn decide<'a>(
         n if n > 1 => {
             return Decision {
                 validity: QualificationValidity::Multiple,
-                results: valid.iter().map(|q| record_on(q, on).0).collect(),
+                results: valid.iter().map(|q| record_on(q, on).0.clone()).collect(),
                 expiring: None,
             };
         }
@@ -122,19 +121,18 @@ pub fn decide<'a>(
     let (q, s) = candidates
         .iter()
         .min_by_key(|(q, s)| (*s, std::cmp::Reverse(record_on(q, on).0.qualification_date)))
-        .copied()
         .expect("non-empty");
-    let has_newer = s == State::Lost
+    let has_newer = *s == State::Lost
         && reg
             .of_person(&q.person_id)
-            .any(|other| other.id != q.id && state(other, on, rules) == State::Valid);
+            .any(|other| other.id != q.id && state(&other, on, rules) == State::Valid);
     Decision {
         validity: if has_newer {
             QualificationValidity::InvalidNewExists
         } else {
             QualificationValidity::Invalid
         },
-        results: vec![record_on(q, on).0],
+        results: vec![record_on(q, on).0.clone()],
         expiring: None,
     }
 }
@@ -178,8 +176,7 @@ mod tests {
     }
 
     fn add(reg: &mut Registry, seq: i64, eff: &str, r: QualificationRecord) {
-        let id = r.individual_number().key();
-        reg.apply_qualification(seq, &id, d(eff), r);
+        reg.apply_qualification(seq, d(eff), r).unwrap();
     }
 
     const A: &str = "06130488";

@@ -16,7 +16,7 @@ use onshi_wire::ids::Date;
 use onshi_wire::msg::FileError;
 use onshi_wire::record::FacilityRecord;
 
-use crate::{decide, gate, presentations, reference_numbers, registry, Eligibility};
+use crate::{decide, gate, presentations, reference_numbers, Eligibility};
 
 impl Eligibility {
     /// The person holding this card, when exactly one qualification matches (twins without 枝番: none).
@@ -24,9 +24,8 @@ impl Eligibility {
         let (branch, birth) = (c.branch.as_deref(), c.birth);
         let reg = self.registry.read().expect("registry");
         let today = self.core.clock.today();
-        let key = registry::card_key(&c.insurer, &c.symbol, &c.number);
         let found: Vec<_> = reg
-            .by_card(&key)
+            .by_card(&c.insurer, &c.symbol, &c.number)
             .filter(|q| branch.is_none_or(|b| q.first().record.branch.as_string() == b))
             .filter(|q| birth.is_none_or(|d| q.first().record.birth_date == d))
             .collect();
@@ -66,8 +65,8 @@ impl Eligibility {
         let rules = &self.core.config.eligibility.rules;
         reg.of_person(person)
             .map(|q| {
-                let record = &q.shown_on(on).record;
-                let valid = decide::state(q, on, rules) == decide::State::Valid;
+                let record = q.shown_on(on).record.clone();
+                let valid = decide::state(&q, on, rules) == decide::State::Valid;
                 (q, valid, record)
             })
             .max_by_key(|(_, valid, record)| (*valid, record.qualification_date))

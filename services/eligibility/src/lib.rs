@@ -17,6 +17,9 @@
 //! | [`reference_numbers`] | what the three 照会番号 messages share (admission, storage, `ReferenceNumber` lookup) |
 //! | [`gate`] | who may ask: the client certificate's facility, the facility check of every message |
 //! | [`registry`] | the in-memory read model built from the insurer and portal change feeds |
+//! | `packed` | its compact layout: 56-byte versions, interned strings, dates as days, spills for rare fields |
+//! | `index` | its hash indexes: 4-byte buckets of slot numbers and string handles |
+//! | `persisted` | the read model's file with its feed positions, checked before it is trusted |
 //! | [`decide`] | the pure QualificationValidity decision |
 //! | [`webapi`] | the Web API login (`idToken` issue and verification) |
 //! | [`directory`] | the [`Directory`](onshi_platform::directory::Directory) other services ask, in process and over `/internal/v1/directory/…` |
@@ -27,6 +30,7 @@ pub mod decide;
 pub mod directory;
 pub mod gate;
 pub mod home_care;
+mod index;
 pub mod medical_aid;
 pub mod oqs_muimm01;
 pub mod oqs_muimm02;
@@ -34,13 +38,15 @@ pub mod oqs_muquc01;
 pub mod oqs_muquc02;
 pub mod oqs_siimm01;
 pub mod oqs_siquc01;
+mod packed;
+mod persisted;
 pub mod presentations;
 pub mod reference_numbers;
 pub mod registry;
 pub mod webapi;
 
 use std::sync::atomic::{AtomicBool, AtomicI64, Ordering};
-use std::sync::{Arc, RwLock, Weak};
+use std::sync::{Arc, Mutex, RwLock, Weak};
 use std::time::{Duration, Instant};
 
 use actix_web::{web, HttpResponse};
@@ -102,7 +108,17 @@ pub struct Eligibility {
     home_care: std::sync::OnceLock<Arc<dyn onshi_consent::port::HomeCarePort>>,
     /// Where the feeds are read: the primary, or a streaming replica of it.
     feeds: feed::Source,
+    /// Held while feed rows are applied or the read model is written to its file: a write waits here, not on
+    /// the registry's lock, so answers never queue behind it.
+    applying: Mutex<()>,
+    /// The feed positions of the read model last written to its file.
+    saved: Mutex<Option<(i64, i64)>>,
+    /// Whether this start loaded the read model from its file.
+    from_file: AtomicBool,
 }
+
+/// How often the read model is written to its file when it changed.
+const SAVE_EVERY: Duration = Duration::from_secs(600);
 
 impl Eligibility {
     /// Catches up with both feeds, and keeps following them in the background.
@@ -128,9 +144,15 @@ impl Eligibility {
             bulk_running: AtomicI64::new(0),
             presentations: presentations::Presentations::default(),
             home_care: std::sync::OnceLock::new(),
+            applying: Mutex::new(()),
+            saved: Mutex::new(None),
+            from_file: AtomicBool::new(false),
         });
         let started = Instant::now();
+        me.load_persisted().await?;
+        me.reserve().await?;
         me.sync().await?;
+        me.registry.write().expect("registry").shrink();
         me.ready.store(true, Ordering::SeqCst);
         let (q, p, f) = me.registry.read().expect("registry").counts();
         tracing::info!(
@@ -153,6 +175,14 @@ impl Eligibility {
         me.core
             .tasks
             .spawn("eligibility: bulk jobs", move || bulk::work(weak.clone()));
+        if me.core.config.eligibility.read_model.is_some() {
+            let weak = Arc::downgrade(&me);
+            me.core
+                .tasks
+                .spawn("eligibility: read model file", move || {
+                    keep_saved(weak.clone())
+                });
+        }
         let weak = Arc::downgrade(&me);
         me.core
             .tasks
@@ -206,16 +236,114 @@ impl Eligibility {
         };
         let n = rows.len();
         if n > 0 {
-            self.apply(feed, rows);
+            loop {
+                if let Ok(_applying) = self.applying.try_lock() {
+                    self.apply(feed, rows);
+                    break;
+                }
+                // The read model is being written to its file.
+                tokio::time::sleep(Duration::from_millis(20)).await;
+            }
         }
         Ok(Some(n))
+    }
+
+    /// Loads the persisted read model when it is of this database's feeds (see [`persisted`]).
+    async fn load_persisted(&self) -> anyhow::Result<()> {
+        let Some(path) = self.core.config.eligibility.read_model.clone() else {
+            return Ok(());
+        };
+        let started = Instant::now();
+        let shown = path.display().to_string();
+        let reg = match tokio::task::spawn_blocking(move || persisted::load(&path)).await? {
+            Ok(Some(reg)) => reg,
+            Ok(None) => return Ok(()),
+            Err(e) => {
+                tracing::warn!(file = shown, error = %e, "eligibility: the read model file is not used; reading the feeds");
+                return Ok(());
+            }
+        };
+        for (feed, seq, id) in [
+            (feed::INSURER, reg.insurer_seq, &reg.insurer_last),
+            (feed::PORTAL, reg.portal_seq, &reg.portal_last),
+        ] {
+            if seq == 0 {
+                continue;
+            }
+            let row: Option<(String,)> =
+                sqlx::query_as(&format!("SELECT id FROM {} WHERE seq = $1", feed.view))
+                    .bind(seq)
+                    .fetch_optional(&self.core.pool)
+                    .await?;
+            if row.as_ref().map(|r| &r.0) != Some(id) {
+                tracing::warn!(
+                    file = shown,
+                    feed = feed.view,
+                    seq,
+                    "eligibility: the read model file is of another database or of a state since restored; reading the feeds"
+                );
+                return Ok(());
+            }
+        }
+        let (q, p, _) = reg.counts();
+        tracing::info!(
+            file = shown,
+            qualifications = q,
+            persons = p,
+            insurer_feed_seq = reg.insurer_seq,
+            elapsed_ms = started.elapsed().as_millis() as u64,
+            "eligibility: read model file loaded"
+        );
+        *self.saved.lock().expect("saved") = Some((reg.insurer_seq, reg.portal_seq));
+        *self.registry.write().expect("registry") = reg;
+        self.from_file.store(true, Ordering::SeqCst);
+        Ok(())
+    }
+
+    /// Makes room for the qualifications the insurer feed holds beyond the read model.
+    async fn reserve(&self) -> anyhow::Result<()> {
+        let after = self.seq(feed::INSURER);
+        let (n,): (i64,) = sqlx::query_as(&format!(
+            "SELECT count(*) FROM {} WHERE seq > $1 AND version = 1",
+            feed::INSURER.view
+        ))
+        .bind(after)
+        .fetch_one(&self.core.pool)
+        .await?;
+        let n = usize::try_from(n).unwrap_or(0);
+        self.registry.write().expect("registry").reserve(n);
+        Ok(())
+    }
+
+    /// Writes the read model to its file if it changed since it was last written; returns whether it did.
+    pub fn save_read_model(&self) -> anyhow::Result<bool> {
+        let Some(path) = &self.core.config.eligibility.read_model else {
+            return Ok(false);
+        };
+        let _applying = self.applying.lock().expect("applying");
+        let reg = self.registry.read().expect("registry");
+        let at = (reg.insurer_seq, reg.portal_seq);
+        let mut saved = self.saved.lock().expect("saved");
+        if *saved == Some(at) {
+            return Ok(false);
+        }
+        write(&reg, path)?;
+        *saved = Some(at);
+        Ok(true)
+    }
+
+    /// Writes the read model to `path` now, whether or not it changed; returns the file's size.
+    pub fn write_read_model(&self, path: &std::path::Path) -> anyhow::Result<u64> {
+        let _applying = self.applying.lock().expect("applying");
+        let reg = self.registry.read().expect("registry");
+        write(&reg, path)
     }
 
     fn apply(&self, feed: Feed, rows: Vec<FeedText>) {
         enum Parsed {
             Qualification(i64, String, Date, Box<QualificationRecord>),
-            Facility(i64, Box<FacilityRecord>),
-            Unreadable(i64),
+            Facility(i64, String, Box<FacilityRecord>),
+            Unreadable(i64, String),
         }
         let insurer = feed.channel == feed::INSURER.channel;
         // Parse outside the lock: queries keep being answered while a large feed is read.
@@ -225,14 +353,14 @@ impl Eligibility {
                 let eff = Date::from_naive(row.effective_from);
                 let result = if insurer {
                     serde_json::from_str::<QualificationRecord>(&row.record)
-                        .map(|r| Parsed::Qualification(row.seq, row.id, eff, Box::new(r)))
+                        .map(|r| Parsed::Qualification(row.seq, row.id.clone(), eff, Box::new(r)))
                 } else {
                     serde_json::from_str::<FacilityRecord>(&row.record)
-                        .map(|f| Parsed::Facility(row.seq, Box::new(f)))
+                        .map(|f| Parsed::Facility(row.seq, row.id.clone(), Box::new(f)))
                 };
                 result.unwrap_or_else(|e| {
                     tracing::error!(seq = row.seq, feed = feed.view, error = %e, "feed: unreadable record skipped");
-                    Parsed::Unreadable(row.seq)
+                    Parsed::Unreadable(row.seq, row.id)
                 })
             })
             .collect();
@@ -242,16 +370,24 @@ impl Eligibility {
             for p in parsed {
                 match p {
                     Parsed::Qualification(seq, id, eff, r) => {
-                        reg.apply_qualification(seq, &id, eff, *r)
+                        if let Err(e) = reg.apply_qualification(seq, eff, *r) {
+                            tracing::error!(seq, error = %e, "feed: record not held");
+                        }
+                        reg.insurer_last = id;
                     }
-                    Parsed::Facility(seq, f) => {
+                    Parsed::Facility(seq, id, f) => {
                         new_facilities.push(f.code.as_str().to_string());
                         reg.apply_facility(seq, *f);
+                        reg.portal_last = id;
                     }
-                    Parsed::Unreadable(seq) if insurer => {
-                        reg.insurer_seq = reg.insurer_seq.max(seq)
+                    Parsed::Unreadable(seq, id) if insurer => {
+                        reg.insurer_seq = reg.insurer_seq.max(seq);
+                        reg.insurer_last = id;
                     }
-                    Parsed::Unreadable(seq) => reg.portal_seq = reg.portal_seq.max(seq),
+                    Parsed::Unreadable(seq, id) => {
+                        reg.portal_seq = reg.portal_seq.max(seq);
+                        reg.portal_last = id;
+                    }
                 }
             }
             if insurer {
@@ -279,6 +415,15 @@ impl Eligibility {
     /// gone back).
     pub async fn rebuild(&self) -> anyhow::Result<()> {
         *self.registry.write().expect("registry") = Registry::default();
+        *self.saved.lock().expect("saved") = None;
+        if let Some(path) = &self.core.config.eligibility.read_model {
+            match std::fs::remove_file(path) {
+                Err(e) if e.kind() != std::io::ErrorKind::NotFound => {
+                    tracing::warn!(error = %e, "eligibility: the read model file was not removed")
+                }
+                _ => {}
+            }
+        }
         self.presentations.clear();
         self.sync().await
     }
@@ -323,7 +468,37 @@ impl Eligibility {
             "qualifications": q,
             "persons": p,
             "facilities": f,
+            "read_model_bytes": r.qualification_bytes(),
+            "started_from_file": self.from_file.load(Ordering::SeqCst),
         })
+    }
+}
+
+/// Writes `reg` to `path` (see [`persisted`]), logging how long it took.
+fn write(reg: &Registry, path: &std::path::Path) -> anyhow::Result<u64> {
+    let started = Instant::now();
+    let bytes = persisted::save(reg, path)?;
+    tracing::info!(
+        file = %path.display(),
+        bytes,
+        elapsed_ms = started.elapsed().as_millis() as u64,
+        "eligibility: read model written"
+    );
+    Ok(bytes)
+}
+
+/// Writes the read model to its file after start-up and then every [`SAVE_EVERY`] when it changed.
+async fn keep_saved(me: Weak<Eligibility>) {
+    loop {
+        let Some(e) = me.upgrade() else { return };
+        match tokio::task::spawn_blocking(move || e.save_read_model()).await {
+            Ok(Err(err)) => {
+                tracing::warn!(error = %err, "eligibility: the read model was not written")
+            }
+            Err(err) => tracing::warn!(error = %err, "eligibility: the read model writer stopped"),
+            Ok(Ok(_)) => {}
+        }
+        tokio::time::sleep(SAVE_EVERY).await;
     }
 }
 
@@ -389,7 +564,7 @@ async fn person_qualifications(
         .of_person(&person)
         .map(|q| {
             let record = &q.shown_on(today).record;
-            let state = decide::state(q, today, rules).label();
+            let state = decide::state(&q, today, rules).label();
             (
                 record.qualification_date,
                 serde_json::json!({"id": q.id, "state": state, "record": record}),

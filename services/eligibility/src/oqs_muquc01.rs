@@ -101,7 +101,7 @@ pub async fn process(e: &Eligibility, job: &Job) -> anyhow::Result<Vec<Value>> {
                             d.validity != QualificationValidity::Multiple && d.results.len() == 1;
                         Answered {
                             validity: Some(d.validity.code().to_string()),
-                            record: one.then(|| d.results[0].clone()),
+                            record: one.then(|| d.results[0].as_ref().clone()),
                             info: d.expiring.map(|x| {
                                 let o = outcome(ResultKey::CardExpiring, &x.compact());
                                 (o.code, o.message)
