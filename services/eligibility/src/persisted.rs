@@ -51,7 +51,11 @@ pub fn save(reg: &Registry, path: &Path) -> anyhow::Result<u64> {
     if let Some(dir) = path.parent() {
         std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
     }
-    let tmp = path.with_extension(format!("tmp{}", std::process::id()));
+    // Processes sharing a directory (containers on one volume may even share a pid) never share a temporary file.
+    let mut nonce = [0u8; 8];
+    ring::rand::SecureRandom::fill(&ring::rand::SystemRandom::new(), &mut nonce)
+        .map_err(|_| anyhow::anyhow!("no random numbers for a temporary file name"))?;
+    let tmp = path.with_extension(format!("tmp-{}", u64::from_le_bytes(nonce)));
     let file = File::create(&tmp).with_context(|| format!("creating {}", tmp.display()))?;
     let mut w = Hashed {
         out: BufWriter::with_capacity(1 << 20, file),
