@@ -19,16 +19,7 @@ use onshi_seed::nation::{self, Options, Scale};
 use onshi_wire::record::QualificationRecord;
 
 fn rss_mib() -> f64 {
-    std::fs::read_to_string("/proc/self/status")
-        .ok()
-        .and_then(|s| {
-            s.lines().find(|l| l.starts_with("VmRSS:")).and_then(|l| {
-                l.split_whitespace()
-                    .nth(1)
-                    .and_then(|k| k.parse::<f64>().ok())
-            })
-        })
-        .map_or(0.0, |kib| kib / 1024.0)
+    onshi_benches::memory_mib("VmRSS")
 }
 
 /// What one scale measured.

@@ -9,16 +9,7 @@ use std::time::Instant;
 use onshi_seed::nation::{self, catalogue::Catalogue, people, Options, Scale};
 
 fn peak_rss_mib() -> u64 {
-    std::fs::read_to_string("/proc/self/status")
-        .ok()
-        .and_then(|s| {
-            s.lines().find(|l| l.starts_with("VmHWM:")).and_then(|l| {
-                l.split_whitespace()
-                    .nth(1)
-                    .and_then(|k| k.parse::<u64>().ok())
-            })
-        })
-        .map_or(0, |kib| kib / 1024)
+    onshi_benches::memory_mib("VmHWM") as u64
 }
 
 async fn size_mib(pool: &sqlx::PgPool) -> i64 {

@@ -73,6 +73,22 @@ impl Drop for BenchServer {
     }
 }
 
+/// A memory figure of this process from `/proc/self/status` (`VmRSS`, `VmHWM`, …), in MiB.
+pub fn memory_mib(field: &str) -> f64 {
+    std::fs::read_to_string("/proc/self/status")
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find(|l| l.starts_with(field) && l[field.len()..].starts_with(':'))
+                .and_then(|l| {
+                    l.split_whitespace()
+                        .nth(1)
+                        .and_then(|k| k.parse::<f64>().ok())
+                })
+        })
+        .map_or(0.0, |kib| kib / 1024.0)
+}
+
 /// The multi-threaded tokio runtime a benchmark drives its work on.
 pub fn runtime(workers: usize) -> tokio::runtime::Runtime {
     tokio::runtime::Builder::new_multi_thread()

@@ -230,16 +230,7 @@ pub const PACKED_BYTES: usize = 8 * 4 + 8 * 2 + 7;
 impl Packed {
     /// The persisted form (little-endian, field by field).
     pub fn write(&self, out: &mut Vec<u8>) {
-        for v in [
-            self.symbol,
-            self.number,
-            self.name,
-            self.insured_name,
-            self.place,
-            self.street,
-            self.postal,
-            self.spill,
-        ] {
+        for v in self.words() {
             out.extend_from_slice(&v.to_le_bytes());
         }
         for v in [
@@ -276,8 +267,8 @@ impl Packed {
             insured_name: u32_at(12),
             place: u32_at(16),
             street: u32_at(20),
-            postal: u32_at(24),
-            spill: u32_at(28),
+            spill: u32_at(24),
+            postal: u32_at(28),
             insurer: u16_at(0),
             effective_from: u16_at(1),
             birth: u16_at(2),
@@ -296,8 +287,8 @@ impl Packed {
         }
     }
 
-    /// The string handles this version holds (for checking a persisted read model).
-    pub fn handles(&self) -> [u32; 7] {
+    /// The 32-bit fields, in their persisted order.
+    fn words(&self) -> [u32; 8] {
         [
             self.symbol,
             self.number,
@@ -306,7 +297,13 @@ impl Packed {
             self.place,
             self.street,
             self.spill,
+            self.postal,
         ]
+    }
+
+    /// The string handles this version holds (for checking a persisted read model).
+    pub fn handles(&self) -> impl Iterator<Item = u32> {
+        self.words().into_iter().take(7)
     }
 
     /// The date the version describes reality from.

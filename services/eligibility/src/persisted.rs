@@ -5,7 +5,7 @@
 //! file of another database, or of a state a snapshot restore went back from, is ignored and the model is read
 //! from the feeds).
 //!
-//! Layout (little-endian): `ONSHIRM3`, the two feed positions and row ids, the string arena, the insurers, the
+//! Layout (little-endian): `ONSHIRM4`, the two feed positions and row ids, the string arena, the insurers, the
 //! slots, the later versions and their links, the facilities as JSON, and the SHA-256 of all that.
 
 use std::fs::File;
@@ -21,7 +21,7 @@ use onshi_wire::record::FacilityRecord;
 use crate::packed::{Insurers, Packed, Strings, NONE, PACKED_BYTES};
 use crate::registry::{Later, Registry, Slot};
 
-const MAGIC: &[u8; 8] = b"ONSHIRM3";
+const MAGIC: &[u8; 8] = b"ONSHIRM4";
 
 /// Writes everything through a SHA-256.
 struct Hashed<W: Write> {
@@ -228,8 +228,7 @@ fn check(reg: &Registry) -> anyhow::Result<()> {
     let (slots, later) = (reg.slots.len() as u64, reg.later.len() as u64);
     let link = |i: u32, n: u64| i == NONE || u64::from(i) < n;
     let insurers = reg.insurers.rows().len();
-    let packed_ok =
-        |p: &Packed| p.handles().into_iter().all(handle) && usize::from(p.insurer) < insurers;
+    let packed_ok = |p: &Packed| p.handles().all(handle) && usize::from(p.insurer) < insurers;
     let slots_ok = reg.slots.iter().all(|s| {
         s.person != NONE && handle(s.person) && link(s.next_card, slots) && packed_ok(&s.first)
     });
