@@ -42,7 +42,7 @@ pub struct Strings {
 fn text(arena: &[u8], handle: u32) -> &str {
     let (len, start, _) = prefix(arena, handle as usize);
     arena
-        .get(start..start + len)
+        .get(start..start.saturating_add(len))
         .and_then(|b| std::str::from_utf8(b).ok())
         .unwrap_or_default()
 }
@@ -136,12 +136,12 @@ impl Strings {
         let mut at = 0;
         while at < me.arena.len() {
             let (len, start, interned) = prefix(&me.arena, at);
-            let bytes = me.arena.get(start..start + len)?;
-            std::str::from_utf8(bytes).ok()?;
+            let end = start.checked_add(len)?;
+            std::str::from_utf8(me.arena.get(start..end)?).ok()?;
             if interned {
                 me.index(at as u32);
             }
-            at = start + len;
+            at = end;
         }
         Some(me)
     }
@@ -605,6 +605,8 @@ mod tests {
         assert_eq!(back.find("n1"), None, "appended text is not interned");
         assert_eq!(back.get(p), "n1");
         assert!(Strings::from_bytes(vec![0x08, 0xff, 0xfe, 0xfd, 0xfc]).is_none());
+        let huge = [0xff; 9].into_iter().chain([0x7f, b'x']).collect();
+        assert!(Strings::from_bytes(huge).is_none());
     }
 
     #[test]
