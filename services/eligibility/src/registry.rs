@@ -438,6 +438,70 @@ impl Registry {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use proptest::prelude::*;
+
+    fn record(person: u8, number: u8, branch: u8, name: u8) -> QualificationRecord {
+        serde_json::from_value(serde_json::json!({
+            "person_id": format!("p{person}"), "insurer_number": "06130488", "insurer_name": "保険者",
+            "card_classification": "01", "symbol": "10", "number": number.to_string(),
+            "branch": format!("{branch:02}"), "name": format!("氏名{name}"), "sex": "1",
+            "birth_date": "19800101", "qualification_date": "20200401",
+            "address": format!("東京都千代田区{}丁目", name % 3)
+        }))
+        .unwrap()
+    }
+
+    proptest! {
+        /// The packed registry answers every lookup as a plain list of what was applied would.
+        #[test]
+        fn lookups_agree_with_a_plain_list(
+            rows in proptest::collection::vec((0u8..6, 0u8..5, 0u8..3, 0u8..4), 1..60)
+        ) {
+            let mut reg = Registry::default();
+            let mut applied: Vec<(String, QualificationRecord)> = Vec::new();
+            for (seq, &(person, number, branch, name)) in rows.iter().enumerate() {
+                let r = record(person, number, branch, name);
+                // One qualification belongs to one person: the first to register it keeps it.
+                let id = r.individual_number().key();
+                let r = match applied.iter().find(|(i, _)| *i == id) {
+                    Some((_, first)) => QualificationRecord { person_id: first.person_id.clone(), ..r },
+                    None => r,
+                };
+                reg.apply_qualification(seq as i64 + 1, Date::parse("20200401").unwrap(), r.clone())
+                    .unwrap();
+                applied.push((id, r));
+            }
+            let versions = |id: &str| -> Vec<QualificationRecord> {
+                applied.iter().filter(|(i, _)| i == id).map(|(_, r)| r.clone()).collect()
+            };
+            let mut ids: Vec<&String> = applied.iter().map(|(i, _)| i).collect();
+            ids.dedup();
+            for (id, r) in &applied {
+                let q = reg.qual(id).unwrap();
+                let got: Vec<QualificationRecord> =
+                    q.versions.iter().map(|v| v.record.as_ref().clone()).collect();
+                prop_assert_eq!(got, versions(id));
+                let card: Vec<String> = reg.by_card(&r.insurer_number, &r.symbol, &r.number).map(|q| q.id).collect();
+                let mut want: Vec<String> = Vec::new();
+                for (i, x) in &applied {
+                    if x.number == r.number && !want.contains(i) {
+                        want.push(i.clone());
+                    }
+                }
+                prop_assert_eq!(card, want);
+                let of_person: Vec<String> = reg.of_person(&r.person_id).map(|q| q.id).collect();
+                let mut want: Vec<String> = Vec::new();
+                for (i, x) in &applied {
+                    if x.person_id == r.person_id && !want.contains(i) {
+                        want.push(i.clone());
+                    }
+                }
+                prop_assert_eq!(of_person, want);
+            }
+            prop_assert!(reg.qual("06130488:10:99:00").is_none());
+            prop_assert!(reg.of_person("nobody").next().is_none());
+        }
+    }
 
     #[test]
     fn a_slot_is_64_bytes() {
