@@ -9,7 +9,7 @@
 //! slots, the later versions and their links, the facilities as JSON, and the SHA-256 of all that.
 
 use std::fs::File;
-use std::io::{BufWriter, Read, Write};
+use std::io::{BufReader, BufWriter, Read, Write};
 use std::path::Path;
 
 use anyhow::{bail, Context};
@@ -23,16 +23,45 @@ use crate::registry::{Later, Registry, Slot};
 
 const MAGIC: &[u8; 8] = b"ONSHIRM4";
 
-/// Writes everything through a SHA-256.
-struct Hashed<W: Write> {
-    out: W,
+/// A writer that hashes what passes through it (under a `BufWriter`, so in large pieces).
+struct HashingWrite<W> {
+    inner: W,
     hash: digest::Context,
 }
 
-impl<W: Write> Hashed<W> {
+impl<W: Write> Write for HashingWrite<W> {
+    fn write(&mut self, b: &[u8]) -> std::io::Result<usize> {
+        let n = self.inner.write(b)?;
+        self.hash.update(&b[..n]);
+        Ok(n)
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        self.inner.flush()
+    }
+}
+
+/// A reader that hashes what passes through it (under a `BufReader`, so in large pieces).
+struct HashingRead<R> {
+    inner: R,
+    hash: digest::Context,
+}
+
+impl<R: Read> Read for HashingRead<R> {
+    fn read(&mut self, b: &mut [u8]) -> std::io::Result<usize> {
+        let n = self.inner.read(b)?;
+        self.hash.update(&b[..n]);
+        Ok(n)
+    }
+}
+
+/// The fields of the file.
+struct Out<W: Write> {
+    w: W,
+}
+
+impl<W: Write> Out<W> {
     fn put(&mut self, b: &[u8]) -> std::io::Result<()> {
-        self.hash.update(b);
-        self.out.write_all(b)
+        self.w.write_all(b)
     }
     fn u32(&mut self, v: u32) -> std::io::Result<()> {
         self.put(&v.to_le_bytes())
@@ -57,21 +86,28 @@ pub fn save(reg: &Registry, path: &Path) -> anyhow::Result<u64> {
         .map_err(|_| anyhow::anyhow!("no random numbers for a temporary file name"))?;
     let tmp = path.with_extension(format!("tmp-{}", u64::from_le_bytes(nonce)));
     let file = File::create(&tmp).with_context(|| format!("creating {}", tmp.display()))?;
-    let mut w = Hashed {
-        out: BufWriter::with_capacity(1 << 20, file),
-        hash: digest::Context::new(&digest::SHA256),
+    let mut out = Out {
+        w: BufWriter::with_capacity(
+            1 << 20,
+            HashingWrite {
+                inner: file,
+                hash: digest::Context::new(&digest::SHA256),
+            },
+        ),
     };
-    write_body(reg, &mut w).with_context(|| format!("writing {}", tmp.display()))?;
-    let sum = w.hash.finish();
-    w.out.write_all(sum.as_ref())?;
-    let file = w.out.into_inner().map_err(|e| e.into_error())?;
+    write_body(reg, &mut out).with_context(|| format!("writing {}", tmp.display()))?;
+    let HashingWrite {
+        inner: mut file,
+        hash,
+    } = out.w.into_inner().map_err(|e| e.into_error())?;
+    file.write_all(hash.finish().as_ref())?;
     file.sync_all()?;
     let len = file.metadata()?.len();
     std::fs::rename(&tmp, path).with_context(|| format!("renaming to {}", path.display()))?;
     Ok(len)
 }
 
-fn write_body<W: Write>(reg: &Registry, w: &mut Hashed<W>) -> std::io::Result<()> {
+fn write_body<W: Write>(reg: &Registry, w: &mut Out<W>) -> std::io::Result<()> {
     w.put(MAGIC)?;
     w.u64(reg.insurer_seq as u64)?;
     w.u64(reg.portal_seq as u64)?;
@@ -112,79 +148,118 @@ fn write_body<W: Write>(reg: &Registry, w: &mut Hashed<W>) -> std::io::Result<()
     w.bytes(&serde_json::to_vec(&facilities).map_err(std::io::Error::other)?)
 }
 
-/// Reads a file written by [`save`]; `Ok(None)` when there is none.
+/// Reads a file written by [`save`]; `Ok(None)` when there is none. The file is read as a stream (the registry
+/// it holds is the only large allocation) and its SHA-256 checked at the end.
 pub fn load(path: &Path) -> anyhow::Result<Option<Registry>> {
-    let mut data = Vec::new();
-    match File::open(path) {
-        Ok(mut f) => f
-            .read_to_end(&mut data)
-            .with_context(|| format!("reading {}", path.display()))?,
+    let file = match File::open(path) {
+        Ok(f) => f,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
         Err(e) => return Err(e).with_context(|| format!("opening {}", path.display())),
     };
-    if data.len() < MAGIC.len() + 32 || &data[..MAGIC.len()] != MAGIC {
+    let len = file.metadata()?.len();
+    if len < (MAGIC.len() + 32) as u64 {
         bail!("not a read model of this version of onshi");
     }
-    let (body, sum) = data.split_at(data.len() - 32);
-    if digest::digest(&digest::SHA256, body).as_ref() != sum {
+    let mut r = Reader {
+        r: BufReader::with_capacity(
+            1 << 20,
+            HashingRead {
+                inner: file.take(len - 32),
+                hash: digest::Context::new(&digest::SHA256),
+            },
+        ),
+        left: len - 32,
+    };
+    if r.take(MAGIC.len())? != MAGIC {
+        bail!("not a read model of this version of onshi");
+    }
+    let reg = read_body(&mut r).context("the file is damaged");
+    if reg.is_ok() && r.left != 0 {
+        bail!("the file is damaged (bytes after its end)");
+    }
+    // The rest of the body, so the hash covers it whatever stopped the reading.
+    std::io::copy(&mut r.r, &mut std::io::sink())?;
+    let HashingRead { inner, hash } = r.r.into_inner();
+    let mut sum = [0u8; 32];
+    inner.into_inner().read_exact(&mut sum)?;
+    if hash.finish().as_ref() != sum {
         bail!("the file is damaged (its SHA-256 does not match)");
     }
-    let mut r = Reader {
-        b: &body[MAGIC.len()..],
-    };
-    let reg = read_body(&mut r).context("the file is damaged")?;
+    let mut reg = reg?;
+    check(&reg)?;
+    reg.index_loaded();
     Ok(Some(reg))
 }
 
-struct Reader<'a> {
-    b: &'a [u8],
+struct Reader<R: Read> {
+    r: R,
+    /// Bytes of the body not read yet (a length read from a damaged file cannot make it allocate more).
+    left: u64,
 }
 
-impl<'a> Reader<'a> {
-    fn take(&mut self, n: usize) -> anyhow::Result<&'a [u8]> {
-        if self.b.len() < n {
+impl<R: Read> Reader<R> {
+    fn take(&mut self, n: usize) -> anyhow::Result<Vec<u8>> {
+        if n as u64 > self.left {
             bail!("truncated");
         }
-        let (a, rest) = self.b.split_at(n);
-        self.b = rest;
-        Ok(a)
+        let mut b = vec![0; n];
+        self.r.read_exact(&mut b)?;
+        self.left -= n as u64;
+        Ok(b)
+    }
+    fn array<const N: usize>(&mut self) -> anyhow::Result<[u8; N]> {
+        if N as u64 > self.left {
+            bail!("truncated");
+        }
+        let mut b = [0; N];
+        self.r.read_exact(&mut b)?;
+        self.left -= N as u64;
+        Ok(b)
     }
     fn u32(&mut self) -> anyhow::Result<u32> {
-        Ok(u32::from_le_bytes(self.take(4)?.try_into()?))
+        Ok(u32::from_le_bytes(self.array()?))
     }
     fn u64(&mut self) -> anyhow::Result<u64> {
-        Ok(u64::from_le_bytes(self.take(8)?.try_into()?))
+        Ok(u64::from_le_bytes(self.array()?))
     }
     fn len(&mut self) -> anyhow::Result<usize> {
         Ok(usize::try_from(self.u64()?)?)
     }
-    fn bytes(&mut self) -> anyhow::Result<&'a [u8]> {
+    fn bytes(&mut self) -> anyhow::Result<Vec<u8>> {
         let n = self.len()?;
         self.take(n)
     }
     fn text(&mut self) -> anyhow::Result<String> {
-        Ok(std::str::from_utf8(self.bytes()?)?.to_string())
+        Ok(String::from_utf8(self.bytes()?)?)
     }
     fn packed(&mut self) -> anyhow::Result<Packed> {
-        Ok(Packed::read(self.take(PACKED_BYTES)?.try_into()?))
+        Ok(Packed::read(&self.array()?))
+    }
+    /// A count of records of at least `size` bytes each, no more than the rest of the file can hold.
+    fn count(&mut self, size: u64) -> anyhow::Result<usize> {
+        let n = self.len()?;
+        if n as u64 > self.left / size.max(1) {
+            bail!("truncated");
+        }
+        Ok(n)
     }
 }
 
-fn read_body(r: &mut Reader) -> anyhow::Result<Registry> {
+fn read_body<R: Read>(r: &mut Reader<R>) -> anyhow::Result<Registry> {
     let mut reg = Registry::default();
     reg.insurer_seq = i64::try_from(r.u64()?)?;
     reg.portal_seq = i64::try_from(r.u64()?)?;
     reg.insurer_last = r.text()?;
     reg.portal_last = r.text()?;
-    reg.strings = Strings::from_bytes(r.bytes()?.to_vec()).context("the strings are not UTF-8")?;
-    let n = r.len()?;
+    reg.strings = Strings::from_bytes(r.bytes()?).context("the strings are not UTF-8")?;
+    let n = r.count(12)?;
     let mut insurers = Vec::with_capacity(n.min(1 << 16));
     for _ in 0..n {
         let number = InsurerNumber::parse(&r.text()?).map_err(|e| anyhow::anyhow!("{e}"))?;
         insurers.push((number, r.u32()?));
     }
     reg.insurers = Insurers::from_rows(insurers).context("insurers")?;
-    let n = r.len()?;
+    let n = r.count(8 + PACKED_BYTES as u64)?;
     reg.slots.reserve_exact(n);
     for _ in 0..n {
         let (person, next_card) = (r.u32()?, r.u32()?);
@@ -194,7 +269,7 @@ fn read_body(r: &mut Reader) -> anyhow::Result<Registry> {
             first: r.packed()?,
         });
     }
-    let n = r.len()?;
+    let n = r.count(4 + PACKED_BYTES as u64)?;
     reg.later.reserve_exact(n);
     for _ in 0..n {
         let next = r.u32()?;
@@ -204,20 +279,18 @@ fn read_body(r: &mut Reader) -> anyhow::Result<Registry> {
         });
     }
     for links in [&mut reg.later_of, &mut reg.next_person] {
-        let n = r.len()?;
+        let n = r.count(8)?;
         links.reserve(n);
         for _ in 0..n {
             let (from, to) = (r.u32()?, r.u32()?);
             links.insert(from, to);
         }
     }
-    let facilities: Vec<FacilityRecord> = serde_json::from_slice(r.bytes()?)?;
+    let facilities: Vec<FacilityRecord> = serde_json::from_slice(&r.bytes()?)?;
     let portal_seq = reg.portal_seq;
     for f in facilities {
         reg.apply_facility(portal_seq, f);
     }
-    check(&reg)?;
-    reg.index_loaded();
     Ok(reg)
 }
 
