@@ -136,9 +136,25 @@ async fn message(f: &Fleet, name: &str, body: &[u8]) -> String {
     r.text()
 }
 
-async fn set_clock(addr: &str, at: &str) {
-    let r = http::post_json(addr, "/admin/v1/clock", &serde_json::json!({ "set": at })).await;
+/// Sets the shared clock through one process, then waits until every process runs on it (each hears of the
+/// change by NOTIFY: a step taken before one has would carry the old time).
+async fn set_clock(f: &Fleet, through: &str, at: &str) {
+    let r = http::post_json(
+        f.addr(through),
+        "/admin/v1/clock",
+        &serde_json::json!({ "set": at }),
+    )
+    .await;
     assert_eq!(r.status, 200, "{}", r.text());
+    for service in f.children.keys() {
+        let addr = f.addr(service);
+        eventually(
+            "the clock reaches every process",
+            || async { http::get(addr, "/admin/v1/clock").await.text() },
+            |t| t.contains(&at[..13]),
+        )
+        .await;
+    }
 }
 
 /// Asks until `check` holds (feeds and clocks reach the other processes within milliseconds, not at once).
@@ -229,7 +245,7 @@ async fn the_vendor_flows_run_across_one_process_per_service() {
     assert!(answer.contains("分散　一郎"), "{answer}");
 
     // 2. Claims to the medication process; the batch of the 11th runs there.
-    set_clock(f.addr("medication"), "2026-12-07T09:00:00").await;
+    set_clock(&f, "medication", "2026-12-07T09:00:00").await;
     let r = http::send(
         f.addr("medication"),
         "POST",
@@ -245,7 +261,7 @@ async fn the_vendor_flows_run_across_one_process_per_service() {
         "every receipt's person found over the network: {}",
         r.text()
     );
-    set_clock(f.addr("medication"), "2026-12-11T06:00:00").await;
+    set_clock(&f, "medication", "2026-12-11T06:00:00").await;
 
     // 3. The card reader process: place the card, face, consent (it asks eligibility and consent over the network).
     let reader = f.addr("reader");
