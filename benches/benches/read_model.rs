@@ -124,12 +124,19 @@ async fn rate(addr: &str, facility: &str, persons: Arc<Vec<Person>>, secs: u64) 
     done.load(Ordering::Relaxed) as f64 / started.elapsed().as_secs_f64()
 }
 
+/// The whole simulator on `pool`'s database, over connections of its own (a stopped simulator's workers take
+/// theirs with them).
 async fn start(pool: &sqlx::PgPool, file: &std::path::Path) -> (Host, Core) {
     let mut config = Config::default();
     config.eligibility.read_model = Some(file.to_path_buf());
+    let pool = sqlx::postgres::PgPoolOptions::new()
+        .max_connections(20)
+        .connect_with((*pool.connect_options()).clone())
+        .await
+        .unwrap();
     let core = Core {
-        pool: pool.clone(),
-        clock: SimClock::connect(pool).await.unwrap(),
+        clock: SimClock::connect(&pool).await.unwrap(),
+        pool,
         metrics: Metrics::new(),
         config: Arc::new(config),
         tasks: Default::default(),

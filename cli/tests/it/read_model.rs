@@ -4,7 +4,9 @@
 use std::path::Path;
 
 use onshi::host::{Host, ALL};
+use onshi_platform::clock::SimClock;
 use onshi_platform::config::Config;
+use onshi_platform::http::{Core, Metrics};
 use onshi_platform::testkit::http;
 
 use crate::app::{TestApp, NOW};
@@ -14,6 +16,23 @@ fn config(file: &Path) -> Config {
     let mut c = Config::default();
     c.eligibility.read_model = Some(file.to_path_buf());
     c
+}
+
+/// The same database and settings over new connections (those of a stopped simulator's workers are gone).
+async fn fresh(core: &Core) -> Core {
+    let pool = sqlx::postgres::PgPoolOptions::new()
+        .max_connections(10)
+        .connect_with((*core.pool.connect_options()).clone())
+        .await
+        .unwrap();
+    Core {
+        clock: SimClock::connect(&pool).await.unwrap(),
+        pool,
+        metrics: Metrics::new(),
+        config: core.config.clone(),
+        tasks: Default::default(),
+        usage: Default::default(),
+    }
 }
 
 async fn register(addr: &str, n: u32) {
@@ -59,6 +78,7 @@ async fn a_restart_resumes_from_the_read_model_file_of_its_own_database() {
     let core = a.core.clone();
     a.stop().await;
     assert!(file.exists(), "a clean stop writes the read model");
+    let core = fresh(&core).await;
 
     // The same database: the file, then the feed rows written after it (registration 2 takes the sequence
     // number registration 3 had before the restore).
