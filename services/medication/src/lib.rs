@@ -52,6 +52,10 @@ pub const MIGRATIONS: Migrations = Migrations {
             "0004_procedure_master",
             include_str!("../../../schema/medication/0004_procedure_master.sql"),
         ),
+        (
+            "0005_extracted_rows_unchecked",
+            include_str!("../../../schema/medication/0005_extracted_rows_unchecked.sql"),
+        ),
     ],
 };
 
