@@ -425,7 +425,10 @@ impl Eligibility {
             }
         }
         self.presentations.clear();
-        self.sync().await
+        self.reserve().await?;
+        self.sync().await?;
+        self.registry.write().expect("registry").shrink();
+        Ok(())
     }
 
     /// Catches up with both feeds now (waits while writers are busy).
