@@ -1,5 +1,6 @@
 //! The synthetic nation's load speed (issue target: 1 million persons generated and loaded in ≤ 30 s on 2 cores),
-//! against a raw COPY of exactly the same rows into the same tables, measured in the same run.
+//! against writing exactly the same rows, generated beforehand, through the same write path (the insurer's
+//! `write_versions`; a raw COPY until the lean layout of 2026-12-03), measured in the same run.
 //!
 //! `cargo bench -p onshi-benches --bench seed_load [-- <persons>]` (default 1,000,000). Uses a private
 //! PostgreSQL cluster with normal durability (or `ONSHI_BENCH_DATABASE_URL`).
@@ -47,17 +48,14 @@ fn main() {
             .await
             .unwrap();
 
-        // 2. The baseline: the same rows, generated beforehand, sent with COPY alone (same parallelism).
+        // 2. The baseline: the same rows, generated beforehand, written alone (same parallelism).
         let raw = server.database(&format!("bench_raw_{suffix}"), 4).await;
         let cat = Catalogue::build();
         let t = Instant::now();
         let recorded = opts.as_of.and_hms_opt(0, 0, 0).unwrap();
         let streams: Vec<_> = nation::plan(persons)
             .into_iter()
-            .map(|spec| {
-                let out = people::generate(opts.seed, spec, opts.as_of, &cat);
-                onshi_insurer::STORE.encode_copy(&out.versions, recorded, "seed:1")
-            })
+            .map(|spec| people::generate(opts.seed, spec, opts.as_of, &cat).versions)
             .collect();
         let t_gen = t.elapsed().as_secs_f64();
         let queue = std::sync::Arc::new(std::sync::Mutex::new(streams));
@@ -71,7 +69,7 @@ fn main() {
                     let Some(s) = next else { return };
                     let mut tx = raw.begin().await.unwrap();
                     sqlx::query("SET LOCAL synchronous_commit = off").execute(&mut *tx).await.unwrap();
-                    onshi_insurer::STORE.send_copy(&mut tx, s).await.unwrap();
+                    onshi_insurer::STORE.load(&mut tx, s, recorded, "seed:1").await.unwrap();
                     tx.commit().await.unwrap();
                 }
             }));
@@ -84,9 +82,9 @@ fn main() {
 
         println!("seed_load: {persons} persons, {rows} qualification versions, {threads} threads");
         println!("  generate + load (onshi seed)      {t_full:8.2} s   {:>9.0} persons/s   db {size_full} MiB   peak RSS {rss_full} MiB", persons as f64 / t_full);
-        println!("  baseline: raw COPY of the same rows {t_raw:6.2} s   (db {size_raw} MiB; qualification rows only)");
+        println!("  baseline: the same rows written alone {t_raw:6.2} s   (db {size_raw} MiB; qualification rows only)");
         println!("  (generation alone, 1 thread:      {t_gen:8.2} s)");
-        println!("  ratio full / raw COPY             {:8.2}", t_full / t_raw);
+        println!("  ratio full / written alone        {:8.2}", t_full / t_raw);
         let nation = 126_146_000f64 / persons as f64;
         println!(
             "  linear projection to the nation (126,146,000): {:.0} min, {:.0} GiB",

@@ -46,6 +46,10 @@ impl BinaryCopy {
         self.field(s.as_bytes())
     }
 
+    pub fn bytea(&mut self, b: &[u8]) -> &mut Self {
+        self.field(b)
+    }
+
     pub fn opt_text(&mut self, s: Option<&str>) -> &mut Self {
         match s {
             Some(s) => self.text(s),

@@ -1,8 +1,9 @@
 //! An append-only, versioned registry table with a change feed, shared by the insurer (qualifications) and the
 //! portal (facilities).
 //!
-//! Every change is a new version row; nothing is updated in place except the head row's pointer to its latest
-//! version (which also serialises concurrent writers of one entity). A version carries `effective_from` (the
+//! Every change is a new version row; nothing is updated or deleted. Writers of one entity lock its latest
+//! version row, and the unique `(id, version)` key refuses a second writer that read the same latest version (it
+//! is tried again). A version carries `effective_from` (the
 //! date from which it describes reality, used for "as of" queries) and `recorded_at` (simulated time of the
 //! write). Writing a record equal to the latest version changes nothing, so re-submitting a file is a no-op.
 //! A batch is all-or-nothing: one bad write and nothing of the batch is applied.
@@ -127,12 +128,17 @@ fn ser_time<S: serde::Serializer>(t: &NaiveDateTime, s: S) -> Result<S::Ok, S::E
     s.serialize_str(&t.format("%Y-%m-%dT%H:%M:%S").to_string())
 }
 
-/// A versioned registry: `<heads>(id, latest_version)` and `<versions>(seq, id, version, op, effective_from,
-/// recorded_at, source, record)` in one service's schema, published through `feed`.
+/// A versioned registry in one service's schema, published through `feed`: a table of version rows (`seq`, `id`,
+/// `version`, unique on `(id, version)`), read through `versions` (a view or the table itself) with the columns
+/// `(seq, id, version, op, effective_from, recorded_at, source, record)`, and written only through the schema's
+/// function `write`: `(ids text[], versions int[], ops text[], effs date[], at timestamp, src text, records
+/// jsonb[])` → `(id, seq)` in the order given. How the record is stored is the service's own business (the
+/// insurer keeps typed columns, the portal JSONB).
 #[derive(Debug, Clone, Copy)]
 pub struct Store {
-    pub heads: &'static str,
+    pub table: &'static str,
     pub versions: &'static str,
+    pub write: &'static str,
     pub feed: Feed,
     /// Record fields that may never change once created (identity).
     pub immutable: &'static [&'static str],
@@ -220,7 +226,6 @@ impl Store {
 
         let mut errors = Vec::new();
         let mut applied = Vec::with_capacity(writes.len());
-        let mut new_heads: Vec<String> = Vec::new();
         let mut rows: Vec<(String, i32, &'static str, chrono::NaiveDate, Value)> = Vec::new();
         for w in writes {
             let old = existing.get(&w.id);
@@ -282,7 +287,6 @@ impl Store {
                 None => {
                     let (op, eff) = (self.plan)(None, &w.record, today);
                     let eff = w.effective_date.unwrap_or(eff);
-                    new_heads.push(w.id.clone());
                     rows.push((w.id.clone(), 1, op, eff.naive(), w.record));
                     applied.push(Applied::Created { version: 1, seq: 0 });
                 }
@@ -292,41 +296,18 @@ impl Store {
             return Err(ApplyError::Refused(errors));
         }
         if !rows.is_empty() {
-            sqlx::query(&format!(
-                "INSERT INTO {} (id, latest_version) SELECT * FROM UNNEST($1::text[], $2::int[]) \
-                 ON CONFLICT (id) DO NOTHING",
-                self.heads
-            ))
-            .bind(&new_heads)
-            .bind(vec![1i32; new_heads.len()])
-            .execute(&mut **tx)
-            .await?;
-            let seqs: Vec<(String, i64)> = sqlx::query_as(&format!(
-                "INSERT INTO {} (id, version, op, effective_from, recorded_at, source, record) \
-                 SELECT id, version, op, eff, $5, $6, record \
-                 FROM UNNEST($1::text[], $2::int[], $3::text[], $4::date[], $7::jsonb[]) \
-                   WITH ORDINALITY AS t(id, version, op, eff, record, ord) \
-                 ORDER BY ord RETURNING id, seq",
-                self.versions
-            ))
-            .bind(rows.iter().map(|r| r.0.clone()).collect::<Vec<_>>())
-            .bind(rows.iter().map(|r| r.1).collect::<Vec<_>>())
-            .bind(rows.iter().map(|r| r.2.to_string()).collect::<Vec<_>>())
-            .bind(rows.iter().map(|r| r.3).collect::<Vec<_>>())
-            .bind(now)
-            .bind(source)
-            .bind(rows.iter().map(|r| r.4.clone()).collect::<Vec<_>>())
-            .fetch_all(&mut **tx)
-            .await?;
-            sqlx::query(&format!(
-                "UPDATE {} h SET latest_version = t.version \
-                 FROM UNNEST($1::text[], $2::int[]) AS t(id, version) WHERE h.id = t.id",
-                self.heads
-            ))
-            .bind(rows.iter().map(|r| r.0.clone()).collect::<Vec<_>>())
-            .bind(rows.iter().map(|r| r.1).collect::<Vec<_>>())
-            .execute(&mut **tx)
-            .await?;
+            let seqs = self
+                .write_rows(
+                    tx,
+                    now,
+                    source,
+                    rows.iter().map(|r| r.0.clone()).collect(),
+                    rows.iter().map(|r| r.1).collect(),
+                    rows.iter().map(|r| r.2).collect(),
+                    rows.iter().map(|r| r.3).collect(),
+                    rows.iter().map(|r| r.4.to_string()).collect(),
+                )
+                .await?;
             feed::notify(tx, self.feed).await?;
             let by_id: HashMap<String, i64> = seqs.into_iter().collect();
             for (a, id) in applied.iter_mut().zip(&ids) {
@@ -338,17 +319,47 @@ impl Store {
         Ok(applied)
     }
 
-    /// Latest version and record of each existing id, locking the head rows.
+    /// Writes version rows (records as JSON text) through the store's `write` function; the seq of each, in
+    /// order.
+    #[allow(clippy::too_many_arguments)]
+    async fn write_rows(
+        &self,
+        tx: &mut Transaction<'_, Postgres>,
+        at: NaiveDateTime,
+        source: &str,
+        ids: Vec<String>,
+        versions: Vec<i32>,
+        ops: Vec<&'static str>,
+        effs: Vec<chrono::NaiveDate>,
+        records: Vec<String>,
+    ) -> sqlx::Result<Vec<(String, i64)>> {
+        sqlx::query_as(&format!(
+            "SELECT * FROM {}($1, $2, $3, $4, $5, $6, $7::text[]::jsonb[])",
+            self.write
+        ))
+        .bind(ids)
+        .bind(versions)
+        .bind(ops)
+        .bind(effs)
+        .bind(at)
+        .bind(source)
+        .bind(records)
+        .fetch_all(&mut **tx)
+        .await
+    }
+
+    /// Latest version and record of each existing id, locking those version rows.
     async fn lock_latest(
         &self,
         tx: &mut Transaction<'_, Postgres>,
         ids: &[String],
     ) -> sqlx::Result<HashMap<String, (i32, Value)>> {
         let rows: Vec<(String, i32, Value)> = sqlx::query_as(&format!(
-            "SELECT h.id, h.latest_version, v.record FROM {h} h \
-             JOIN {v} v ON v.id = h.id AND v.version = h.latest_version \
-             WHERE h.id = ANY($1) ORDER BY h.id FOR UPDATE OF h",
-            h = self.heads,
+            "SELECT t.id, t.version, v.record FROM {t} t JOIN {v} v ON v.seq = t.seq \
+             WHERE t.id = ANY($1) \
+               AND NOT EXISTS (SELECT 1 FROM {t} l WHERE l.id = t.id AND l.version > t.version) \
+             ORDER BY t.id FOR UPDATE OF t",
+            t = self.table,
             v = self.versions
         ))
         .bind(ids)
@@ -378,9 +389,10 @@ impl Store {
     ) -> sqlx::Result<Vec<VersionRow>> {
         sqlx::query_as(&format!(
             "SELECT v.seq, v.id, v.version, v.op, v.effective_from, v.recorded_at, v.source, v.record \
-             FROM {h} h JOIN {v} v ON v.id = h.id AND v.version = h.latest_version \
-             WHERE h.id > $1 ORDER BY h.id LIMIT $2",
-            h = self.heads,
+             FROM {v} v WHERE v.id > $1 \
+               AND NOT EXISTS (SELECT 1 FROM {t} l WHERE l.id = v.id AND l.version > v.version) \
+             ORDER BY v.id LIMIT $2",
+            t = self.table,
             v = self.versions
         ))
         .bind(after_id)
@@ -411,72 +423,42 @@ pub struct NewVersion {
     pub record: String,
 }
 
-/// Binary COPY streams for a bulk load: (heads, versions).
-pub struct CopyStreams {
-    pub heads: Vec<u8>,
-    pub versions: Vec<u8>,
-    pub rows: usize,
-}
-
 impl Store {
-    /// Encodes versions (several versions of one id must be consecutive, in version order) for [`Store::send_copy`].
-    pub fn encode_copy(
-        &self,
-        rows: &[NewVersion],
-        recorded_at: NaiveDateTime,
-        source: &str,
-    ) -> CopyStreams {
-        use crate::copy::BinaryCopy;
-        let mut heads = BinaryCopy::new();
-        let mut versions = BinaryCopy::new();
-        for (i, r) in rows.iter().enumerate() {
-            let last_of_id = rows.get(i + 1).is_none_or(|n| n.id != r.id);
-            if last_of_id {
-                heads.row(2).text(&r.id).int4(r.version);
-            }
-            versions
-                .row(7)
-                .text(&r.id)
-                .int4(r.version)
-                .text(r.op)
-                .date(r.effective_from)
-                .timestamp(recorded_at)
-                .text(source)
-                .jsonb(&r.record);
-        }
-        CopyStreams {
-            heads: heads.finish(),
-            versions: versions.finish(),
-            rows: rows.len(),
-        }
-    }
-
-    /// Loads encoded streams inside `tx` (taking the feed's publish lock and notifying consumers at commit).
-    pub async fn send_copy(
+    /// Loads first versions in bulk inside `tx` (taking the feed's publish lock and notifying consumers at
+    /// commit), through the same `write` function as every other write. Several versions of one id must be
+    /// consecutive, in version order.
+    pub async fn load(
         &self,
         tx: &mut Transaction<'_, Postgres>,
-        streams: CopyStreams,
+        rows: Vec<NewVersion>,
+        recorded_at: NaiveDateTime,
+        source: &str,
     ) -> sqlx::Result<()> {
         feed::publish_lock(tx, self.feed).await?;
-        crate::copy::send(
-            tx,
-            &format!(
-                "COPY {} (id, latest_version) FROM STDIN (FORMAT binary)",
-                self.heads
-            ),
-            streams.heads,
-        )
-        .await?;
-        crate::copy::send(
-            tx,
-            &format!(
-                "COPY {} (id, version, op, effective_from, recorded_at, source, record) FROM STDIN (FORMAT binary)",
-                self.versions
-            ),
-            streams.versions,
-        )
-        .await?;
+        let mut ids = Vec::with_capacity(rows.len());
+        let mut versions = Vec::with_capacity(rows.len());
+        let mut ops = Vec::with_capacity(rows.len());
+        let mut effs = Vec::with_capacity(rows.len());
+        let mut records = Vec::with_capacity(rows.len());
+        for r in rows {
+            ids.push(r.id);
+            versions.push(r.version);
+            ops.push(r.op);
+            effs.push(r.effective_from);
+            records.push(r.record);
+        }
+        self.write_rows(tx, recorded_at, source, ids, versions, ops, effs, records)
+            .await?;
         feed::notify(tx, self.feed).await
+    }
+
+    /// Rebuilds the table's indexes compact, online (after a bulk load, whose keys arrive in random order and
+    /// leave index pages about two-thirds full).
+    pub async fn compact(&self, pool: &PgPool) -> sqlx::Result<()> {
+        sqlx::raw_sql(&format!("REINDEX TABLE CONCURRENTLY {}", self.table))
+            .execute(pool)
+            .await?;
+        Ok(())
     }
 }
 

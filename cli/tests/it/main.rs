@@ -12,6 +12,7 @@ mod e2e;
 mod folders;
 mod home;
 mod hostile;
+mod layout;
 mod load;
 mod medical_aid;
 mod medication;

@@ -186,7 +186,7 @@ async fn a_killed_load_resumes_without_duplicates_or_gaps() {
     .unwrap();
     assert_eq!((chunks, persons), (total, 300_000));
     let (heads, versions, expected): (i64, i64, i64) = sqlx::query_as(
-        "SELECT (SELECT count(*) FROM insurer.qualification_heads), (SELECT count(*) FROM insurer.qualification_versions), \
+        "SELECT (SELECT count(DISTINCT id) FROM insurer.qualification_rows), (SELECT count(*) FROM insurer.qualification_rows), \
          (SELECT sum((stats ->> 'qualifications')::bigint)::bigint FROM seed.chunks)",
     )
     .fetch_one(&pool)

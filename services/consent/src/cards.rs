@@ -16,9 +16,19 @@ pub const COPY_CARDS: &str =
     "COPY consent.cards (person_id, serial, issued_on, expires_on, pin_sha256, \
     registered_on, qualification_id) FROM STDIN (FORMAT binary)";
 
-/// The PIN digest stored for a card.
-pub fn pin_digest(serial: &str, pin: &str) -> String {
-    onshi_platform::sha256_hex(format!("{serial}{pin}").as_bytes())
+/// The PIN digest stored for a card: SHA-256 of the serial and the PIN.
+pub fn pin_digest(serial: &str, pin: &str) -> Vec<u8> {
+    ring::digest::digest(&ring::digest::SHA256, format!("{serial}{pin}").as_bytes())
+        .as_ref()
+        .to_vec()
+}
+
+/// Rebuilds the cards' indexes compact, online (after a bulk load of cards in random serial order).
+pub async fn compact(pool: &PgPool) -> sqlx::Result<()> {
+    sqlx::raw_sql("REINDEX TABLE CONCURRENTLY consent.cards")
+        .execute(pool)
+        .await?;
+    Ok(())
 }
 
 /// Wrong PINs in a row that lock a card.
@@ -30,7 +40,7 @@ pub struct Card {
     pub person_id: String,
     pub issued_on: chrono::NaiveDate,
     pub expires_on: chrono::NaiveDate,
-    pub pin_sha256: String,
+    pub pin_sha256: Vec<u8>,
     pub failed_pins: i32,
     pub locked_at: Option<NaiveDateTime>,
     pub revoked_on: Option<chrono::NaiveDate>,

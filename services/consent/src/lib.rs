@@ -58,6 +58,10 @@ pub const MIGRATIONS: Migrations = Migrations {
             "0005_card_issuer",
             include_str!("../../../schema/consent/0005_card_issuer.sql"),
         ),
+        (
+            "0006_pin_digest_bytes",
+            include_str!("../../../schema/consent/0006_pin_digest_bytes.sql"),
+        ),
     ],
 };
 

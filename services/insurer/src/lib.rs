@@ -33,10 +33,16 @@ use onshi_wire::record::QualificationRecord;
 /// The insurer schema's migrations.
 pub const MIGRATIONS: Migrations = Migrations {
     schema: "insurer",
-    steps: &[(
-        "0001_qualifications",
-        include_str!("../../../schema/insurer/0001_qualifications.sql"),
-    )],
+    steps: &[
+        (
+            "0001_qualifications",
+            include_str!("../../../schema/insurer/0001_qualifications.sql"),
+        ),
+        (
+            "0002_lean_versions",
+            include_str!("../../../schema/insurer/0002_lean_versions.sql"),
+        ),
+    ],
 };
 
 fn plan(prev: Option<&Value>, new: &Value, today: Date) -> (&'static str, Date) {
@@ -58,8 +64,9 @@ fn plan(prev: Option<&Value>, new: &Value, today: Date) -> (&'static str, Date) 
 
 /// The qualification registry.
 pub const STORE: Store = Store {
-    heads: "insurer.qualification_heads",
+    table: "insurer.qualification_rows",
     versions: "insurer.qualification_versions",
+    write: "insurer.write_versions",
     feed: feed::INSURER,
     immutable: &["person_id", "insurer_number", "symbol", "number", "branch"],
     plan,

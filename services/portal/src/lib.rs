@@ -41,6 +41,10 @@ pub const MIGRATIONS: Migrations = Migrations {
             "0002_ca",
             include_str!("../../../schema/portal/0002_ca.sql"),
         ),
+        (
+            "0003_no_heads",
+            include_str!("../../../schema/portal/0003_no_heads.sql"),
+        ),
     ],
 };
 
@@ -105,8 +109,9 @@ fn plan(prev: Option<&Value>, _new: &Value, today: Date) -> (&'static str, Date)
 
 /// The facility registry.
 pub const STORE: Store = Store {
-    heads: "portal.facility_heads",
+    table: "portal.facility_versions",
     versions: "portal.facility_versions",
+    write: "portal.write_versions",
     feed: feed::PORTAL,
     immutable: &["code"],
     plan,
@@ -290,8 +295,7 @@ async fn ca_pem(core: web::Data<Core>) -> Result<HttpResponse, ApiError> {
 /// 2024: 訪問看護ステーション, 施術所) and state.
 async fn adoption(core: web::Data<Core>) -> Result<HttpResponse, ApiError> {
     let rows: Vec<(serde_json::Value,)> = sqlx::query_as(
-        "SELECT v.record FROM portal.facility_heads h JOIN portal.facility_versions v \
-         ON v.id = h.id AND v.version = h.latest_version",
+        "SELECT DISTINCT ON (id) record FROM portal.facility_versions ORDER BY id, version DESC",
     )
     .fetch_all(&core.pool)
     .await?;
