@@ -211,6 +211,50 @@ impl Migrations {
     }
 }
 
+/// Rebuilds a table's indexes compact and online (`REINDEX INDEX CONCURRENTLY`): after a bulk load whose keys
+/// arrived in random order, index pages are about two-thirds full. One index at a time, so the extra disk needed
+/// is one index's new copy and its sort, not all of them at once; the invalid copies an interrupted rebuild left
+/// behind are dropped first.
+pub async fn compact_indexes(pool: &PgPool, table: &str) -> sqlx::Result<()> {
+    let mut conn = pool.acquire().await?;
+    let invalid: Vec<(String,)> = sqlx::query_as(
+        "SELECT indexrelid::regclass::text FROM pg_index WHERE indrelid = $1::regclass AND NOT indisvalid",
+    )
+    .bind(table)
+    .fetch_all(&mut *conn)
+    .await?;
+    for (index,) in invalid {
+        sqlx::raw_sql(&format!("DROP INDEX CONCURRENTLY {index}"))
+            .execute(&mut *conn)
+            .await?;
+    }
+    let indexes: Vec<(String,)> = sqlx::query_as(
+        "SELECT indexrelid::regclass::text FROM pg_index WHERE indrelid = $1::regclass \
+         ORDER BY pg_relation_size(indexrelid)",
+    )
+    .bind(table)
+    .fetch_all(&mut *conn)
+    .await?;
+    sqlx::raw_sql("SET maintenance_work_mem = '1GB'")
+        .execute(&mut *conn)
+        .await?;
+    let mut result = Ok(());
+    for (index,) in indexes {
+        tracing::info!(index, "rebuilding an index compact");
+        result = sqlx::raw_sql(&format!("REINDEX INDEX CONCURRENTLY {index}"))
+            .execute(&mut *conn)
+            .await
+            .map(drop);
+        if result.is_err() {
+            break;
+        }
+    }
+    sqlx::raw_sql("RESET maintenance_work_mem")
+        .execute(&mut *conn)
+        .await?;
+    result
+}
+
 /// Opens a pool on `url` (statement logging off; it would log personal data).
 pub async fn connect(url: &str, max_connections: u32) -> anyhow::Result<PgPool> {
     let opts = PgConnectOptions::from_str(url)

@@ -296,18 +296,11 @@ impl Store {
             return Err(ApplyError::Refused(errors));
         }
         if !rows.is_empty() {
-            let seqs = self
-                .write_rows(
-                    tx,
-                    now,
-                    source,
-                    rows.iter().map(|r| r.0.clone()).collect(),
-                    rows.iter().map(|r| r.1).collect(),
-                    rows.iter().map(|r| r.2).collect(),
-                    rows.iter().map(|r| r.3).collect(),
-                    rows.iter().map(|r| r.4.to_string()).collect(),
-                )
-                .await?;
+            let mut columns = Columns::default();
+            for (id, version, op, eff, record) in rows {
+                columns.push(id, version, op, eff, record.to_string());
+            }
+            let seqs = self.write_rows(tx, now, source, columns).await?;
             feed::notify(tx, self.feed).await?;
             let by_id: HashMap<String, i64> = seqs.into_iter().collect();
             for (a, id) in applied.iter_mut().zip(&ids) {
@@ -319,31 +312,25 @@ impl Store {
         Ok(applied)
     }
 
-    /// Writes version rows (records as JSON text) through the store's `write` function; the seq of each, in
-    /// order.
-    #[allow(clippy::too_many_arguments)]
+    /// Writes version rows through the store's `write` function; the seq of each, in order.
     async fn write_rows(
         &self,
         tx: &mut Transaction<'_, Postgres>,
         at: NaiveDateTime,
         source: &str,
-        ids: Vec<String>,
-        versions: Vec<i32>,
-        ops: Vec<&'static str>,
-        effs: Vec<chrono::NaiveDate>,
-        records: Vec<String>,
+        c: Columns,
     ) -> sqlx::Result<Vec<(String, i64)>> {
         sqlx::query_as(&format!(
             "SELECT * FROM {}($1, $2, $3, $4, $5, $6, $7::text[]::jsonb[])",
             self.write
         ))
-        .bind(ids)
-        .bind(versions)
-        .bind(ops)
-        .bind(effs)
+        .bind(c.ids)
+        .bind(c.versions)
+        .bind(c.ops)
+        .bind(c.effs)
         .bind(at)
         .bind(source)
-        .bind(records)
+        .bind(c.records)
         .fetch_all(&mut **tx)
         .await
     }
@@ -412,6 +399,33 @@ impl Store {
     }
 }
 
+/// Versions to write, as the `write` function's array arguments (records as JSON text).
+#[derive(Default)]
+struct Columns {
+    ids: Vec<String>,
+    versions: Vec<i32>,
+    ops: Vec<&'static str>,
+    effs: Vec<chrono::NaiveDate>,
+    records: Vec<String>,
+}
+
+impl Columns {
+    fn push(
+        &mut self,
+        id: String,
+        version: i32,
+        op: &'static str,
+        eff: chrono::NaiveDate,
+        record: String,
+    ) {
+        self.ids.push(id);
+        self.versions.push(version);
+        self.ops.push(op);
+        self.effs.push(eff);
+        self.records.push(record);
+    }
+}
+
 /// A first version to bulk-load (the synthetic nation): nothing with this id may exist yet.
 #[derive(Debug, Clone)]
 pub struct NewVersion {
@@ -435,30 +449,17 @@ impl Store {
         source: &str,
     ) -> sqlx::Result<()> {
         feed::publish_lock(tx, self.feed).await?;
-        let mut ids = Vec::with_capacity(rows.len());
-        let mut versions = Vec::with_capacity(rows.len());
-        let mut ops = Vec::with_capacity(rows.len());
-        let mut effs = Vec::with_capacity(rows.len());
-        let mut records = Vec::with_capacity(rows.len());
+        let mut columns = Columns::default();
         for r in rows {
-            ids.push(r.id);
-            versions.push(r.version);
-            ops.push(r.op);
-            effs.push(r.effective_from);
-            records.push(r.record);
+            columns.push(r.id, r.version, r.op, r.effective_from, r.record);
         }
-        self.write_rows(tx, recorded_at, source, ids, versions, ops, effs, records)
-            .await?;
+        self.write_rows(tx, recorded_at, source, columns).await?;
         feed::notify(tx, self.feed).await
     }
 
-    /// Rebuilds the table's indexes compact, online (after a bulk load, whose keys arrive in random order and
-    /// leave index pages about two-thirds full).
+    /// Rebuilds the table's indexes compact after a bulk load ([`crate::db::compact_indexes`]).
     pub async fn compact(&self, pool: &PgPool) -> sqlx::Result<()> {
-        sqlx::raw_sql(&format!("REINDEX TABLE CONCURRENTLY {}", self.table))
-            .execute(pool)
-            .await?;
-        Ok(())
+        crate::db::compact_indexes(pool, self.table).await
     }
 }
 

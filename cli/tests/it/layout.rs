@@ -141,3 +141,60 @@ async fn a_registry_written_before_the_lean_layout_moves_to_it_unchanged() {
         "most records fit the columns ({kept} of {rows} kept JSON)"
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn compacting_rebuilds_every_index_and_drops_copies_an_interrupted_rebuild_left() {
+    let pool = onshi_platform::db::connect(&testkit::fresh_database_url().await, 2)
+        .await
+        .unwrap();
+    sqlx::raw_sql(
+        "CREATE TABLE t (id text PRIMARY KEY, n int); \
+         INSERT INTO t SELECT md5(i::text), i % 10 FROM generate_series(1, 20000) i; \
+         CREATE INDEX t_n ON t (n);",
+    )
+    .execute(&pool)
+    .await
+    .unwrap();
+    // What a rebuild stopped half-way leaves: an invalid index (here: a unique one that failed).
+    let failed = sqlx::raw_sql("CREATE UNIQUE INDEX CONCURRENTLY t_n_unique ON t (n)")
+        .execute(&pool)
+        .await;
+    assert!(failed.is_err());
+    let indexes = |pool: sqlx::PgPool| async move {
+        let rows: Vec<(String, bool)> = sqlx::query_as(
+            "SELECT indexrelid::regclass::text, indisvalid FROM pg_index WHERE indrelid = 't'::regclass ORDER BY 1",
+        )
+        .fetch_all(&pool)
+        .await
+        .unwrap();
+        rows
+    };
+    assert!(indexes(pool.clone()).await.iter().any(|(_, valid)| !valid));
+    let before: (i64,) = sqlx::query_as("SELECT pg_relation_size('t_pkey')")
+        .fetch_one(&pool)
+        .await
+        .unwrap();
+
+    onshi_platform::db::compact_indexes(&pool, "t")
+        .await
+        .unwrap();
+    assert_eq!(
+        indexes(pool.clone()).await,
+        vec![("t_n".to_string(), true), ("t_pkey".to_string(), true)]
+    );
+    let after: (i64,) = sqlx::query_as("SELECT pg_relation_size('t_pkey')")
+        .fetch_one(&pool)
+        .await
+        .unwrap();
+    assert!(
+        after.0 < before.0,
+        "random keys: {} bytes before, {} after",
+        before.0,
+        after.0
+    );
+    let (found,): (i64,) = sqlx::query_as("SELECT count(*) FROM t WHERE id = md5('777')")
+        .fetch_one(&pool)
+        .await
+        .unwrap();
+    assert_eq!(found, 1);
+}

@@ -348,14 +348,20 @@ pub async fn run(pool: &PgPool, opts: &Options) -> anyhow::Result<Summary> {
     if let Some(e) = first_error {
         return Err(e);
     }
+    // A large run is finished once its indexes are compacted (a run stopped during that does it when resumed).
+    let (unfinished,): (bool,) = sqlx::query_as(
+        "SELECT EXISTS (SELECT 1 FROM seed.runs WHERE id = 1 AND finished_at IS NULL)",
+    )
+    .fetch_one(pool)
+    .await?;
+    if unfinished && opts.scale.persons >= COMPACT_AFTER_PERSONS {
+        compact(pool, opts.progress).await?;
+    }
     sqlx::query("UPDATE seed.runs SET finished_at = now() WHERE id = 1 AND finished_at IS NULL")
         .execute(pool)
         .await?;
     summary.chunks_loaded = chunks_done.load(Ordering::Relaxed);
     summary.persons_loaded = persons_done.load(Ordering::Relaxed);
-    if summary.persons_loaded >= COMPACT_AFTER_PERSONS {
-        compact(pool, opts.progress).await?;
-    }
     if let Some(dir) = &opts.decks {
         write_decks(pool, dir, opts.as_of).await?;
     }
@@ -363,11 +369,12 @@ pub async fn run(pool: &PgPool, opts: &Options) -> anyhow::Result<Summary> {
     Ok(summary)
 }
 
-/// A run that loaded at least this many persons rebuilds the big tables' indexes afterwards: keys loaded in
-/// random order leave index pages about two-thirds full (for the nation ≈ 5 GB of the 60 GB budget).
+/// A run of at least this many persons rebuilds the big tables' indexes at its end: keys loaded in random order
+/// leave index pages about two-thirds full (for the nation ≈ 5 GB of the 60 GB budget).
 const COMPACT_AFTER_PERSONS: u64 = 5_000_000;
 
-/// Rebuilds the indexes of the qualification versions and the cards compact, online (reads and writes go on).
+/// Rebuilds the indexes of the qualification versions and the cards compact, one at a time and online (reads
+/// and writes go on).
 async fn compact(pool: &PgPool, progress: bool) -> anyhow::Result<()> {
     let t = Instant::now();
     if progress {

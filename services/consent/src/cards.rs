@@ -23,12 +23,9 @@ pub fn pin_digest(serial: &str, pin: &str) -> Vec<u8> {
         .to_vec()
 }
 
-/// Rebuilds the cards' indexes compact, online (after a bulk load of cards in random serial order).
+/// Rebuilds the cards' indexes compact after a bulk load ([`onshi_platform::db::compact_indexes`]).
 pub async fn compact(pool: &PgPool) -> sqlx::Result<()> {
-    sqlx::raw_sql("REINDEX TABLE CONCURRENTLY consent.cards")
-        .execute(pool)
-        .await?;
-    Ok(())
+    onshi_platform::db::compact_indexes(pool, "consent.cards").await
 }
 
 /// Wrong PINs in a row that lock a card.

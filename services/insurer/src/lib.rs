@@ -42,6 +42,10 @@ pub const MIGRATIONS: Migrations = Migrations {
             "0002_lean_versions",
             include_str!("../../../schema/insurer/0002_lean_versions.sql"),
         ),
+        (
+            "0003_loaded_files_index",
+            include_str!("../../../schema/insurer/0003_loaded_files_index.sql"),
+        ),
     ],
 };
 
@@ -378,7 +382,8 @@ async fn apply_chunk(
 pub async fn already_loaded(core: &Core, label: &str, bytes: &[u8]) -> sqlx::Result<bool> {
     let source = format!("{label}:{}", onshi_platform::sha256_hex(bytes));
     let (found,): (bool,) = sqlx::query_as(
-        "SELECT EXISTS (SELECT 1 FROM insurer.qualification_versions WHERE source = $1)",
+        "SELECT EXISTS (SELECT 1 FROM insurer.qualification_rows \
+         WHERE source = $1 AND source NOT LIKE 'seed:%')",
     )
     .bind(source)
     .fetch_one(&core.pool)
