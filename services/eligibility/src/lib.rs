@@ -50,6 +50,7 @@ use std::sync::{Arc, Mutex, RwLock, Weak};
 use std::time::{Duration, Instant};
 
 use actix_web::{web, HttpResponse};
+use anyhow::Context;
 
 use onshi_platform::db::Migrations;
 use onshi_platform::feed::{self, Feed};
@@ -235,17 +236,34 @@ impl Eligibility {
             return Ok(None);
         };
         let n = rows.len();
-        if n > 0 {
-            loop {
-                if let Ok(_applying) = self.applying.try_lock() {
-                    self.apply(feed, rows);
-                    break;
-                }
-                // The read model is being written to its file.
-                tokio::time::sleep(Duration::from_millis(20)).await;
-            }
-        }
+        self.apply_when_free(feed, rows).await;
         Ok(Some(n))
+    }
+
+    /// Applies rows once the read model is not being written to its file.
+    async fn apply_when_free(&self, feed: Feed, rows: Vec<FeedText>) {
+        if rows.is_empty() {
+            return;
+        }
+        loop {
+            if let Ok(_applying) = self.applying.try_lock() {
+                self.apply(feed, rows);
+                return;
+            }
+            // The read model is being written to its file.
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    }
+
+    /// Reads the batch of `feed` after `after` on another task (the database builds it while this one applies
+    /// the batch before).
+    fn read_ahead(
+        &self,
+        feed: Feed,
+        after: i64,
+    ) -> tokio::task::JoinHandle<sqlx::Result<Option<Vec<FeedText>>>> {
+        let source = self.feeds.clone();
+        tokio::spawn(async move { read_feed_text(&source, feed, after, FEED_BATCH).await })
     }
 
     /// Loads the persisted read model when it is of this database's feeds (see [`persisted`]).
@@ -431,14 +449,28 @@ impl Eligibility {
         Ok(())
     }
 
-    /// Catches up with both feeds now (waits while writers are busy).
+    /// Catches up with both feeds now (waits while writers are busy). A full batch is followed by reading the
+    /// next one while it is applied, so a long catch-up (a start without the read model's file) keeps the
+    /// database and this process busy at once.
     pub async fn sync(&self) -> anyhow::Result<()> {
         for feed in [feed::PORTAL, feed::INSURER] {
+            let mut ahead: Option<tokio::task::JoinHandle<_>> = None;
             loop {
-                match self.pull(feed).await? {
-                    None => tokio::time::sleep(Duration::from_millis(10)).await,
-                    Some(n) if (n as i64) < FEED_BATCH => break,
-                    Some(_) => {}
+                let batch = match ahead.take() {
+                    Some(next) => next.await.context("feed read-ahead task")??,
+                    None => read_feed_text(&self.feeds, feed, self.seq(feed), FEED_BATCH).await?,
+                };
+                let Some(rows) = batch else {
+                    tokio::time::sleep(Duration::from_millis(10)).await;
+                    continue;
+                };
+                let full = rows.len() as i64 == FEED_BATCH;
+                if let (true, Some(last)) = (full, rows.last()) {
+                    ahead = Some(self.read_ahead(feed, last.seq));
+                }
+                self.apply_when_free(feed, rows).await;
+                if !full {
+                    break;
                 }
             }
         }
