@@ -6,7 +6,7 @@
 
 use anyhow::{bail, Context};
 use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
-use sqlx::{ConnectOptions, PgPool};
+use sqlx::{ConnectOptions, Connection, PgPool};
 use std::str::FromStr;
 use std::time::Duration;
 
@@ -216,16 +216,18 @@ impl Migrations {
 /// is one index's new copy and its sort, not all of them at once; the invalid copies an interrupted rebuild left
 /// behind are dropped first.
 pub async fn compact_indexes(pool: &PgPool, table: &str) -> sqlx::Result<()> {
-    let mut conn = pool.acquire().await?;
+    // Its own connection, closed at the end: the larger sort memory set here never goes back to the pool, whether
+    // the rebuild ends, fails or is cancelled.
+    let mut conn = pool.acquire().await?.detach();
     let invalid: Vec<(String,)> = sqlx::query_as(
         "SELECT indexrelid::regclass::text FROM pg_index WHERE indrelid = $1::regclass AND NOT indisvalid",
     )
     .bind(table)
-    .fetch_all(&mut *conn)
+    .fetch_all(&mut conn)
     .await?;
     for (index,) in invalid {
         sqlx::raw_sql(&format!("DROP INDEX CONCURRENTLY {index}"))
-            .execute(&mut *conn)
+            .execute(&mut conn)
             .await?;
     }
     let indexes: Vec<(String,)> = sqlx::query_as(
@@ -233,26 +235,18 @@ pub async fn compact_indexes(pool: &PgPool, table: &str) -> sqlx::Result<()> {
          ORDER BY pg_relation_size(indexrelid)",
     )
     .bind(table)
-    .fetch_all(&mut *conn)
+    .fetch_all(&mut conn)
     .await?;
     sqlx::raw_sql("SET maintenance_work_mem = '1GB'")
-        .execute(&mut *conn)
+        .execute(&mut conn)
         .await?;
-    let mut result = Ok(());
     for (index,) in indexes {
         tracing::info!(index, "rebuilding an index compact");
-        result = sqlx::raw_sql(&format!("REINDEX INDEX CONCURRENTLY {index}"))
-            .execute(&mut *conn)
-            .await
-            .map(drop);
-        if result.is_err() {
-            break;
-        }
+        sqlx::raw_sql(&format!("REINDEX INDEX CONCURRENTLY {index}"))
+            .execute(&mut conn)
+            .await?;
     }
-    sqlx::raw_sql("RESET maintenance_work_mem")
-        .execute(&mut *conn)
-        .await?;
-    result
+    conn.close().await
 }
 
 /// Opens a pool on `url` (statement logging off; it would log personal data).
