@@ -12,7 +12,7 @@ use onshi_consent::port::{AccessPort, CardReaderPort, HomeCarePort};
 use onshi_eligibility::Eligibility;
 use onshi_platform::credentials::Credentials;
 use onshi_platform::directory::{self, ReaderDirectory};
-use onshi_platform::peer::{Call, Peer};
+use onshi_platform::peer::Peer;
 use onshi_platform::roles::{self, Guard, RouteAccess};
 
 use crate::dispatch::{At, Services};
@@ -74,6 +74,10 @@ impl Peers {
         })
     }
 }
+
+/// How long a process waits at start for a service it needs there (the portal, for the TLS listener's
+/// certificate) to come up: the processes of one deployment start in any order.
+const PEER_START_PATIENCE: std::time::Duration = std::time::Duration::from_secs(120);
 
 pub const ALL: &[Service] = &[
     Service::Insurer,
@@ -424,7 +428,7 @@ impl Host {
                     onshi_portal::server_identity(&core.pool).await?
                 } else if let Some(portal) = peers.peer("portal", &peers.portal)? {
                     portal
-                        .call(Call::Query, onshi_portal::SERVER_CERTIFICATE, &())
+                        .query_when_up(onshi_portal::SERVER_CERTIFICATE, &(), PEER_START_PATIENCE)
                         .await?
                 } else {
                     anyhow::bail!(

@@ -172,6 +172,30 @@ impl Peer {
             serde_json::from_slice(&a.body).map_err(|e| self.unreachable(e))
         }
     }
+
+    /// A question asked at start-up: while the other service cannot be reached (the services of one deployment
+    /// start in any order), asked again every half second for at most `patience`, saying once that it waits.
+    pub async fn query_when_up<B: Serialize + ?Sized, T: DeserializeOwned>(
+        &self,
+        path: &str,
+        body: &B,
+        patience: Duration,
+    ) -> Result<T, PeerError> {
+        let since = Instant::now();
+        let mut said = false;
+        loop {
+            match self.call(Call::Query, path, body).await {
+                Err(e @ PeerError::Unreachable { .. }) if since.elapsed() < patience => {
+                    if !said {
+                        tracing::warn!(error = %e, "waiting for the {} service to start", self.service);
+                        said = true;
+                    }
+                    tokio::time::sleep(Duration::from_millis(500)).await;
+                }
+                other => return other,
+            }
+        }
+    }
 }
 
 /// The message of the JSON error shape (`{"error":{"message"}}`), or the body as text.

@@ -426,27 +426,46 @@ pub fn child<'a>(e: &'a Element, path: &[&str]) -> &'a Element {
         .fold(e, |e, n| e.child(n).unwrap_or_else(|| panic!("no {n}")))
 }
 
-/// A free TCP port on the loopback (for a process the test starts).
+/// A free TCP port on the loopback for a process the test starts, below the kernel's ephemeral range and never
+/// handed out twice in one run. (A port from the ephemeral range — `bind(0)` — can be taken by an outgoing
+/// connection or another test's listener between this call and the child's bind: the child then finds it in
+/// use and exits.)
 pub fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
+    use std::hash::{BuildHasher, Hasher};
+    static GIVEN: std::sync::Mutex<Vec<u16>> = std::sync::Mutex::new(Vec::new());
+    let ephemeral = std::fs::read_to_string("/proc/sys/net/ipv4/ip_local_port_range")
+        .ok()
+        .and_then(|r| r.split_whitespace().next()?.parse::<u16>().ok())
+        .unwrap_or(32768);
+    let (low, high) = (10_000u16, ephemeral.max(10_001));
+    let mut given = GIVEN.lock().unwrap();
+    loop {
+        let mut random = std::collections::hash_map::RandomState::new().build_hasher();
+        random.write_u32(std::process::id());
+        let port = low + (random.finish() % u64::from(high - low)) as u16;
+        if !given.contains(&port) && std::net::TcpListener::bind(("127.0.0.1", port)).is_ok() {
+            given.push(port);
+            return port;
+        }
+    }
 }
 
-/// Waits until the onshi process at `addr` answers `GET /ready` with 200 (a minute at most).
-pub async fn wait_ready(addr: &str) {
+/// Waits until the onshi process `child` at `addr` answers `GET /ready` with 200 (a minute at most); fails at
+/// once when the process has ended.
+pub async fn wait_ready(addr: &str, child: &mut std::process::Child) {
+    let mut last = String::from("nothing listens there");
     for _ in 0..600 {
-        if std::net::TcpStream::connect(addr).is_ok()
-            && onshi_platform::testkit::http::get(addr, "/ready")
-                .await
-                .status
-                == 200
-        {
-            return;
+        if let Ok(Some(status)) = child.try_wait() {
+            panic!("the process for {addr} ended before it was ready: {status}");
         }
-        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+        if std::net::TcpStream::connect(addr).is_ok() {
+            let r = http::get(addr, "/ready").await;
+            if r.status == 200 {
+                return;
+            }
+            last = format!("{}: {}", r.status, r.text());
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
     }
-    panic!("{addr} did not become ready");
+    panic!("{addr} did not become ready within a minute; last answer: {last}");
 }

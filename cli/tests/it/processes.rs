@@ -86,7 +86,7 @@ impl Fleet {
                 .unwrap();
             children.insert(*s, child);
         }
-        let fleet = Fleet {
+        let mut fleet = Fleet {
             home: home.to_path_buf(),
             addrs,
             children,
@@ -97,8 +97,9 @@ impl Fleet {
         fleet
     }
 
-    async fn ready(&self, service: &str) {
-        wait_ready(&self.addrs[service]).await;
+    async fn ready(&mut self, service: &str) {
+        let child = self.children.get_mut(service).expect("a started service");
+        wait_ready(&self.addrs[service], child).await;
     }
 
     fn addr(&self, service: &str) -> &str {
@@ -333,4 +334,61 @@ async fn the_vendor_flows_run_across_one_process_per_service() {
         answer.contains("<QualificationValidity>1</QualificationValidity>"),
         "{answer}"
     );
+}
+
+/// The ports the harness gives the processes it starts are outside the kernel's ephemeral range (where outgoing
+/// connections and `bind(0)` take theirs) and never given twice.
+#[test]
+fn the_ports_given_to_started_processes_are_outside_the_ephemeral_range_and_distinct() {
+    let ephemeral: u16 = std::fs::read_to_string("/proc/sys/net/ipv4/ip_local_port_range")
+        .unwrap()
+        .split_whitespace()
+        .next()
+        .unwrap()
+        .parse()
+        .unwrap();
+    let ports: Vec<u16> = (0..200).map(|_| free_port()).collect();
+    assert!(ports.iter().all(|p| *p < ephemeral), "{ports:?}");
+    let mut distinct = ports.clone();
+    distinct.sort_unstable();
+    distinct.dedup();
+    assert_eq!(distinct.len(), ports.len());
+}
+
+/// A front door started before the portal process waits for the certificate of its TLS listener (the processes
+/// of one deployment start in any order) instead of ending.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_front_door_started_before_the_portal_waits_for_its_certificate() {
+    let home = tempfile::tempdir().unwrap();
+    let url = testkit::fresh_database_url().await;
+    let demo = Fleet::command(home.path(), &url)
+        .arg("demo")
+        .output()
+        .unwrap();
+    assert!(demo.status.success());
+    let [front, tls, portal] = [0; 3].map(|_| format!("127.0.0.1:{}", free_port()));
+    let serve = |service: &str, bind: &str, tls: &str| {
+        Fleet::command(home.path(), &url)
+            .args(["serve", service, "--bind", bind, "--tls-bind", tls])
+            .args(["--portal-url", &format!("http://{portal}")])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap()
+    };
+    let mut children = vec![serve("eligibility", &front, &tls)];
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    assert!(
+        children[0].try_wait().unwrap().is_none(),
+        "the front door ended while the portal was not up"
+    );
+    children.push(serve("portal", &portal, "off"));
+    wait_ready(&portal, &mut children[1]).await;
+    wait_ready(&front, &mut children[0]).await;
+    assert!(std::net::TcpStream::connect(&tls).is_ok());
+    for mut child in children {
+        // SAFETY: sends SIGINT to a child this test started.
+        unsafe { libc::kill(child.id() as i32, libc::SIGINT) };
+        let _ = child.wait();
+    }
 }

@@ -119,7 +119,7 @@ impl Topology {
                 .spawn()
                 .expect("haproxy (installed by .ci/run)"),
         );
-        let t = Topology {
+        let mut t = Topology {
             dir,
             primary,
             replica,
@@ -129,13 +129,15 @@ impl Topology {
             single,
             children,
         };
-        for a in [
-            &t.insurer,
-            &t.eligibility[0],
-            &t.eligibility[1],
-            &t.balancer,
-        ] {
-            wait_ready(a).await;
+        // The children are in the same order: insurer, the two eligibility processes, HAProxy.
+        let addrs = [
+            t.insurer.clone(),
+            t.eligibility[0].clone(),
+            t.eligibility[1].clone(),
+            t.balancer.clone(),
+        ];
+        for (a, child) in addrs.iter().zip(&mut t.children) {
+            wait_ready(a, child).await;
         }
         t
     }

@@ -74,8 +74,8 @@ impl Simulator {
             .stderr(Stdio::null())
             .spawn()
             .unwrap();
-        self.child = Some(child);
-        wait_ready(&format!("127.0.0.1:{}", self.http)).await;
+        let child = self.child.insert(child);
+        wait_ready(&format!("127.0.0.1:{}", self.http), child).await;
     }
 
     fn stop(&mut self) {
