@@ -62,7 +62,13 @@ async fn a_restart_resumes_from_the_read_model_file_of_its_own_database() {
     assert_eq!(r.status, 201, "{}", r.text());
     register(&a.addr, 3).await;
     a.sync().await;
-    assert!(e.save_read_model().unwrap());
+    let saving = e.clone();
+    assert!(
+        tokio::task::spawn_blocking(move || saving.save_read_model())
+            .await
+            .unwrap()
+            .unwrap()
+    );
     assert!(file.exists());
     let r = a
         .as_operator(

@@ -111,7 +111,7 @@ pub struct Eligibility {
     feeds: feed::Source,
     /// Held while feed rows are applied or the read model is written to its file: a write waits here, not on
     /// the registry's lock, so answers never queue behind it.
-    applying: Mutex<()>,
+    applying: tokio::sync::Mutex<()>,
     /// The feed positions of the read model last written to its file.
     saved: Mutex<Option<(i64, i64)>>,
     /// Whether this start loaded the read model from its file.
@@ -145,7 +145,7 @@ impl Eligibility {
             bulk_running: AtomicI64::new(0),
             presentations: presentations::Presentations::default(),
             home_care: std::sync::OnceLock::new(),
-            applying: Mutex::new(()),
+            applying: tokio::sync::Mutex::new(()),
             saved: Mutex::new(None),
             from_file: AtomicBool::new(false),
         });
@@ -240,30 +240,22 @@ impl Eligibility {
         Ok(Some(n))
     }
 
-    /// Applies rows once the read model is not being written to its file.
+    /// Applies rows once the read model is not being written to its file (waiting without blocking a thread).
     async fn apply_when_free(&self, feed: Feed, rows: Vec<FeedText>) {
         if rows.is_empty() {
             return;
         }
-        loop {
-            if let Ok(_applying) = self.applying.try_lock() {
-                self.apply(feed, rows);
-                return;
-            }
-            // The read model is being written to its file.
-            tokio::time::sleep(Duration::from_millis(20)).await;
-        }
+        let _applying = self.applying.lock().await;
+        self.apply(feed, rows);
     }
 
     /// Reads the batch of `feed` after `after` on another task (the database builds it while this one applies
     /// the batch before).
-    fn read_ahead(
-        &self,
-        feed: Feed,
-        after: i64,
-    ) -> tokio::task::JoinHandle<sqlx::Result<Option<Vec<FeedText>>>> {
+    fn read_ahead(&self, feed: Feed, after: i64) -> ReadAhead {
         let source = self.feeds.clone();
-        tokio::spawn(async move { read_feed_text(&source, feed, after, FEED_BATCH).await })
+        ReadAhead(tokio::spawn(async move {
+            read_feed_text(&source, feed, after, FEED_BATCH).await
+        }))
     }
 
     /// Loads the persisted read model when it is of this database's feeds (see [`persisted`]).
@@ -338,7 +330,7 @@ impl Eligibility {
         let Some(path) = &self.core.config.eligibility.read_model else {
             return Ok(false);
         };
-        let _applying = self.applying.lock().expect("applying");
+        let _applying = self.applying.blocking_lock();
         let reg = self.registry.read().expect("registry");
         let at = (reg.insurer_seq, reg.portal_seq);
         let mut saved = self.saved.lock().expect("saved");
@@ -352,7 +344,7 @@ impl Eligibility {
 
     /// Writes the read model to `path` now, whether or not it changed; returns the file's size.
     pub fn write_read_model(&self, path: &std::path::Path) -> anyhow::Result<u64> {
-        let _applying = self.applying.lock().expect("applying");
+        let _applying = self.applying.blocking_lock();
         let reg = self.registry.read().expect("registry");
         write(&reg, path)
     }
@@ -454,10 +446,10 @@ impl Eligibility {
     /// database and this process busy at once.
     pub async fn sync(&self) -> anyhow::Result<()> {
         for feed in [feed::PORTAL, feed::INSURER] {
-            let mut ahead: Option<tokio::task::JoinHandle<_>> = None;
+            let mut ahead: Option<ReadAhead> = None;
             loop {
                 let batch = match ahead.take() {
-                    Some(next) => next.await.context("feed read-ahead task")??,
+                    Some(mut next) => (&mut next.0).await.context("feed read-ahead task")??,
                     None => read_feed_text(&self.feeds, feed, self.seq(feed), FEED_BATCH).await?,
                 };
                 let Some(rows) = batch else {
@@ -610,6 +602,15 @@ async fn person_qualifications(
     list.sort_by_key(|q| std::cmp::Reverse(q.0));
     let list: Vec<_> = list.into_iter().map(|(_, v)| v).collect();
     HttpResponse::Ok().json(serde_json::json!({"on": today, "qualifications": list}))
+}
+
+/// A feed batch read on another task, stopped when no longer wanted (a catch-up that ends in an error).
+struct ReadAhead(tokio::task::JoinHandle<sqlx::Result<Option<Vec<FeedText>>>>);
+
+impl Drop for ReadAhead {
+    fn drop(&mut self) {
+        self.0.abort();
+    }
 }
 
 #[derive(serde::Deserialize)]
