@@ -431,23 +431,27 @@ pub fn child<'a>(e: &'a Element, path: &[&str]) -> &'a Element {
 /// connection or another test's listener between this call and the child's bind: the child then finds it in
 /// use and exits.)
 pub fn free_port() -> u16 {
-    use std::hash::{BuildHasher, Hasher};
+    use std::hash::BuildHasher;
     static GIVEN: std::sync::Mutex<Vec<u16>> = std::sync::Mutex::new(Vec::new());
-    let ephemeral = std::fs::read_to_string("/proc/sys/net/ipv4/ip_local_port_range")
-        .ok()
-        .and_then(|r| r.split_whitespace().next()?.parse::<u16>().ok())
-        .unwrap_or(32768);
-    let (low, high) = (10_000u16, ephemeral.max(10_001));
+    let (low, high) = (10_000u16, ephemeral_ports_start().max(10_001));
     let mut given = GIVEN.lock().unwrap();
     loop {
-        let mut random = std::collections::hash_map::RandomState::new().build_hasher();
-        random.write_u32(std::process::id());
-        let port = low + (random.finish() % u64::from(high - low)) as u16;
+        // A fresh RandomState is randomly keyed: its hash of anything is a random number.
+        let random = std::collections::hash_map::RandomState::new().hash_one(0u8);
+        let port = low + (random % u64::from(high - low)) as u16;
         if !given.contains(&port) && std::net::TcpListener::bind(("127.0.0.1", port)).is_ok() {
             given.push(port);
             return port;
         }
     }
+}
+
+/// The first port of the kernel's ephemeral range (32768 where it cannot be read).
+pub fn ephemeral_ports_start() -> u16 {
+    std::fs::read_to_string("/proc/sys/net/ipv4/ip_local_port_range")
+        .ok()
+        .and_then(|r| r.split_whitespace().next()?.parse().ok())
+        .unwrap_or(32768)
 }
 
 /// Waits until the onshi process `child` at `addr` answers `GET /ready` with 200 (a minute at most); fails at

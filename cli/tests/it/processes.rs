@@ -13,7 +13,7 @@ use std::time::Duration;
 
 use onshi_platform::testkit::{self, http};
 
-use crate::app::{free_port, wait_ready};
+use crate::app::{ephemeral_ports_start, free_port, wait_ready};
 
 const SERVICES: &[&str] = &[
     "insurer",
@@ -340,13 +340,7 @@ async fn the_vendor_flows_run_across_one_process_per_service() {
 /// connections and `bind(0)` take theirs) and never given twice.
 #[test]
 fn the_ports_given_to_started_processes_are_outside_the_ephemeral_range_and_distinct() {
-    let ephemeral: u16 = std::fs::read_to_string("/proc/sys/net/ipv4/ip_local_port_range")
-        .unwrap()
-        .split_whitespace()
-        .next()
-        .unwrap()
-        .parse()
-        .unwrap();
+    let ephemeral = ephemeral_ports_start();
     let ports: Vec<u16> = (0..200).map(|_| free_port()).collect();
     assert!(ports.iter().all(|p| *p < ephemeral), "{ports:?}");
     let mut distinct = ports.clone();

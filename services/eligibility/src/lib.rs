@@ -326,6 +326,7 @@ impl Eligibility {
     }
 
     /// Writes the read model to its file if it changed since it was last written; returns whether it did.
+    /// Blocking: call it from a blocking thread (`spawn_blocking`), never on the async runtime.
     pub fn save_read_model(&self) -> anyhow::Result<bool> {
         let Some(path) = &self.core.config.eligibility.read_model else {
             return Ok(false);
@@ -343,6 +344,7 @@ impl Eligibility {
     }
 
     /// Writes the read model to `path` now, whether or not it changed; returns the file's size.
+    /// Blocking: call it from a blocking thread (`spawn_blocking`), never on the async runtime.
     pub fn write_read_model(&self, path: &std::path::Path) -> anyhow::Result<u64> {
         let _applying = self.applying.blocking_lock();
         let reg = self.registry.read().expect("registry");
